@@ -1,0 +1,150 @@
+"""Interval readings as the user wants them: scaled, with units, quality and local times.
+
+ESPI stores a reading as an integer ``value`` and leaves its meaning to the ReadingType
+(``powerOfTenMultiplier``, ``uom``, ``currency``) and its clock to LocalTimeParameters.
+:class:`Reading` puts those together once so callers never redo the arithmetic.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
+
+from .localtime import EspiTimeZone
+from .model.enums import QualityOfReading, UnitSymbolKind
+from .model.espi import ReadingType
+
+__all__ = ["Reading", "ReadingContext", "unit_symbol"]
+
+_UTC = timezone.utc
+_EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
+
+
+def unit_symbol(uom: int | None) -> str:
+    """``72`` -> ``"Wh"``; an unknown code -> ``"uom:<code>"``; none -> ``""``."""
+    if uom is None:
+        return ""
+    try:
+        return UnitSymbolKind(uom).name
+    except ValueError:
+        return f"uom:{uom}"
+
+
+class ReadingContext(NamedTuple):
+    """What one IntervalBlock's readings share: where they come from and how to read them."""
+
+    usage_point: str | None
+    meter_reading: str | None
+    reading_type: ReadingType | None
+    time_zone: EspiTimeZone | None
+    block: str | None = None
+
+    @property
+    def multiplier(self) -> int:
+        rt = self.reading_type
+        if rt is None or rt.power_of_ten_multiplier is None:
+            return 0
+        return int(rt.power_of_ten_multiplier)
+
+    @property
+    def uom(self) -> int | None:
+        rt = self.reading_type
+        return None if rt is None or rt.uom is None else int(rt.uom)
+
+
+class Reading:
+    """One interval reading with its context.
+
+    ``value`` and ``cost`` are ESPI's raw integers; ``scaled_value`` applies the
+    ReadingType's power of ten (``value * 10**powerOfTenMultiplier``, in ``unit``); cost is in
+    hundred-thousandths of the currency (``cost_amount`` gives currency units).
+    """
+
+    __slots__ = ("context", "start", "duration", "value", "cost", "quality")
+
+    def __init__(
+        self,
+        context: ReadingContext,
+        start: int | None,
+        duration: int | None,
+        value: int | None,
+        cost: int | None = None,
+        quality: int | None = None,
+    ) -> None:
+        self.context = context
+        self.start = start
+        self.duration = duration
+        self.value = value
+        self.cost = cost
+        self.quality = quality
+
+    def __repr__(self) -> str:
+        return (
+            f"Reading(start={self.start}, duration={self.duration}, value={self.value}, "
+            f"unit={self.unit!r}, usage_point={self.context.usage_point!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Reading) and (
+            self.context, self.start, self.duration, self.value, self.cost, self.quality
+        ) == (other.context, other.start, other.duration, other.value, other.cost, other.quality)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def end(self) -> int | None:
+        if self.start is None or self.duration is None:
+            return None
+        return self.start + self.duration
+
+    @property
+    def scaled_value(self) -> float | None:
+        if self.value is None:
+            return None
+        multiplier = self.context.multiplier
+        if multiplier >= 0:
+            return float(self.value * 10**multiplier)
+        return self.value / 10**-multiplier
+
+    @property
+    def unit(self) -> str:
+        return unit_symbol(self.context.uom)
+
+    @property
+    def cost_amount(self) -> float | None:
+        """Cost in currency units (ESPI costs are hundred-thousandths)."""
+        return None if self.cost is None else self.cost / 100_000
+
+    @property
+    def quality_kind(self) -> QualityOfReading | int | None:
+        if self.quality is None:
+            return None
+        try:
+            return QualityOfReading(self.quality)
+        except ValueError:
+            return self.quality
+
+    @property
+    def start_utc(self) -> datetime | None:
+        return None if self.start is None else _EPOCH + timedelta(seconds=self.start)
+
+    @property
+    def end_utc(self) -> datetime | None:
+        end = self.end
+        return None if end is None else _EPOCH + timedelta(seconds=end)
+
+    @property
+    def start_local(self) -> datetime | None:
+        """Aware local start (LocalTimeParameters; UTC when the document has none)."""
+        utc = self.start_utc
+        if utc is None:
+            return None
+        return utc.astimezone(self.context.time_zone or _UTC)
+
+    @property
+    def end_local(self) -> datetime | None:
+        """Aware local end; in the autumn repeated hour ``fold`` tells the two apart."""
+        utc = self.end_utc
+        if utc is None:
+            return None
+        return utc.astimezone(self.context.time_zone or _UTC)

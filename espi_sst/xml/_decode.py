@@ -1,0 +1,156 @@
+"""One XML element -> one model object, driven by the class's field metadata.
+
+Lenient on purpose where real files deviate (each case named in a warning):
+
+* ``element_order`` -- children out of schema order (UtilityAPI, GBA sandbox): read anyway;
+* ``element_name_case`` -- ``ServiceDeliveryPoint`` for ``serviceDeliveryPoint`` (SCE, GBA);
+* ``unknown_element_kept`` -- an element the schema does not know (``thirdPartyName``,
+  ``timePeriod/timezone``): kept in the nearest object's ``extension`` list, so nothing is
+  lost and the writer still emits valid XML;
+* ``repeated_element`` -- a single-valued element given twice: the first is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+
+from ..model._base import Extension, ModelObject
+from ._report import DeviationReport
+from ._specs import FieldSpec, class_spec
+from ._values import convert
+from .namespaces import ESPI_NAMESPACES, split_tag
+
+
+def extension_of(element: etree._Element) -> Extension:
+    """Keep an ``<extension>``'s content verbatim (exclusive C14N per child element)."""
+    children = tuple(
+        etree.tostring(child, method="c14n", exclusive=True, with_comments=False).decode()
+        for child in element
+        if isinstance(child.tag, str)
+    )
+    return Extension(elements=children, text=(element.text or "").strip())
+
+
+def unknown_as_extension(element: etree._Element) -> Extension:
+    """Wrap an unknown element itself as extension content."""
+    canonical = etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+    return Extension(elements=(canonical.decode(),))
+
+
+def decode(element: etree._Element, cls: type[ModelObject], report: DeviationReport) -> Any:
+    """Build ``cls`` from ``element``'s children and attributes."""
+    spec = class_spec(cls)
+    values: dict[str, Any] = {}
+    last_index = -1
+    order_warned = False
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue  # comments and processing instructions
+        field = spec.by_tag.get(tag)
+        if field is None:
+            field = _deviant_field(child, spec.by_lower_name, report)
+            if field is None:
+                _keep_unknown(child, element, spec.extension, values, report)
+                continue
+        if field.index < last_index and not order_warned:
+            order_warned = True
+            report.add(
+                "element_order",
+                f"<{split_tag(tag)[1]}> is out of schema order inside <{split_tag(element.tag)[1]}>; read anyway",
+                line=child.sourceline,
+                element=split_tag(element.tag)[1],
+            )
+        last_index = field.index
+        value = _value_of(child, field, report)
+        if field.xml.many:
+            if value is not None:
+                values.setdefault(field.attr, []).append(value)
+        elif field.attr in values:
+            report.add(
+                "repeated_element",
+                f"<{field.xml.name}> appears more than once; the first is kept",
+                line=child.sourceline,
+                element=field.xml.name,
+            )
+        elif value is not None:
+            values[field.attr] = value
+    if spec.attributes:
+        for name, field in spec.attributes.items():
+            raw = element.get(name)
+            if raw is not None:
+                values[field.attr] = convert(raw, field.xml.value_type, report, name, element.sourceline)
+    if spec.text is not None:
+        value = convert(element.text, spec.text.xml.value_type, report, split_tag(element.tag)[1], element.sourceline)
+        if value is not None:
+            values[spec.text.attr] = value
+    return cls(**values)
+
+
+def _value_of(child: etree._Element, field: FieldSpec, report: DeviationReport) -> Any:
+    if field.is_extension:
+        return extension_of(child)
+    if field.is_model:
+        return decode(child, field.xml.value_type, report)
+    if len(child) and any(isinstance(c.tag, str) for c in child):
+        report.add(
+            "unexpected_children",
+            f"<{field.xml.name}> should hold text but has child elements; only its text is read",
+            line=child.sourceline,
+            element=field.xml.name,
+        )
+    return convert(child.text, field.xml.value_type, report, field.xml.name, child.sourceline)
+
+
+def _deviant_field(
+    child: etree._Element, by_lower_name: dict[str, FieldSpec], report: DeviationReport
+) -> FieldSpec | None:
+    namespace, local = split_tag(child.tag)
+    if namespace not in ESPI_NAMESPACES:
+        return None
+    field = by_lower_name.get(local.lower())
+    if field is None:
+        return None
+    if field.xml.name != local:
+        report.add(
+            "element_name_case",
+            f"<{local}> read as <{field.xml.name}> (letter case differs from the schema)",
+            line=child.sourceline,
+            element=local,
+        )
+    else:
+        report.add(
+            "element_namespace",
+            f"<{local}> is in namespace {namespace}, expected {field.xml.namespace}; read anyway",
+            line=child.sourceline,
+            element=local,
+        )
+    return field
+
+
+def _keep_unknown(
+    child: etree._Element,
+    parent: etree._Element,
+    extension: FieldSpec | None,
+    values: dict[str, Any],
+    report: DeviationReport,
+) -> None:
+    local = split_tag(child.tag)[1]
+    parent_name = split_tag(parent.tag)[1]
+    if extension is None:
+        report.add(
+            "unknown_element_dropped",
+            f"<{local}> is not part of <{parent_name}> in ESPI and has no extension point; ignored",
+            line=child.sourceline,
+            element=local,
+        )
+        return
+    values.setdefault(extension.attr, []).append(unknown_as_extension(child))
+    report.add(
+        "unknown_element_kept",
+        f"<{local}> is not part of <{parent_name}> in ESPI; kept in its <extension>",
+        line=child.sourceline,
+        element=local,
+    )

@@ -1,0 +1,270 @@
+"""Read a whole Green Button document into the model (``espi_sst.parse``).
+
+The reader streams entry by entry (lxml ``iterparse``), decodes each ``atom:entry`` into
+an :class:`~espi_sst.model.Entry` and frees its XML, so peak memory is the model plus one
+entry.  It accepts a feed, a single entry, or a bare ESPI resource (``BatchList``...).
+Entry-level deviations it tolerates (named in warnings, see ``_decode`` and ``_values`` for
+the rest):
+
+* ``atom_metadata_in_content`` -- ``published``/``updated`` inside ``content`` (UtilityAPI);
+* ``missing_up_link`` -- an entry with a ``self`` link but no ``up`` link (Opower 2012):
+  ESPI entries always name their collection, so ``up`` is derived from ``self``;
+* ``unknown_content`` -- content in a namespace that is neither espi nor customer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from lxml import etree
+
+from ..document import Document
+from ..errors import ParseError, UnsafeXmlError
+from ..model import customer, espi
+from ..model._base import ModelObject
+from ..model.atom import Entry, Feed, Link
+from ._decode import decode
+from ._report import DeviationReport
+from ._safety import ReadLimits, Source, open_source
+from .namespaces import ATOM, CUSTOMER, ESPI, split_tag
+
+FEED = f"{{{ATOM}}}feed"
+ENTRY = f"{{{ATOM}}}entry"
+_ROOTS: dict[str, dict[str, type[ModelObject]]] = {
+    ESPI: espi.ROOT_ELEMENTS,
+    CUSTOMER: customer.ROOT_ELEMENTS,
+}
+
+
+def safe_iterparse(stream: Any, **kwargs: Any) -> Any:
+    """lxml iterparse with every dangerous feature off (no DTD, entities or network)."""
+    return etree.iterparse(
+        stream,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        **kwargs,
+    )
+
+
+def syntax_error(exc: etree.XMLSyntaxError, name: str) -> ParseError:
+    message = str(exc.msg or exc).split(" (<string>")[0]
+    message = message.rsplit(", line ", 1)[0]
+    return ParseError(
+        f"not well-formed XML: {message}; the file is damaged or not XML",
+        source=name,
+        line=exc.lineno or None,
+        code="malformed_xml",
+    )
+
+
+def refuse_doctype(root: etree._Element, name: str) -> None:
+    """Second wall behind the prolog check: a DTD that slipped through is refused."""
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise UnsafeXmlError(
+            "document declares a DTD; refused for safety (ESPI never needs one)",
+            source=name,
+            code="dtd_forbidden",
+        )
+
+
+def parse(source: Source, *, strict: bool = False, limits: ReadLimits | None = None) -> Document:
+    """Read an ESPI document (feed, entry or bare resource) from a path, bytes or binary file.
+
+    Args:
+        source: a path, the document's bytes, or a binary file object.
+        strict: refuse tolerated deviations (each becomes a ParseError) instead of warning.
+        limits: size bounds; the default refuses inputs over 1 GiB.
+
+    Returns:
+        A :class:`~espi_sst.document.Document`; ``document.warnings`` lists the tolerated
+        deviations.
+
+    Raises:
+        ParseError: the input is not well-formed XML or not an ESPI document (with line).
+        UnsafeXmlError: the input declares a DTD/entities or exceeds the size limit.
+    """
+    stream, name, must_close = open_source(source, limits or ReadLimits())
+    report = DeviationReport(name, strict)
+    try:
+        return _read(stream, name, report)
+    except etree.XMLSyntaxError as exc:
+        raise syntax_error(exc, name) from None
+    finally:
+        if must_close:
+            stream.close()
+
+
+def _read(stream: Any, name: str, report: DeviationReport) -> Document:
+    entries: list[Entry] = []
+    feed_element = None
+    context = safe_iterparse(stream, events=("start", "end"), tag=(FEED, ENTRY))
+    checked = False
+    for event, element in context:
+        if not checked:
+            refuse_doctype(element, name)
+            checked = True
+        if event == "start":
+            if element.tag == FEED and feed_element is None:
+                feed_element = element
+            continue
+        if element.tag == ENTRY:
+            entries.append(read_entry(element, report))
+            _free(element)
+    root = context.root
+    if root is None:
+        raise ParseError("document is empty", source=name, code="malformed_xml")
+    if not checked:
+        refuse_doctype(root, name)
+    if root.tag == FEED:
+        feed = _read_feed(root, entries, report)
+        return Document(feed=feed, entries=entries, warnings=report.warnings(), source=name)
+    if root.tag == ENTRY:
+        return Document(feed=None, entries=entries, warnings=report.warnings(), source=name)
+    namespace, local = split_tag(root.tag)
+    cls = _ROOTS.get(namespace, {}).get(local)
+    if cls is None:
+        raise ParseError(
+            f"root element <{local}> (namespace {namespace or 'none'}) is not a Green Button "
+            "document; expected atom:feed, atom:entry or an ESPI resource",
+            source=name,
+            line=root.sourceline,
+            code="not_espi",
+        )
+    entry = Entry(content=decode(root, cls, report), line=root.sourceline)
+    return Document(feed=None, entries=[entry], warnings=report.warnings(), source=name)
+
+
+def _free(element: etree._Element) -> None:
+    """Release a decoded entry and the entries before it (bounded memory)."""
+    element.clear(keep_tail=False)
+    previous = element.getprevious()
+    parent = element.getparent()
+    while previous is not None and previous.tag == ENTRY and parent is not None:
+        parent.remove(previous)
+        previous = element.getprevious()
+
+
+def _read_feed(root: etree._Element, entries: list[Entry], report: DeviationReport) -> Feed:
+    feed = Feed(entries=entries)
+    for child in root:
+        tag = child.tag
+        if tag == f"{{{ATOM}}}id":
+            feed.id = (child.text or "").strip()
+        elif tag == f"{{{ATOM}}}title":
+            feed.title = child.text or ""
+        elif tag == f"{{{ATOM}}}updated":
+            feed.updated = _datetime(child, report)
+        elif tag == f"{{{ATOM}}}link":
+            link = _link(child, report)
+            if link is not None:
+                feed.links.append(link)
+    return feed
+
+
+def read_entry(element: etree._Element, report: DeviationReport) -> Entry:
+    entry = Entry(line=element.sourceline)
+    for child in element:
+        tag = child.tag
+        if tag == f"{{{ATOM}}}id":
+            entry.id = (child.text or "").strip()
+        elif tag == f"{{{ATOM}}}title":
+            entry.title = child.text or ""
+        elif tag == f"{{{ATOM}}}published":
+            entry.published = _datetime(child, report)
+        elif tag == f"{{{ATOM}}}updated":
+            entry.updated = _datetime(child, report)
+        elif tag == f"{{{ATOM}}}link":
+            link = _link(child, report)
+            if link is not None:
+                entry.links.append(link)
+        elif tag == f"{{{ATOM}}}content":
+            _read_content(child, entry, report)
+    if entry.self_href and not entry.up_href:
+        up = entry.self_href.rstrip("/").rsplit("/", 1)[0]
+        if up and up != entry.self_href:
+            entry.links.append(Link(href=up, rel="up"))
+            report.add(
+                "missing_up_link",
+                f"entry has a self link but no up link; up derived from self as {up!r}",
+                line=entry.line,
+                element="link",
+            )
+    return entry
+
+
+def _read_content(content: etree._Element, entry: Entry, report: DeviationReport) -> None:
+    for child in content:
+        if not isinstance(child.tag, str):
+            continue
+        namespace, local = split_tag(child.tag)
+        if namespace == ATOM and local in ("published", "updated"):
+            report.add(
+                "atom_metadata_in_content",
+                f"atom:{local} stands inside atom:content; read as the entry's {local}",
+                line=child.sourceline,
+                element=local,
+            )
+            value = _datetime(child, report)
+            if getattr(entry, local) is None:
+                setattr(entry, local, value)
+            continue
+        cls = _ROOTS.get(namespace, {}).get(local)
+        if cls is None:
+            report.add(
+                "unknown_content",
+                f"<{local}> (namespace {namespace or 'none'}) in atom:content is not an ESPI "
+                "resource; ignored",
+                line=child.sourceline,
+                element=local,
+            )
+            continue
+        if entry.contents:
+            report.add(
+                "several_resources",
+                f"atom:content holds more than one resource (<{local}>); all are kept",
+                line=child.sourceline,
+                element=local,
+            )
+        entry.contents.append(decode(child, cls, report))
+
+
+def _link(element: etree._Element, report: DeviationReport) -> Link | None:
+    href = element.get("href")
+    if href is None:
+        report.add("link_without_href", "atom:link without href; ignored", line=element.sourceline, element="link")
+        return None
+    return Link(href=href.strip(), rel=element.get("rel") or "alternate", type=element.get("type"))
+
+
+def _datetime(element: etree._Element, report: DeviationReport) -> datetime | None:
+    text = (element.text or "").strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ParseError(
+            f"<{split_tag(element.tag)[1]}> {text[:40]!r} is not an ISO 8601 date-time "
+            "(e.g. 2024-01-31T08:00:00Z)",
+            source=report.source,
+            line=element.sourceline,
+            code="invalid_value",
+        ) from None
+    if value.tzinfo is None:
+        report.add(
+            "naive_datetime",
+            f"<{split_tag(element.tag)[1]}> has no time zone; read as UTC",
+            line=element.sourceline,
+            element=split_tag(element.tag)[1],
+        )
+        from datetime import timezone
+
+        value = value.replace(tzinfo=timezone.utc)
+    return value
