@@ -25,6 +25,9 @@ from .errors import (
 from .readings import Reading, ReadingContext
 from .xml._safety import ReadLimits
 from .xml.reader import parse
+from .xml.streaming import IntervalColumns, ReadingStream, iter_interval_blocks, iter_interval_readings
+from .xml.writer import serialize
+from .validation import ValidationIssue, validate
 
 __version__ = "0.1.0"
 
@@ -42,5 +45,12 @@ __all__ = [
     "UnsafeXmlError",
     "ValidationError",
     "__version__",
+    "IntervalColumns",
+    "ReadingStream",
+    "iter_interval_blocks",
+    "iter_interval_readings",
     "parse",
+    "serialize",
+    "validate",
+    "ValidationIssue",
 ]

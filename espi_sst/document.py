@@ -220,22 +220,21 @@ class Document:
                 )
 
     @cached_property
-    def _parents(self) -> dict[int, Entry]:
-        """id(child entry) -> parent entry, for MeterReadings and UsagePoints as parents."""
-        parents: dict[int, Entry] = {}
+    def _parents(self) -> dict[tuple[type, int], Entry]:
+        """(parent kind, id(child entry)) -> parent, for MeterReading and UsagePoint parents."""
+        parents: dict[tuple[type, int], Entry] = {}
         for kind in (UsagePoint, MeterReading):
             for parent in self.entries_of(kind):
                 for child in self.children(parent):
-                    parents.setdefault(id(child), parent)
+                    parents.setdefault((kind, id(child)), parent)
         return parents
 
     def _parent_meter_reading(self, block: Entry) -> Entry | None:
-        parent = self._parents.get(id(block))
-        return parent if parent is not None and isinstance(parent.content, MeterReading) else None
+        return self._parents.get((MeterReading, id(block)))
 
     def _parent_usage_point(self, child: Entry) -> Entry | None:
-        parent = self._parents.get(id(child))
-        if parent is not None and isinstance(parent.content, UsagePoint):
+        parent = self._parents.get((UsagePoint, id(child)))
+        if parent is not None:
             return parent
         href = _path_match(_USAGE_POINT_PATH, child)
         if href is not None:

@@ -7,7 +7,9 @@ Lenient on purpose where real files deviate (each case named in a warning):
 * ``unknown_element_kept`` -- an element the schema does not know (``thirdPartyName``,
   ``timePeriod/timezone``): kept in the nearest object's ``extension`` list, so nothing is
   lost and the writer still emits valid XML;
-* ``repeated_element`` -- a single-valued element given twice: the first is kept.
+* ``repeated_element`` -- a single-valued element given twice: the first is kept;
+* ``empty_element`` -- an optional structure with no values at all (Eversource's
+  ``<ServiceCategory><kind></kind></ServiceCategory>``): read as absent.
 """
 
 from __future__ import annotations
@@ -20,23 +22,52 @@ from ..model._base import Extension, ModelObject
 from ._report import DeviationReport
 from ._specs import FieldSpec, class_spec
 from ._values import convert
-from .namespaces import ESPI_NAMESPACES, split_tag
+from .namespaces import ATOM, CUSTOMER, ESPI, ESPI_NAMESPACES, split_tag
+
+
+CANONICAL_PREFIXES = {ESPI: "espi", CUSTOMER: "cust", ATOM: "atom"}
+
+
+def canonical_xml(element: etree._Element) -> str:
+    """Exclusive C14N of a copy whose prefixes are canonical (espi, cust, atom, ns1...).
+
+    The same content then compares equal whatever prefixes the file used, and keeps
+    comparing equal after the writer re-emits it.
+    """
+    prefixes = dict(CANONICAL_PREFIXES)
+
+    def prefix_of(namespace: str) -> str:
+        if namespace not in prefixes:
+            prefixes[namespace] = f"ns{len(prefixes) - len(CANONICAL_PREFIXES) + 1}"
+        return prefixes[namespace]
+
+    def rebuild(source: etree._Element) -> etree._Element:
+        namespaces = {split_tag(source.tag)[0]} | {
+            split_tag(name)[0] for name in source.attrib
+        }
+        nsmap = {prefix_of(ns): ns for ns in namespaces if ns}
+        copy = etree.Element(source.tag, attrib=dict(source.attrib), nsmap=nsmap)
+        copy.text = source.text
+        for child in source:
+            if isinstance(child.tag, str):
+                new_child = rebuild(child)
+                new_child.tail = child.tail
+                copy.append(new_child)
+        return copy
+
+    copy = rebuild(element)
+    return etree.tostring(copy, method="c14n", exclusive=True, with_comments=False).decode()
 
 
 def extension_of(element: etree._Element) -> Extension:
-    """Keep an ``<extension>``'s content verbatim (exclusive C14N per child element)."""
-    children = tuple(
-        etree.tostring(child, method="c14n", exclusive=True, with_comments=False).decode()
-        for child in element
-        if isinstance(child.tag, str)
-    )
+    """Keep an ``<extension>``'s content verbatim (canonical XML per child element)."""
+    children = tuple(canonical_xml(child) for child in element if isinstance(child.tag, str))
     return Extension(elements=children, text=(element.text or "").strip())
 
 
 def unknown_as_extension(element: etree._Element) -> Extension:
     """Wrap an unknown element itself as extension content."""
-    canonical = etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
-    return Extension(elements=(canonical.decode(),))
+    return Extension(elements=(canonical_xml(element),))
 
 
 def decode(element: etree._Element, cls: type[ModelObject], report: DeviationReport) -> Any:
@@ -93,7 +124,16 @@ def _value_of(child: etree._Element, field: FieldSpec, report: DeviationReport) 
     if field.is_extension:
         return extension_of(child)
     if field.is_model:
-        return decode(child, field.xml.value_type, report)
+        value = decode(child, field.xml.value_type, report)
+        if field.xml.min_occurs == 0 and value == field.xml.value_type():
+            report.add(
+                "empty_element",
+                f"<{field.xml.name}> carries no values; read as absent",
+                line=child.sourceline,
+                element=field.xml.name,
+            )
+            return None
+        return value
     if len(child) and any(isinstance(c.tag, str) for c in child):
         report.add(
             "unexpected_children",

@@ -6,8 +6,9 @@ Each tolerated deviation is named (the ``code`` of its warning) and tested:
 * ``fractional_timestamp`` / ``fractional_number`` -- ``1721154384.66136`` where an
   integer is required (Eversource); rounded to the nearest integer;
 * ``empty_value`` -- ``<kind></kind>``: read as absent;
-* ``out_of_range`` -- a number outside its schema type (PG&E Authorization durations);
-  dropped, the warning quotes it;
+* ``out_of_range`` -- a number outside its schema type (PG&E Authorization durations of
+  ~8,000 years): clamped to the type's bound (a duration stays "as long as it gets"); the
+  warning quotes the original;
 * ``unknown_code`` -- a code missing from its ESPI table (uom 80 in old libraries' eyes,
   quality 19 ...): kept as a plain int;
 * ``unknown_value`` / ``enum_case`` -- string enumerations (``token`` response type).
@@ -137,14 +138,19 @@ def to_int(
     if (simple.min_value is not None and value < simple.min_value) or (
         simple.max_value is not None and value > simple.max_value
     ):
+        clamped = value
+        if simple.max_value is not None:
+            clamped = min(simple.max_value, clamped)
+        if simple.min_value is not None:
+            clamped = max(simple.min_value, clamped)
         report.add(
             "out_of_range",
             f"<{element}> {value} is outside {simple.name} "
-            f"({simple.min_value}..{simple.max_value}); dropped",
+            f"({simple.min_value}..{simple.max_value}); clamped to {clamped}",
             line=line,
             element=element,
         )
-        return None
+        return clamped
     return value
 
 

@@ -240,7 +240,7 @@ def _link(element: etree._Element, report: DeviationReport) -> Link | None:
     if href is None:
         report.add("link_without_href", "atom:link without href; ignored", line=element.sourceline, element="link")
         return None
-    return Link(href=href.strip(), rel=element.get("rel") or "alternate", type=element.get("type"))
+    return Link(href=href.strip(), rel=element.get("rel") or "alternate", type=element.get("type") or None)
 
 
 def _datetime(element: etree._Element, report: DeviationReport) -> datetime | None:

@@ -1,0 +1,105 @@
+"""Schema validation as a report, separate from reading (xmlschema, schemas cached).
+
+A whole Green Button document mixes three namespaces; Atom's ``content`` is ``##other``
+with strict processing, so Atom, espi and customer must be loaded as ONE schema set or
+every resource fails.  We build that set once, from the schemas shipped inside the package,
+so validation works offline from an installed wheel.  More schemas (our SST extension) can
+be added to the set by namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import xmlschema
+from lxml import etree
+
+from .errors import ParseError, ValidationError
+from .xml._safety import ReadLimits, Source, open_source
+from .xml.namespaces import ATOM, CUSTOMER, ESPI, split_tag
+
+__all__ = ["OFFICIAL_SCHEMAS", "ValidationIssue", "schema_dir", "schema_set", "validate"]
+
+OFFICIAL_SCHEMAS = ((ATOM, "atom.xsd"), (ESPI, "espi.xsd"), (CUSTOMER, "customer.xsd"))
+
+
+@dataclass(frozen=True)
+class ValidationIssue:
+    """One schema violation: where (line, element path) and what."""
+
+    line: int | None
+    element: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line is not None else "?"
+        return f"{where}: {self.element}: {self.message}"
+
+
+def schema_dir() -> Path:
+    """The folder of the schemas shipped with the package."""
+    return Path(str(resources.files("espi_sst") / "xsd"))
+
+
+@lru_cache(maxsize=8)
+def schema_set(extra: tuple[tuple[str, str], ...] = ()) -> xmlschema.XMLSchema:
+    """Atom + espi + customer (+ ``extra`` (namespace, file in xsd/)) as one schema."""
+    folder = schema_dir()
+    imports = "".join(
+        f'<xs:import namespace="{ns}" schemaLocation="{(folder / name).as_uri()}"/>'
+        for ns, name in OFFICIAL_SCHEMAS + extra
+    )
+    wrapper = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
+    return xmlschema.XMLSchema(wrapper, base_url=folder.as_uri() + "/", allow="sandbox", defuse="always")
+
+
+def validate(
+    source: Source,
+    *,
+    extra_schemas: Sequence[tuple[str, str]] = (),
+    limits: ReadLimits | None = None,
+    raise_on_error: bool = False,
+) -> list[ValidationIssue]:
+    """Validate a document against the official ESPI 4.0 schema set.
+
+    Args:
+        source: a path, bytes, or binary file object.
+        extra_schemas: more (namespace, schema file in ``xsd/``) to load into the set.
+        raise_on_error: raise ValidationError instead of returning a non-empty list.
+
+    Returns:
+        The issues found, in document order; empty when the document is valid.
+
+    Raises:
+        ParseError: the input is not well-formed XML (validation needs a tree).
+    """
+    stream, name, must_close = open_source(source, limits or ReadLimits())
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+    )
+    try:
+        tree = etree.parse(stream, parser)
+    except etree.XMLSyntaxError as exc:
+        from .xml.reader import syntax_error
+
+        raise syntax_error(exc, name) from None
+    finally:
+        if must_close:
+            stream.close()
+    if tree.docinfo.doctype:
+        raise ParseError("document declares a DTD; refused", source=name, code="dtd_forbidden")
+    schema = schema_set(tuple(extra_schemas))
+    issues = []
+    for error in schema.iter_errors(tree):
+        elem = error.elem
+        line = getattr(elem, "sourceline", None) if elem is not None else None
+        element = split_tag(elem.tag)[1] if elem is not None and isinstance(elem.tag, str) else "?"
+        reason = (error.reason or str(error.message)).strip()
+        issues.append(ValidationIssue(line, element, " ".join(reason.split())))
+    if issues and raise_on_error:
+        raise ValidationError(f"{name}: {len(issues)} schema issue(s); first: {issues[0]}")
+    return issues
