@@ -151,10 +151,15 @@ class Document:
         return self.children(meter_reading, IntervalBlock)
 
     def reading_type(self, meter_reading: Entry) -> ReadingType | None:
+        entry = self.reading_type_entry(meter_reading)
+        return entry.content if entry is not None else None  # type: ignore[return-value]
+
+    def reading_type_entry(self, meter_reading: Entry) -> Entry | None:
+        """The ReadingType entry a MeterReading's ``related`` link names."""
         for href in meter_reading.related_hrefs:
             entry = self.entry_by_href(href)
             if entry is not None and isinstance(entry.content, ReadingType):
-                return entry.content
+                return entry
         return None
 
     def local_time_parameters(self, usage_point: Entry | None = None) -> LocalTimeParameters | None:
@@ -188,10 +193,12 @@ class Document:
         """Where an IntervalBlock's readings belong and how to scale them."""
         meter_reading = self._parent_meter_reading(block)
         usage_point = self._parent_usage_point(meter_reading or block)
-        reading_type = self.reading_type(meter_reading) if meter_reading else None
-        if reading_type is None:
-            only = self.resources(ReadingType)
-            reading_type = only[0] if len(only) == 1 else None
+        rt_entry = self.reading_type_entry(meter_reading) if meter_reading else None
+        if rt_entry is None:
+            only = self.entries_of(ReadingType)
+            rt_entry = only[0] if len(only) == 1 else None
+        reading_type = rt_entry.content if rt_entry is not None else None
+        assert reading_type is None or isinstance(reading_type, ReadingType)
         up_href = usage_point.self_href if usage_point else _path_match(_USAGE_POINT_PATH, block)
         mr_href = meter_reading.self_href if meter_reading else _path_match(_METER_READING_PATH, block)
         return ReadingContext(
@@ -200,6 +207,7 @@ class Document:
             reading_type=reading_type,
             time_zone=self.time_zone(usage_point),
             block=block.self_href,
+            reading_type_href=rt_entry.self_href if rt_entry is not None else None,
         )
 
     def interval_readings(self) -> Iterator[Reading]:

@@ -38,6 +38,7 @@ class ReadingContext(NamedTuple):
     reading_type: ReadingType | None
     time_zone: EspiTimeZone | None
     block: str | None = None
+    reading_type_href: str | None = None
 
     @property
     def multiplier(self) -> int:

@@ -9,13 +9,16 @@ per-element work.  That is what lets it beat a hand-written ``iterparse`` loop
 fractional or millisecond times) falls back to the per-reading path with full deviation
 handling, so speed never costs correctness.
 
-Context comes from what was seen *before* the block, as in every real feed (UsagePoint,
-MeterReading and ReadingType precede their IntervalBlocks); a block whose ReadingType comes
-later is read unscaled and the stream warns.
+Context comes from what was seen *before* the block, as in most real feeds (UsagePoint,
+MeterReading and ReadingType precede their IntervalBlocks).  When the first block comes
+before its ReadingType and the source is a file, a quick first pass collects the small
+resources; a one-shot stream (bytes, file object) cannot be re-read, so its blocks are
+read unscaled and the stream warns (``reading_type_unknown``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +34,7 @@ from ..model.espi import DateTimeInterval, IntervalReading, LocalTimeParameters,
 from ..readings import Reading, ReadingContext
 from ._decode import decode
 from ._report import DeviationReport
-from ._safety import ReadLimits, Source, open_source
+from ._safety import ReadLimits, Source, open_source, source_name
 from ._values import MILLISECONDS_THRESHOLD
 from .namespaces import ATOM, ESPI
 from .reader import ENTRY, read_entry, refuse_doctype, safe_iterparse, syntax_error
@@ -49,6 +52,8 @@ _COSTS = etree.XPath("e:IntervalReading/e:cost/text()", namespaces=_NS)
 _QUALITIES = etree.XPath("e:IntervalReading/e:ReadingQuality[1]/e:quality/text()", namespaces=_NS)
 _LINK = f"{{{ATOM}}}link"
 _USAGE_POINT_PATH = re.compile(r"(.*/UsagePoint/[^/]+)")
+_QUIET = DeviationReport("<context pass>")
+"""Deviations of the context pass are reported by the main pass, not twice."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +83,17 @@ class IntervalColumns:
             yield Reading(context, start, duration, value, cost, quality)
 
 
+class _NeedsContext(Exception):
+    """The first block cannot be scaled yet: read the small resources first."""
+
+
 class _Context:
     """The small resources seen so far, to resolve each block's meaning."""
 
     def __init__(self) -> None:
+        self.complete = False
         self.by_self: dict[str, Entry] = {}
-        self.reading_types: list[ReadingType] = []
+        self.reading_types: list[Entry] = []
         self.local_times: list[LocalTimeParameters] = []
         self.usage_points: list[Entry] = []
         self.zones: dict[int, EspiTimeZone] = {}
@@ -94,7 +104,7 @@ class _Context:
             self.by_self[normalize_href(entry.self_href)] = entry
         content = entry.content
         if isinstance(content, ReadingType):
-            self.reading_types.append(content)
+            self.reading_types.append(entry)
         elif isinstance(content, LocalTimeParameters):
             self.local_times.append(content)
         elif isinstance(content, UsagePoint):
@@ -107,22 +117,24 @@ class _Context:
         key = (self_href and self_href.rsplit("/", 1)[0], up_href)
         cached = self.cache.get(key)
         if cached is not None:
-            return ReadingContext(*cached[:4], block=self_href)
+            return cached._replace(block=self_href)
         meter_reading = None
         if up_href:
             mr_href = normalize_href(up_href).rsplit("/", 1)[0]
             candidate = self.by_self.get(mr_href)
             if candidate is not None and isinstance(candidate.content, MeterReading):
                 meter_reading = candidate
-        reading_type = None
+        rt_entry = None
         if meter_reading is not None:
             for href in meter_reading.related_hrefs:
                 target = self.by_self.get(normalize_href(href))
                 if target is not None and isinstance(target.content, ReadingType):
-                    reading_type = target.content
+                    rt_entry = target
                     break
-        if reading_type is None and len(self.reading_types) == 1:
-            reading_type = self.reading_types[0]
+        if rt_entry is None and len(self.reading_types) == 1:
+            rt_entry = self.reading_types[0]
+        reading_type = rt_entry.content if rt_entry is not None else None
+        assert reading_type is None or isinstance(reading_type, ReadingType)
         if reading_type is None:
             report.add(
                 "reading_type_unknown",
@@ -144,6 +156,7 @@ class _Context:
             reading_type,
             zone,
             self_href,
+            rt_entry.self_href if rt_entry is not None else None,
         )
         self.cache[key] = context
         return context
@@ -223,10 +236,36 @@ class ReadingStream:
                 yield from columns.readings()
 
     def _blocks(self) -> Iterator[IntervalColumns]:
-        stream, name, must_close = open_source(self._source, self._limits)
+        name = source_name(self._source)
         report = self._report = DeviationReport(name, self._strict)
         context = _Context()
+        if isinstance(self._source, (str, os.PathLike)):
+            # A file can be read twice: when its first IntervalBlock comes before the
+            # ReadingType that scales it (Texas ThirdPartyX files), read the small
+            # resources in a first pass rather than yield unscaled values.
+            first_pass = self._pass(context, report, stop_if_unresolved=True)
+            try:
+                yield from first_pass
+                return
+            except _NeedsContext:
+                report = self._report = DeviationReport(name, self._strict)
+                context = _Context()
+                for _ in self._pass(context, report, collect_only=True):
+                    pass
+                context.complete = True
+        yield from self._pass(context, report)
+
+    def _pass(
+        self,
+        context: _Context,
+        report: DeviationReport,
+        *,
+        stop_if_unresolved: bool = False,
+        collect_only: bool = False,
+    ) -> Iterator[IntervalColumns]:
+        stream, name, must_close = open_source(self._source, self._limits)
         checked = False
+        yielded = False
         try:
             events = safe_iterparse(stream, events=("end",), tag=(ENTRY, BLOCK))
             for _, element in events:
@@ -234,12 +273,17 @@ class ReadingStream:
                     refuse_doctype(element, name)
                     checked = True
                 if element.tag == BLOCK:
-                    yield self._block(element, context, report)
+                    if not collect_only:
+                        columns = self._block(element, context, report)
+                        if stop_if_unresolved and not yielded and columns.context.reading_type is None:
+                            raise _NeedsContext
+                        yielded = True
+                        yield columns
                     element.clear(keep_tail=False)
                     continue
                 has_blocks = element.find(f"{{{ATOM}}}content/{BLOCK}") is not None
-                if not has_blocks:
-                    context.add(read_entry(element, report))
+                if not has_blocks and not context.complete:
+                    context.add(read_entry(element, report if not collect_only else _QUIET))
                 element.clear(keep_tail=False)
                 previous = element.getprevious()
                 parent = element.getparent()

@@ -1,0 +1,254 @@
+"""The ``espi-sst`` command: validate, inspect and convert Green Button files.
+
+Thin by design (house style): arguments -> public API -> exit code and one readable line.
+Exit codes: 0 success, 1 the files are invalid (``validate``), 2 the command could not
+run (bad arguments, unreadable or malformed input).  Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+from . import __version__
+from .errors import EspiError
+from .readings import Reading
+from .validation import validate
+from .xml.reader import parse
+from .xml.streaming import iter_interval_readings
+
+PROGRESS_THRESHOLD = 4 * 1024 * 1024
+"""Show a progress bar for files bigger than this when stderr is a terminal."""
+
+CSV_COLUMNS = (
+    "usage_point",
+    "meter_reading",
+    "reading_type",
+    "start",
+    "duration",
+    "value",
+    "scaled_value",
+    "uom",
+    "cost",
+    "quality",
+)
+
+
+def sample_path() -> Path:
+    """The Green Button sample bundled with the package (the demo's input)."""
+    return Path(str(resources.files("espi_sst") / "samples" / "hourly-nine-days.xml"))
+
+
+class _Progress:
+    """A binary file wrapper drawing a progress bar on stderr as it is read."""
+
+    def __init__(self, handle: IO[bytes], total: int, label: str) -> None:
+        self._handle = handle
+        self._total = max(total, 1)
+        self._done = 0
+        self._label = label
+        self._shown = -1
+        self.name = getattr(handle, "name", label)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self._done += len(data)
+        percent = min(100, self._done * 100 // self._total)
+        if percent != self._shown:
+            self._shown = percent
+            bar = "#" * (percent // 4)
+            sys.stderr.write(f"\r{self._label} [{bar:<25}] {percent:3d}%")
+            if percent == 100:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _open(path: str) -> Any:
+    """A path, or a progress-reporting file object for big files on a terminal."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return path  # the library reports the missing file clearly
+    if size > PROGRESS_THRESHOLD and sys.stderr.isatty():
+        return _Progress(open(path, "rb"), size, os.path.basename(path))  # noqa: SIM115
+    return path
+
+
+def _iso(epoch: int | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    invalid = False
+    for name in args.files:
+        try:
+            issues = validate(_open(name))
+        except EspiError as exc:
+            out.write(f"{exc}\n")  # ParseError reads "FILE:LINE: message" already
+            invalid = True
+            continue
+        for issue in issues:
+            out.write(f"{name}:{issue.line if issue.line is not None else 0}: {issue.element}: {issue.message}\n")
+        if issues:
+            invalid = True
+        elif not args.quiet:
+            out.write(f"{name}: valid\n")
+    return 1 if invalid else 0
+
+
+def inspect_summary(path: str) -> dict[str, Any]:
+    """What ``inspect --json`` prints: resources, reading count and span, warnings."""
+    document = parse(_open(path))
+    count = 0
+    first: int | None = None
+    last: int | None = None
+    for reading in document.interval_readings():
+        count += 1
+        if reading.start is not None and (first is None or reading.start < first):
+            first = reading.start
+        end = reading.end
+        if end is not None and (last is None or end > last):
+            last = end
+    return {
+        "file": path,
+        "resources": document.resource_counts(),
+        "usage_points": len(document.usage_points),
+        "interval_readings": count,
+        "first_start": _iso(first),
+        "last_end": _iso(last),
+        "warnings": [
+            {"code": w.code, "line": w.line, "element": w.element, "message": w.message}
+            for w in document.warnings
+        ],
+    }
+
+
+def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
+    path = args.file or str(sample_path())
+    summary = inspect_summary(path)
+    if args.json:
+        json.dump(summary, out, indent=2)
+        out.write("\n")
+        return 0
+    out.write(f"{summary['file']}\n")
+    out.write("  resources:\n")
+    for name, number in sorted(summary["resources"].items()):
+        out.write(f"    {name:<30} {number:>8,}\n")
+    out.write(f"  interval readings: {summary['interval_readings']:,}\n")
+    if summary["first_start"]:
+        out.write(f"  span: {summary['first_start']} .. {summary['last_end']}\n")
+    if summary["warnings"]:
+        out.write(f"  tolerated deviations ({len(summary['warnings'])}):\n")
+        for warning in summary["warnings"]:
+            where = f"line {warning['line']}: " if warning["line"] else ""
+            out.write(f"    {where}{warning['message']} [{warning['code']}]\n")
+    return 0
+
+
+def csv_rows(readings: Iterator[Reading]) -> Iterator[list[Any]]:
+    for r in readings:
+        ctx = r.context
+        start = r.start_local
+        yield [
+            ctx.usage_point or "",
+            ctx.meter_reading or "",
+            ctx.reading_type_href or "",
+            start.isoformat() if start else "",
+            "" if r.duration is None else r.duration,
+            "" if r.value is None else r.value,
+            "" if r.scaled_value is None else repr(r.scaled_value),
+            r.unit,
+            "" if r.cost is None else r.cost,
+            "" if r.quality is None else r.quality,
+        ]
+
+
+def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
+    if args.to != "csv":
+        raise EspiError(f"cannot convert to {args.to!r}; supported: csv")
+    stream = iter_interval_readings(_open(args.file))
+    target: TextIO
+    if args.output and args.output != "-":
+        partial = Path(args.output + ".partial")
+        with partial.open("w", newline="", encoding="utf-8") as handle:
+            _write_csv(handle, stream)
+        partial.replace(args.output)  # never leave a half-written CSV under the real name
+    else:
+        target = out
+        _write_csv(target, stream)
+    for warning in stream.warnings:
+        sys.stderr.write(f"espi-sst: warning: {warning}\n")
+    return 0
+
+
+def _write_csv(handle: TextIO, stream: Any) -> None:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(csv_rows(iter(stream)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="espi-sst",
+        description="Green Button (ESPI) files for California's Single Statewide Tool.",
+    )
+    parser.add_argument("--version", action="version", version=f"espi-sst {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="validate files against the official ESPI 4.0 schemas")
+    p.add_argument("files", nargs="+", metavar="FILE", help="Green Button XML files ('-' for stdin)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    p.set_defaults(run=cmd_validate)
+
+    p = sub.add_parser("inspect", help="summarise a file (the bundled sample when none is given)")
+    p.add_argument("file", nargs="?", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=cmd_inspect)
+
+    p = sub.add_parser("convert", help="export interval readings (one row each)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--to", default="csv", choices=["csv"], help="output format")
+    p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
+    p.set_defaults(run=cmd_convert)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args, sys.stdout))
+    except EspiError as exc:
+        sys.stderr.write(f"espi-sst: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("espi-sst: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # Output closed early (``espi-sst convert f | head``): not an error worth a trace.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        sys.stderr.write(f"espi-sst: error: {exc.strerror or exc}: {exc.filename or ''}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
