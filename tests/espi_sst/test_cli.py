@@ -1,0 +1,196 @@
+"""The ``espi-sst`` command as users run it: the real console script in a subprocess.
+
+Protects the promises of the CLI: one readable line per problem (``FILE:LINE: message``),
+stable exit codes (0 ok, 1 invalid, 2 could not run), JSON keys scripts rely on, CSV rows
+that match the file, and never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pty
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from espi_sst.cli import CSV_COLUMNS, PROGRESS_THRESHOLD
+
+CLI = str(Path(sys.executable).with_name("espi-sst"))
+ESPI = "{http://naesb.org/espi}"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def count_readings(path: Path) -> int:
+    return sum(1 for _ in etree.parse(str(path)).iter(f"{ESPI}IntervalReading"))
+
+
+def test_inspect_json_reports_resources_readings_and_span(corpus_dir: Path) -> None:
+    path = corpus_dir / "greenbuttondata-sample_Coastal_Multi_Family_12hr.xml"
+    result = run("inspect", "--json", str(path))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["resources"]["IntervalBlock"] == 730
+    assert summary["resources"]["UsagePoint"] == 1
+    assert summary["interval_readings"] == count_readings(path) == 8760
+    periods = [
+        (int(r.findtext(f"{ESPI}timePeriod/{ESPI}start")), int(r.findtext(f"{ESPI}timePeriod/{ESPI}duration")))
+        for r in etree.parse(str(path)).iter(f"{ESPI}IntervalReading")
+    ]
+    first = min(start for start, _ in periods)
+    last = max(start + duration for start, duration in periods)
+    assert summary["first_start"] == datetime.fromtimestamp(first, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert summary["last_end"] == datetime.fromtimestamp(last, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert isinstance(summary["warnings"], list)
+
+
+def test_inspect_lists_tolerated_deviations(corpus_dir: Path) -> None:
+    result = run("inspect", "--json", str(corpus_dir / "pge-cmd_UsageSummaries.xml"))
+    codes = {w["code"] for w in json.loads(result.stdout)["warnings"]}
+    assert "milliseconds_timestamp" in codes
+
+
+def test_inspect_without_file_shows_the_bundled_sample() -> None:
+    result = run("inspect")
+    assert result.returncode == 0, result.stderr
+    assert "interval readings: 216" in result.stdout
+    assert "IntervalBlock" in result.stdout
+
+
+def test_validate_valid_file_exits_zero(corpus_dir: Path) -> None:
+    result = run("validate", str(corpus_dir / "pge-cmd_IntervalBlock.xml"))
+    assert result.returncode == 0
+    assert result.stdout.strip().endswith("valid")
+
+
+def test_validate_invalid_file_prints_file_line_message(corpus_dir: Path) -> None:
+    bad = corpus_dir / "sce-cmd_bulk_UsageSummary_and_IntervalBlock.xml"
+    good = corpus_dir / "pge-cmd_UsageSummaries.xml"
+    result = run("validate", "--quiet", str(good), str(bad))
+    assert result.returncode == 1
+    lines = result.stdout.strip().splitlines()
+    assert lines, "every issue gets a line"
+    for line in lines:
+        file, number, message = line.split(":", 2)
+        assert file == str(bad)
+        assert int(number) > 0
+        assert message.strip()
+    assert any("ServiceDeliveryPoint" in line for line in lines)
+
+
+def test_validate_malformed_file_names_the_line(corpus_dir: Path) -> None:
+    bad = corpus_dir / "pge-cmd_UsageSummary-entry_MALFORMED-undeclared-prefix.xml"
+    result = run("validate", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:1: not well-formed XML" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_convert_csv_has_one_row_per_reading(corpus_dir: Path, tmp_path: Path) -> None:
+    source = corpus_dir / "ameren-bidgely-2023_res_electric_15min_12-04_one-day.xml"
+    out = tmp_path / "readings.csv"
+    result = run("convert", str(source), "--to", "csv", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0].keys()) == CSV_COLUMNS
+    assert len(rows) == count_readings(source) == 96
+    first = rows[0]
+    assert first["uom"] == "Wh"
+    assert first["duration"] == "900"
+    assert float(first["scaled_value"]) == int(first["value"])  # multiplier 0
+    # The file's LocalTimeParameters say US Central (tzOffset -21600, no DST in December).
+    first_start = int(etree.parse(str(source)).findtext(f".//{ESPI}IntervalReading/{ESPI}timePeriod/{ESPI}start"))
+    central = timezone(timedelta(hours=-6))
+    assert first["start"] == datetime.fromtimestamp(first_start, central).isoformat()
+    assert not list(tmp_path.glob("*.partial")), "no half-written file is left behind"
+
+
+def test_convert_to_stdout(corpus_dir: Path) -> None:
+    result = run("convert", str(corpus_dir / "pge-cmd_IntervalBlock.xml"))
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == list(CSV_COLUMNS)
+    assert len(rows) - 1 == 2556
+
+
+def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
+    missing = run("inspect", str(tmp_path / "nope.xml"))
+    assert missing.returncode == 2
+    assert missing.stderr.count("\n") == 1
+    assert "no such file" in missing.stderr
+    evil = tmp_path / "evil.xml"
+    evil.write_text('<!DOCTYPE x [<!ENTITY a "b">]><feed xmlns="http://www.w3.org/2005/Atom">&a;</feed>')
+    refused = run("convert", str(evil))
+    assert refused.returncode == 2
+    assert "DTD" in refused.stderr and "Traceback" not in refused.stderr
+    failed_write = run("convert", str(evil), "-o", str(tmp_path / "out.csv"))
+    assert not (tmp_path / "out.csv").exists()
+    assert failed_write.returncode == 2
+
+
+def test_usage_error_exit_code() -> None:
+    result = run("convert")
+    assert result.returncode == 2
+    assert "usage:" in result.stderr
+
+
+def _big_feed(path: Path, days: int) -> None:
+    with path.open("w") as out:
+        out.write('<feed xmlns="http://www.w3.org/2005/Atom" xmlns:espi="http://naesb.org/espi">')
+        for day in range(days):
+            out.write(f'<entry><link rel="self" href="/UsagePoint/1/MeterReading/1/IntervalBlock/{day}"/>'
+                      '<link rel="up" href="/UsagePoint/1/MeterReading/1/IntervalBlock"/>'
+                      '<content><espi:IntervalBlock>')
+            for i in range(96):
+                start = 1700000000 + day * 86400 + i * 900
+                out.write(f"<espi:IntervalReading><espi:timePeriod><espi:duration>900</espi:duration>"
+                          f"<espi:start>{start}</espi:start></espi:timePeriod>"
+                          f"<espi:value>{i}</espi:value></espi:IntervalReading>")
+            out.write("</espi:IntervalBlock></content></entry>")
+        out.write("</feed>")
+
+
+def test_progress_bar_on_a_terminal_for_big_files(tmp_path: Path) -> None:
+    big = tmp_path / "big.xml"
+    _big_feed(big, 300)
+    assert big.stat().st_size > PROGRESS_THRESHOLD
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [CLI, "convert", str(big), "-o", str(tmp_path / "big.csv")],
+            stderr=secondary, stdout=subprocess.DEVNULL, timeout=120,
+        )
+        os.close(secondary)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(primary)
+    assert proc.returncode == 0
+    assert b"100%" in seen and b"big.xml" in seen
+
+
+@pytest.mark.parametrize("stream_to_pipe", [True])
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path, stream_to_pipe: bool) -> None:
+    big = tmp_path / "big.xml"
+    _big_feed(big, 300)
+    result = run("convert", str(big), "-o", str(tmp_path / "big.csv"))
+    assert result.returncode == 0
+    assert "%" not in result.stderr
+    with (tmp_path / "big.csv").open() as handle:
+        assert sum(1 for _ in handle) == 300 * 96 + 1
