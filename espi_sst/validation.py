@@ -20,11 +20,19 @@ from lxml import etree
 
 from .errors import ParseError, ValidationError
 from .xml._safety import ReadLimits, Source, open_source
-from .xml.namespaces import ATOM, CUSTOMER, ESPI, split_tag
+from .xml.namespaces import ATOM, CUSTOMER, ESPI, SST, split_tag
 
 __all__ = ["OFFICIAL_SCHEMAS", "ValidationIssue", "schema_dir", "schema_set", "validate"]
 
 OFFICIAL_SCHEMAS = ((ATOM, "atom.xsd"), (ESPI, "espi.xsd"), (CUSTOMER, "customer.xsd"))
+PROFILES: dict[str, tuple[tuple[str, str], ...]] = {
+    "official": OFFICIAL_SCHEMAS,
+    "sst": OFFICIAL_SCHEMAS + ((SST, "espi-sst.xsd"),),
+    "appendix-b": ((ATOM, "atom.xsd"), (ESPI, "espi-sst-appendix-b.xsd"), (CUSTOMER, "customer.xsd")),
+}
+"""Schema sets by name: the official ESPI 4.0 set; plus our SST extension (default: it
+only adds a namespace, so a plain ESPI document validates the same); or the concept
+design's literal Appendix B form (espi.xsd's UsageSummary redefined)."""
 
 
 @dataclass(frozen=True)
@@ -46,12 +54,14 @@ def schema_dir() -> Path:
 
 
 @lru_cache(maxsize=8)
-def schema_set(extra: tuple[tuple[str, str], ...] = ()) -> xmlschema.XMLSchema:
-    """Atom + espi + customer (+ ``extra`` (namespace, file in xsd/)) as one schema."""
+def schema_set(profile: str = "sst", extra: tuple[tuple[str, str], ...] = ()) -> xmlschema.XMLSchema:
+    """The profile's schemas (+ ``extra`` (namespace, file in xsd/)) loaded as one set."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown validation profile {profile!r}; use one of {', '.join(PROFILES)}")
     folder = schema_dir()
     imports = "".join(
         f'<xs:import namespace="{ns}" schemaLocation="{(folder / name).as_uri()}"/>'
-        for ns, name in OFFICIAL_SCHEMAS + extra
+        for ns, name in PROFILES[profile] + extra
     )
     wrapper = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
     return xmlschema.XMLSchema(wrapper, base_url=folder.as_uri() + "/", allow="sandbox", defuse="always")
@@ -60,6 +70,7 @@ def schema_set(extra: tuple[tuple[str, str], ...] = ()) -> xmlschema.XMLSchema:
 def validate(
     source: Source,
     *,
+    profile: str = "sst",
     extra_schemas: Sequence[tuple[str, str]] = (),
     limits: ReadLimits | None = None,
     raise_on_error: bool = False,
@@ -68,6 +79,8 @@ def validate(
 
     Args:
         source: a path, bytes, or binary file object.
+        profile: ``"sst"`` (official ESPI 4.0 + our extension, the default),
+            ``"official"`` (the official schemas alone) or ``"appendix-b"``.
         extra_schemas: more (namespace, schema file in ``xsd/``) to load into the set.
         raise_on_error: raise ValidationError instead of returning a non-empty list.
 
@@ -92,7 +105,7 @@ def validate(
             stream.close()
     if tree.docinfo.doctype:
         raise ParseError("document declares a DTD; refused", source=name, code="dtd_forbidden")
-    schema = schema_set(tuple(extra_schemas))
+    schema = schema_set(profile, tuple(extra_schemas))
     issues = []
     for error in schema.iter_errors(tree):
         elem = error.elem

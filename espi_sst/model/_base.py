@@ -25,10 +25,12 @@ class Extension:
     """One ``<extension>`` element, kept as XML text.
 
     Attributes:
-        elements: each child element as exclusive-canonical XML (namespaces it uses are
-            declared on it, so the text stands alone and compares equal after a round trip).
+        elements: each child element, either as a typed model object (elements we know,
+            such as the SST RIN elements) or as exclusive-canonical XML text (namespaces it
+            uses are declared on it, so it stands alone and compares equal after a round
+            trip).
         text: character content directly inside ``<extension>``, whitespace-stripped.
     """
 
-    elements: tuple[str, ...] = field(default=())
+    elements: tuple[str | ModelObject, ...] = field(default=())
     text: str = ""

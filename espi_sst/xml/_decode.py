@@ -18,14 +18,19 @@ from typing import Any
 
 from lxml import etree
 
+from ..errors import ParseError, ValidationError
+from ..model import sst
 from ..model._base import Extension, ModelObject
+from ..model.espi import UsageSummary
 from ._report import DeviationReport
 from ._specs import FieldSpec, class_spec
 from ._values import convert
-from .namespaces import ATOM, CUSTOMER, ESPI, ESPI_NAMESPACES, split_tag
+from .namespaces import ATOM, CUSTOMER, ESPI, ESPI_NAMESPACES, SST, split_tag
+
+APPENDIX_B_RIN = f"{{{ESPI}}}bundledRin"
 
 
-CANONICAL_PREFIXES = {ESPI: "espi", CUSTOMER: "cust", ATOM: "atom"}
+CANONICAL_PREFIXES = {ESPI: "espi", CUSTOMER: "cust", ATOM: "atom", SST: "sst"}
 
 
 def canonical_xml(element: etree._Element) -> str:
@@ -59,10 +64,16 @@ def canonical_xml(element: etree._Element) -> str:
     return etree.tostring(copy, method="c14n", exclusive=True, with_comments=False).decode()
 
 
-def extension_of(element: etree._Element) -> Extension:
-    """Keep an ``<extension>``'s content verbatim (canonical XML per child element)."""
-    children = tuple(canonical_xml(child) for child in element if isinstance(child.tag, str))
-    return Extension(elements=children, text=(element.text or "").strip())
+def extension_of(element: etree._Element, report: DeviationReport) -> Extension:
+    """An ``<extension>``'s content: typed where we know the element, else verbatim XML."""
+    children: list[str | ModelObject] = []
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        namespace, local = split_tag(child.tag)
+        typed = sst.EXTENSION_ELEMENTS.get(local) if namespace == SST else None
+        children.append(decode(child, typed, report) if typed else canonical_xml(child))
+    return Extension(elements=tuple(children), text=(element.text or "").strip())
 
 
 def unknown_as_extension(element: etree._Element) -> Extension:
@@ -84,6 +95,9 @@ def decode(element: etree._Element, cls: type[ModelObject], report: DeviationRep
         if field is None:
             field = _deviant_field(child, spec.by_lower_name, report)
             if field is None:
+                if tag == APPENDIX_B_RIN and cls is UsageSummary and spec.extension is not None:
+                    _appendix_b_rin(child, values, spec.extension, report)
+                    continue
                 _keep_unknown(child, element, spec.extension, values, report)
                 continue
         if field.index < last_index and not order_warned:
@@ -117,12 +131,16 @@ def decode(element: etree._Element, cls: type[ModelObject], report: DeviationRep
         value = convert(element.text, spec.text.xml.value_type, report, split_tag(element.tag)[1], element.sourceline)
         if value is not None:
             values[spec.text.attr] = value
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        # Our own namespace's rules (SST) are enforced on reading: no lenience there.
+        raise ParseError(exc.message, source=report.source, line=element.sourceline, code=exc.code) from None
 
 
 def _value_of(child: etree._Element, field: FieldSpec, report: DeviationReport) -> Any:
     if field.is_extension:
-        return extension_of(child)
+        return extension_of(child, report)
     if field.is_model:
         value = decode(child, field.xml.value_type, report)
         if field.xml.min_occurs == 0 and value == field.xml.value_type():
@@ -168,6 +186,38 @@ def _deviant_field(
             element=local,
         )
     return field
+
+
+def _appendix_b_rin(
+    child: etree._Element, values: dict[str, Any], extension: FieldSpec, report: DeviationReport
+) -> None:
+    """The concept design's ``<espi:bundledRin>`` after billingChargeSource (section 11.4).
+
+    Read as our ``sst:bundledRin`` so callers see one form; its LSE is the UsageSummary's
+    billingChargeSource/agencyName.  The writer emits our valid form unless asked for
+    Appendix B.
+    """
+    source = values.get("billing_charge_source")
+    lse = getattr(source, "agency_name", None)
+    rin = convert(child.text, sst.RIN, report, "bundledRin", child.sourceline)
+    try:
+        typed = sst.BundledRin(value=rin, lse=lse if lse and sst_entity_ok(lse) else None)
+    except ValidationError as exc:
+        raise ParseError(exc.message, source=report.source, line=child.sourceline, code=exc.code) from None
+    values.setdefault(extension.attr, []).insert(0, Extension(elements=(typed,)))
+    report.add(
+        "appendix_b_rin",
+        "<bundledRin> in the concept design's Appendix B position (after billingChargeSource); "
+        "read as sst:bundledRin",
+        line=child.sourceline,
+        element="bundledRin",
+    )
+
+
+def sst_entity_ok(code: str) -> bool:
+    import re
+
+    return re.fullmatch(sst.ENTITY_CODE.pattern or ".*", code) is not None
 
 
 def _keep_unknown(

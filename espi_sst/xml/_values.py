@@ -22,8 +22,9 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..errors import ParseError
+from ..errors import ParseError, RinError
 from ..model._fields import CodeEnum, CodeStrEnum, SimpleType
+from ..rin import Rin
 from ._report import DeviationReport
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
@@ -50,6 +51,13 @@ def convert(
             return to_bool(raw, report, element, line)
         if python is Decimal or python is float:
             return to_number(raw, python, report, element, line)
+        if python is Rin:
+            try:
+                return Rin.parse(raw)
+            except RinError as exc:
+                raise ParseError(
+                    f"<{element}> {exc.message}", source=report.source, line=line, code="invalid_rin"
+                ) from None
         raise AssertionError(f"unhandled simple type {value_type}")
     if issubclass(value_type, CodeEnum):
         number = to_int(raw, None, report, element, line)

@@ -9,11 +9,13 @@ from __future__ import annotations
 ATOM = "http://www.w3.org/2005/Atom"
 ESPI = "http://naesb.org/espi"
 CUSTOMER = "http://naesb.org/espi/customer"
+SST = "urn:espi-sst:sst:1"
+"""Our extension namespace (xsd/espi-sst.xsd, docs/sst-extension.md)."""
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 ESPI_NAMESPACES = frozenset({ESPI, CUSTOMER})
 
-WRITE_PREFIXES = {"atom": ATOM, "espi": ESPI, "cust": CUSTOMER}
+WRITE_PREFIXES = {"atom": ATOM, "espi": ESPI, "cust": CUSTOMER, "sst": SST}
 """Prefixes of the writer's output (the GBA's own examples use the same)."""
 
 

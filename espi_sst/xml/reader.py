@@ -21,19 +21,20 @@ from lxml import etree
 
 from ..document import Document
 from ..errors import ParseError, UnsafeXmlError
-from ..model import customer, espi
+from ..model import customer, espi, sst
 from ..model._base import ModelObject
 from ..model.atom import Entry, Feed, Link
 from ._decode import decode
 from ._report import DeviationReport
 from ._safety import ReadLimits, Source, open_source
-from .namespaces import ATOM, CUSTOMER, ESPI, split_tag
+from .namespaces import ATOM, CUSTOMER, ESPI, SST, split_tag
 
 FEED = f"{{{ATOM}}}feed"
 ENTRY = f"{{{ATOM}}}entry"
 _ROOTS: dict[str, dict[str, type[ModelObject]]] = {
     ESPI: espi.ROOT_ELEMENTS,
     CUSTOMER: customer.ROOT_ELEMENTS,
+    SST: sst.ROOT_ELEMENTS,
 }
 
 

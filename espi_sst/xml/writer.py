@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 from lxml import etree
 
@@ -22,26 +22,44 @@ from ..errors import SerializeError
 from ..model._base import Extension, ModelObject
 from ..model._fields import CodeEnum, CodeStrEnum, SimpleType
 from ..model.atom import Entry, Feed
+from ..model.espi import UsageSummary
+from ..model.sst import BundledRin
+from ..rin import Rin
 from ._specs import class_spec
-from .namespaces import ATOM, CUSTOMER, ESPI
+from .namespaces import ATOM, CUSTOMER, ESPI, SST
 
 Serializable = Union[Document, Feed, Entry, ModelObject]
 
-NSMAP = {None: ATOM, "espi": ESPI, "cust": CUSTOMER}
+NSMAP = {None: ATOM, "espi": ESPI, "cust": CUSTOMER, "sst": SST}
 _HEX = re.compile(r"^([0-9A-Fa-f]{2})*$")
 _FRAGMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 MAX_REPORTED = 20
 
 
-def serialize(obj: Serializable, *, pretty: bool = True, allow_invalid: bool = False) -> bytes:
+def serialize(
+    obj: Serializable,
+    *,
+    pretty: bool = True,
+    allow_invalid: bool = False,
+    rin_form: Literal["extension", "appendix-b"] = "extension",
+) -> bytes:
     """Write a document, feed, entry or single resource as UTF-8 XML bytes.
+
+    Args:
+        rin_form: where a UsageSummary's bundled RIN goes. ``"extension"`` (default):
+            ``<sst:bundledRin>`` first inside ``<espi:extension>``, valid against the
+            official schemas.  ``"appendix-b"``: the concept design's literal
+            ``<espi:bundledRin>`` after billingChargeSource, valid only with
+            ``xsd/espi-sst-appendix-b.xsd`` (``validate(..., profile="appendix-b")``).
 
     Raises:
         SerializeError: the model holds values the official schema refuses (missing
             required elements, out-of-range numbers, unknown enumeration text ...), unless
             ``allow_invalid`` is set.
     """
-    writer = _Writer()
+    if rin_form not in ("extension", "appendix-b"):
+        raise ValueError(f"rin_form must be 'extension' or 'appendix-b', not {rin_form!r}")
+    writer = _Writer(appendix_b=rin_form == "appendix-b")
     root = writer.root(obj)
     if writer.problems and not allow_invalid:
         shown = writer.problems[:MAX_REPORTED]
@@ -52,7 +70,7 @@ def serialize(obj: Serializable, *, pretty: bool = True, allow_invalid: bool = F
             "Fill in or correct these values, or pass allow_invalid=True to write anyway.",
             code="invalid_model",
         )
-    etree.cleanup_namespaces(root, top_nsmap={"espi": ESPI, "cust": CUSTOMER})
+    etree.cleanup_namespaces(root, top_nsmap={"espi": ESPI, "cust": CUSTOMER, "sst": SST})
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=pretty)
 
 
@@ -64,8 +82,9 @@ def format_datetime(value: datetime) -> str:
 
 
 class _Writer:
-    def __init__(self) -> None:
+    def __init__(self, appendix_b: bool = False) -> None:
         self.problems: list[str] = []
+        self.appendix_b = appendix_b
 
     def root(self, obj: Serializable) -> etree._Element:
         if isinstance(obj, Document):
@@ -127,7 +146,7 @@ class _Writer:
         return el
 
     def resource(self, obj: ModelObject, parent: etree._Element | None, path: str) -> etree._Element:
-        name = type(obj).__name__
+        name = getattr(type(obj), "XML_ELEMENT", "") or type(obj).__name__
         namespace = _namespace_of(obj)
         tag = f"{{{namespace}}}{name}"
         el = etree.Element(tag, nsmap=NSMAP) if parent is None else etree.SubElement(parent, tag)  # type: ignore[arg-type]
@@ -147,11 +166,14 @@ class _Writer:
             value = getattr(obj, spec.text.attr)
             if value is not None:
                 el.text = self.text(value, spec.text.xml.value_type, path)
+        moved: list[ModelObject] = []
         for field in spec.fields:
             if field.xml.kind != "element":
                 continue
             value = getattr(obj, field.attr)
             values = value if field.xml.many else ([] if value is None else [value])
+            if field.is_extension and self.appendix_b and isinstance(obj, UsageSummary):
+                values, moved = _split_bundled_rin(values)
             child_path = f"{path}/{field.xml.name}"
             if len(values) < field.xml.min_occurs:
                 need = "is required" if field.xml.min_occurs == 1 else f"needs {field.xml.min_occurs} values"
@@ -160,17 +182,22 @@ class _Writer:
             for item in values:
                 child = etree.SubElement(el, tag)
                 if field.is_extension:
-                    self.extension(child, item)
+                    self.extension(child, item, child_path)
                 elif field.is_model:
                     self.fill(child, item, child_path)
                 else:
                     child.text = self.text(item, field.xml.value_type, child_path)
+        for rin in moved:  # Appendix B: after billingChargeSource, in the espi namespace
+            etree.SubElement(el, f"{{{ESPI}}}bundledRin").text = str(getattr(rin, "value", ""))
 
-    def extension(self, el: etree._Element, ext: Extension) -> None:
+    def extension(self, el: etree._Element, ext: Extension, path: str = "extension") -> None:
         if ext.text:
             el.text = ext.text
-        for fragment in ext.elements:
-            el.append(etree.fromstring(fragment.encode(), _FRAGMENT_PARSER))
+        for item in ext.elements:
+            if isinstance(item, ModelObject):
+                self.resource(item, el, path)
+            else:
+                el.append(etree.fromstring(item.encode(), _FRAGMENT_PARSER))
 
     def text(self, value: Any, value_type: Any, path: str) -> str:
         if isinstance(value_type, SimpleType):
@@ -201,6 +228,10 @@ class _Writer:
             return "true" if value else "false"
         if st.python is Decimal or st.python is float:
             return str(value)
+        if st.python is Rin:
+            if not isinstance(value, Rin):
+                self.problems.append(f"{path}: {value!r} is not a Rin (use espi_sst.Rin.parse)")
+            return str(value)
         text = str(value)
         if st.hex:
             if not _HEX.match(text):
@@ -218,12 +249,26 @@ def _namespace_of(obj: ModelObject) -> str:
     module = type(obj).__module__
     if module.endswith(".customer"):
         return CUSTOMER
+    if module.endswith(".sst"):
+        return SST
     if module.endswith(".espi"):
         return ESPI
     namespace = getattr(type(obj), "XML_NAMESPACE", None)
     if namespace:
         return str(namespace)
     raise TypeError(f"{type(obj).__name__} is not an ESPI resource class")
+
+
+def _split_bundled_rin(extensions: list[Extension]) -> tuple[list[Extension], list[ModelObject]]:
+    """Take typed bundled RINs out of a UsageSummary's extensions (for Appendix B)."""
+    kept: list[Extension] = []
+    moved: list[ModelObject] = []
+    for ext in extensions:
+        rest = tuple(e for e in ext.elements if not isinstance(e, BundledRin))
+        moved.extend(e for e in ext.elements if isinstance(e, BundledRin))
+        if rest or ext.text:
+            kept.append(Extension(elements=rest, text=ext.text))
+    return kept, moved
 
 
 def _is_bare(entry: Entry) -> bool:
