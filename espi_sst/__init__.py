@@ -23,6 +23,7 @@ from .errors import (
     ValidationError,
 )
 from .readings import Reading, ReadingContext
+from .rin import Rin, RinRole
 from .xml._safety import ReadLimits
 from .xml.reader import parse
 from .xml.streaming import IntervalColumns, ReadingStream, iter_interval_blocks, iter_interval_readings
@@ -39,7 +40,9 @@ __all__ = [
     "ReadLimits",
     "Reading",
     "ReadingContext",
+    "Rin",
     "RinError",
+    "RinRole",
     "SerializeError",
     "UnknownCodeWarning",
     "UnsafeXmlError",

@@ -21,6 +21,7 @@ from typing import IO, Any, TextIO
 from . import __version__
 from .errors import EspiError
 from .readings import Reading
+from .sst import find_rins
 from .validation import validate
 from .xml.reader import parse
 from .xml.streaming import iter_interval_readings
@@ -132,6 +133,7 @@ def inspect_summary(path: str) -> dict[str, Any]:
         "interval_readings": count,
         "first_start": _iso(first),
         "last_end": _iso(last),
+        "rins": [occurrence.as_json() for occurrence in find_rins(document)],
         "warnings": [
             {"code": w.code, "line": w.line, "element": w.element, "message": w.message}
             for w in document.warnings
@@ -151,6 +153,9 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
     for name, number in sorted(summary["resources"].items()):
         out.write(f"    {name:<30} {number:>8,}\n")
     out.write(f"  interval readings: {summary['interval_readings']:,}\n")
+    for rin in summary["rins"]:
+        where = f" ({rin['entity']})" if rin["entity"] else ""
+        out.write(f"  RIN {rin['rin']} {rin['role']}{where} in {rin['element']}\n")
     if summary["first_start"]:
         out.write(f"  span: {summary['first_start']} .. {summary['last_end']}\n")
     if summary["warnings"]:

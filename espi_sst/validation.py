@@ -48,6 +48,26 @@ class ValidationIssue:
         return f"{where}: {self.element}: {self.message}"
 
 
+def _sst_rule_issues(tree: etree._ElementTree) -> list[ValidationIssue]:
+    """The SST rules a schema cannot state (12 months of history, one billing cycle of
+    validity, role of each RIN, a reason for every rejection ...), checked by reading the
+    document with the model, which enforces them."""
+    from .xml.reader import parse
+
+    try:
+        parse(etree.tostring(tree))
+    except ParseError as exc:
+        if exc.code in ("invalid_sst", "invalid_rin"):
+            element = "?"
+            if exc.line is not None:
+                for el in tree.iter():
+                    if getattr(el, "sourceline", None) == exc.line and isinstance(el.tag, str):
+                        element = split_tag(el.tag)[1]
+                        break
+            return [ValidationIssue(exc.line, element, exc.reason)]
+    return []
+
+
 def schema_dir() -> Path:
     """The folder of the schemas shipped with the package."""
     return Path(str(resources.files("espi_sst") / "xsd"))
@@ -113,6 +133,10 @@ def validate(
         element = split_tag(elem.tag)[1] if elem is not None and isinstance(elem.tag, str) else "?"
         reason = (error.reason or str(error.message)).strip()
         issues.append(ValidationIssue(line, element, " ".join(reason.split())))
+    if profile == "sst" and any(
+        isinstance(el.tag, str) and el.tag.startswith(f"{{{SST}}}") for el in tree.iter()
+    ):
+        issues.extend(_sst_rule_issues(tree))
     if issues and raise_on_error:
         raise ValidationError(f"{name}: {len(issues)} schema issue(s); first: {issues[0]}")
     return issues

@@ -14,6 +14,8 @@ Lenient on purpose where real files deviate (each case named in a warning):
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from typing import Any
 
 from lxml import etree
@@ -138,12 +140,26 @@ def decode(element: etree._Element, cls: type[ModelObject], report: DeviationRep
         raise ParseError(exc.message, source=report.source, line=element.sourceline, code=exc.code) from None
 
 
+def _is_empty(obj: Any) -> bool:
+    """True when every field still has its default (nothing was read into it)."""
+    for f in dataclasses.fields(obj):
+        if f.default is not dataclasses.MISSING:
+            default: Any = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            return False
+        if getattr(obj, f.name) != default:
+            return False
+    return True
+
+
 def _value_of(child: etree._Element, field: FieldSpec, report: DeviationReport) -> Any:
     if field.is_extension:
         return extension_of(child, report)
     if field.is_model:
         value = decode(child, field.xml.value_type, report)
-        if field.xml.min_occurs == 0 and value == field.xml.value_type():
+        if field.xml.min_occurs == 0 and _is_empty(value):
             report.add(
                 "empty_element",
                 f"<{field.xml.name}> carries no values; read as absent",
@@ -215,8 +231,6 @@ def _appendix_b_rin(
 
 
 def sst_entity_ok(code: str) -> bool:
-    import re
-
     return re.fullmatch(sst.ENTITY_CODE.pattern or ".*", code) is not None
 
 
