@@ -48,14 +48,14 @@ class ValidationIssue:
         return f"{where}: {self.element}: {self.message}"
 
 
-def _sst_rule_issues(tree: etree._ElementTree) -> list[ValidationIssue]:
+def _sst_rule_issues(data: bytes, tree: etree._ElementTree) -> list[ValidationIssue]:
     """The SST rules a schema cannot state (12 months of history, one billing cycle of
     validity, role of each RIN, a reason for every rejection ...), checked by reading the
     document with the model, which enforces them."""
     from .xml.reader import parse
 
     try:
-        parse(etree.tostring(tree))
+        parse(data)
     except ParseError as exc:
         if exc.code in ("invalid_sst", "invalid_rin"):
             element = "?"
@@ -115,7 +115,8 @@ def validate(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
     )
     try:
-        tree = etree.parse(stream, parser)
+        data = b"".join(iter(lambda: stream.read(1 << 20), b""))
+        tree = etree.ElementTree(etree.fromstring(data, parser))
     except etree.XMLSyntaxError as exc:
         from .xml.reader import syntax_error
 
@@ -133,10 +134,10 @@ def validate(
         element = split_tag(elem.tag)[1] if elem is not None and isinstance(elem.tag, str) else "?"
         reason = (error.reason or str(error.message)).strip()
         issues.append(ValidationIssue(line, element, " ".join(reason.split())))
-    if profile == "sst" and any(
+    if not issues and profile == "sst" and any(
         isinstance(el.tag, str) and el.tag.startswith(f"{{{SST}}}") for el in tree.iter()
     ):
-        issues.extend(_sst_rule_issues(tree))
+        issues.extend(_sst_rule_issues(data, tree))
     if issues and raise_on_error:
         raise ValidationError(f"{name}: {len(issues)} schema issue(s); first: {issues[0]}")
     return issues
