@@ -24,11 +24,16 @@ from .errors import (
 )
 from .readings import Reading, ReadingContext
 from .rin import Rin, RinRole
+from .validation import ValidationIssue, validate
 from .xml._safety import ReadLimits
 from .xml.reader import parse
-from .xml.streaming import IntervalColumns, ReadingStream, iter_interval_blocks, iter_interval_readings
+from .xml.streaming import (
+    IntervalColumns,
+    ReadingStream,
+    iter_interval_blocks,
+    iter_interval_readings,
+)
 from .xml.writer import serialize
-from .validation import ValidationIssue, validate
 
 __version__ = "0.1.0"
 

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any, TextIO
@@ -92,7 +92,7 @@ def _open(path: str) -> Any:
 def _iso(epoch: int | None) -> str | None:
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
@@ -105,7 +105,9 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             invalid = True
             continue
         for issue in issues:
-            out.write(f"{name}:{issue.line if issue.line is not None else 0}: {issue.element}: {issue.message}\n")
+            out.write(
+                f"{name}:{issue.line if issue.line is not None else 0}: {issue.element}: {issue.message}\n"
+            )
         if issues:
             invalid = True
         elif not args.quiet:
@@ -217,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="validate files against the official ESPI 4.0 schemas")
-    p.add_argument("files", nargs="+", metavar="FILE", help="Green Button XML files ('-' for stdin)")
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help="Green Button XML files ('-' for stdin)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     p.set_defaults(run=cmd_validate)
 

@@ -78,8 +78,16 @@ class Document:
         """Two documents are equal when their feed metadata and entries are."""
         if not isinstance(other, Document):
             return NotImplemented
-        mine = (self.feed.id, self.feed.title, self.feed.updated, self.feed.links) if self.feed else None
-        theirs = (other.feed.id, other.feed.title, other.feed.updated, other.feed.links) if other.feed else None
+        mine = (
+            (self.feed.id, self.feed.title, self.feed.updated, self.feed.links)
+            if self.feed
+            else None
+        )
+        theirs = (
+            (other.feed.id, other.feed.title, other.feed.updated, other.feed.links)
+            if other.feed
+            else None
+        )
         return mine == theirs and self.entries == other.entries
 
     # ---- resources -------------------------------------------------------------------
@@ -129,7 +137,9 @@ class Document:
             for up, entries in self._by_up.items():
                 if up.startswith(prefix):
                     for entry in entries:
-                        if id(entry) not in seen and (kind is None or isinstance(entry.content, kind)):
+                        if id(entry) not in seen and (
+                            kind is None or isinstance(entry.content, kind)
+                        ):
                             seen.add(id(entry))
                             found.append(entry)
         order = self._order
@@ -200,7 +210,9 @@ class Document:
         reading_type = rt_entry.content if rt_entry is not None else None
         assert reading_type is None or isinstance(reading_type, ReadingType)
         up_href = usage_point.self_href if usage_point else _path_match(_USAGE_POINT_PATH, block)
-        mr_href = meter_reading.self_href if meter_reading else _path_match(_METER_READING_PATH, block)
+        mr_href = (
+            meter_reading.self_href if meter_reading else _path_match(_METER_READING_PATH, block)
+        )
         return ReadingContext(
             usage_point=up_href,
             meter_reading=mr_href,
@@ -260,7 +272,9 @@ def _path_match(pattern: re.Pattern[str], entry: Entry) -> str | None:
     return None
 
 
-def time_zone_of(ltp: LocalTimeParameters, warnings: list[EspiWarning] | None = None) -> EspiTimeZone:
+def time_zone_of(
+    ltp: LocalTimeParameters, warnings: list[EspiWarning] | None = None
+) -> EspiTimeZone:
     """Build a tzinfo from LocalTimeParameters, warning about rules we cannot use."""
     start = end = None
     if ltp.dst_start_rule and ltp.dst_end_rule and ltp.dst_offset:
@@ -271,7 +285,11 @@ def time_zone_of(ltp: LocalTimeParameters, warnings: list[EspiWarning] | None = 
             start = end = None
             if warnings is not None:
                 warnings.append(
-                    EspiWarning("invalid_dst_rule", f"DST rule unusable ({exc}); local times use standard time only", element="dstStartRule")
+                    EspiWarning(
+                        "invalid_dst_rule",
+                        f"DST rule unusable ({exc}); local times use standard time only",
+                        element="dstStartRule",
+                    )
                 )
         else:
             if (start and start.fixed_epoch is not None) and warnings is not None:

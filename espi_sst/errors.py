@@ -117,9 +117,10 @@ class EspiWarning(UserWarning):
         return f"{where}{self.message} [{self.code}]"
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, EspiWarning)
-            and (self.code, self.message, self.line) == (other.code, other.message, other.line)
+        return isinstance(other, EspiWarning) and (self.code, self.message, self.line) == (
+            other.code,
+            other.message,
+            other.line,
         )
 
     def __hash__(self) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 
 __all__ = ["DstRule", "EspiTimeZone", "InvalidDstRule"]
@@ -115,7 +115,7 @@ class EspiTimeZone(tzinfo):
         dst_end: DstRule | None = None,
     ) -> None:
         self.standard = timedelta(seconds=tz_offset)
-        self.dst = timedelta(seconds=dst_offset)
+        self.saving = timedelta(seconds=dst_offset)
         self.start_rule = dst_start
         self.end_rule = dst_end
         self._has_dst = bool(dst_offset) and dst_start is not None and dst_end is not None
@@ -125,11 +125,14 @@ class EspiTimeZone(tzinfo):
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, EspiTimeZone) and (
-            self.standard, self.dst, self.start_rule, self.end_rule
-        ) == (other.standard, other.dst, other.start_rule, other.end_rule)
+            self.standard,
+            self.saving,
+            self.start_rule,
+            self.end_rule,
+        ) == (other.standard, other.saving, other.start_rule, other.end_rule)
 
     def __hash__(self) -> int:
-        return hash((self.standard, self.dst, self.start_rule, self.end_rule))
+        return hash((self.standard, self.saving, self.start_rule, self.end_rule))
 
     @lru_cache(maxsize=256)  # noqa: B019 - a handful of years per zone
     def _dst_window_utc(self, year: int) -> tuple[datetime, datetime] | None:
@@ -144,13 +147,13 @@ class EspiTimeZone(tzinfo):
         # Rules give the wall-clock time in force when they fire (the US rules read "2:00"
         # for both): the start in standard time, the end in daylight time.
         start = self.start_rule.local_standard_time(year) - self.standard
-        end = self.end_rule.local_standard_time(year) - self.standard - self.dst
+        end = self.end_rule.local_standard_time(year) - self.standard - self.saving
         return start, end
 
     @staticmethod
     def _fixed(rule: DstRule, year: int) -> datetime | None:
         assert rule.fixed_epoch is not None
-        moment = datetime.fromtimestamp(rule.fixed_epoch, timezone.utc).replace(tzinfo=None)
+        moment = datetime.fromtimestamp(rule.fixed_epoch, UTC).replace(tzinfo=None)
         return moment if moment.year == year else None
 
     def _in_dst_utc(self, utc_naive: datetime) -> bool:
@@ -169,7 +172,7 @@ class EspiTimeZone(tzinfo):
             return self.standard
         return self.standard + self.dst_for_local(dt)
 
-    def dst(self, dt: datetime | None) -> timedelta:  # type: ignore[override]
+    def dst(self, dt: datetime | None) -> timedelta:
         if dt is None:
             return timedelta(0)
         return self.dst_for_local(dt)
@@ -179,23 +182,23 @@ class EspiTimeZone(tzinfo):
             return timedelta(0)
         naive = dt.replace(tzinfo=None)
         # Try the DST reading first (fold=0 picks it in the repeated hour), else standard.
-        as_dst = naive - self.standard - self.dst
+        as_dst = naive - self.standard - self.saving
         as_std = naive - self.standard
         dst_ok = self._in_dst_utc(as_dst)
         std_ok = not self._in_dst_utc(as_std)
         if dst_ok and std_ok:  # ambiguous autumn hour: fold says which
-            return timedelta(0) if dt.fold else self.dst
+            return timedelta(0) if dt.fold else self.saving
         if dst_ok:
-            return self.dst
+            return self.saving
         return timedelta(0)
 
     def fromutc(self, dt: datetime) -> datetime:
         naive = dt.replace(tzinfo=None)
         if self._in_dst_utc(naive):
-            return (naive + self.standard + self.dst).replace(tzinfo=self)
+            return (naive + self.standard + self.saving).replace(tzinfo=self)
         local = (naive + self.standard).replace(tzinfo=self)
         # In the repeated hour the standard-time reading is the second one: fold=1.
-        if self._has_dst and self._in_dst_utc(naive - self.dst):
+        if self._has_dst and self._in_dst_utc(naive - self.saving):
             local = local.replace(fold=1)
         return local
 

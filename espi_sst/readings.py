@@ -7,7 +7,7 @@ ESPI stores a reading as an integer ``value`` and leaves its meaning to the Read
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from .localtime import EspiTimeZone
@@ -16,7 +16,7 @@ from .model.espi import ReadingType
 
 __all__ = ["Reading", "ReadingContext", "unit_symbol"]
 
-_UTC = timezone.utc
+_UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
 
 
@@ -87,7 +87,12 @@ class Reading:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Reading) and (
-            self.context, self.start, self.duration, self.value, self.cost, self.quality
+            self.context,
+            self.start,
+            self.duration,
+            self.value,
+            self.cost,
+            self.quality,
         ) == (other.context, other.start, other.duration, other.value, other.cost, other.quality)
 
     __hash__ = None  # type: ignore[assignment]
@@ -105,7 +110,7 @@ class Reading:
         multiplier = self.context.multiplier
         if multiplier >= 0:
             return float(self.value * 10**multiplier)
-        return self.value / 10**-multiplier
+        return float(self.value) / 10.0 ** (-multiplier)
 
     @property
     def unit(self) -> str:

@@ -21,7 +21,9 @@ __all__ = ["Rin", "RinRole", "RIN_PATTERN"]
 RIN_PATTERN = r"[A-Z]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{1,10}"
 """The XSD-compatible pattern (also used in xsd/espi-sst.xsd)."""
 
-_RIN = re.compile(r"^([A-Z]{2})([A-Z]{2})-([A-Z0-9]{2})([A-Z0-9]{2})-([A-Z0-9]{4})-([A-Z0-9]{1,10})$")
+_RIN = re.compile(
+    r"^([A-Z]{2})([A-Z]{2})-([A-Z0-9]{2})([A-Z0-9]{2})-([A-Z0-9]{4})-([A-Z0-9]{1,10})$"
+)
 _EXAMPLE = "USCA-PGPG-0505-0000"
 NO_COMPANY = "XX"
 
@@ -106,7 +108,7 @@ def _explain(value: str) -> str:
         ("rate", r"[A-Z0-9]{4}", "4 letters/digits, e.g. 0505"),
         ("location", r"[A-Z0-9]{1,10}", "1-10 letters/digits, 0000 when none"),
     )
-    for part, (name, pattern, hint) in zip(parts, names):
+    for part, (name, pattern, hint) in zip(parts, names, strict=True):
         if not re.fullmatch(pattern, part):
             return f"the {name} part {part!r} must be {hint}"
     return f"expected the form {_EXAMPLE}"

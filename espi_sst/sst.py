@@ -108,20 +108,35 @@ def find_rins(document: Document) -> list[RinOccurrence]:
                 for served in usage_summary_rins(content):
                     assert served.value is not None
                     entity = served.udc if isinstance(served, DeliveryRin) else served.lse
-                    if entity is None and content.billing_charge_source is not None:
-                        entity = content.billing_charge_source.agency_name
-                    out.append(RinOccurrence(served.value, served.value.role, served.XML_ELEMENT, owner, entity))
+                    charge_source = getattr(content, "billing_charge_source", None)
+                    if entity is None and charge_source is not None:
+                        entity = charge_source.agency_name
+                    out.append(
+                        RinOccurrence(
+                            served.value, served.value.role, served.XML_ELEMENT, owner, entity
+                        )
+                    )
             elif isinstance(content, RateInformation):
                 for rate in content.current_rate:
                     assert rate.rin is not None
-                    out.append(RinOccurrence(rate.rin, rate.rin.role, "currentRate", owner, rate.lse))
+                    out.append(
+                        RinOccurrence(rate.rin, rate.rin.role, "currentRate", owner, rate.lse)
+                    )
                 for eligible in content.eligible_rate:
                     assert eligible.rin is not None
-                    out.append(RinOccurrence(eligible.rin, eligible.rin.role, "eligibleRate", owner, eligible.lse))
+                    out.append(
+                        RinOccurrence(
+                            eligible.rin, eligible.rin.role, "eligibleRate", owner, eligible.lse
+                        )
+                    )
             elif isinstance(content, BillComparison):
                 for estimate in content.rate_estimate:
                     assert estimate.rin is not None
-                    out.append(RinOccurrence(estimate.rin, estimate.rin.role, "rateEstimate", owner))
+                    out.append(
+                        RinOccurrence(estimate.rin, estimate.rin.role, "rateEstimate", owner)
+                    )
             elif isinstance(content, RateChangeRequest) and content.target_rin is not None:
-                out.append(RinOccurrence(content.target_rin, content.target_rin.role, "targetRin", owner))
+                out.append(
+                    RinOccurrence(content.target_rin, content.target_rin.role, "targetRin", owner)
+                )
     return out

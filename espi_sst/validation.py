@@ -28,7 +28,11 @@ OFFICIAL_SCHEMAS = ((ATOM, "atom.xsd"), (ESPI, "espi.xsd"), (CUSTOMER, "customer
 PROFILES: dict[str, tuple[tuple[str, str], ...]] = {
     "official": OFFICIAL_SCHEMAS,
     "sst": OFFICIAL_SCHEMAS + ((SST, "espi-sst.xsd"),),
-    "appendix-b": ((ATOM, "atom.xsd"), (ESPI, "espi-sst-appendix-b.xsd"), (CUSTOMER, "customer.xsd")),
+    "appendix-b": (
+        (ATOM, "atom.xsd"),
+        (ESPI, "espi-sst-appendix-b.xsd"),
+        (CUSTOMER, "customer.xsd"),
+    ),
 }
 """Schema sets by name: the official ESPI 4.0 set; plus our SST extension (default: it
 only adds a namespace, so a plain ESPI document validates the same); or the concept
@@ -74,17 +78,23 @@ def schema_dir() -> Path:
 
 
 @lru_cache(maxsize=8)
-def schema_set(profile: str = "sst", extra: tuple[tuple[str, str], ...] = ()) -> xmlschema.XMLSchema:
+def schema_set(
+    profile: str = "sst", extra: tuple[tuple[str, str], ...] = ()
+) -> xmlschema.XMLSchema:
     """The profile's schemas (+ ``extra`` (namespace, file in xsd/)) loaded as one set."""
     if profile not in PROFILES:
-        raise ValueError(f"unknown validation profile {profile!r}; use one of {', '.join(PROFILES)}")
+        raise ValueError(
+            f"unknown validation profile {profile!r}; use one of {', '.join(PROFILES)}"
+        )
     folder = schema_dir()
     imports = "".join(
         f'<xs:import namespace="{ns}" schemaLocation="{(folder / name).as_uri()}"/>'
         for ns, name in PROFILES[profile] + extra
     )
     wrapper = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
-    return xmlschema.XMLSchema(wrapper, base_url=folder.as_uri() + "/", allow="sandbox", defuse="always")
+    return xmlschema.XMLSchema(
+        wrapper, base_url=folder.as_uri() + "/", allow="sandbox", defuse="always"
+    )
 
 
 def validate(
@@ -112,7 +122,11 @@ def validate(
     """
     stream, name, must_close = open_source(source, limits or ReadLimits())
     parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
     )
     try:
         data = b"".join(iter(lambda: stream.read(1 << 20), b""))
@@ -134,8 +148,10 @@ def validate(
         element = split_tag(elem.tag)[1] if elem is not None and isinstance(elem.tag, str) else "?"
         reason = (error.reason or str(error.message)).strip()
         issues.append(ValidationIssue(line, element, " ".join(reason.split())))
-    if not issues and profile == "sst" and any(
-        isinstance(el.tag, str) and el.tag.startswith(f"{{{SST}}}") for el in tree.iter()
+    if (
+        not issues
+        and profile == "sst"
+        and any(isinstance(el.tag, str) and el.tag.startswith(f"{{{SST}}}") for el in tree.iter())
     ):
         issues.extend(_sst_rule_issues(data, tree))
     if issues and raise_on_error:

@@ -114,8 +114,17 @@ class Generator:
             base_names = [b.local_name for b in self.base_chain(xsd_type)]
             integral = any(
                 n in base_names
-                for n in ("integer", "long", "int", "short", "byte", "unsignedLong",
-                          "unsignedInt", "unsignedShort", "unsignedByte")
+                for n in (
+                    "integer",
+                    "long",
+                    "int",
+                    "short",
+                    "byte",
+                    "unsignedLong",
+                    "unsignedInt",
+                    "unsignedShort",
+                    "unsignedByte",
+                )
             ) or (fraction is not None and fraction.value == 0)
             return "int" if integral else "Decimal"
         return {"boolean": "bool", "float": "float", "double": "float"}.get(prim, "str")
@@ -144,9 +153,12 @@ class Generator:
             if patterns is not None and "pattern" not in found:
                 found["pattern"] = patterns.regexps[0]
         builtin_ranges = {
-            "unsignedByte": (0, 255), "unsignedShort": (0, 65535),
-            "unsignedInt": (0, 4294967295), "unsignedLong": (0, 18446744073709551615),
-            "short": (-32768, 32767), "byte": (-128, 127),
+            "unsignedByte": (0, 255),
+            "unsignedShort": (0, 65535),
+            "unsignedInt": (0, 4294967295),
+            "unsignedLong": (0, 18446744073709551615),
+            "short": (-32768, 32767),
+            "byte": (-128, 127),
             "int": (-2147483648, 2147483647),
             "long": (-9223372036854775808, 9223372036854775807),
         }
@@ -169,8 +181,12 @@ class Generator:
             raise SystemExit(f"anonymous simple type not supported: {xsd_type}")
         if xsd_type.target_namespace == XS:
             return {
-                "string": "STRING", "anyURI": "ANY_URI", "boolean": "BOOLEAN",
-                "integer": "INTEGER", "float": "FLOAT", "decimal": "DECIMAL",
+                "string": "STRING",
+                "anyURI": "ANY_URI",
+                "boolean": "BOOLEAN",
+                "integer": "INTEGER",
+                "float": "FLOAT",
+                "decimal": "DECIMAL",
             }[name]
         const = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).upper()
         if const not in self.simple_consts:
@@ -182,10 +198,23 @@ class Generator:
 
     # ---- enums ------------------------------------------------------------------------
     def enum_source(self, name: str, xsd_type: Any) -> str:
-        numeric = self.python_of(xsd_type.member_types[-1] if hasattr(xsd_type, "member_types") else xsd_type) == "int"
+        numeric = (
+            self.python_of(
+                xsd_type.member_types[-1] if hasattr(xsd_type, "member_types") else xsd_type
+            )
+            == "int"
+        )
         base = "CodeEnum" if numeric else "CodeStrEnum"
-        doc = first_sentence(xsd_type.annotation.documentation[0].text if xsd_type.annotation and xsd_type.annotation.documentation else "")
-        out = [f"class {name}({base}):", f'    """{doc or name}"""' if doc else f'    """{name}."""', ""]
+        doc = first_sentence(
+            xsd_type.annotation.documentation[0].text
+            if xsd_type.annotation and xsd_type.annotation.documentation
+            else ""
+        )
+        out = [
+            f"class {name}({base}):",
+            f'    """{doc or name}"""' if doc else f'    """{name}."""',
+            "",
+        ]
         seen: set[str] = set()
         for value, appinfo, description in self.enums[name]:
             label = appinfo if numeric else value
@@ -209,7 +238,7 @@ class Generator:
             return elements
         if base.has_simple_content():
             return elements
-        return elements[len(list(base.content.iter_elements())):]
+        return elements[len(list(base.content.iter_elements())) :]
 
     def field_source(self, element: Any, owner: str, anon_classes: list[str]) -> str:
         name = element.local_name
@@ -232,7 +261,9 @@ class Generator:
         else:
             value_type = self.simple_ref(t)
             if value_type in self.enums:
-                numeric = self.python_of(t.member_types[-1] if hasattr(t, "member_types") else t) == "int"
+                numeric = (
+                    self.python_of(t.member_types[-1] if hasattr(t, "member_types") else t) == "int"
+                )
                 annot = f"{value_type} | {'int' if numeric else 'str'}"
             else:
                 annot = self.python_of(t)
@@ -243,7 +274,9 @@ class Generator:
             args.append(f"min_occurs={min_occurs}")
         meta = f"element({', '.join(args)})"
         if many:
-            return f"    {snake(name)}: list[{annot}] = field(default_factory=list, metadata={meta})"
+            return (
+                f"    {snake(name)}: list[{annot}] = field(default_factory=list, metadata={meta})"
+            )
         return f"    {snake(name)}: {annot} | None = field(default=None, metadata={meta})"
 
     def class_source(self, cls: str, xsd_type: Any, anonymous: bool = False) -> str:
@@ -325,9 +358,7 @@ def render(gen: Generator, doc: str, source: str, shared_enums: dict[str, str]) 
         if name in shared_enums:
             continue
         enum_blocks.append(gen.enum_source(name, gen.schema.types[name]))
-    class_blocks = [
-        gen.class_source(gen.class_names[t.local_name], t) for t in gen.ordered_types()
-    ]
+    class_blocks = [gen.class_source(gen.class_names[t.local_name], t) for t in gen.ordered_types()]
     roots = gen.roots()
     consts = sorted(gen.simple_consts.values())
     body = [HEADER.format(doc=doc, source=source)]
@@ -336,8 +367,10 @@ def render(gen: Generator, doc: str, source: str, shared_enums: dict[str, str]) 
     body.append("from typing import ClassVar")
     body.append("")
     body.append("from ._base import Extension, ModelObject")
-    body.append("from ._fields import (\n    ANY_TEXT,\n    ANY_URI,\n    BOOLEAN,\n    DECIMAL,\n    FLOAT,\n    INTEGER,\n    STRING,\n"
-                "    CodeEnum,\n    CodeStrEnum,\n    SimpleType,\n    attribute,\n    element,\n    text,\n)")
+    body.append(
+        "from ._fields import (\n    ANY_TEXT,\n    ANY_URI,\n    BOOLEAN,\n    DECIMAL,\n    FLOAT,\n    INTEGER,\n    STRING,\n"
+        "    CodeEnum,\n    CodeStrEnum,\n    SimpleType,\n    attribute,\n    element,\n    text,\n)"
+    )
     if shared_enums:
         names = sorted(set(shared_enums.values()))
         body.append("from .enums import (\n" + "".join(f"    {n},\n" for n in names) + ")")
@@ -354,7 +387,9 @@ def render(gen: Generator, doc: str, source: str, shared_enums: dict[str, str]) 
     for el_name, cls in sorted(roots.items()):
         text_out += f"    {el_name!r}: {cls},\n"
     text_out += "}\n"
-    text_out += '"""Global elements of this namespace -> model class (what may stand in atom:content)."""\n'
+    text_out += (
+        '"""Global elements of this namespace -> model class (what may stand in atom:content)."""\n'
+    )
     names = sorted(
         {gen.class_names[t.local_name] for t in gen.ordered_types()}
         | {n for n in gen.enums if n not in shared_enums}
@@ -381,7 +416,9 @@ def main() -> int:
     enum_text += "\n\n\n".join(
         espi_gen.enum_source(n, espi_schema.types[n]) for n in sorted(espi_gen.enums)
     )
-    enum_text += "\n\n\n__all__ = [\n" + "".join(f"    {n!r},\n" for n in sorted(espi_gen.enums)) + "]\n"
+    enum_text += (
+        "\n\n\n__all__ = [\n" + "".join(f"    {n!r},\n" for n in sorted(espi_gen.enums)) + "]\n"
+    )
     shared = {
         n: n
         for n, values in cust_gen.enums.items()

@@ -109,9 +109,7 @@ def element(
 ) -> dict[str, XmlField]:
     """Metadata for a child element field."""
     return {
-        "xml": XmlField(
-            name, namespace, "element", value_type, many, min_occurs > 0, min_occurs
-        )
+        "xml": XmlField(name, namespace, "element", value_type, many, min_occurs > 0, min_occurs)
     }
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from ..errors import ValidationError
@@ -36,7 +36,9 @@ MAX_VALIDITY_SECONDS = 31 * 86400
 """A comparison holds for at most one billing cycle (concept design NFR; facts.md)."""
 
 RIN = SimpleType("RinType", Rin)
-ENTITY_CODE = SimpleType("EntityCode", str, max_length=64, pattern=r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+ENTITY_CODE = SimpleType(
+    "EntityCode", str, max_length=64, pattern=r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
+)
 TARIFF_CODE = SimpleType("TariffCode", str, max_length=64)
 
 
@@ -44,17 +46,26 @@ class Role(CodeStrEnum):
     """What a RIN prices (the same values as :class:`espi_sst.rin.RinRole`)."""
 
     bundled = "bundled", "Delivery and generation from one LSE."
-    delivery = "delivery", "Delivery only (energy company XX): the UDC's rate of an unbundled customer."
+    delivery = (
+        "delivery",
+        "Delivery only (energy company XX): the UDC's rate of an unbundled customer.",
+    )
     generation = "generation", "Generation only (distribution company XX): the CCA's rate."
 
 
 class GenerationRinAvailability(CodeStrEnum):
-    notAvailableHere = "notAvailableHere", "The utility does not cache the CCA's generation RIN; ask the CCA."
+    notAvailableHere = (
+        "notAvailableHere",
+        "The utility does not cache the CCA's generation RIN; ask the CCA.",
+    )
 
 
 class ComparisonStatus(CodeStrEnum):
     available = "available", "Estimates for the current and every eligible rate follow."
-    insufficientHistory = "insufficientHistory", "Fewer than 12 months of usage: no estimate is given."
+    insufficientHistory = (
+        "insufficientHistory",
+        "Fewer than 12 months of usage: no estimate is given.",
+    )
     singleEligibleRate = "singleEligibleRate", "The current rate is the only eligible one."
     noRateTool = "noRateTool", "This LSE has no rate-analysis tool for the customer."
 
@@ -77,8 +88,14 @@ class RateChangeStatus(CodeStrEnum):
 
 class RejectionReason(CodeStrEnum):
     notEligible = "notEligible", "The target rate is not one the customer is eligible for."
-    twelveMonthRestriction = "twelveMonthRestriction", "A voluntary change was made less than 12 months ago."
-    generationProductBelongsToCca = "generationProductBelongsToCca", "Generation products are the CCA's to change."
+    twelveMonthRestriction = (
+        "twelveMonthRestriction",
+        "A voluntary change was made less than 12 months ago.",
+    )
+    generationProductBelongsToCca = (
+        "generationProductBelongsToCca",
+        "Generation products are the CCA's to change.",
+    )
     lseSwitchNotAllowed = "lseSwitchNotAllowed", "Switching LSE is not possible through the SST."
     alreadyOnRate = "alreadyOnRate", "The customer is already on the target rate."
     confirmationExpired = "confirmationExpired", "The one-time passcode expired."
@@ -99,7 +116,11 @@ def _check_fields(obj: Any) -> list[str]:
     problems = []
     for f in dataclasses.fields(obj):
         xml = f.metadata.get("xml")
-        if xml is None or xml.namespace == "http://naesb.org/espi" and xml.name in ("extension", "batchItemInfo"):
+        if (
+            xml is None
+            or xml.namespace == "http://naesb.org/espi"
+            and xml.name in ("extension", "batchItemInfo")
+        ):
             continue
         value = getattr(obj, f.name)
         if xml.required and (value is None or value == []):
@@ -200,9 +221,13 @@ class CurrentRate(_Checked):
     role: Role | None = field(default=None, metadata=element("role", NS, Role, min_occurs=1))
     lse: str | None = field(default=None, metadata=element("lse", NS, ENTITY_CODE, min_occurs=1))
     lse_name: str | None = field(default=None, metadata=element("lseName", NS, STRING256))
-    tariff_code: str | None = field(default=None, metadata=element("tariffCode", NS, TARIFF_CODE, min_occurs=1))
+    tariff_code: str | None = field(
+        default=None, metadata=element("tariffCode", NS, TARIFF_CODE, min_occurs=1)
+    )
     tariff_name: str | None = field(default=None, metadata=element("tariffName", NS, STRING256))
-    effective_date: int | None = field(default=None, metadata=element("effectiveDate", NS, TIME_TYPE, min_occurs=1))
+    effective_date: int | None = field(
+        default=None, metadata=element("effectiveDate", NS, TIME_TYPE, min_occurs=1)
+    )
 
     def _rules(self) -> list[str]:
         return _role_matches(self.rin, self.role, "currentRate")
@@ -218,7 +243,9 @@ class GenerationRinStatus(_Checked):
     )
     lse: str | None = field(default=None, metadata=element("lse", NS, ENTITY_CODE, min_occurs=1))
     lse_name: str | None = field(default=None, metadata=element("lseName", NS, STRING256))
-    refer_to: str | None = field(default=None, metadata=element("referTo", NS, ANY_URI, min_occurs=1))
+    refer_to: str | None = field(
+        default=None, metadata=element("referTo", NS, ANY_URI, min_occurs=1)
+    )
     message: str | None = field(default=None, metadata=element("message", NS, STRING256))
 
 
@@ -228,11 +255,15 @@ class EligibleRate(_Checked):
 
     XML_TYPE: ClassVar[str] = "EligibleRate"
     rin: Rin | None = field(default=None, metadata=element("rin", NS, RIN, min_occurs=1))
-    tariff_code: str | None = field(default=None, metadata=element("tariffCode", NS, TARIFF_CODE, min_occurs=1))
+    tariff_code: str | None = field(
+        default=None, metadata=element("tariffCode", NS, TARIFF_CODE, min_occurs=1)
+    )
     name: str | None = field(default=None, metadata=element("name", NS, STRING256, min_occurs=1))
     role: Role | None = field(default=None, metadata=element("role", NS, Role, min_occurs=1))
     lse: str | None = field(default=None, metadata=element("lse", NS, ENTITY_CODE, min_occurs=1))
-    iou_mirror: bool | None = field(default=False, metadata=element("iouMirror", NS, BOOLEAN, min_occurs=1))
+    iou_mirror: bool | None = field(
+        default=False, metadata=element("iouMirror", NS, BOOLEAN, min_occurs=1)
+    )
     mirror_of: Rin | None = field(default=None, metadata=element("mirrorOf", NS, RIN))
 
     def _rules(self) -> list[str]:
@@ -248,7 +279,8 @@ class RateInformation(IdentifiedObject, _Checked):
 
     XML_TYPE: ClassVar[str] = "RateInformation"
     current_rate: list[CurrentRate] = field(
-        default_factory=list, metadata=element("currentRate", NS, CurrentRate, many=True, min_occurs=1)
+        default_factory=list,
+        metadata=element("currentRate", NS, CurrentRate, many=True, min_occurs=1),
     )
     generation_rin_status: GenerationRinStatus | None = field(
         default=None, metadata=element("generationRinStatus", NS, GenerationRinStatus)
@@ -286,13 +318,25 @@ class RateEstimate(_Checked):
 
     XML_TYPE: ClassVar[str] = "RateEstimate"
     rin: Rin | None = field(default=None, metadata=element("rin", NS, RIN, min_occurs=1))
-    tariff_code: str | None = field(default=None, metadata=element("tariffCode", NS, TARIFF_CODE, min_occurs=1))
+    tariff_code: str | None = field(
+        default=None, metadata=element("tariffCode", NS, TARIFF_CODE, min_occurs=1)
+    )
     tariff_name: str | None = field(default=None, metadata=element("tariffName", NS, STRING256))
-    estimated_annual_cost: int | None = field(default=None, metadata=element("estimatedAnnualCost", NS, INT48, min_occurs=1))
-    average_monthly_cost: int | None = field(default=None, metadata=element("averageMonthlyCost", NS, INT48, min_occurs=1))
-    savings_versus_current: int | None = field(default=None, metadata=element("savingsVersusCurrent", NS, INT48, min_occurs=1))
-    is_current: bool | None = field(default=None, metadata=element("isCurrent", NS, BOOLEAN, min_occurs=1))
-    basis: EstimateBasis | None = field(default=None, metadata=element("basis", NS, EstimateBasis, min_occurs=1))
+    estimated_annual_cost: int | None = field(
+        default=None, metadata=element("estimatedAnnualCost", NS, INT48, min_occurs=1)
+    )
+    average_monthly_cost: int | None = field(
+        default=None, metadata=element("averageMonthlyCost", NS, INT48, min_occurs=1)
+    )
+    savings_versus_current: int | None = field(
+        default=None, metadata=element("savingsVersusCurrent", NS, INT48, min_occurs=1)
+    )
+    is_current: bool | None = field(
+        default=None, metadata=element("isCurrent", NS, BOOLEAN, min_occurs=1)
+    )
+    basis: EstimateBasis | None = field(
+        default=None, metadata=element("basis", NS, EstimateBasis, min_occurs=1)
+    )
 
     @property
     def annual_cost_amount(self) -> float | None:
@@ -304,12 +348,24 @@ class BillComparison(IdentifiedObject, _Checked):
     """Annual bill estimates under the current and each eligible rate (or why there are none)."""
 
     XML_TYPE: ClassVar[str] = "BillComparison"
-    status: ComparisonStatus | None = field(default=None, metadata=element("status", NS, ComparisonStatus, min_occurs=1))
-    status_message: str | None = field(default=None, metadata=element("statusMessage", NS, STRING256))
-    usage_period: DateTimeInterval | None = field(default=None, metadata=element("usagePeriod", NS, DateTimeInterval))
-    computed_at: int | None = field(default=None, metadata=element("computedAt", NS, TIME_TYPE, min_occurs=1))
-    valid_until: int | None = field(default=None, metadata=element("validUntil", NS, TIME_TYPE, min_occurs=1))
-    currency: Currency | int | None = field(default=None, metadata=element("currency", NS, Currency))
+    status: ComparisonStatus | None = field(
+        default=None, metadata=element("status", NS, ComparisonStatus, min_occurs=1)
+    )
+    status_message: str | None = field(
+        default=None, metadata=element("statusMessage", NS, STRING256)
+    )
+    usage_period: DateTimeInterval | None = field(
+        default=None, metadata=element("usagePeriod", NS, DateTimeInterval)
+    )
+    computed_at: int | None = field(
+        default=None, metadata=element("computedAt", NS, TIME_TYPE, min_occurs=1)
+    )
+    valid_until: int | None = field(
+        default=None, metadata=element("validUntil", NS, TIME_TYPE, min_occurs=1)
+    )
+    currency: Currency | int | None = field(
+        default=None, metadata=element("currency", NS, Currency)
+    )
     rate_estimate: list[RateEstimate] = field(
         default_factory=list, metadata=element("rateEstimate", NS, RateEstimate, many=True)
     )
@@ -320,21 +376,29 @@ class BillComparison(IdentifiedObject, _Checked):
             if self.valid_until < self.computed_at:
                 problems.append("validUntil is before computedAt")
             elif self.valid_until - self.computed_at > MAX_VALIDITY_SECONDS:
-                problems.append("validUntil is more than one billing cycle (31 days) after computedAt")
+                problems.append(
+                    "validUntil is more than one billing cycle (31 days) after computedAt"
+                )
         if self.status is ComparisonStatus.available:
             period = self.usage_period
             if period is None or period.start is None or period.duration is None:
-                problems.append("an available comparison states its usagePeriod (start and duration)")
+                problems.append(
+                    "an available comparison states its usagePeriod (start and duration)"
+                )
             else:
-                start = datetime.fromtimestamp(period.start, timezone.utc)
-                end = datetime.fromtimestamp(period.start + period.duration, timezone.utc)
+                start = datetime.fromtimestamp(period.start, UTC)
+                end = datetime.fromtimestamp(period.start + period.duration, UTC)
                 if end < add_months(start, 12):
                     problems.append("usagePeriod must cover at least 12 months (NFR8)")
             current = [e for e in self.rate_estimate if e.is_current]
             if len(current) != 1:
-                problems.append(f"exactly one rateEstimate must be the current rate, found {len(current)}")
+                problems.append(
+                    f"exactly one rateEstimate must be the current rate, found {len(current)}"
+                )
             if len(self.rate_estimate) < 2:
-                problems.append("an available comparison lists the current and at least one other rate")
+                problems.append(
+                    "an available comparison lists the current and at least one other rate"
+                )
             if self.currency is None:
                 problems.append("an available comparison states its currency")
         elif self.status is not None and self.rate_estimate:
@@ -352,15 +416,33 @@ class RateChangeRequest(IdentifiedObject, _Checked):
     """A customer-directed rate change and where it stands."""
 
     XML_TYPE: ClassVar[str] = "RateChangeRequest"
-    target_rin: Rin | None = field(default=None, metadata=element("targetRin", NS, RIN, min_occurs=1))
-    target_tariff_code: str | None = field(default=None, metadata=element("targetTariffCode", NS, TARIFF_CODE, min_occurs=1))
-    requested_at: int | None = field(default=None, metadata=element("requestedAt", NS, TIME_TYPE, min_occurs=1))
-    updated_at: int | None = field(default=None, metadata=element("updatedAt", NS, TIME_TYPE, min_occurs=1))
-    status: RateChangeStatus | None = field(default=None, metadata=element("status", NS, RateChangeStatus, min_occurs=1))
-    rejection_reason: RejectionReason | None = field(default=None, metadata=element("rejectionReason", NS, RejectionReason))
-    rejection_message: str | None = field(default=None, metadata=element("rejectionMessage", NS, STRING256))
-    confirmation_expires_at: int | None = field(default=None, metadata=element("confirmationExpiresAt", NS, TIME_TYPE))
-    effective_date: int | None = field(default=None, metadata=element("effectiveDate", NS, TIME_TYPE))
+    target_rin: Rin | None = field(
+        default=None, metadata=element("targetRin", NS, RIN, min_occurs=1)
+    )
+    target_tariff_code: str | None = field(
+        default=None, metadata=element("targetTariffCode", NS, TARIFF_CODE, min_occurs=1)
+    )
+    requested_at: int | None = field(
+        default=None, metadata=element("requestedAt", NS, TIME_TYPE, min_occurs=1)
+    )
+    updated_at: int | None = field(
+        default=None, metadata=element("updatedAt", NS, TIME_TYPE, min_occurs=1)
+    )
+    status: RateChangeStatus | None = field(
+        default=None, metadata=element("status", NS, RateChangeStatus, min_occurs=1)
+    )
+    rejection_reason: RejectionReason | None = field(
+        default=None, metadata=element("rejectionReason", NS, RejectionReason)
+    )
+    rejection_message: str | None = field(
+        default=None, metadata=element("rejectionMessage", NS, STRING256)
+    )
+    confirmation_expires_at: int | None = field(
+        default=None, metadata=element("confirmationExpiresAt", NS, TIME_TYPE)
+    )
+    effective_date: int | None = field(
+        default=None, metadata=element("effectiveDate", NS, TIME_TYPE)
+    )
 
     def _rules(self) -> list[str]:
         problems = []

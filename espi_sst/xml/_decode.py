@@ -49,9 +49,7 @@ def canonical_xml(element: etree._Element) -> str:
         return prefixes[namespace]
 
     def rebuild(source: etree._Element) -> etree._Element:
-        namespaces = {split_tag(source.tag)[0]} | {
-            split_tag(name)[0] for name in source.attrib
-        }
+        namespaces = {split_tag(source.tag)[0]} | {split_tag(name)[0] for name in source.attrib}
         nsmap = {prefix_of(ns): ns for ns in namespaces if ns}
         copy = etree.Element(source.tag, attrib=dict(source.attrib), nsmap=nsmap)
         copy.text = source.text
@@ -63,7 +61,8 @@ def canonical_xml(element: etree._Element) -> str:
         return copy
 
     copy = rebuild(element)
-    return etree.tostring(copy, method="c14n", exclusive=True, with_comments=False).decode()
+    canonical: bytes = etree.tostring(copy, method="c14n", exclusive=True, with_comments=False)
+    return canonical.decode()
 
 
 def extension_of(element: etree._Element, report: DeviationReport) -> Extension:
@@ -128,16 +127,26 @@ def decode(element: etree._Element, cls: type[ModelObject], report: DeviationRep
         for name, field in spec.attributes.items():
             raw = element.get(name)
             if raw is not None:
-                values[field.attr] = convert(raw, field.xml.value_type, report, name, element.sourceline)
+                values[field.attr] = convert(
+                    raw, field.xml.value_type, report, name, element.sourceline
+                )
     if spec.text is not None:
-        value = convert(element.text, spec.text.xml.value_type, report, split_tag(element.tag)[1], element.sourceline)
+        value = convert(
+            element.text,
+            spec.text.xml.value_type,
+            report,
+            split_tag(element.tag)[1],
+            element.sourceline,
+        )
         if value is not None:
             values[spec.text.attr] = value
     try:
         return cls(**values)
     except ValidationError as exc:
         # Our own namespace's rules (SST) are enforced on reading: no lenience there.
-        raise ParseError(exc.message, source=report.source, line=element.sourceline, code=exc.code) from None
+        raise ParseError(
+            exc.message, source=report.source, line=element.sourceline, code=exc.code
+        ) from None
 
 
 def _is_empty(obj: Any) -> bool:
@@ -219,7 +228,9 @@ def _appendix_b_rin(
     try:
         typed = sst.BundledRin(value=rin, lse=lse if lse and sst_entity_ok(lse) else None)
     except ValidationError as exc:
-        raise ParseError(exc.message, source=report.source, line=child.sourceline, code=exc.code) from None
+        raise ParseError(
+            exc.message, source=report.source, line=child.sourceline, code=exc.code
+        ) from None
     values.setdefault(extension.attr, []).insert(0, Extension(elements=(typed,)))
     report.add(
         "appendix_b_rin",

@@ -86,9 +86,13 @@ def open_source(source: Source, limits: ReadLimits) -> tuple[_CountingReader, st
             size = path.stat().st_size
             raw = path.open("rb")
         except FileNotFoundError:
-            raise ParseError("no such file; check the path", source=name, code="not_found") from None
+            raise ParseError(
+                "no such file; check the path", source=name, code="not_found"
+            ) from None
         except IsADirectoryError:
-            raise ParseError("is a directory, not an XML file", source=name, code="not_found") from None
+            raise ParseError(
+                "is a directory, not an XML file", source=name, code="not_found"
+            ) from None
         except OSError as exc:
             raise ParseError(f"cannot open: {exc.strerror}", source=name, code="io_error") from None
         if limits.max_bytes is not None and size > limits.max_bytes:
@@ -105,7 +109,9 @@ def open_source(source: Source, limits: ReadLimits) -> tuple[_CountingReader, st
     elif hasattr(source, "read"):
         raw = source
     else:
-        raise TypeError(f"cannot read ESPI XML from {type(source).__name__}; give a path, bytes or a binary file")
+        raise TypeError(
+            f"cannot read ESPI XML from {type(source).__name__}; give a path, bytes or a binary file"
+        )
     prefix = raw.read(_PROLOG_LIMIT)
     if isinstance(prefix, str):
         raise TypeError("the file object must be opened in binary mode ('rb')")

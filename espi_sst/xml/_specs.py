@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from ..model._base import Extension, ModelObject
@@ -42,8 +41,18 @@ class ClassSpec:
     extension: FieldSpec | None
 
 
-@cache
+_SPECS: dict[type, ClassSpec] = {}
+
+
 def class_spec(cls: type[ModelObject]) -> ClassSpec:
+    """The lookup tables of a model class (built once per class)."""
+    spec = _SPECS.get(cls)
+    if spec is None:
+        spec = _SPECS[cls] = _build_spec(cls)
+    return spec
+
+
+def _build_spec(cls: type[ModelObject]) -> ClassSpec:
     fields: list[FieldSpec] = []
     for index, f in enumerate(dataclasses.fields(cls)):
         xml = f.metadata.get("xml")

@@ -56,7 +56,10 @@ def convert(
                 return Rin.parse(raw)
             except RinError as exc:
                 raise ParseError(
-                    f"<{element}> {exc.message}", source=report.source, line=line, code="invalid_rin"
+                    f"<{element}> {exc.message}",
+                    source=report.source,
+                    line=line,
+                    code="invalid_rin",
                 ) from None
         raise AssertionError(f"unhandled simple type {value_type}")
     if issubclass(value_type, CodeEnum):
@@ -77,7 +80,9 @@ def convert(
     if issubclass(value_type, CodeStrEnum):
         value = raw.strip()
         if not value:
-            report.add("empty_value", f"<{element}> is empty; read as absent", line=line, element=element)
+            report.add(
+                "empty_value", f"<{element}> is empty; read as absent", line=line, element=element
+            )
             return None
         try:
             return value_type(value)
@@ -114,7 +119,9 @@ def to_int(
         value = int(text)
     except ValueError:
         if not text:
-            report.add("empty_value", f"<{element}> is empty; read as absent", line=line, element=element)
+            report.add(
+                "empty_value", f"<{element}> is empty; read as absent", line=line, element=element
+            )
             return None
         if not _NUMBER.match(text):
             type_name = simple.name if simple else "integer code"
@@ -125,7 +132,9 @@ def to_int(
                 code="invalid_value",
             ) from None
         value = round(float(text))
-        code = "fractional_timestamp" if simple and simple.name == "TimeType" else "fractional_number"
+        code = (
+            "fractional_timestamp" if simple and simple.name == "TimeType" else "fractional_number"
+        )
         report.add(
             code,
             f"<{element}> {text!r} is not a whole number; rounded to {value}",
@@ -169,10 +178,14 @@ def to_bool(raw: str, report: DeviationReport, element: str, line: int | None) -
     if text in ("false", "0"):
         return False
     if text.lower() in ("true", "false"):
-        report.add("enum_case", f"<{element}> {text!r} read as a boolean", line=line, element=element)
+        report.add(
+            "enum_case", f"<{element}> {text!r} read as a boolean", line=line, element=element
+        )
         return text.lower() == "true"
     if not text:
-        report.add("empty_value", f"<{element}> is empty; read as absent", line=line, element=element)
+        report.add(
+            "empty_value", f"<{element}> is empty; read as absent", line=line, element=element
+        )
         return None
     raise ParseError(
         f"<{element}> must be true or false, found {text[:40]!r}",
@@ -187,7 +200,9 @@ def to_number(
 ) -> Any:
     text = raw.strip()
     if not text:
-        report.add("empty_value", f"<{element}> is empty; read as absent", line=line, element=element)
+        report.add(
+            "empty_value", f"<{element}> is empty; read as absent", line=line, element=element
+        )
         return None
     try:
         return Decimal(text) if python is Decimal else float(text)

@@ -14,7 +14,7 @@ the rest):
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
@@ -239,9 +239,16 @@ def _read_content(content: etree._Element, entry: Entry, report: DeviationReport
 def _link(element: etree._Element, report: DeviationReport) -> Link | None:
     href = element.get("href")
     if href is None:
-        report.add("link_without_href", "atom:link without href; ignored", line=element.sourceline, element="link")
+        report.add(
+            "link_without_href",
+            "atom:link without href; ignored",
+            line=element.sourceline,
+            element="link",
+        )
         return None
-    return Link(href=href.strip(), rel=element.get("rel") or "alternate", type=element.get("type") or None)
+    return Link(
+        href=href.strip(), rel=element.get("rel") or "alternate", type=element.get("type") or None
+    )
 
 
 def _datetime(element: etree._Element, report: DeviationReport) -> datetime | None:
@@ -265,7 +272,6 @@ def _datetime(element: etree._Element, report: DeviationReport) -> datetime | No
             line=element.sourceline,
             element=split_tag(element.tag)[1],
         )
-        from datetime import timezone
 
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value

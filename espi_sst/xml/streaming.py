@@ -30,7 +30,14 @@ from ..document import normalize_href, time_zone_of
 from ..errors import EspiWarning
 from ..localtime import EspiTimeZone
 from ..model.atom import Entry
-from ..model.espi import DateTimeInterval, IntervalReading, LocalTimeParameters, MeterReading, ReadingType, UsagePoint
+from ..model.espi import (
+    DateTimeInterval,
+    IntervalReading,
+    LocalTimeParameters,
+    MeterReading,
+    ReadingType,
+    UsagePoint,
+)
 from ..readings import Reading, ReadingContext
 from ._decode import decode
 from ._report import DeviationReport
@@ -78,7 +85,7 @@ class IntervalColumns:
         costs = self.costs or [None] * len(self.starts)
         qualities = self.qualities or [None] * len(self.starts)
         for start, duration, value, cost, quality in zip(
-            self.starts, self.durations, self.values, costs, qualities
+            self.starts, self.durations, self.values, costs, qualities, strict=True
         ):
             yield Reading(context, start, duration, value, cost, quality)
 
@@ -141,9 +148,9 @@ class _Context:
                 "no ReadingType precedes this IntervalBlock; values are read unscaled",
                 element="IntervalBlock",
             )
-        usage_point_href = None
-        for href in (self_href, up_href):
-            match = _USAGE_POINT_PATH.match(href or "")
+        usage_point_href: str | None = None
+        for candidate in (self_href, up_href):
+            match = _USAGE_POINT_PATH.match(candidate or "")
             if match:
                 usage_point_href = match.group(1)
                 break
@@ -230,7 +237,9 @@ class ReadingStream:
             costs = columns.costs
             qualities = columns.qualities
             if costs is None and qualities is None:
-                for start, duration, value in zip(columns.starts, columns.durations, columns.values):
+                for start, duration, value in zip(
+                    columns.starts, columns.durations, columns.values, strict=True
+                ):
                     yield Reading(context, start, duration, value)
             else:
                 yield from columns.readings()
@@ -275,7 +284,11 @@ class ReadingStream:
                 if element.tag == BLOCK:
                     if not collect_only:
                         columns = self._block(element, context, report)
-                        if stop_if_unresolved and not yielded and columns.context.reading_type is None:
+                        if (
+                            stop_if_unresolved
+                            and not yielded
+                            and columns.context.reading_type is None
+                        ):
                             raise _NeedsContext
                         yielded = True
                         yield columns
@@ -299,7 +312,9 @@ class ReadingStream:
             if must_close:
                 stream.close()
 
-    def _block(self, block: etree._Element, context: _Context, report: DeviationReport) -> IntervalColumns:
+    def _block(
+        self, block: etree._Element, context: _Context, report: DeviationReport
+    ) -> IntervalColumns:
         self_href = up_href = None
         entry = block.getparent()
         entry = entry.getparent() if entry is not None else None

@@ -11,9 +11,9 @@ every problem, instead of producing a file that fails validation later.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from lxml import etree
 
@@ -28,7 +28,7 @@ from ..rin import Rin
 from ._specs import class_spec
 from .namespaces import ATOM, CUSTOMER, ESPI, SST
 
-Serializable = Union[Document, Feed, Entry, ModelObject]
+Serializable = Document | Feed | Entry | ModelObject
 
 NSMAP = {None: ATOM, "espi": ESPI, "cust": CUSTOMER, "sst": SST}
 _HEX = re.compile(r"^([0-9A-Fa-f]{2})*$")
@@ -71,13 +71,16 @@ def serialize(
             code="invalid_model",
         )
     etree.cleanup_namespaces(root, top_nsmap={"espi": ESPI, "cust": CUSTOMER, "sst": SST})
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=pretty)
+    output: bytes = etree.tostring(
+        root, xml_declaration=True, encoding="UTF-8", pretty_print=pretty
+    )
+    return output
 
 
 def format_datetime(value: datetime) -> str:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    text = value.astimezone(timezone.utc).isoformat()
+        value = value.replace(tzinfo=UTC)
+    text = value.astimezone(UTC).isoformat()
     return text.replace("+00:00", "Z")
 
 
@@ -101,10 +104,12 @@ class _Writer:
             return self.entry(obj, None, "entry")
         if isinstance(obj, ModelObject):
             return self.resource(obj, None, "")
-        raise TypeError(f"cannot serialize {type(obj).__name__}; give a Document, Feed, Entry or resource")
+        raise TypeError(
+            f"cannot serialize {type(obj).__name__}; give a Document, Feed, Entry or resource"
+        )
 
     def feed(self, feed: Feed) -> etree._Element:
-        el = etree.Element(f"{{{ATOM}}}feed", nsmap=NSMAP)  # type: ignore[arg-type]
+        el = etree.Element(f"{{{ATOM}}}feed", nsmap=NSMAP)
         if feed.id is not None:
             etree.SubElement(el, f"{{{ATOM}}}id").text = feed.id
         if feed.title is not None:
@@ -124,7 +129,7 @@ class _Writer:
 
     def entry(self, entry: Entry, parent: etree._Element | None, path: str) -> etree._Element:
         tag = f"{{{ATOM}}}entry"
-        el = etree.Element(tag, nsmap=NSMAP) if parent is None else etree.SubElement(parent, tag)  # type: ignore[arg-type]
+        el = etree.Element(tag, nsmap=NSMAP) if parent is None else etree.SubElement(parent, tag)
         if entry.id is not None:
             etree.SubElement(el, f"{{{ATOM}}}id").text = entry.id
         for link in entry.links:
@@ -145,11 +150,13 @@ class _Writer:
             etree.SubElement(el, f"{{{ATOM}}}updated").text = format_datetime(entry.updated)
         return el
 
-    def resource(self, obj: ModelObject, parent: etree._Element | None, path: str) -> etree._Element:
+    def resource(
+        self, obj: ModelObject, parent: etree._Element | None, path: str
+    ) -> etree._Element:
         name = getattr(type(obj), "XML_ELEMENT", "") or type(obj).__name__
         namespace = _namespace_of(obj)
         tag = f"{{{namespace}}}{name}"
-        el = etree.Element(tag, nsmap=NSMAP) if parent is None else etree.SubElement(parent, tag)  # type: ignore[arg-type]
+        el = etree.Element(tag, nsmap=NSMAP) if parent is None else etree.SubElement(parent, tag)
         self.fill(el, obj, f"{path}/{name}" if path else name)
         return el
 
@@ -176,7 +183,11 @@ class _Writer:
                 values, moved = _split_bundled_rin(values)
             child_path = f"{path}/{field.xml.name}"
             if len(values) < field.xml.min_occurs:
-                need = "is required" if field.xml.min_occurs == 1 else f"needs {field.xml.min_occurs} values"
+                need = (
+                    "is required"
+                    if field.xml.min_occurs == 1
+                    else f"needs {field.xml.min_occurs} values"
+                )
                 self.problems.append(f"{child_path}: {need}, but has {len(values) or 'none'}")
             tag = f"{{{field.xml.namespace}}}{field.xml.name}"
             for item in values:
@@ -203,7 +214,11 @@ class _Writer:
         if isinstance(value_type, SimpleType):
             return self.simple(value, value_type, path)
         if issubclass(value_type, CodeEnum):
-            if isinstance(value, bool) or not isinstance(value, int) or not -32768 <= value <= 65535:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not -32768 <= value <= 65535
+            ):
                 self.problems.append(f"{path}: {value!r} is not a {value_type.__name__} code")
             return str(int(value))
         if issubclass(value_type, CodeStrEnum):
@@ -222,7 +237,9 @@ class _Writer:
             if (st.min_value is not None and value < st.min_value) or (
                 st.max_value is not None and value > st.max_value
             ):
-                self.problems.append(f"{path}: {value} is outside {st.name} ({st.min_value}..{st.max_value})")
+                self.problems.append(
+                    f"{path}: {value} is outside {st.name} ({st.min_value}..{st.max_value})"
+                )
             return str(int(value))
         if st.python is bool:
             return "true" if value else "false"
@@ -235,11 +252,17 @@ class _Writer:
         text = str(value)
         if st.hex:
             if not _HEX.match(text):
-                self.problems.append(f"{path}: {text!r} is not hexadecimal with whole bytes ({st.name})")
+                self.problems.append(
+                    f"{path}: {text!r} is not hexadecimal with whole bytes ({st.name})"
+                )
             elif st.max_length is not None and len(text) // 2 > st.max_length:
-                self.problems.append(f"{path}: {text!r} is longer than {st.max_length} bytes ({st.name})")
+                self.problems.append(
+                    f"{path}: {text!r} is longer than {st.max_length} bytes ({st.name})"
+                )
         elif st.max_length is not None and len(text) > st.max_length:
-            self.problems.append(f"{path}: {len(text)} characters, over the {st.max_length} of {st.name}")
+            self.problems.append(
+                f"{path}: {len(text)} characters, over the {st.max_length} of {st.name}"
+            )
         if st.pattern is not None and not re.fullmatch(st.pattern, text):
             self.problems.append(f"{path}: {text!r} does not match the pattern of {st.name}")
         return text
