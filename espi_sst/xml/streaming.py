@@ -149,8 +149,8 @@ class _Context:
                 element="IntervalBlock",
             )
         usage_point_href: str | None = None
-        for candidate in (self_href, up_href):
-            match = _USAGE_POINT_PATH.match(candidate or "")
+        for href_text in (self_href, up_href):
+            match = _USAGE_POINT_PATH.match(href_text or "")
             if match:
                 usage_point_href = match.group(1)
                 break
