@@ -73,6 +73,7 @@ class Document:
             if entry.up_href:
                 self._by_up.setdefault(normalize_href(entry.up_href), []).append(entry)
         self._time_zones: dict[int, EspiTimeZone | None] = {}
+        self._zone_by_point: dict[int, EspiTimeZone | None] = {}
 
     def __eq__(self, other: object) -> bool:
         """Two documents are equal when their feed metadata and entries are."""
@@ -191,13 +192,19 @@ class Document:
 
     # ---- readings ----------------------------------------------------------------------
     def time_zone(self, usage_point: Entry | None = None) -> EspiTimeZone | None:
+        """The tzinfo of a UsagePoint's LocalTimeParameters (built once per UsagePoint)."""
+        point_key = id(usage_point)
+        if point_key in self._zone_by_point:
+            return self._zone_by_point[point_key]
         ltp = self.local_time_parameters(usage_point)
-        if ltp is None:
-            return None
-        key = id(ltp)
-        if key not in self._time_zones:
-            self._time_zones[key] = time_zone_of(ltp, self.warnings)
-        return self._time_zones[key]
+        zone = None
+        if ltp is not None:
+            key = id(ltp)
+            if key not in self._time_zones:
+                self._time_zones[key] = time_zone_of(ltp, self.warnings)
+            zone = self._time_zones[key]
+        self._zone_by_point[point_key] = zone
+        return zone
 
     def block_context(self, block: Entry) -> ReadingContext:
         """Where an IntervalBlock's readings belong and how to scale them."""

@@ -19,7 +19,7 @@ import xmlschema
 from lxml import etree
 
 from .errors import ParseError, ValidationError
-from .xml._safety import ReadLimits, Source, open_source
+from .xml._safety import ReadLimits, Source, open_source, read_all
 from .xml.namespaces import ATOM, CUSTOMER, ESPI, SST, split_tag
 
 __all__ = ["OFFICIAL_SCHEMAS", "ValidationIssue", "schema_dir", "schema_set", "validate"]
@@ -120,7 +120,7 @@ def validate(
     Raises:
         ParseError: the input is not well-formed XML (validation needs a tree).
     """
-    stream, name, must_close = open_source(source, limits or ReadLimits())
+    stream, name = open_source(source, limits or ReadLimits())
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -129,15 +129,12 @@ def validate(
         remove_comments=True,
     )
     try:
-        data = b"".join(iter(lambda: stream.read(1 << 20), b""))
+        data = read_all(stream)
         tree = etree.ElementTree(etree.fromstring(data, parser))
     except etree.XMLSyntaxError as exc:
         from .xml.reader import syntax_error
 
         raise syntax_error(exc, name) from None
-    finally:
-        if must_close:
-            stream.close()
     if tree.docinfo.doctype:
         raise ParseError("document declares a DTD; refused", source=name, code="dtd_forbidden")
     schema = schema_set(profile, tuple(extra_schemas))

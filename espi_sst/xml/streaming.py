@@ -39,10 +39,10 @@ from ..model.espi import (
     UsagePoint,
 )
 from ..readings import Reading, ReadingContext
+from ._columns import extract_columns
 from ._decode import decode
 from ._report import DeviationReport
 from ._safety import ReadLimits, Source, open_source, source_name
-from ._values import MILLISECONDS_THRESHOLD
 from .namespaces import ATOM, ESPI
 from .reader import ENTRY, read_entry, refuse_doctype, safe_iterparse, syntax_error
 
@@ -50,13 +50,6 @@ __all__ = ["IntervalColumns", "ReadingStream", "iter_interval_blocks", "iter_int
 
 BLOCK = f"{{{ESPI}}}IntervalBlock"
 READING = f"{{{ESPI}}}IntervalReading"
-_NS = {"e": ESPI}
-_COUNT = etree.XPath("count(e:IntervalReading)", namespaces=_NS)
-_STARTS = etree.XPath("e:IntervalReading/e:timePeriod/e:start/text()", namespaces=_NS)
-_DURATIONS = etree.XPath("e:IntervalReading/e:timePeriod/e:duration/text()", namespaces=_NS)
-_VALUES = etree.XPath("e:IntervalReading/e:value/text()", namespaces=_NS)
-_COSTS = etree.XPath("e:IntervalReading/e:cost/text()", namespaces=_NS)
-_QUALITIES = etree.XPath("e:IntervalReading/e:ReadingQuality[1]/e:quality/text()", namespaces=_NS)
 _LINK = f"{{{ATOM}}}link"
 _USAGE_POINT_PATH = re.compile(r"(.*/UsagePoint/[^/]+)")
 _QUIET = DeviationReport("<context pass>")
@@ -272,7 +265,7 @@ class ReadingStream:
         stop_if_unresolved: bool = False,
         collect_only: bool = False,
     ) -> Iterator[IntervalColumns]:
-        stream, name, must_close = open_source(self._source, self._limits)
+        stream, name = open_source(self._source, self._limits)
         checked = False
         yielded = False
         try:
@@ -308,9 +301,6 @@ class ReadingStream:
                 refuse_doctype(root, name)
         except etree.XMLSyntaxError as exc:
             raise syntax_error(exc, name) from None
-        finally:
-            if must_close:
-                stream.close()
 
     def _block(
         self, block: etree._Element, context: _Context, report: DeviationReport
@@ -335,35 +325,13 @@ class ReadingStream:
 
 
 def _fast_columns(block: etree._Element, context: ReadingContext) -> IntervalColumns | None:
-    count = int(_COUNT(block))
-    starts = _STARTS(block)
-    durations = _DURATIONS(block)
-    values = _VALUES(block)
-    if not (len(starts) == len(durations) == len(values) == count):
+    columns = extract_columns(block)
+    if columns is None:
         return None
-    try:
-        start_ints = list(map(int, starts))
-        duration_ints = list(map(int, durations))
-        value_ints: list[int | None] = list(map(int, values))
-    except ValueError:
-        return None
-    if count and (max(start_ints) >= MILLISECONDS_THRESHOLD or min(start_ints) < 0):
-        return None
-    if count and (max(duration_ints) > 4294967295 or min(duration_ints) < 0):
-        return None
-    costs_text = _COSTS(block)
-    qualities_text = _QUALITIES(block)
-    costs: list[int | None] | None = None
-    qualities: list[int | None] | None = None
-    if costs_text or qualities_text:
-        if len(costs_text) not in (0, count) or len(qualities_text) not in (0, count):
-            return None
-        try:
-            costs = list(map(int, costs_text)) if costs_text else None
-            qualities = list(map(int, qualities_text)) if qualities_text else None
-        except ValueError:
-            return None
-    return IntervalColumns(context, start_ints, duration_ints, value_ints, costs, qualities)
+    values: list[int | None] = list(columns.values)
+    return IntervalColumns(
+        context, columns.starts, columns.durations, values, columns.costs, columns.qualities
+    )
 
 
 def _slow_columns(
