@@ -129,6 +129,9 @@ def find_rins(document: Document) -> list[RinOccurrence]:
                             eligible.rin, eligible.rin.role, "eligibleRate", owner, eligible.lse
                         )
                     )
+                    if eligible.mirror_of is not None:
+                        mirrored = eligible.mirror_of
+                        out.append(RinOccurrence(mirrored, mirrored.role, "mirrorOf", owner))
             elif isinstance(content, BillComparison):
                 for estimate in content.rate_estimate:
                     assert estimate.rin is not None

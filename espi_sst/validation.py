@@ -22,6 +22,8 @@ from .errors import ParseError, ValidationError
 from .xml._safety import ReadLimits, Source, open_source, read_all
 from .xml.namespaces import ATOM, CUSTOMER, ESPI, SST, split_tag
 
+APPENDIX_B_RIN = f"{{{ESPI}}}bundledRin"
+
 __all__ = ["OFFICIAL_SCHEMAS", "ValidationIssue", "schema_dir", "schema_set", "validate"]
 
 OFFICIAL_SCHEMAS = ((ATOM, "atom.xsd"), (ESPI, "espi.xsd"), (CUSTOMER, "customer.xsd"))
@@ -147,8 +149,12 @@ def validate(
         issues.append(ValidationIssue(line, element, " ".join(reason.split())))
     if (
         not issues
-        and profile == "sst"
-        and any(isinstance(el.tag, str) and el.tag.startswith(f"{{{SST}}}") for el in tree.iter())
+        and profile in ("sst", "appendix-b")
+        and any(
+            isinstance(el.tag, str)
+            and (el.tag.startswith(f"{{{SST}}}") or el.tag == APPENDIX_B_RIN)
+            for el in tree.iter()
+        )
     ):
         issues.extend(_sst_rule_issues(data, tree))
     if issues and raise_on_error:

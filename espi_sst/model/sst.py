@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from ..errors import ValidationError
@@ -32,6 +33,7 @@ from .enums import Currency
 from .espi import INT48, STRING256, TIME_TYPE, DateTimeInterval, IdentifiedObject
 
 NS = "urn:espi-sst:sst:1"
+DST_SLACK = timedelta(hours=1)
 MAX_VALIDITY_SECONDS = 31 * 86400
 """A comparison holds for at most one billing cycle (concept design NFR; facts.md)."""
 
@@ -123,17 +125,26 @@ def _check_fields(obj: Any) -> list[str]:
         ):
             continue
         value = getattr(obj, f.name)
+        name = xml.name or "value"
         if xml.required and (value is None or value == []):
-            problems.append(f"{xml.name or 'value'} is required")
+            problems.append(f"{name} is required")
             continue
         if value is None:
             continue
         vt = xml.value_type
         if isinstance(vt, type) and issubclass(vt, CodeStrEnum) and not isinstance(value, vt):
-            allowed = ", ".join(m.value for m in vt)
-            problems.append(f"{xml.name} {value!r} is not one of: {allowed}")
+            if isinstance(value, str) and value in vt._value2member_map_:
+                setattr(obj, f.name, vt(value))  # the schema's spelling given as text
+            else:
+                allowed = ", ".join(m.value for m in vt)
+                problems.append(f"{name} {value!r} is not one of: {allowed}")
         elif vt is RIN and not isinstance(value, Rin):
-            problems.append(f"{xml.name} must be a Rin (use Rin.parse), not {type(value).__name__}")
+            problems.append(f"{name} must be a Rin (use Rin.parse), not {type(value).__name__}")
+        elif isinstance(vt, SimpleType) and vt.python is str and isinstance(value, str):
+            if vt.max_length is not None and len(value) > vt.max_length:
+                problems.append(f"{name} has {len(value)} characters, over {vt.max_length}")
+            elif vt.pattern is not None and re.fullmatch(vt.pattern, value) is None:
+                problems.append(f"{name} {value!r} is not a valid {vt.name}")
     return problems
 
 
@@ -153,7 +164,7 @@ class _ServedRin(ModelObject):
 
     def __post_init__(self) -> None:
         problems = _check_fields(self)
-        if isinstance(self.value, Rin) and self.value.role is not self.EXPECTED_ROLE:
+        if not problems and self.value is not None and self.value.role is not self.EXPECTED_ROLE:
             problems.append(
                 f"{self.value} is a {self.value.role} RIN; <{self.XML_ELEMENT}> takes a "
                 f"{self.EXPECTED_ROLE} RIN"
@@ -200,6 +211,7 @@ ServedRin = BundledRin | DeliveryRin | GenerationRin
 @dataclass(kw_only=True, eq=True)
 class _Checked(ModelObject):
     def __post_init__(self) -> None:
+        # Every problem at once; the rules check types themselves (isinstance).
         _fail(type(self), _check_fields(self) + self._rules())
 
     def _rules(self) -> list[str]:
@@ -388,7 +400,9 @@ class BillComparison(IdentifiedObject, _Checked):
             else:
                 start = datetime.fromtimestamp(period.start, UTC)
                 end = datetime.fromtimestamp(period.start + period.duration, UTC)
-                if end < add_months(start, 12):
+                # Local midnight to local midnight across a DST change is an hour short
+                # in UTC; a year of history is still a year.
+                if end < add_months(start, 12) - DST_SLACK:
                     problems.append("usagePeriod must cover at least 12 months (NFR8)")
             current = [e for e in self.rate_estimate if e.is_current]
             if len(current) != 1:
@@ -401,7 +415,7 @@ class BillComparison(IdentifiedObject, _Checked):
                 )
             if self.currency is None:
                 problems.append("an available comparison states its currency")
-        elif self.status is not None and self.rate_estimate:
+        elif isinstance(self.status, ComparisonStatus) and self.rate_estimate:
             problems.append(f"status {self.status.value} gives no rateEstimate")
         return problems
 

@@ -180,7 +180,10 @@ class _Writer:
             value = getattr(obj, field.attr)
             values = value if field.xml.many else ([] if value is None else [value])
             if field.is_extension and self.appendix_b and isinstance(obj, UsageSummary):
-                values, moved = _split_bundled_rin(values)
+                agency = (
+                    obj.billing_charge_source.agency_name if obj.billing_charge_source else None
+                )
+                values, moved = _split_bundled_rin(values, agency)
             child_path = f"{path}/{field.xml.name}"
             if len(values) < field.xml.min_occurs:
                 need = (
@@ -282,13 +285,24 @@ def _namespace_of(obj: ModelObject) -> str:
     raise TypeError(f"{type(obj).__name__} is not an ESPI resource class")
 
 
-def _split_bundled_rin(extensions: list[Extension]) -> tuple[list[Extension], list[ModelObject]]:
-    """Take typed bundled RINs out of a UsageSummary's extensions (for Appendix B)."""
+def _split_bundled_rin(
+    extensions: list[Extension], agency: str | None
+) -> tuple[list[Extension], list[ModelObject]]:
+    """Take bundled RINs out of a UsageSummary's extensions (for Appendix B).
+
+    The Appendix B form cannot say which LSE serves the RIN: it is read as the
+    billingChargeSource's agencyName.  A RIN naming another LSE stays in the extension,
+    where its ``lse`` is kept, rather than being silently re-attributed.
+    """
+
+    def movable(item: object) -> bool:
+        return isinstance(item, BundledRin) and item.lse in (None, agency)
+
     kept: list[Extension] = []
     moved: list[ModelObject] = []
     for ext in extensions:
-        rest = tuple(e for e in ext.elements if not isinstance(e, BundledRin))
-        moved.extend(e for e in ext.elements if isinstance(e, BundledRin))
+        rest = tuple(e for e in ext.elements if not movable(e))
+        moved.extend(e for e in ext.elements if movable(e))  # type: ignore[misc]
         if rest or ext.text:
             kept.append(Extension(elements=rest, text=ext.text))
     return kept, moved
