@@ -201,7 +201,8 @@ class Document:
         if ltp is not None:
             key = id(ltp)
             if key not in self._time_zones:
-                self._time_zones[key] = time_zone_of(ltp, self.warnings)
+                # Unusable rules were reported by the reader (time_zone_of warns there).
+                self._time_zones[key] = time_zone_of(ltp)
             zone = self._time_zones[key]
         self._zone_by_point[point_key] = zone
         return zone
@@ -236,6 +237,8 @@ class Document:
             blocks = [b for b in block_entry.contents if isinstance(b, IntervalBlock)]
             for reading in (r for block in blocks for r in block.interval_reading):
                 period = reading.time_period
+                if period is None or period.start is None:
+                    continue  # reported by the reader as reading_without_time
                 quality = reading.reading_quality[0].quality if reading.reading_quality else None
                 yield Reading(
                     context,

@@ -77,9 +77,14 @@ class UnsafeXmlError(ParseError):
 
 
 class SerializeError(EspiError, ValueError):
-    """The writer was asked to emit XML the official schema would refuse."""
+    """The writer was asked to emit XML the official schema would refuse.
+
+    Attributes:
+        problems: every problem found, one line each (the message shows the first 100).
+    """
 
     code = "serialize_error"
+    problems: list[str] = []
 
 
 class ValidationError(EspiError, ValueError):

@@ -100,7 +100,9 @@ class DstRule:
                 first = 1
                 while datetime(year, self.month, first).weekday() != weekday:
                     first += 1
-                day = min(first + 7 * (self.operator - 2), last_day)
+                day = first + 7 * (self.operator - 2)
+                if day > last_day:  # no fifth such weekday this month: the last one (as POSIX TZ)
+                    day -= 7
         return datetime(year, self.month, day) + timedelta(hours=self.hour, seconds=self.seconds)
 
 
@@ -186,10 +188,12 @@ class EspiTimeZone(tzinfo):
         as_std = naive - self.standard
         dst_ok = self._in_dst_utc(as_dst)
         std_ok = not self._in_dst_utc(as_std)
-        if dst_ok and std_ok:  # ambiguous autumn hour: fold says which
+        if dst_ok and std_ok:  # the repeated autumn hour: fold=1 is the second, standard
             return timedelta(0) if dt.fold else self.saving
         if dst_ok:
             return self.saving
+        if not std_ok:  # the skipped spring hour (PEP 495): fold=1 reads it after the change
+            return self.saving if dt.fold else timedelta(0)
         return timedelta(0)
 
     def fromutc(self, dt: datetime) -> datetime:

@@ -7,7 +7,7 @@ ESPI stores a reading as an integer ``value`` and leaves its meaning to the Read
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple
 
 from .localtime import EspiTimeZone
@@ -142,15 +142,33 @@ class Reading:
     @property
     def start_local(self) -> datetime | None:
         """Aware local start (LocalTimeParameters; UTC when the document has none)."""
-        utc = self.start_utc
-        if utc is None:
-            return None
-        return utc.astimezone(self.context.time_zone or _UTC)
+        return _local(self.start_utc, self.context.time_zone)
 
     @property
     def end_local(self) -> datetime | None:
-        """Aware local end; in the autumn repeated hour ``fold`` tells the two apart."""
-        utc = self.end_utc
-        if utc is None:
-            return None
-        return utc.astimezone(self.context.time_zone or _UTC)
+        """Aware local end, with the UTC offset in force at that instant."""
+        return _local(self.end_utc, self.context.time_zone)
+
+
+_FIXED_ZONES: dict[timedelta, timezone] = {}
+
+
+def _local(utc: datetime | None, zone: EspiTimeZone | None) -> datetime | None:
+    """Local time with a fixed-offset tzinfo.
+
+    Python compares two datetimes sharing one tzinfo by wall clock, ignoring ``fold``: on
+    the autumn night 01:45 PDT would sort after the 01:00 PST that follows it.  Giving each
+    local time the fixed offset in force at its instant makes comparison and subtraction
+    exact (an interval never ends before it starts) while the wall clock stays local.
+    """
+    if utc is None:
+        return None
+    if zone is None:
+        return utc
+    local = utc.astimezone(zone)
+    offset = local.utcoffset()
+    assert offset is not None
+    fixed = _FIXED_ZONES.get(offset)
+    if fixed is None:
+        fixed = _FIXED_ZONES[offset] = timezone(offset, zone.tzname(local))
+    return local.replace(tzinfo=fixed, fold=0)

@@ -19,8 +19,9 @@ import xmlschema
 from lxml import etree
 
 from .errors import ParseError, ValidationError
-from .xml._safety import ReadLimits, Source, open_source, read_all
+from .xml._safety import ReadLimits, Source, opened_source, read_all
 from .xml.namespaces import ATOM, CUSTOMER, ESPI, SST, split_tag
+from .xml.reader import refuse_doctype, syntax_error
 
 APPENDIX_B_RIN = f"{{{ESPI}}}bundledRin"
 
@@ -122,7 +123,6 @@ def validate(
     Raises:
         ParseError: the input is not well-formed XML (validation needs a tree).
     """
-    stream, name = open_source(source, limits or ReadLimits())
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -130,15 +130,13 @@ def validate(
         huge_tree=False,
         remove_comments=True,
     )
-    try:
+    with opened_source(source, limits or ReadLimits()) as (stream, name):
         data = read_all(stream)
+    try:
         tree = etree.ElementTree(etree.fromstring(data, parser))
     except etree.XMLSyntaxError as exc:
-        from .xml.reader import syntax_error
-
         raise syntax_error(exc, name) from None
-    if tree.docinfo.doctype:
-        raise ParseError("document declares a DTD; refused", source=name, code="dtd_forbidden")
+    refuse_doctype(tree.getroot(), name)
     schema = schema_set(profile, tuple(extra_schemas))
     issues = []
     for error in schema.iter_errors(tree):

@@ -5,3 +5,7 @@
 * :mod:`.writer` -- schema-valid output (``espi_sst.serialize``);
 * :mod:`._safety` -- no DTD, no entities, no network, bounded size.
 """
+
+from ._decode import make_extension
+
+__all__ = ["make_extension"]

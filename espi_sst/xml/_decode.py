@@ -20,10 +20,10 @@ from typing import Any
 
 from lxml import etree
 
-from ..errors import ParseError, ValidationError
+from ..errors import ParseError, SerializeError, ValidationError
 from ..model import sst
 from ..model._base import Extension, ModelObject
-from ..model.espi import IntervalBlock, UsageSummary
+from ..model.espi import IntervalBlock, IntervalReading, UsageSummary
 from ._columns import build_readings, extract_columns
 from ._report import DeviationReport
 from ._specs import FieldSpec, class_spec
@@ -69,12 +69,40 @@ def canonical_xml(element: etree._Element) -> str:
     return canonical.decode()
 
 
+def make_extension(*elements: str | ModelObject, text: str = "") -> Extension:
+    """An :class:`Extension` for code to attach to a resource, in the reader's canonical form.
+
+    Give each foreign element as XML text with any prefixes (or a typed model object such
+    as ``sst.BundledRin``); the text is canonicalised as the reader would, so the resource
+    compares equal to itself after a write-and-read round trip.
+    """
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    canonical: list[str | ModelObject] = []
+    for item in elements:
+        if isinstance(item, str):
+            try:
+                canonical.append(canonical_xml(etree.fromstring(item.encode(), parser)))
+            except etree.XMLSyntaxError as exc:
+                raise SerializeError(f"extension element is not well-formed XML: {exc}") from None
+        else:
+            canonical.append(item)
+    return Extension(elements=tuple(canonical), text=text.strip())
+
+
 def extension_of(element: etree._Element, report: DeviationReport) -> Extension:
     """An ``<extension>``'s content: typed where we know the element, else verbatim XML."""
     children: list[str | ModelObject] = []
     for child in element:
         if not isinstance(child.tag, str):
             continue
+        if child.tail and child.tail.strip():
+            report.add(
+                "extension_text_dropped",
+                f"text {child.tail.strip()[:30]!r} after an element inside <extension> is not "
+                "kept (only the text before the first element and the elements are)",
+                line=child.sourceline,
+                element="extension",
+            )
         namespace, local = split_tag(child.tag)
         typed = sst.EXTENSION_ELEMENTS.get(local) if namespace == SST else None
         children.append(decode(child, typed, report) if typed else canonical_xml(child))
@@ -149,6 +177,15 @@ def decode(element: etree._Element, cls: type[ModelObject], report: DeviationRep
         )
         if value is not None:
             values[spec.text.attr] = value
+    if cls is IntervalReading:
+        period = values.get("time_period")
+        if period is None or period.start is None:
+            report.add(
+                "reading_without_time",
+                "IntervalReading without timePeriod/start; kept in the model, skipped as a reading",
+                line=element.sourceline,
+                element="IntervalReading",
+            )
     try:
         return cls(**values)
     except ValidationError as exc:

@@ -22,14 +22,15 @@ from typing import Any
 
 from lxml import etree
 
-from ..document import Document
-from ..errors import ParseError, UnsafeXmlError
+from ..document import Document, normalize_href, time_zone_of
+from ..errors import EspiWarning, ParseError, UnsafeXmlError
 from ..model import customer, espi, sst
 from ..model._base import ModelObject
 from ..model.atom import Entry, Feed, Link
+from ..model.espi import LocalTimeParameters
 from ._decode import decode
 from ._report import DeviationReport
-from ._safety import ReadLimits, Source, open_source
+from ._safety import ReadLimits, Source, opened_source
 from .namespaces import ATOM, CUSTOMER, ESPI, SST, split_tag
 
 FEED = f"{{{ATOM}}}feed"
@@ -113,9 +114,8 @@ def parse(source: Source, *, strict: bool = False, limits: ReadLimits | None = N
         ParseError: the input is not well-formed XML or not an ESPI document (with line).
         UnsafeXmlError: the input declares a DTD/entities or exceeds the size limit.
     """
-    stream, name = open_source(source, limits or ReadLimits())
-    report = DeviationReport(name, strict)
-    with gc_paused():
+    with opened_source(source, limits or ReadLimits()) as (stream, name), gc_paused():
+        report = DeviationReport(name, strict)
         try:
             return _read(stream, name, report)
         except etree.XMLSyntaxError as exc:
@@ -143,6 +143,7 @@ def _read(stream: Any, name: str, report: DeviationReport) -> Document:
         raise ParseError("document is empty", source=name, code="malformed_xml")
     if not checked:
         refuse_doctype(root, name)
+    _check_document(entries, report)
     if root.tag == FEED:
         feed = _read_feed(root, entries, report)
         return Document(feed=feed, entries=entries, warnings=report.warnings(), source=name)
@@ -159,7 +160,32 @@ def _read(stream: Any, name: str, report: DeviationReport) -> Document:
             code="not_espi",
         )
     entry = Entry(content=decode(root, cls, report), line=root.sourceline)
+    _check_document([entry], report)
     return Document(feed=None, entries=[entry], warnings=report.warnings(), source=name)
+
+
+def _check_document(entries: list[Entry], report: DeviationReport) -> None:
+    """Document-level deviations, found while reading (so ``strict`` sees them too)."""
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.self_href:
+            key = normalize_href(entry.self_href)
+            if key in seen:
+                report.add(
+                    "duplicate_self_link",
+                    f"two entries claim the self link {entry.self_href!r}; the first is used",
+                    line=entry.line,
+                    element="link",
+                )
+            seen.add(key)
+        for content in entry.contents:
+            if isinstance(content, LocalTimeParameters):
+                found: list[EspiWarning] = []
+                time_zone_of(content, found)
+                for warning in found:
+                    report.add(
+                        warning.code, warning.message, line=entry.line, element=warning.element
+                    )
 
 
 def _free(element: etree._Element) -> None:

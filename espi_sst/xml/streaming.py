@@ -42,7 +42,7 @@ from ..readings import Reading, ReadingContext
 from ._columns import extract_columns
 from ._decode import decode
 from ._report import DeviationReport
-from ._safety import ReadLimits, Source, open_source, source_name
+from ._safety import ReadLimits, Source, opened_source, source_name
 from .namespaces import ATOM, ESPI
 from .reader import ENTRY, read_entry, refuse_doctype, safe_iterparse, syntax_error
 
@@ -52,8 +52,6 @@ BLOCK = f"{{{ESPI}}}IntervalBlock"
 READING = f"{{{ESPI}}}IntervalReading"
 _LINK = f"{{{ATOM}}}link"
 _USAGE_POINT_PATH = re.compile(r"(.*/UsagePoint/[^/]+)")
-_QUIET = DeviationReport("<context pass>")
-"""Deviations of the context pass are reported by the main pass, not twice."""
 
 
 @dataclass(frozen=True)
@@ -88,21 +86,39 @@ class _NeedsContext(Exception):
 
 
 class _Context:
-    """The small resources seen so far, to resolve each block's meaning."""
+    """The small resources seen so far, to resolve each block's meaning.
+
+    It follows the same links as :class:`~espi_sst.document.Document` (a parent names its
+    children's collection with a ``related`` link), so both readers agree; href paths are
+    the fallback for documents without the parents.
+    """
 
     def __init__(self) -> None:
         self.complete = False
         self.by_self: dict[str, Entry] = {}
+        self.by_related: dict[str, Entry] = {}
         self.reading_types: list[Entry] = []
         self.local_times: list[LocalTimeParameters] = []
         self.usage_points: list[Entry] = []
         self.zones: dict[int, EspiTimeZone] = {}
         self.cache: dict[tuple[str | None, str | None], ReadingContext] = {}
 
-    def add(self, entry: Entry) -> None:
+    def add(self, entry: Entry, report: DeviationReport) -> None:
         if entry.self_href:
-            self.by_self[normalize_href(entry.self_href)] = entry
+            key = normalize_href(entry.self_href)
+            if key in self.by_self:
+                report.add(
+                    "duplicate_self_link",
+                    f"two entries claim the self link {entry.self_href!r}; the first is used",
+                    line=entry.line,
+                    element="link",
+                )
+            else:
+                self.by_self[key] = entry
         content = entry.content
+        if isinstance(content, (UsagePoint, MeterReading)):
+            for href in entry.related_hrefs:
+                self.by_related.setdefault(normalize_href(href), entry)
         if isinstance(content, ReadingType):
             self.reading_types.append(entry)
         elif isinstance(content, LocalTimeParameters):
@@ -111,6 +127,19 @@ class _Context:
             self.usage_points.append(entry)
         self.cache.clear()
 
+    def _parent(self, up_href: str | None, kind: type) -> Entry | None:
+        """The entry of ``kind`` whose related link names this collection, else by path."""
+        if not up_href:
+            return None
+        collection = normalize_href(up_href)
+        parent = self.by_related.get(collection)
+        if parent is not None and isinstance(parent.content, kind):
+            return parent
+        parent = self.by_self.get(collection.rsplit("/", 1)[0])
+        if parent is not None and isinstance(parent.content, kind):
+            return parent
+        return None
+
     def for_block(
         self, self_href: str | None, up_href: str | None, report: DeviationReport
     ) -> ReadingContext:
@@ -118,12 +147,7 @@ class _Context:
         cached = self.cache.get(key)
         if cached is not None:
             return cached._replace(block=self_href)
-        meter_reading = None
-        if up_href:
-            mr_href = normalize_href(up_href).rsplit("/", 1)[0]
-            candidate = self.by_self.get(mr_href)
-            if candidate is not None and isinstance(candidate.content, MeterReading):
-                meter_reading = candidate
+        meter_reading = self._parent(up_href, MeterReading)
         rt_entry = None
         if meter_reading is not None:
             for href in meter_reading.related_hrefs:
@@ -141,12 +165,16 @@ class _Context:
                 "no ReadingType precedes this IntervalBlock; values are read unscaled",
                 element="IntervalBlock",
             )
-        usage_point_href: str | None = None
-        for href_text in (self_href, up_href):
-            match = _USAGE_POINT_PATH.match(href_text or "")
-            if match:
-                usage_point_href = match.group(1)
-                break
+        usage_point = (
+            self._parent(meter_reading.up_href, UsagePoint) if meter_reading is not None else None
+        )
+        usage_point_href = usage_point.self_href if usage_point is not None else None
+        if usage_point_href is None:
+            for href_text in (self_href, up_href):
+                match = _USAGE_POINT_PATH.match(href_text or "")
+                if match:
+                    usage_point_href = match.group(1)
+                    break
         if usage_point_href is None and len(self.usage_points) == 1:
             usage_point_href = self.usage_points[0].self_href
         zone = self._zone(usage_point_href, report)
@@ -265,7 +293,18 @@ class ReadingStream:
         stop_if_unresolved: bool = False,
         collect_only: bool = False,
     ) -> Iterator[IntervalColumns]:
-        stream, name = open_source(self._source, self._limits)
+        with opened_source(self._source, self._limits) as (stream, name):
+            yield from self._events(stream, name, context, report, stop_if_unresolved, collect_only)
+
+    def _events(
+        self,
+        stream: Any,
+        name: str,
+        context: _Context,
+        report: DeviationReport,
+        stop_if_unresolved: bool,
+        collect_only: bool,
+    ) -> Iterator[IntervalColumns]:
         checked = False
         yielded = False
         try:
@@ -289,7 +328,7 @@ class ReadingStream:
                     continue
                 has_blocks = element.find(f"{{{ATOM}}}content/{BLOCK}") is not None
                 if not has_blocks and not context.complete:
-                    context.add(read_entry(element, report if not collect_only else _QUIET))
+                    context.add(read_entry(element, report), report)
                 element.clear(keep_tail=False)
                 previous = element.getprevious()
                 parent = element.getparent()
@@ -297,8 +336,8 @@ class ReadingStream:
                     parent.remove(previous)
                     previous = element.getprevious()
             root = events.root
-            if root is not None and root.tag == BLOCK and not checked:
-                refuse_doctype(root, name)
+            if root is not None and not checked:
+                refuse_doctype(root, name)  # a document without entries or blocks
         except etree.XMLSyntaxError as exc:
             raise syntax_error(exc, name) from None
 
@@ -346,13 +385,7 @@ def _slow_columns(
         reading = decode(element, IntervalReading, report)
         period = reading.time_period or DateTimeInterval()
         if period.start is None:
-            report.add(
-                "reading_without_time",
-                "IntervalReading without timePeriod/start; skipped",
-                line=element.sourceline,
-                element="IntervalReading",
-            )
-            continue
+            continue  # decode() reported it (reading_without_time)
         starts.append(period.start)
         durations.append(period.duration or 0)
         values.append(reading.value)

@@ -33,7 +33,8 @@ Serializable = Document | Feed | Entry | ModelObject
 NSMAP = {None: ATOM, "espi": ESPI, "cust": CUSTOMER, "sst": SST}
 _HEX = re.compile(r"^([0-9A-Fa-f]{2})*$")
 _FRAGMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-MAX_REPORTED = 20
+MAX_REPORTED = 100
+"""Problems spelled out in the message; ``SerializeError.problems`` has all of them."""
 
 
 def serialize(
@@ -64,12 +65,14 @@ def serialize(
     if writer.problems and not allow_invalid:
         shown = writer.problems[:MAX_REPORTED]
         more = len(writer.problems) - len(shown)
-        lines = "\n  ".join(shown) + (f"\n  ... and {more} more" if more else "")
-        raise SerializeError(
+        lines = "\n  ".join(shown) + (f"\n  ... and {more} more (see .problems)" if more else "")
+        error = SerializeError(
             f"cannot write schema-valid ESPI XML; {len(writer.problems)} problem(s):\n  {lines}\n"
             "Fill in or correct these values, or pass allow_invalid=True to write anyway.",
             code="invalid_model",
         )
+        error.problems = list(writer.problems)
+        raise error
     etree.cleanup_namespaces(root, top_nsmap={"espi": ESPI, "cust": CUSTOMER, "sst": SST})
     output: bytes = etree.tostring(
         root, xml_declaration=True, encoding="UTF-8", pretty_print=pretty
@@ -92,7 +95,8 @@ class _Writer:
     def root(self, obj: Serializable) -> etree._Element:
         if isinstance(obj, Document):
             if obj.feed is not None:
-                return self.feed(obj.feed)
+                # The document's entries are what it holds (they may have been filtered).
+                return self.feed(obj.feed, obj.entries)
             if len(obj.entries) == 1 and _is_bare(obj.entries[0]):
                 return self.resource(obj.entries[0].contents[0], None, "")
             if len(obj.entries) == 1:
@@ -108,7 +112,8 @@ class _Writer:
             f"cannot serialize {type(obj).__name__}; give a Document, Feed, Entry or resource"
         )
 
-    def feed(self, feed: Feed) -> etree._Element:
+    def feed(self, feed: Feed, entries: list[Entry] | None = None) -> etree._Element:
+        entries = feed.entries if entries is None else entries
         el = etree.Element(f"{{{ATOM}}}feed", nsmap=NSMAP)
         if feed.id is not None:
             etree.SubElement(el, f"{{{ATOM}}}id").text = feed.id
@@ -118,8 +123,14 @@ class _Writer:
             etree.SubElement(el, f"{{{ATOM}}}updated").text = format_datetime(feed.updated)
         for link in feed.links:
             self.link(el, link)
-        for index, entry in enumerate(feed.entries, 1):
+        for index, entry in enumerate(entries, 1):
             self.entry(entry, el, f"entry[{index}]")
+        if len(el) < 3:
+            # atom.xsd: a feed has at least three children (RFC 4287: id, title, updated).
+            self.problems.append(
+                f"feed: an Atom feed needs at least 3 children (id, title, updated, entries); "
+                f"it has {len(el)}: give the Feed an id, a title and an updated time"
+            )
         return el
 
     def link(self, parent: etree._Element, link: Any) -> None:

@@ -14,7 +14,7 @@ import os
 import pty
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -43,13 +43,18 @@ def test_inspect_json_reports_resources_readings_and_span(corpus_dir: Path) -> N
     assert summary["resources"]["UsagePoint"] == 1
     assert summary["interval_readings"] == count_readings(path) == 8760
     periods = [
-        (int(r.findtext(f"{ESPI}timePeriod/{ESPI}start")), int(r.findtext(f"{ESPI}timePeriod/{ESPI}duration")))
+        (
+            int(r.findtext(f"{ESPI}timePeriod/{ESPI}start")),
+            int(r.findtext(f"{ESPI}timePeriod/{ESPI}duration")),
+        )
         for r in etree.parse(str(path)).iter(f"{ESPI}IntervalReading")
     ]
     first = min(start for start, _ in periods)
     last = max(start + duration for start, duration in periods)
-    assert summary["first_start"] == datetime.fromtimestamp(first, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert summary["last_end"] == datetime.fromtimestamp(last, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert summary["first_start"] == datetime.fromtimestamp(first, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    assert summary["last_end"] == datetime.fromtimestamp(last, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert isinstance(summary["warnings"], list)
 
 
@@ -109,7 +114,9 @@ def test_convert_csv_has_one_row_per_reading(corpus_dir: Path, tmp_path: Path) -
     assert first["duration"] == "900"
     assert float(first["scaled_value"]) == int(first["value"])  # multiplier 0
     # The file's LocalTimeParameters say US Central (tzOffset -21600, no DST in December).
-    first_start = int(etree.parse(str(source)).findtext(f".//{ESPI}IntervalReading/{ESPI}timePeriod/{ESPI}start"))
+    first_start = int(
+        etree.parse(str(source)).findtext(f".//{ESPI}IntervalReading/{ESPI}timePeriod/{ESPI}start")
+    )
     central = timezone(timedelta(hours=-6))
     assert first["start"] == datetime.fromtimestamp(first_start, central).isoformat()
     assert not list(tmp_path.glob("*.partial")), "no half-written file is left behind"
@@ -128,7 +135,9 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     assert missing.stderr.count("\n") == 1
     assert "no such file" in missing.stderr
     evil = tmp_path / "evil.xml"
-    evil.write_text('<!DOCTYPE x [<!ENTITY a "b">]><feed xmlns="http://www.w3.org/2005/Atom">&a;</feed>')
+    evil.write_text(
+        '<!DOCTYPE x [<!ENTITY a "b">]><feed xmlns="http://www.w3.org/2005/Atom">&a;</feed>'
+    )
     refused = run("convert", str(evil))
     assert refused.returncode == 2
     assert "DTD" in refused.stderr and "Traceback" not in refused.stderr
@@ -147,14 +156,18 @@ def _big_feed(path: Path, days: int) -> None:
     with path.open("w") as out:
         out.write('<feed xmlns="http://www.w3.org/2005/Atom" xmlns:espi="http://naesb.org/espi">')
         for day in range(days):
-            out.write(f'<entry><link rel="self" href="/UsagePoint/1/MeterReading/1/IntervalBlock/{day}"/>'
-                      '<link rel="up" href="/UsagePoint/1/MeterReading/1/IntervalBlock"/>'
-                      '<content><espi:IntervalBlock>')
+            out.write(
+                f'<entry><link rel="self" href="/UsagePoint/1/MeterReading/1/IntervalBlock/{day}"/>'
+                '<link rel="up" href="/UsagePoint/1/MeterReading/1/IntervalBlock"/>'
+                "<content><espi:IntervalBlock>"
+            )
             for i in range(96):
                 start = 1700000000 + day * 86400 + i * 900
-                out.write(f"<espi:IntervalReading><espi:timePeriod><espi:duration>900</espi:duration>"
-                          f"<espi:start>{start}</espi:start></espi:timePeriod>"
-                          f"<espi:value>{i}</espi:value></espi:IntervalReading>")
+                out.write(
+                    f"<espi:IntervalReading><espi:timePeriod><espi:duration>900</espi:duration>"
+                    f"<espi:start>{start}</espi:start></espi:timePeriod>"
+                    f"<espi:value>{i}</espi:value></espi:IntervalReading>"
+                )
             out.write("</espi:IntervalBlock></content></entry>")
         out.write("</feed>")
 
@@ -167,7 +180,9 @@ def test_progress_bar_on_a_terminal_for_big_files(tmp_path: Path) -> None:
     try:
         proc = subprocess.run(
             [CLI, "convert", str(big), "-o", str(tmp_path / "big.csv")],
-            stderr=secondary, stdout=subprocess.DEVNULL, timeout=120,
+            stderr=secondary,
+            stdout=subprocess.DEVNULL,
+            timeout=120,
         )
         os.close(secondary)
         seen = b""
@@ -186,7 +201,9 @@ def test_progress_bar_on_a_terminal_for_big_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("stream_to_pipe", [True])
-def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path, stream_to_pipe: bool) -> None:
+def test_no_progress_bar_when_stderr_is_not_a_terminal(
+    tmp_path: Path, stream_to_pipe: bool
+) -> None:
     big = tmp_path / "big.xml"
     _big_feed(big, 300)
     result = run("convert", str(big), "-o", str(tmp_path / "big.csv"))

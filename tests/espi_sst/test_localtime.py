@@ -95,12 +95,6 @@ def test_us_rules_fire_on_the_right_days(year: int, start: date, end: date) -> N
             datetime(
                 2025, 2, 24, 3
             ),  # no 5th Monday in Feb 2025: the last Monday (as POSIX TZ "M2.5.1")
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: DstRule.local_standard_time clamps a missing 5th occurrence to the month's "
-                "last DAY (Fri 2025-02-28 for 'fifth Monday of February'), not the last occurrence of "
-                "the weekday; the rule then fires on the wrong weekday",
-            ),
         ),
     ],
     ids=[
@@ -255,11 +249,6 @@ def test_wall_clock_times_map_to_utc_like_zoneinfo() -> None:
         moment += timedelta(minutes=30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: EspiTimeZone.dst_for_local ignores fold for non-existent wall times (spring gap); "
-    "PEP 495 and zoneinfo give fold=1 the post-transition offset (02:30 fold=1 -> -07:00, ours -08:00)",
-)
 def test_spring_gap_wall_times_follow_pep_495() -> None:
     ours, theirs = pacific(), ZoneInfo("America/Los_Angeles")
     for minute in (0, 30):
@@ -311,17 +300,19 @@ def fall_back_readings() -> list[espi_sst.Reading]:
     return readings
 
 
-def test_fall_back_night_sets_fold_on_the_second_one_oclock_hour() -> None:
-    """01:00-01:59 happens twice; the second time is PST and carries fold=1."""
+def test_fall_back_night_tells_the_two_one_oclock_hours_apart() -> None:
+    """01:00-01:59 happens twice; readings carry the offset in force (PDT, then PST), so the
+    two hours are distinct however they are compared; the zone itself sets fold=1 on the
+    second, for callers converting times with it directly."""
     readings = fall_back_readings()
-    walls = [
-        (r.start_local.strftime("%H:%M"), r.start_local.fold, r.start_local.utcoffset())
-        for r in readings
-    ]
+    walls = [(r.start_local.strftime("%H:%M"), r.start_local.utcoffset()) for r in readings]
     pdt, pst = timedelta(hours=-7), timedelta(hours=-8)
-    assert walls[:8] == [(f"{h:02d}:{m:02d}", 0, pdt) for h in (0, 1) for m in (0, 15, 30, 45)]
-    assert walls[8:12] == [(f"01:{m:02d}", 1, pst) for m in (0, 15, 30, 45)]
-    assert walls[12:] == [(f"{h:02d}:{m:02d}", 0, pst) for h in (2, 3) for m in (0, 15, 30, 45)]
+    assert walls[:8] == [(f"{h:02d}:{m:02d}", pdt) for h in (0, 1) for m in (0, 15, 30, 45)]
+    assert walls[8:12] == [(f"01:{m:02d}", pst) for m in (0, 15, 30, 45)]
+    assert walls[12:] == [(f"{h:02d}:{m:02d}", pst) for h in (2, 3) for m in (0, 15, 30, 45)]
+    zone = readings[0].context.time_zone
+    folds = [r.start_utc.astimezone(zone).fold for r in readings]
+    assert folds == [0] * 8 + [1] * 4 + [0] * 8
 
 
 def test_fall_back_night_local_times_are_distinct_instants() -> None:
@@ -334,13 +325,6 @@ def test_fall_back_night_local_times_are_distinct_instants() -> None:
         assert r.end_local.astimezone(UTC) - r.start_local.astimezone(UTC) == timedelta(seconds=900)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: start_local/end_local share one tzinfo, and Python compares/subtracts same-tzinfo "
-    "datetimes by wall clock ignoring fold: the 01:45 PDT reading ends at 01:00 PST (fold=1), so "
-    "end_local < start_local and end_local - start_local == -45 min, contrary to localtime's "
-    "promise that an interval never ends before it starts",
-)
 def test_fall_back_night_every_interval_ends_after_it_starts() -> None:
     for r in fall_back_readings():
         assert r.end_local > r.start_local, (r.start_local, r.end_local)
@@ -434,12 +418,6 @@ def test_lenient_parse_warns_about_an_unusable_dst_rule_once_readings_are_read()
     assert [w.code for w in doc.warnings] == ["invalid_dst_rule"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: DST rules are decoded lazily by Document.time_zone(), after parse() returned: "
-    "parse(strict=True) accepts unusable rules (iter_interval_readings(strict=True) refuses them), "
-    "and doc.warnings grows later, when readings are first read",
-)
 def test_strict_parse_refuses_an_unusable_dst_rule_like_streaming_does() -> None:
     with pytest.raises(espi_sst.ParseError) as caught:
         espi_sst.parse(unusable_rules_feed(), strict=True)

@@ -79,7 +79,11 @@ def test_location_code_0000_means_no_location() -> None:
 
 def test_role_prints_as_the_schema_word() -> None:
     """The role is written into XML and JSON (``inspect --json``) as bundled/delivery/generation."""
-    assert [str(Rin.parse(row[0]).role) for row in FACTS_EXAMPLES[:3]] == ["bundled", "delivery", "generation"]
+    assert [str(Rin.parse(row[0]).role) for row in FACTS_EXAMPLES[:3]] == [
+        "bundled",
+        "delivery",
+        "generation",
+    ]
 
 
 def test_rins_are_values() -> None:
@@ -230,12 +234,16 @@ def test_rin_pattern_is_the_schemas_pattern() -> None:
 
 
 @HYPOTHESIS
-@given(st.one_of(rin_like(), rin_like().map(lambda t: t.lower()), rin_like().map(lambda t: t + "0")))
+@given(
+    st.one_of(rin_like(), rin_like().map(lambda t: t.lower()), rin_like().map(lambda t: t + "0"))
+)
 def test_schema_types_agree_with_parse_and_role(text: str) -> None:
     """The XSD (as the validator reads it) accepts a RIN exactly when Rin.parse does, and its
     bundled / delivery / generation types accept exactly the RINs of that role."""
     types = schema_set("sst").maps.types
-    assert types[f"{{{SST}}}RinType"].is_valid(text) is (re.fullmatch(RIN_PATTERN, text) is not None)
+    assert types[f"{{{SST}}}RinType"].is_valid(text) is (
+        re.fullmatch(RIN_PATTERN, text) is not None
+    )
     role = Rin.parse(text).role if Rin.is_valid(text) else None
     for name, wanted in (
         ("BundledRinType", RinRole.BUNDLED),

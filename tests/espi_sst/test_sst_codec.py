@@ -21,7 +21,7 @@ import json
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,13 @@ from espi_sst.document import Document
 from espi_sst.model._base import Extension
 from espi_sst.model.atom import Entry, Feed, Link
 from espi_sst.model.enums import Currency
-from espi_sst.model.espi import BillingChargeSource, DateTimeInterval, ServiceCategory, UsagePoint, UsageSummary
+from espi_sst.model.espi import (
+    BillingChargeSource,
+    DateTimeInterval,
+    ServiceCategory,
+    UsagePoint,
+    UsageSummary,
+)
 from espi_sst.model.sst import (
     BillComparison,
     BundledRin,
@@ -50,7 +56,13 @@ from espi_sst.model.sst import (
     RejectionReason,
     Role,
 )
-from espi_sst.sst import bill_comparison, find_rins, rate_change_requests, rate_information, usage_summary_rins
+from espi_sst.sst import (
+    bill_comparison,
+    find_rins,
+    rate_change_requests,
+    rate_information,
+    usage_summary_rins,
+)
 
 ATOM = "http://www.w3.org/2005/Atom"
 ESPI = "http://naesb.org/espi"
@@ -112,16 +124,25 @@ def test_seed_snippet_is_read_as_the_bundled_rin_served_by_pge() -> None:
     assert isinstance(summary, UsageSummary)
     assert summary.tariff_profile == "A10SX" and summary.read_cycle == "M"
     assert summary.status_time_stamp == 1584389667  # the design's milliseconds, as seconds
-    assert usage_summary_rins(summary) == [BundledRin(value=Rin.parse("USCA-PGPG-0505-0000"), lse="PGE")]
+    assert usage_summary_rins(summary) == [
+        BundledRin(value=Rin.parse("USCA-PGPG-0505-0000"), lse="PGE")
+    ]
 
     (found,) = find_rins(document)
     rin = found.rin
-    assert (rin.country, rin.state, rin.distribution_company, rin.energy_company) == ("US", "CA", "PG", "PG")
+    assert (rin.country, rin.state, rin.distribution_company, rin.energy_company) == (
+        "US",
+        "CA",
+        "PG",
+        "PG",
+    )
     assert (rin.rate, rin.location) == ("0505", "0000")
     assert found.role is RinRole.BUNDLED
     assert found.element == "bundledRin"
     assert found.entity == "PGE"
-    assert found.usage_point == "https://pge.example.com/espi/1_1/resource/Subscription/1/UsagePoint/1"
+    assert (
+        found.usage_point == "https://pge.example.com/espi/1_1/resource/Subscription/1/UsagePoint/1"
+    )
 
 
 def test_seed_snippet_needs_the_appendix_b_schema() -> None:
@@ -146,7 +167,11 @@ def test_writer_emits_the_extension_form_valid_against_the_official_schemas() ->
     first = summary[0]
     assert first.tag == f"{{{ESPI}}}extension"
     (rin,) = first
-    assert (rin.tag, rin.text, rin.get("lse")) == (f"{{{SST}}}bundledRin", "USCA-PGPG-0505-0000", "PGE")
+    assert (rin.tag, rin.text, rin.get("lse")) == (
+        f"{{{SST}}}bundledRin",
+        "USCA-PGPG-0505-0000",
+        "PGE",
+    )
     assert summary.find(f"{{{ESPI}}}bundledRin") is None
 
     again = espi_sst.parse(xml)
@@ -165,7 +190,9 @@ def test_writer_emits_the_appendix_b_form_on_request() -> None:
     assert (last.tag, last.text) == (f"{{{ESPI}}}bundledRin", "USCA-PGPG-0505-0000")
     assert last.getprevious().tag == f"{{{ESPI}}}billingChargeSource"
     assert summary.find(f"{{{ESPI}}}extension") is None
-    assert not [el for el in summary.iter() if isinstance(el.tag, str) and el.tag.startswith(f"{{{SST}}}")]
+    assert not [
+        el for el in summary.iter() if isinstance(el.tag, str) and el.tag.startswith(f"{{{SST}}}")
+    ]
 
     official = espi_sst.validate(xml, profile="official")
     assert official and "bundledRin" in official[0].message
@@ -200,7 +227,11 @@ def test_appendix_b_profile_reports_a_rin_of_the_wrong_role() -> None:
 
 def summary_entry(bundled_lse: str | None, agency: str | None) -> Entry:
     summary = UsageSummary(
-        extension=[Extension(elements=(BundledRin(value=Rin.parse("USCA-PGPG-0505-0000"), lse=bundled_lse),))],
+        extension=[
+            Extension(
+                elements=(BundledRin(value=Rin.parse("USCA-PGPG-0505-0000"), lse=bundled_lse),)
+            )
+        ],
         status_time_stamp=1761980400,
         billing_charge_source=None if agency is None else BillingChargeSource(agency_name=agency),
     )
@@ -252,14 +283,24 @@ def extension_document(inner: str) -> bytes:
 
 
 MISUSED = [
-    ("bundledRin", '<sst:bundledRin lse="PGE">USCA-PGXX-0100-0000</sst:bundledRin>', "delivery RIN"),
+    (
+        "bundledRin",
+        '<sst:bundledRin lse="PGE">USCA-PGXX-0100-0000</sst:bundledRin>',
+        "delivery RIN",
+    ),
     ("deliveryRin", "<sst:deliveryRin>USCA-PGXX-0100-0000</sst:deliveryRin>", "udc is required"),
-    ("generationRin", '<sst:generationRin lse="PCE">USCA-PGPG-0505-0000</sst:generationRin>', "bundled RIN"),
+    (
+        "generationRin",
+        '<sst:generationRin lse="PCE">USCA-PGPG-0505-0000</sst:generationRin>',
+        "bundled RIN",
+    ),
 ]
 
 
 @pytest.mark.parametrize("element, inner, reason", MISUSED, ids=[m[0] for m in MISUSED])
-def test_extension_rins_are_enforced_by_our_schema_and_on_reading(element: str, inner: str, reason: str) -> None:
+def test_extension_rins_are_enforced_by_our_schema_and_on_reading(
+    element: str, inner: str, reason: str
+) -> None:
     """espi:extension is lax, so the official schemas alone cannot see a misused RIN element;
     with espi-sst.xsd loaded (the default profile) validate() reports it at its line, and
     parse() refuses it with a ParseError naming the same line."""
@@ -309,7 +350,7 @@ def same_element(a: etree._Element, b: etree._Element) -> bool:
         and (a.text or "") == (b.text or "")
         and (a.tail or "").strip() == (b.tail or "").strip()
         and len(a) == len(b)
-        and all(same_element(x, y) for x, y in zip(a, b))
+        and all(same_element(x, y) for x, y in zip(a, b, strict=True))
     )
 
 
@@ -317,7 +358,9 @@ def test_foreign_extension_content_next_to_a_rin_is_kept_verbatim() -> None:
     """A utility's own extension elements (another namespace) beside our RIN are neither
     lost nor altered, keep their place, and the RIN is still typed."""
     foreign = '<m:meterNote xmlns:m="urn:example:meter" m:kind="remark" a="1">hi <m:b>there</m:b> again</m:meterNote>'
-    xml = extension_document(foreign + '<sst:bundledRin lse="PGE">USCA-PGPG-0505-0000</sst:bundledRin>')
+    xml = extension_document(
+        foreign + '<sst:bundledRin lse="PGE">USCA-PGPG-0505-0000</sst:bundledRin>'
+    )
     assert espi_sst.validate(xml) == []
     document = espi_sst.parse(xml)
     assert document.warnings == []
@@ -330,7 +373,10 @@ def test_foreign_extension_content_next_to_a_rin_is_kept_verbatim() -> None:
     assert espi_sst.validate(out, profile="official") == []
     (written_extension,) = usage_summary_element(out).iter(f"{{{ESPI}}}extension")
     (original_extension,) = usage_summary_element(xml).iter(f"{{{ESPI}}}extension")
-    assert [child.tag for child in written_extension] == ["{urn:example:meter}meterNote", f"{{{SST}}}bundledRin"]
+    assert [child.tag for child in written_extension] == [
+        "{urn:example:meter}meterNote",
+        f"{{{SST}}}bundledRin",
+    ]
     assert same_element(written_extension[0], original_extension[0])
     assert espi_sst.parse(out) == document
 
@@ -339,7 +385,7 @@ def test_foreign_extension_content_next_to_a_rin_is_kept_verbatim() -> None:
 BASE = "https://utility.example.com/DataCustodian/espi/1_1/resource"
 UP1 = f"{BASE}/Subscription/5/UsagePoint/1"
 UP2 = f"{BASE}/Subscription/5/UsagePoint/2"
-WHEN = datetime(2026, 11, 20, 8, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 20, 8, tzinfo=UTC)
 
 
 def entry(self_href: str, up_href: str, content: object, related: tuple[str, ...] = ()) -> Entry:
@@ -354,7 +400,9 @@ def entry(self_href: str, up_href: str, content: object, related: tuple[str, ...
     )
 
 
-def estimate(rin: str, current: bool, basis: EstimateBasis = EstimateBasis.utilityTool) -> RateEstimate:
+def estimate(
+    rin: str, current: bool, basis: EstimateBasis = EstimateBasis.utilityTool
+) -> RateEstimate:
     return RateEstimate(
         rin=Rin.parse(rin),
         tariff_code="E-ELEC" if current else "EV2-A",
@@ -487,7 +535,12 @@ def sst_feed() -> Feed:
         entry(f"{UP1}/BillComparison/1", f"{UP1}/BillComparison", BUNDLED_COMPARISON),
         entry(f"{UP1}/RateChangeRequest/9", f"{UP1}/RateChangeRequest", BUNDLED_CHANGE),
     ]
-    return Feed(id="urn:uuid:6f0c1d2e-0000-5000-8000-0000000000ff", title="SST", updated=WHEN, entries=entries)
+    return Feed(
+        id="urn:uuid:6f0c1d2e-0000-5000-8000-0000000000ff",
+        title="SST",
+        updated=WHEN,
+        entries=entries,
+    )
 
 
 def test_sst_resources_round_trip_and_are_found_through_the_link_graph() -> None:
@@ -514,7 +567,11 @@ def test_sst_resources_round_trip_and_are_found_through_the_link_graph() -> None
 def test_usage_point_without_sst_links_has_no_sst_data() -> None:
     """A plain Green Button UsagePoint is not given another one's rate data."""
     feed = sst_feed()
-    feed.entries.append(entry(f"{BASE}/Subscription/5/UsagePoint/3", f"{BASE}/Subscription/5/UsagePoint", UsagePoint()))
+    feed.entries.append(
+        entry(
+            f"{BASE}/Subscription/5/UsagePoint/3", f"{BASE}/Subscription/5/UsagePoint", UsagePoint()
+        )
+    )
     document = espi_sst.parse(espi_sst.serialize(feed))
     third = document.usage_points[2]
     assert rate_information(document, third) is None
@@ -538,7 +595,9 @@ def test_find_rins_names_each_rins_element_and_usage_point() -> None:
 def test_find_rins_includes_mirrored_cca_rates() -> None:
     """The CCA rate an IOU rate mirrors is a RIN of the document an ASP may look up."""
     document = espi_sst.parse(espi_sst.serialize(sst_feed()))
-    assert "USCA-XXPE-0445-0000" in {str(o.rin) for o in find_rins(document) if o.element != "targetRin"}
+    assert "USCA-XXPE-0445-0000" in {
+        str(o.rin) for o in find_rins(document) if o.element != "targetRin"
+    }
 
 
 # ---- errors inside SST resources name their line ------------------------------------------------
@@ -602,8 +661,10 @@ def test_unknown_status_is_a_schema_issue_and_a_parse_error() -> None:
 
 def test_unknown_comparison_status_with_estimates_is_a_parse_error() -> None:
     """The reader turns every SST rule break into a ParseError, even with estimates present."""
-    xml = (EXAMPLES / "bundled-customer-feed.xml").read_bytes().replace(
-        b"<sst:status>available</sst:status>", b"<sst:status>approved</sst:status>"
+    xml = (
+        (EXAMPLES / "bundled-customer-feed.xml")
+        .read_bytes()
+        .replace(b"<sst:status>available</sst:status>", b"<sst:status>approved</sst:status>")
     )
     assert espi_sst.validate(xml), "the schema refuses the status"
     with pytest.raises(ParseError):
@@ -614,7 +675,10 @@ def test_rule_beyond_the_schema_is_reported_by_validate_at_the_resource() -> Non
     """A schema-valid comparison valid for longer than one billing cycle is still reported
     by validate() (the SST rules pass), at the BillComparison's line."""
     source = (EXAMPLES / "bundled-customer-feed.xml").read_bytes()
-    xml = source.replace(b"<sst:validUntil>1766304000</sst:validUntil>", b"<sst:validUntil>1766304001</sst:validUntil>")
+    xml = source.replace(
+        b"<sst:validUntil>1766304000</sst:validUntil>",
+        b"<sst:validUntil>1766304001</sst:validUntil>",
+    )
     assert xml != source
     (issue,) = espi_sst.validate(xml)
     assert issue.line == line_of(xml, SST, "BillComparison")
@@ -655,7 +719,9 @@ def test_cli_inspect_json_lists_every_rin_with_role_and_entity() -> None:
     """``espi-sst inspect --json`` (the real console script) gives scripts every RIN of an
     unbundled customer's feed with its role and who serves it, under "rins"."""
     path = EXAMPLES / "unbundled-customer-feed.xml"
-    result = subprocess.run([CLI, "inspect", "--json", str(path)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [CLI, "inspect", "--json", str(path)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     listed = [(r["rin"], r["role"], r["element"], r["entity"]) for r in summary["rins"]]

@@ -11,7 +11,7 @@ touching its validators.  It also checks each example holds the RINs its comment
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -118,7 +118,9 @@ def test_usage_summary_entry_is_valid_against_the_official_schemas_alone(name: s
     of the feed, validates with the official schemas and nothing of ours."""
     (entry,) = usage_summary_entries(name)
     sst_elements = [
-        el for el in etree.fromstring(entry).iter() if isinstance(el.tag, str) and el.tag.startswith(f"{{{SST}}}")
+        el
+        for el in etree.fromstring(entry).iter()
+        if isinstance(el.tag, str) and el.tag.startswith(f"{{{SST}}}")
     ]
     assert sst_elements, "the extracted entry carries the RIN elements"
     assert espi_sst.validate(entry, profile="official") == []
@@ -131,7 +133,9 @@ def test_examples_use_the_extension_form_only_where_they_say_so() -> None:
         root = etree.parse(str(EXAMPLES / name)).getroot()
         literal = list(root.iter(f"{{{ESPI}}}bundledRin"))
         assert bool(literal) is (name == APPENDIX_B), name
-        for rin in root.iter(f"{{{SST}}}bundledRin", f"{{{SST}}}deliveryRin", f"{{{SST}}}generationRin"):
+        for rin in root.iter(
+            f"{{{SST}}}bundledRin", f"{{{SST}}}deliveryRin", f"{{{SST}}}generationRin"
+        ):
             assert rin.getparent().tag == f"{{{ESPI}}}extension"
             siblings = [el for el in rin.getparent().getparent() if isinstance(el.tag, str)]
             assert siblings[0] is rin.getparent(), "extension comes first in UsageSummary"
@@ -145,7 +149,9 @@ def summaries(name: str) -> list[UsageSummary]:
 def test_bundled_example_has_exactly_one_bundled_rin() -> None:
     """A bundled customer has one RIN, naming PG&E for both delivery and generation."""
     (summary,) = summaries("bundled-customer-feed.xml")
-    assert usage_summary_rins(summary) == [BundledRin(value=Rin.parse("USCA-PGPG-0505-0000"), lse="PGE")]
+    assert usage_summary_rins(summary) == [
+        BundledRin(value=Rin.parse("USCA-PGPG-0505-0000"), lse="PGE")
+    ]
     root = etree.parse(str(EXAMPLES / "bundled-customer-feed.xml")).getroot()
     assert len(list(root.iter(f"{{{SST}}}bundledRin"))) == 1
     assert not list(root.iter(f"{{{SST}}}deliveryRin", f"{{{SST}}}generationRin"))
@@ -160,19 +166,28 @@ def test_unbundled_example_has_a_delivery_and_a_generation_rin() -> None:
         DeliveryRin(value=Rin.parse("USCA-PGXX-0100-0000"), udc="PGE"),
         GenerationRin(value=Rin.parse("USCA-XXPE-0440-0000"), lse="PCE"),
     ]
-    assert [r.value.role for r in rins if r.value is not None] == [RinRole.DELIVERY, RinRole.GENERATION]
+    assert [r.value.role for r in rins if r.value is not None] == [
+        RinRole.DELIVERY,
+        RinRole.GENERATION,
+    ]
     document = espi_sst.parse(EXAMPLES / "unbundled-customer-feed.xml")
     (usage_point,) = document.usage_points
     info = rate_information(document, usage_point)
     assert info is not None and info.rins == [r.value for r in rins]
-    served = {(str(o.rin), o.entity) for o in find_rins(document) if o.element in ("deliveryRin", "generationRin")}
+    served = {
+        (str(o.rin), o.entity)
+        for o in find_rins(document)
+        if o.element in ("deliveryRin", "generationRin")
+    }
     assert served == {("USCA-PGXX-0100-0000", "PGE"), ("USCA-XXPE-0440-0000", "PCE")}
 
 
 def test_noncached_example_says_where_to_ask_for_the_generation_rin() -> None:
     """In non-cached mode the delivery-only rate comes with generationRinStatus naming the
     CCA and the address to ask (referTo), instead of leaving the generation RIN out."""
-    (info,) = espi_sst.parse(EXAMPLES / "unbundled-noncached-rate-information.xml").resources(RateInformation)
+    (info,) = espi_sst.parse(EXAMPLES / "unbundled-noncached-rate-information.xml").resources(
+        RateInformation
+    )
     assert [rate.role for rate in info.current_rate] == [Role.delivery]
     status = info.generation_rin_status
     assert status is not None
@@ -184,11 +199,13 @@ def test_noncached_example_says_where_to_ask_for_the_generation_rin() -> None:
 def test_insufficient_history_example_is_consistent() -> None:
     """The example refuses to compare because history is short: its period is indeed under
     12 months, and it gives no estimate."""
-    (comparison,) = espi_sst.parse(EXAMPLES / "bill-comparison-insufficient-history.xml").resources(BillComparison)
+    (comparison,) = espi_sst.parse(EXAMPLES / "bill-comparison-insufficient-history.xml").resources(
+        BillComparison
+    )
     assert comparison.status is ComparisonStatus.insufficientHistory
     assert comparison.rate_estimate == []
     period = comparison.usage_period
     assert period is not None and period.start is not None and period.duration is not None
-    start = datetime.fromtimestamp(period.start, timezone.utc)
-    end = datetime.fromtimestamp(period.start + period.duration, timezone.utc)
+    start = datetime.fromtimestamp(period.start, UTC)
+    end = datetime.fromtimestamp(period.start + period.duration, UTC)
     assert end < add_months(start, 12)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -64,7 +64,13 @@ def generation_rin(**over: Any) -> GenerationRin:
 
 
 def current_rate(**over: Any) -> CurrentRate:
-    values = {"rin": BUNDLED, "role": Role.bundled, "lse": "PGE", "tariff_code": "E-ELEC", "effective_date": 1735718400}
+    values = {
+        "rin": BUNDLED,
+        "role": Role.bundled,
+        "lse": "PGE",
+        "tariff_code": "E-ELEC",
+        "effective_date": 1735718400,
+    }
     return CurrentRate(**{**values, **over})
 
 
@@ -89,7 +95,9 @@ def eligible_rate(**over: Any) -> EligibleRate:
 
 
 def rate_information(**over: Any) -> RateInformation:
-    return RateInformation(**{"current_rate": [current_rate()], "eligible_rate": [eligible_rate()], **over})
+    return RateInformation(
+        **{"current_rate": [current_rate()], "eligible_rate": [eligible_rate()], **over}
+    )
 
 
 def rate_estimate(**over: Any) -> RateEstimate:
@@ -110,7 +118,9 @@ def twelve_months_before(end: datetime) -> datetime:
 
 
 def period(start: datetime, end: datetime) -> DateTimeInterval:
-    return DateTimeInterval(start=int(start.timestamp()), duration=int((end - start).total_seconds()))
+    return DateTimeInterval(
+        start=int(start.timestamp()), duration=int((end - start).total_seconds())
+    )
 
 
 def bill_comparison(**over: Any) -> BillComparison:
@@ -123,7 +133,12 @@ def bill_comparison(**over: Any) -> BillComparison:
         "currency": Currency.USD,
         "rate_estimate": [
             rate_estimate(),
-            rate_estimate(rin=BUNDLED_EV, tariff_code="EV2-A", savings_versus_current=11325000, is_current=False),
+            rate_estimate(
+                rin=BUNDLED_EV,
+                tariff_code="EV2-A",
+                savings_versus_current=11325000,
+                is_current=False,
+            ),
         ],
     }
     return BillComparison(**{**values, **over})
@@ -208,8 +223,12 @@ def test_schema_lists_the_expected_required_fields() -> None:
     assert ("EligibleRate", "iouMirror", "iou_mirror") in REQUIRED
 
 
-@pytest.mark.parametrize("type_name, xml_name, attr", REQUIRED, ids=[f"{r[0]}.{r[1]}" for r in REQUIRED])
-def test_missing_required_field_is_refused_naming_it(type_name: str, xml_name: str, attr: str) -> None:
+@pytest.mark.parametrize(
+    "type_name, xml_name, attr", REQUIRED, ids=[f"{r[0]}.{r[1]}" for r in REQUIRED]
+)
+def test_missing_required_field_is_refused_naming_it(
+    type_name: str, xml_name: str, attr: str
+) -> None:
     """Every element or attribute the schema requires is required when built in code too,
     and the message names it by its XML name."""
     build = FACTORIES[type_name]
@@ -227,15 +246,26 @@ ENUM_FIELDS = [
     (rate_estimate, "basis", "basis"),
     (bill_comparison, "status", "status"),
     (rate_change_request, "status", "status"),
-    (lambda **o: rate_change_request(status=RateChangeStatus.rejected, **o), "rejection_reason", "rejectionReason"),
+    (
+        lambda **o: rate_change_request(status=RateChangeStatus.rejected, **o),
+        "rejection_reason",
+        "rejectionReason",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
     "build, attr, xml_name",
     ENUM_FIELDS,
-    ids=["current_rate", "eligible_rate", "generation_rin_status", "rate_estimate", "bill_comparison",
-         "rate_change_request", "rejection_reason"],
+    ids=[
+        "current_rate",
+        "eligible_rate",
+        "generation_rin_status",
+        "rate_estimate",
+        "bill_comparison",
+        "rate_change_request",
+        "rejection_reason",
+    ],
 )
 def test_unknown_enumeration_text_is_refused_naming_the_field(
     build: Callable[..., Any], attr: str, xml_name: str
@@ -324,9 +354,15 @@ ROLE_MISMATCH = [
 ]
 
 
-@pytest.mark.parametrize("rin, role", ROLE_MISMATCH, ids=[f"{r}-as-{o.value}" for r, o in ROLE_MISMATCH])
-@pytest.mark.parametrize("build, label", [(current_rate, "currentRate"), (eligible_rate, "eligibleRate")])
-def test_rate_role_must_match_its_rin(build: Callable[..., Any], label: str, rin: Rin, role: Role) -> None:
+@pytest.mark.parametrize(
+    "rin, role", ROLE_MISMATCH, ids=[f"{r}-as-{o.value}" for r, o in ROLE_MISMATCH]
+)
+@pytest.mark.parametrize(
+    "build, label", [(current_rate, "currentRate"), (eligible_rate, "eligibleRate")]
+)
+def test_rate_role_must_match_its_rin(
+    build: Callable[..., Any], label: str, rin: Rin, role: Role
+) -> None:
     """The role stated next to a RIN must be the role the RIN itself encodes."""
     message = rejected(build, rin=rin, role=role)
     assert f"{label} {rin} is a {rin.role} RIN but role says {role.value}" in message
@@ -334,7 +370,11 @@ def test_rate_role_must_match_its_rin(build: Callable[..., Any], label: str, rin
 
 def test_rate_with_matching_role_is_accepted() -> None:
     """The same check lets each correctly labelled RIN through."""
-    for rin, role in ((BUNDLED, Role.bundled), (DELIVERY, Role.delivery), (GENERATION, Role.generation)):
+    for rin, role in (
+        (BUNDLED, Role.bundled),
+        (DELIVERY, Role.delivery),
+        (GENERATION, Role.generation),
+    ):
         assert current_rate(rin=rin, role=role).role is role
         assert eligible_rate(rin=rin, role=role).rin == rin
 
@@ -354,17 +394,22 @@ def test_valid_until_before_computed_at_is_refused() -> None:
     assert "validUntil is before computedAt" in message
 
 
-UTC = timezone.utc
+UTC = UTC
 TWELVE_MONTHS = [
     # start, end exactly 12 calendar months later
     (datetime(2024, 11, 1, 7, tzinfo=UTC), datetime(2025, 11, 1, 7, tzinfo=UTC)),
     (datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)),  # 366 days (leap year)
-    (datetime(2024, 2, 29, tzinfo=UTC), datetime(2025, 2, 28, tzinfo=UTC)),  # no 29 February in 2025
+    (
+        datetime(2024, 2, 29, tzinfo=UTC),
+        datetime(2025, 2, 28, tzinfo=UTC),
+    ),  # no 29 February in 2025
     (datetime(2025, 1, 31, 8, tzinfo=UTC), datetime(2026, 1, 31, 8, tzinfo=UTC)),
 ]
 
 
-@pytest.mark.parametrize("start, end", TWELVE_MONTHS, ids=[f"{s:%Y-%m-%d}" for s, _ in TWELVE_MONTHS])
+@pytest.mark.parametrize(
+    "start, end", TWELVE_MONTHS, ids=[f"{s:%Y-%m-%d}" for s, _ in TWELVE_MONTHS]
+)
 def test_twelve_calendar_months_of_usage_is_the_boundary(start: datetime, end: datetime) -> None:
     """NFR8: an available comparison needs 12 months of usage.  Exactly 12 calendar months
     passes; one day less is refused, naming usagePeriod."""
@@ -387,7 +432,11 @@ def test_twelve_local_calendar_months_across_a_dst_change_pass() -> None:
     pst, pdt = timezone(timedelta(hours=-8)), timezone(timedelta(hours=-7))
     start = datetime(2025, 3, 9, tzinfo=pst)  # DST began at 02:00 that day: midnight is PST
     end = datetime(2026, 3, 9, tzinfo=pdt)  # DST began on 8 March 2026: midnight is PDT
-    bill_comparison(usage_period=period(start, end), computed_at=int(end.timestamp()), valid_until=int(end.timestamp()))
+    bill_comparison(
+        usage_period=period(start, end),
+        computed_at=int(end.timestamp()),
+        valid_until=int(end.timestamp()),
+    )
 
 
 def test_available_comparison_states_its_usage_period() -> None:
@@ -399,7 +448,8 @@ def test_available_comparison_states_its_usage_period() -> None:
 def test_available_comparison_has_exactly_one_current_rate(flags: tuple[bool, ...]) -> None:
     """Savings are measured against the current rate, so exactly one estimate is current."""
     estimates = [
-        rate_estimate(rin=Rin.parse(f"USCA-PGPG-05{10 + i}-0000"), is_current=flag) for i, flag in enumerate(flags)
+        rate_estimate(rin=Rin.parse(f"USCA-PGPG-05{10 + i}-0000"), is_current=flag)
+        for i, flag in enumerate(flags)
     ]
     message = rejected(bill_comparison, rate_estimate=estimates)
     assert f"exactly one rateEstimate must be the current rate, found {sum(flags)}" in message
@@ -418,7 +468,11 @@ def test_available_comparison_states_its_currency() -> None:
 
 @pytest.mark.parametrize(
     "status",
-    [ComparisonStatus.insufficientHistory, ComparisonStatus.singleEligibleRate, ComparisonStatus.noRateTool],
+    [
+        ComparisonStatus.insufficientHistory,
+        ComparisonStatus.singleEligibleRate,
+        ComparisonStatus.noRateTool,
+    ],
 )
 def test_unavailable_comparison_gives_no_estimates(status: ComparisonStatus) -> None:
     """When the status says there is no comparison, no guessed figures may follow; without
@@ -426,7 +480,9 @@ def test_unavailable_comparison_gives_no_estimates(status: ComparisonStatus) -> 
     message = rejected(bill_comparison, status=status)
     assert f"status {status.value} gives no rateEstimate" in message
     start = datetime(2025, 6, 14, tzinfo=UTC)
-    ok = bill_comparison(status=status, rate_estimate=[], usage_period=period(start, start + timedelta(days=100)))
+    ok = bill_comparison(
+        status=status, rate_estimate=[], usage_period=period(start, start + timedelta(days=100))
+    )
     assert ok.rate_estimate == [] and ok.current is None
 
 
@@ -442,12 +498,19 @@ def test_rejected_request_states_its_reason() -> None:
     """A refusal without a reason leaves the customer nothing to act on."""
     message = rejected(rate_change_request, status=RateChangeStatus.rejected)
     assert "rejectionReason" in message
-    ok = rate_change_request(status=RateChangeStatus.rejected, rejection_reason=RejectionReason.notEligible)
+    ok = rate_change_request(
+        status=RateChangeStatus.rejected, rejection_reason=RejectionReason.notEligible
+    )
     assert ok.rejection_reason is RejectionReason.notEligible
 
 
 @pytest.mark.parametrize(
-    "status", [s for s in RateChangeStatus if s not in (RateChangeStatus.rejected, RateChangeStatus.accepted)]
+    "status",
+    [
+        s
+        for s in RateChangeStatus
+        if s not in (RateChangeStatus.rejected, RateChangeStatus.accepted)
+    ],
 )
 def test_reason_only_for_rejected_requests(status: RateChangeStatus) -> None:
     """A request still in progress (or done) cannot carry a rejection reason."""
@@ -472,12 +535,19 @@ def test_updated_before_requested_is_refused() -> None:
 
 # ---- RateInformation -------------------------------------------------------------------------
 DELIVERY_RATE = {"rin": DELIVERY, "role": Role.delivery, "lse": "PGE", "tariff_code": "E-TOU-C"}
-GENERATION_RATE = {"rin": GENERATION, "role": Role.generation, "lse": "PCE", "tariff_code": "ECOPLUS"}
+GENERATION_RATE = {
+    "rin": GENERATION,
+    "role": Role.generation,
+    "lse": "PCE",
+    "tariff_code": "ECOPLUS",
+}
 
 
 def test_unbundled_customer_has_delivery_and_generation_rates() -> None:
     """Cached mode: the utility names both current rates."""
-    info = rate_information(current_rate=[current_rate(**DELIVERY_RATE), current_rate(**GENERATION_RATE)])
+    info = rate_information(
+        current_rate=[current_rate(**DELIVERY_RATE), current_rate(**GENERATION_RATE)]
+    )
     assert info.rins == [DELIVERY, GENERATION]
 
 
@@ -485,7 +555,9 @@ def test_delivery_only_rate_needs_the_generation_rate_or_where_to_ask() -> None:
     """Non-cached mode must say where the generation RIN is, never leave it out silently."""
     message = rejected(rate_information, current_rate=[current_rate(**DELIVERY_RATE)])
     assert "generationRinStatus" in message and "delivery-only" in message
-    info = rate_information(current_rate=[current_rate(**DELIVERY_RATE)], generation_rin_status=generation_rin_status())
+    info = rate_information(
+        current_rate=[current_rate(**DELIVERY_RATE)], generation_rin_status=generation_rin_status()
+    )
     assert info.generation_rin_status is not None
 
 
@@ -498,9 +570,13 @@ def test_delivery_only_rate_needs_the_generation_rate_or_where_to_ask() -> None:
     ],
     ids=["delivery+generation", "bundled", "generation"],
 )
-def test_generation_rin_status_only_when_the_generation_rin_is_missing(rates: list[CurrentRate]) -> None:
+def test_generation_rin_status_only_when_the_generation_rin_is_missing(
+    rates: list[CurrentRate],
+) -> None:
     """Saying "ask the CCA" next to the generation rate would contradict the document."""
-    message = rejected(rate_information, current_rate=rates, generation_rin_status=generation_rin_status())
+    message = rejected(
+        rate_information, current_rate=rates, generation_rin_status=generation_rin_status()
+    )
     assert "generationRinStatus is for when the generation RIN is missing" in message
 
 
@@ -513,7 +589,10 @@ def test_at_most_two_current_rates() -> None:
 @pytest.mark.parametrize(
     "rates",
     [
-        [current_rate(**DELIVERY_RATE), current_rate(**{**DELIVERY_RATE, "rin": Rin.parse("USCA-PGXX-0105-0000")})],
+        [
+            current_rate(**DELIVERY_RATE),
+            current_rate(**{**DELIVERY_RATE, "rin": Rin.parse("USCA-PGXX-0105-0000")}),
+        ],
         [current_rate(), current_rate(**DELIVERY_RATE)],
         [current_rate(), current_rate(rin=BUNDLED_EV)],
     ],
@@ -536,7 +615,9 @@ def test_mirror_of_needs_iou_mirror() -> None:
 
 def test_several_problems_are_reported_together() -> None:
     """One message lists every problem, so a utility fixes its export in one pass."""
-    message = rejected(rate_change_request, status=RateChangeStatus.rejected, updated_at=1, target_tariff_code=None)
+    message = rejected(
+        rate_change_request, status=RateChangeStatus.rejected, updated_at=1, target_tariff_code=None
+    )
     assert "targetTariffCode is required" in message
     assert "rejectionReason" in message
     assert "updatedAt is before requestedAt" in message

@@ -30,10 +30,6 @@ ESPI = "http://naesb.org/espi"
 UP = "/espi/1_1/resource/Subscription/1/UsagePoint/1"
 MR = f"{UP}/MeterReading/1"
 
-# Streaming a FILE whose first IntervalBlock precedes its ReadingType (or that has none) now
-# leaks the handle libxml2 opened for the abandoned first pass; the dedicated xfail tests
-# below (test_*closes_the_file*) pin that bug down, so the tests about VALUES tolerate it.
-TOLERATE_LEAK = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 TEXAS = CORPUS / "texas-premise1-2012.xml"
 
@@ -60,7 +56,6 @@ def parse_blocks(doc: Document) -> list[tuple[IntervalBlock, object]]:
 
 
 # ---- columns equal parse results --------------------------------------------------------------
-@TOLERATE_LEAK
 @pytest.mark.parametrize("name", COLUMN_FILES)
 def test_block_columns_equal_parse_results(name: str) -> None:
     """Each streamed block has exactly the starts, durations, values, costs and qualities parse() reads."""
@@ -83,27 +78,9 @@ def test_block_columns_equal_parse_results(name: str) -> None:
         assert (columns.qualities or [None] * len(readings)) == qualities
 
 
-CONTEXT_BUGS = {
-    "eversource-gas-2024-07-16.xml": "BUG: streaming takes usage_point from the block's href path "
-    "(User/11111111/UsagePoint/01) while parse() follows the link graph to the UsagePoint entry "
-    "(self href User/1111111/UsagePoint/01, whose related link names the MeterReading): the two "
-    "APIs report different usage points for the same readings",
-    "sce-cmd_bulk_UsageSummary_and_IntervalBlock.xml": "BUG: two ReadingType entries share one self "
-    "href; Document indexes the first (setdefault) but streaming's _Context.add keeps the last, so "
-    "the two APIs attach different ReadingTypes (accumulationBehaviour 4 vs 2) to the same block, "
-    "and neither warns about the duplicate href",
-}
-
-
-@TOLERATE_LEAK
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=CONTEXT_BUGS[n]))
-        if n in CONTEXT_BUGS
-        else n
-        for n in COLUMN_FILES
-    ],
+    COLUMN_FILES,
 )
 def test_block_context_equals_parse_context(name: str) -> None:
     """Streaming attaches each block to the same UsagePoint, MeterReading, ReadingType and zone."""
@@ -118,7 +95,6 @@ def test_block_context_equals_parse_context(name: str) -> None:
         assert columns.context.time_zone == ctx.time_zone
 
 
-@TOLERATE_LEAK
 @pytest.mark.parametrize("name", COLUMN_FILES[:3])
 def test_columns_readings_equal_streamed_readings(name: str) -> None:
     path = CORPUS / name
@@ -129,7 +105,6 @@ def test_columns_readings_equal_streamed_readings(name: str) -> None:
     assert from_columns == list(espi_sst.parse(path).interval_readings())
 
 
-@TOLERATE_LEAK
 def test_streaming_is_public_api_with_warnings_after_iteration() -> None:
     stream = espi_sst.iter_interval_readings(CORPUS / "eversource-gas-2024-07-16.xml")
     assert isinstance(stream, ReadingStream)
@@ -281,11 +256,6 @@ def test_unknown_quality_code_is_warned_about_like_parse() -> None:
     assert "unknown_code" in stream_codes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a reading without timePeriod is skipped by streaming (reading_without_time) but "
-    "yielded with start=None by Document.interval_readings(); the two APIs give different counts",
-)
 def test_reading_without_time_period_is_treated_alike() -> None:
     body = reading("0", value="1") + reading(None, value="2")
     streamed, parsed, _, _ = both(block_feed(body))
@@ -405,7 +375,6 @@ LEAK_REASON = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=LEAK_REASON.format("the caller stopped early"))
 def test_abandoning_a_stream_early_closes_the_file(tmp_path: Path) -> None:
     """Breaking out of the loop after the first reading leaves no file handle open."""
     path = tmp_path / "copy.xml"
@@ -422,12 +391,6 @@ def test_abandoning_a_stream_early_closes_the_file(tmp_path: Path) -> None:
     assert leaks == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=LEAK_REASON.format(
-        "the first pass, abandoned when the first block precedes its ReadingType"
-    ),
-)
 def test_streaming_a_file_with_a_late_reading_type_closes_every_handle() -> None:
     """The Texas ThirdPartyX shape is read in two passes; neither may leave the file open."""
     readings: list[object] = []
@@ -451,7 +414,6 @@ def test_parse_resolves_a_reading_type_that_comes_later() -> None:
     assert all(r.context.reading_type is not None and r.unit == "Wh" for r in readings)
 
 
-@TOLERATE_LEAK
 def test_streaming_a_path_reads_the_small_resources_first() -> None:
     """From a file the stream can look ahead: scaled like parse(), and no warning."""
     stream = espi_sst.iter_interval_readings(TEXAS)
@@ -512,7 +474,6 @@ LATE_READING_TYPE = f"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-@TOLERATE_LEAK
 def test_late_reading_type_scales_from_a_path(tmp_path: Path) -> None:
     path = tmp_path / "late.xml"
     path.write_text(LATE_READING_TYPE)
@@ -523,7 +484,6 @@ def test_late_reading_type_scales_from_a_path(tmp_path: Path) -> None:
     ] == [200.0]
 
 
-@TOLERATE_LEAK
 def test_late_reading_type_strict_path_still_refuses_deviations(tmp_path: Path) -> None:
     path = tmp_path / "late.xml"
     path.write_text(LATE_READING_TYPE)
@@ -532,14 +492,6 @@ def test_late_reading_type_strict_path_still_refuses_deviations(tmp_path: Path) 
     assert caught.value.code == "element_name_case"
 
 
-@TOLERATE_LEAK
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: on the two-pass path (file whose first block precedes its ReadingType) the context "
-    "pass reads the small entries with a throw-away report and the main pass skips them "
-    "(context.complete), so their deviations (element_name_case, naive_datetime) never reach "
-    "stream.warnings; the same bytes streamed one-shot do report them",
-)
 def test_late_reading_type_path_reports_the_same_deviations_as_bytes(tmp_path: Path) -> None:
     path = tmp_path / "late.xml"
     path.write_text(LATE_READING_TYPE)

@@ -27,8 +27,19 @@ pytestmark = pytest.mark.slow
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--no-index", "--quiet", "-w", str(out), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
     )
@@ -57,7 +68,9 @@ def test_installed_wheel_validates_offline(wheel: Path, tmp_path: Path) -> None:
     # Dependencies come from this interpreter's site-packages (no download in tests).
     target_site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     here_site = sysconfig.get_paths()["purelib"]
     Path(target_site, "deps-from-test-runner.pth").write_text(here_site + "\n")
@@ -74,7 +87,11 @@ print(json.dumps({{
 }}))
 """
     result = subprocess.run(
-        [str(python), "-c", script], check=True, capture_output=True, text=True, cwd=tmp_path,
+        [str(python), "-c", script],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     report = json.loads(result.stdout)
@@ -85,7 +102,10 @@ print(json.dumps({{
 
     cli = subprocess.run(
         [str(env_dir / "bin" / "espi-sst"), "inspect", "--json"],
-        check=True, capture_output=True, text=True, cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert json.loads(cli.stdout)["interval_readings"] == 216

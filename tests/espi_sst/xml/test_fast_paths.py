@@ -16,9 +16,7 @@ from espi_sst.xml import _decode
 
 ROOT = Path(__file__).resolve().parents[3]
 FILES = sorted(
-    p
-    for p in (ROOT / "tests" / "data" / "corpus").glob("*.xml")
-    if "MALFORMED" not in p.name
+    p for p in (ROOT / "tests" / "data" / "corpus").glob("*.xml") if "MALFORMED" not in p.name
 ) + sorted((ROOT / "tests" / "data" / "examples").glob("*/*.xml"))
 
 

@@ -196,12 +196,6 @@ TRUNCATED = (
     f'<feed xmlns="{ATOM}"><entry><content><IntervalBlock xmlns="{ESPI}"><IntervalReading>'
     "<value>1</value></IntervalReading></IntervalBlock></content></entry><entry>"
 ).encode()
-MID_READ_LEAK = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: since commit 6f71d1b a checked path is handed to lxml.iterparse by name; lxml "
-    "opens the file itself and a ParseError raised mid-iteration (a bad value, or malformed "
-    "XML while streaming) leaves that handle open (ResourceWarning: unclosed file)",
-)
 
 
 def mid_read_cases() -> Iterator[Any]:
@@ -210,9 +204,6 @@ def mid_read_cases() -> Iterator[Any]:
         ("truncated", TRUNCATED, "malformed_xml"),
     ):
         for entry_point in ENTRY_POINTS:
-            leaks = entry_point.startswith("iter") or (
-                entry_point == "parse" and kind == "bad-value"
-            )
             # validate() reports a bad value as a ValidationIssue; it raises only for bad XML.
             expected = "" if (entry_point, kind) == ("validate", "bad-value") else code
             yield pytest.param(
@@ -220,7 +211,6 @@ def mid_read_cases() -> Iterator[Any]:
                 expected,
                 entry_point,
                 id=f"{kind}-{entry_point}",
-                marks=[MID_READ_LEAK] if leaks else [],
             )
 
 
@@ -283,31 +273,12 @@ HIDDEN_KINDS = ["utf16-no-bom", "after-64k-comment", "element-like-comment"]
 WITH_ENTRY = f'<feed xmlns="{ATOM}"><title>&xxe;</title>{ENTRY_WITH_BLOCK}</feed>'
 WITHOUT_ENTRY = f'<feed xmlns="{ATOM}"><title>&xxe;</title></feed>'
 
-STREAMING_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: iter_interval_readings/iter_interval_blocks call refuse_doctype only on the first "
-    "entry/IntervalBlock event (or an IntervalBlock root); a document with a DTD hidden from the "
-    "prolog check and no entry is read silently instead of refused",
-)
-VALIDATE_CLASS = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: validate() raises plain ParseError(code='dtd_forbidden') for a DTD the prolog check "
-    "missed, where parse() raises UnsafeXmlError; callers catching UnsafeXmlError miss it",
-)
-
 
 def hidden_cases() -> Iterator[Any]:
     for kind in HIDDEN_KINDS:
         for shape, body in (("with-entry", WITH_ENTRY), ("without-entry", WITHOUT_ENTRY)):
             for entry_point in ENTRY_POINTS:
-                marks = []
-                if entry_point == "validate":
-                    marks.append(VALIDATE_CLASS)
-                elif entry_point.startswith("iter") and shape == "without-entry":
-                    marks.append(STREAMING_GAP)
-                yield pytest.param(
-                    kind, body, entry_point, id=f"{kind}-{shape}-{entry_point}", marks=marks
-                )
+                yield pytest.param(kind, body, entry_point, id=f"{kind}-{shape}-{entry_point}")
 
 
 @pytest.mark.parametrize(("kind", "body", "entry_point"), list(hidden_cases()))
