@@ -14,14 +14,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import xmlschema
 from lxml import etree
 
 from .errors import ParseError, ValidationError
 from .xml._safety import ReadLimits, Source, opened_source, read_all
 from .xml.namespaces import ATOM, CUSTOMER, ESPI, SST, split_tag
 from .xml.reader import refuse_doctype, syntax_error
+
+if TYPE_CHECKING:
+    import xmlschema
 
 APPENDIX_B_RIN = f"{{{ESPI}}}bundledRin"
 
@@ -95,6 +98,8 @@ def schema_set(
         for ns, name in PROFILES[profile] + extra
     )
     wrapper = f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">{imports}</xs:schema>'
+    import xmlschema  # here, not at import: readers that never validate skip its ~19 MB
+
     return xmlschema.XMLSchema(
         wrapper, base_url=folder.as_uri() + "/", allow="sandbox", defuse="always"
     )

@@ -36,7 +36,9 @@ _DURATIONS = _xpath("e:IntervalReading/e:timePeriod/e:duration/text()")
 _VALUES = _xpath("e:IntervalReading/e:value/text()")
 _COSTS = _xpath("e:IntervalReading/e:cost/text()")
 _QUALITIES = _xpath("e:IntervalReading/e:ReadingQuality/e:quality/text()")
-_PERIODS = _xpath("count(e:IntervalReading/e:timePeriod)")
+_COMPLETE = _xpath(
+    "count(e:IntervalReading[e:value][e:timePeriod/e:start][e:timePeriod/e:duration])"
+)
 _READING = f"{{{ESPI}}}IntervalReading"
 _COST = f"{{{ESPI}}}cost"
 _QUALITY = f"{{{ESPI}}}ReadingQuality/{{{ESPI}}}quality"
@@ -77,22 +79,31 @@ class BlockColumns:
 
 
 def extract_columns(block: etree._Element) -> BlockColumns | None:
-    """The block's readings as columns, or None when the block is not of the regular shape."""
+    """The block's readings as columns, or None when the block is not of the regular shape.
+
+    The shape is proven, not assumed: every reading has a value, a start and a duration
+    (``_COMPLETE``), and the totals of children leave no room for a second one anywhere,
+    so the i-th string of each column belongs to the i-th reading.
+    """
     count = int(_COUNT(block))
+    if int(_COMPLETE(block)) != count or int(_PERIOD_CHILDREN(block)) != 2 * count:
+        return None
+    children = int(_ALL_CHILDREN(block))
     starts = _STARTS(block)
     durations = _DURATIONS(block)
     values = _VALUES(block)
-    if not (len(starts) == len(durations) == len(values) == count == int(_PERIODS(block))):
+    if not (len(starts) == len(durations) == len(values) == count):
         return None
-    if int(_PERIOD_CHILDREN(block)) != 2 * count:
-        return None
-    costs_text = _COSTS(block)
-    qualities_text = _QUALITIES(block)
-    quality_elements = int(_QUALITY_CHILDREN(block))
-    if quality_elements != len(qualities_text):
-        return None  # a ReadingQuality with more than its quality code
-    if int(_ALL_CHILDREN(block)) != 2 * count + len(costs_text) + len(qualities_text):
-        return None  # unknown or repeated children: let the careful path name them
+    if children == 2 * count:  # timePeriod and value only: the usual case
+        costs_text: list[str] = []
+        qualities_text: list[str] = []
+    else:
+        costs_text = _COSTS(block)
+        qualities_text = _QUALITIES(block)
+        if int(_QUALITY_CHILDREN(block)) != len(qualities_text):
+            return None  # a ReadingQuality with more than its quality code
+        if children != 2 * count + len(costs_text) + len(qualities_text):
+            return None  # unknown or repeated children: let the careful path name them
     try:
         start_ints = list(map(int, starts))
         duration_ints = list(map(int, durations))

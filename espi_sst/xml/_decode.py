@@ -195,18 +195,26 @@ def decode(element: etree._Element, cls: type[ModelObject], report: DeviationRep
         ) from None
 
 
+_DEFAULTS: dict[type, tuple[tuple[str, Any], ...] | None] = {}
+
+
 def _is_empty(obj: Any) -> bool:
     """True when every field still has its default (nothing was read into it)."""
-    for f in dataclasses.fields(obj):
-        if f.default is not dataclasses.MISSING:
-            default: Any = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
+    cls = type(obj)
+    if cls not in _DEFAULTS:
+        defaults: list[tuple[str, Any]] = []
+        for f in dataclasses.fields(obj):
+            if f.default is not dataclasses.MISSING:
+                defaults.append((f.name, f.default))
+            elif f.default_factory is not dataclasses.MISSING:
+                defaults.append((f.name, f.default_factory()))
+            else:
+                _DEFAULTS[cls] = None
+                break
         else:
-            return False
-        if getattr(obj, f.name) != default:
-            return False
-    return True
+            _DEFAULTS[cls] = tuple(defaults)
+    known = _DEFAULTS[cls]
+    return known is not None and all(getattr(obj, name) == value for name, value in known)
 
 
 def _value_of(child: etree._Element, field: FieldSpec, report: DeviationReport) -> Any:

@@ -49,3 +49,45 @@ def test_irregular_block_takes_the_careful_path_and_keeps_everything() -> None:
     assert readings[3].reading_quality[0].quality == 99  # unknown code kept as int
     codes = {w.code for w in doc.warnings}
     assert {"unknown_element_kept", "unknown_code", "element_order"} <= codes
+
+
+def _two_readings(first: str, second: str) -> bytes:
+    return (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><entry>'
+        '<link rel="self" href="/UsagePoint/1/MeterReading/1/IntervalBlock/1"/>'
+        '<link rel="up" href="/UsagePoint/1/MeterReading/1/IntervalBlock"/>'
+        '<content><IntervalBlock xmlns="http://naesb.org/espi">'
+        f"<IntervalReading>{first}</IntervalReading><IntervalReading>{second}</IntervalReading>"
+        "</IntervalBlock></content></entry></feed>"
+    ).encode()
+
+
+MISSING_VALUE_THEN_TWO = _two_readings(
+    "<timePeriod><duration>900</duration><start>1000</start></timePeriod>",
+    "<timePeriod><duration>900</duration><start>1900</start></timePeriod><value>5</value><value>7</value>",
+)
+MISSING_START_THEN_TWO = _two_readings(
+    "<timePeriod><duration>900</duration></timePeriod><value>1</value>",
+    "<timePeriod><duration>900</duration><start>1900</start><start>2800</start></timePeriod><value>2</value>",
+)
+
+
+@pytest.mark.parametrize(
+    ("xml", "expected"),
+    [
+        (MISSING_VALUE_THEN_TWO, [(1000, None), (1900, 5)]),
+        (MISSING_START_THEN_TWO, [(1900, 2)]),
+    ],
+    ids=["value-moved-between-readings", "start-moved-between-readings"],
+)
+def test_irregularities_that_cancel_out_in_totals_do_not_shift_values(
+    xml: bytes, expected: list[tuple[int, int | None]]
+) -> None:
+    """A reading missing its value next to one with two has the right totals; the column path
+    must still not hand the second reading's value to the first (found by the benchmark)."""
+    doc = espi_sst.parse(xml)
+    assert [(r.start, r.value) for r in doc.interval_readings()] == expected
+    stream = espi_sst.iter_interval_readings(xml)
+    assert [(r.start, r.value) for r in stream] == expected
+    assert "repeated_element" in {w.code for w in doc.warnings}
+    assert "repeated_element" in {w.code for w in stream.warnings}
