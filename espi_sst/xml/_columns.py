@@ -27,21 +27,23 @@ def _xpath(expression: str) -> etree.XPath:
     return etree.XPath(expression, namespaces=_NS, smart_strings=False)
 
 
-_COUNT = _xpath("count(e:IntervalReading)")
-_ALL_CHILDREN = _xpath("count(e:IntervalReading/*)")
-_PERIOD_CHILDREN = _xpath("count(e:IntervalReading/e:timePeriod/*)")
+_SHAPE = _xpath(
+    # One call, five cheap child walks: readings, their children, timePeriods, what the
+    # timePeriods hold, and any SECOND value/timePeriod/start/duration in a reading.
+    "concat(count(e:IntervalReading), ' ', count(e:IntervalReading/*), ' ',"
+    " count(e:IntervalReading/e:timePeriod), ' ', count(e:IntervalReading/e:timePeriod/*), ' ',"
+    " count(e:IntervalReading/e:value[2]) + count(e:IntervalReading/e:timePeriod[2])"
+    " + count(e:IntervalReading/e:timePeriod/e:start[2])"
+    " + count(e:IntervalReading/e:timePeriod/e:duration[2]))"
+)
 _QUALITY_CHILDREN = _xpath("count(e:IntervalReading/e:ReadingQuality/*)")
 _STARTS = _xpath("e:IntervalReading/e:timePeriod/e:start/text()")
 _DURATIONS = _xpath("e:IntervalReading/e:timePeriod/e:duration/text()")
 _VALUES = _xpath("e:IntervalReading/e:value/text()")
 _COSTS = _xpath("e:IntervalReading/e:cost/text()")
 _QUALITIES = _xpath("e:IntervalReading/e:ReadingQuality/e:quality/text()")
-_COMPLETE = _xpath(
-    "count(e:IntervalReading[e:value][e:timePeriod/e:start][e:timePeriod/e:duration])"
-)
-_READING = f"{{{ESPI}}}IntervalReading"
-_COST = f"{{{ESPI}}}cost"
-_QUALITY = f"{{{ESPI}}}ReadingQuality/{{{ESPI}}}quality"
+_COST_STARTS = _xpath("e:IntervalReading[e:cost]/e:timePeriod/e:start/text()")
+_QUALITY_STARTS = _xpath("e:IntervalReading[e:ReadingQuality]/e:timePeriod/e:start/text()")
 
 INT48 = 140_737_488_355_328
 UINT32 = 4_294_967_295
@@ -81,14 +83,14 @@ class BlockColumns:
 def extract_columns(block: etree._Element) -> BlockColumns | None:
     """The block's readings as columns, or None when the block is not of the regular shape.
 
-    The shape is proven, not assumed: every reading has a value, a start and a duration
-    (``_COMPLETE``), and the totals of children leave no room for a second one anywhere,
-    so the i-th string of each column belongs to the i-th reading.
+    The shape is proven, not assumed: there are as many values, starts, durations and
+    timePeriods as readings, and no reading holds a second one of any, so every reading
+    holds exactly one of each and the i-th string of each column belongs to the i-th
+    reading (a reading missing its value next to one with two cannot shift values).
     """
-    count = int(_COUNT(block))
-    if int(_COMPLETE(block)) != count or int(_PERIOD_CHILDREN(block)) != 2 * count:
+    count, children, periods, period_children, seconds = map(int, _SHAPE(block).split())
+    if periods != count or period_children != 2 * count or seconds:
         return None
-    children = int(_ALL_CHILDREN(block))
     starts = _STARTS(block)
     durations = _DURATIONS(block)
     values = _VALUES(block)
@@ -106,7 +108,10 @@ def extract_columns(block: etree._Element) -> BlockColumns | None:
             return None  # unknown or repeated children: let the careful path name them
     try:
         start_ints = list(map(int, starts))
-        duration_ints = list(map(int, durations))
+        if count and durations.count(durations[0]) == count:  # the usual: one interval length
+            duration_ints = [int(durations[0])] * count
+        else:
+            duration_ints = list(map(int, durations))
         value_ints = list(map(int, values))
     except ValueError:
         return None
@@ -120,7 +125,7 @@ def extract_columns(block: etree._Element) -> BlockColumns | None:
     costs: list[int | None] | None = None
     qualities: list[int | None] | None = None
     if costs_text or qualities_text:
-        aligned = _aligned_optionals(block, count, len(costs_text), len(qualities_text))
+        aligned = _aligned_optionals(block, start_ints, costs_text, qualities_text)
         if aligned is None:
             return None
         costs, qualities = aligned
@@ -128,27 +133,43 @@ def extract_columns(block: etree._Element) -> BlockColumns | None:
 
 
 def _aligned_optionals(
-    block: etree._Element, count: int, n_costs: int, n_qualities: int
+    block: etree._Element,
+    starts: list[int],
+    costs_text: list[str],
+    qualities_text: list[str],
 ) -> tuple[list[int | None] | None, list[int | None] | None] | None:
-    """Costs and qualities per reading; only some readings may carry them."""
-    costs: list[int | None] = []
-    qualities: list[int | None] = []
+    """Costs and qualities per reading, when only some readings carry them.
+
+    Each is matched to its reading by the reading's start (unique within a block), read by
+    the same kind of column XPath, so no per-reading Python work is needed.
+    """
+    if len(set(starts)) != len(starts):
+        return None  # repeated starts: let the careful path keep everything in order
+    by_start = {start: index for index, start in enumerate(starts)}
     try:
-        for reading in block.iterchildren(_READING):
-            cost = reading.findtext(_COST)
-            quality = reading.findtext(_QUALITY)
-            costs.append(None if cost is None else int(cost))
-            qualities.append(None if quality is None else int(quality))
+        costs = _placed(by_start, _COST_STARTS(block), costs_text)
+        qualities = _placed(by_start, _QUALITY_STARTS(block), qualities_text)
     except ValueError:
         return None
-    if len(costs) != count:
+    if costs is not None and any(c is not None and not -INT48 <= c <= INT48 for c in costs):
         return None
-    if sum(c is not None for c in costs) != n_costs:
-        return None  # a reading with two costs: the careful path warns
-    if sum(q is not None for q in qualities) != n_qualities:
-        return None  # a reading with several ReadingQuality: keep them all, carefully
-    if any(c is not None and not -INT48 <= c <= INT48 for c in costs):
-        return None
-    if any(q is not None and q not in KNOWN_QUALITIES for q in qualities):
+    if qualities is not None and any(q is not None and q not in KNOWN_QUALITIES for q in qualities):
         return None  # the careful path keeps unknown codes and warns
-    return (costs if n_costs else None), (qualities if n_qualities else None)
+    return costs, qualities
+
+
+def _placed(
+    by_start: dict[int, int], owner_starts: list[str], texts: list[str]
+) -> list[int | None] | None:
+    """Put each text at its reading's position; ValueError when they cannot be paired."""
+    if not texts:
+        return None
+    if len(owner_starts) != len(texts):
+        raise ValueError("a reading holds two of them")
+    column: list[int | None] = [None] * len(by_start)
+    for start_text, text in zip(owner_starts, texts, strict=True):
+        index = by_start[int(start_text)]
+        if column[index] is not None:
+            raise ValueError("two for one reading")
+        column[index] = int(text)
+    return column

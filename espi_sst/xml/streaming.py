@@ -307,6 +307,7 @@ class ReadingStream:
     ) -> Iterator[IntervalColumns]:
         checked = False
         yielded = False
+        block_in_entry = False  # an IntervalBlock ended since the last entry did
         try:
             events = safe_iterparse(stream, events=("end",), tag=(ENTRY, BLOCK))
             for _, element in events:
@@ -314,6 +315,7 @@ class ReadingStream:
                     refuse_doctype(element, name)
                     checked = True
                 if element.tag == BLOCK:
+                    block_in_entry = True
                     if not collect_only:
                         columns = self._block(element, context, report)
                         if (
@@ -326,9 +328,9 @@ class ReadingStream:
                         yield columns
                     element.clear(keep_tail=False)
                     continue
-                has_blocks = element.find(f"{{{ATOM}}}content/{BLOCK}") is not None
-                if not has_blocks and not context.complete:
+                if not block_in_entry and not context.complete:
                     context.add(read_entry(element, report), report)
+                block_in_entry = False
                 element.clear(keep_tail=False)
                 previous = element.getprevious()
                 parent = element.getparent()
