@@ -198,40 +198,42 @@ def _free(element: etree._Element) -> None:
         previous = element.getprevious()
 
 
+def _read_atom_metadata(
+    child: etree._Element, target: Feed | Entry, report: DeviationReport
+) -> bool:
+    """Read id, title, published, updated or a link into a feed or entry; False if none."""
+    namespace, local = split_tag(child.tag)
+    if namespace != ATOM:
+        return False
+    if local == "id":
+        target.id = (child.text or "").strip()
+    elif local == "title":
+        target.title = child.text or ""
+    elif local in ("published", "updated") and hasattr(target, local):
+        setattr(target, local, _datetime(child, report))
+    elif local == "link":
+        link = _link(child, report)
+        if link is not None:
+            target.links.append(link)
+    else:
+        return False
+    return True
+
+
 def _read_feed(root: etree._Element, entries: list[Entry], report: DeviationReport) -> Feed:
     feed = Feed(entries=entries)
     for child in root:
-        tag = child.tag
-        if tag == f"{{{ATOM}}}id":
-            feed.id = (child.text or "").strip()
-        elif tag == f"{{{ATOM}}}title":
-            feed.title = child.text or ""
-        elif tag == f"{{{ATOM}}}updated":
-            feed.updated = _datetime(child, report)
-        elif tag == f"{{{ATOM}}}link":
-            link = _link(child, report)
-            if link is not None:
-                feed.links.append(link)
+        if child.tag != ENTRY and isinstance(child.tag, str):
+            _read_atom_metadata(child, feed, report)
     return feed
 
 
 def read_entry(element: etree._Element, report: DeviationReport) -> Entry:
     entry = Entry(line=element.sourceline)
     for child in element:
-        tag = child.tag
-        if tag == f"{{{ATOM}}}id":
-            entry.id = (child.text or "").strip()
-        elif tag == f"{{{ATOM}}}title":
-            entry.title = child.text or ""
-        elif tag == f"{{{ATOM}}}published":
-            entry.published = _datetime(child, report)
-        elif tag == f"{{{ATOM}}}updated":
-            entry.updated = _datetime(child, report)
-        elif tag == f"{{{ATOM}}}link":
-            link = _link(child, report)
-            if link is not None:
-                entry.links.append(link)
-        elif tag == f"{{{ATOM}}}content":
+        if not isinstance(child.tag, str) or _read_atom_metadata(child, entry, report):
+            continue
+        if child.tag == f"{{{ATOM}}}content":
             _read_content(child, entry, report)
     if entry.self_href and not entry.up_href:
         up = entry.self_href.rstrip("/").rsplit("/", 1)[0]
