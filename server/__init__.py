@@ -1,0 +1,29 @@
+"""espi-sst server: a Green Button Connect data custodian with the SST extension.
+
+``create_app(test_config=None)`` builds the Flask app (the flaskr pattern): configuration
+from defaults, ``ESPI_*`` environment variables and the test config; SQLAlchemy storage
+migrated by Alembic; the OAuth 2 / OpenID Connect authorization server, the customer
+portal and the ESPI resource API as blueprints.  Production: ``gunicorn
+'espi_sst_server:create_app()'``.
+
+The server uses the espi_sst library; the library never imports the server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from .config import load_config
+from .storage import db
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    load_config(app, test_config)
+    db.init_app(app)
+    return app
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,84 @@
+"""Checking bearer tokens on resource requests (RFC 6750), for every ESPI endpoint.
+
+``current_grant()`` is the one gate: it finds the token by hash, refuses expired or revoked
+tokens and tokens of revoked authorizations (401 ``invalid_token``), and checks the scope
+category the endpoint needs (403 ``insufficient_scope``).  Endpoints then check that what is
+asked for belongs to the grant (another subscription's resources are 404, never data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort, g, jsonify, make_response, request
+from sqlalchemy import select
+
+from espi_sst.scope import Category, Scope
+
+from ..security import hash_secret, now
+from ..storage import db
+from ..storage.models import Authorization, Token
+
+ACTIVE = 1
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the presented token allows."""
+
+    token: Token
+    client_id: str
+    authorization: Authorization | None  # None: an ASP-level (client_credentials) token
+    scope: Scope
+
+    @property
+    def usage_point_ids(self) -> frozenset[int]:
+        if self.authorization is None:
+            return frozenset()
+        return frozenset(up.id for up in self.authorization.usage_points)
+
+
+def _refuse(status: int, error: str, description: str) -> None:
+    challenge = f'Bearer error="{error}", error_description="{description}"'
+    response = make_response(jsonify(error=error, error_description=description), status)
+    response.headers["WWW-Authenticate"] = challenge
+    abort(response)
+
+
+def current_grant(required: Category | None = None, *, client_level: bool = False) -> Grant:
+    """The grant of the request's bearer token, or an RFC 6750 error response.
+
+    Args:
+        required: the scope category the endpoint serves (None: any grant).
+        client_level: the endpoint is ASP-level (ApplicationInformation, Bulk): it takes a
+            client_credentials token, not a customer's.
+    """
+    cached: Grant | None = getattr(g, "espi_grant", None)
+    if cached is not None:
+        return cached
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        response = make_response(jsonify(error="invalid_request", error_description="bearer token required"), 401)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="espi"'
+        abort(response)
+    token = db.session.scalar(select(Token).where(Token.access_token_hash == hash_secret(value.strip())))
+    moment = now()
+    if token is None or token.revoked_at is not None or token.access_expires_at <= moment:
+        _refuse(401, "invalid_token", "the access token is unknown, expired or revoked")
+    assert token is not None
+    authorization = token.authorization
+    if authorization is not None and (
+        authorization.status != ACTIVE or (authorization.ends_at is not None and authorization.ends_at <= moment)
+    ):
+        _refuse(401, "invalid_token", "the authorization behind this token is revoked or ended")
+    if client_level and authorization is not None:
+        _refuse(403, "insufficient_scope", "this resource needs a client_credentials token")
+    if not client_level and authorization is None:
+        _refuse(403, "insufficient_scope", "this resource needs a customer's authorization")
+    scope = Scope.parse(token.scope)
+    if required is not None and not scope.allows(required):
+        _refuse(403, "insufficient_scope", f"this resource needs the {required.value} scope")
+    grant = Grant(token=token, client_id=token.client_id, authorization=authorization, scope=scope)
+    g.espi_grant = grant
+    return grant

@@ -1,0 +1,38 @@
+"""Small security helpers shared by the server's parts: hashing secrets, random ids, time.
+
+Tokens and codes are high-entropy random strings, so a plain SHA-256 is the right store
+(a slow password hash adds nothing and costs every request); client secrets are hashed the
+same way for the same reason.  Customer passwords use argon2 (see portal).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+
+
+def now() -> int:
+    """Epoch seconds (every stored time is one)."""
+    return int(time.time())
+
+
+def hash_secret(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def same_secret(value: str, stored_hash: str | None) -> bool:
+    """Constant-time comparison of a presented secret with its stored hash."""
+    if stored_hash is None:
+        return False
+    return hmac.compare_digest(hash_secret(value), stored_hash)
+
+
+def new_token(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,94 @@
+"""Storage: SQLAlchemy 2 on SQLite (embedded default) or PostgreSQL, migrated by Alembic.
+
+One :class:`Database` per app, created unbound and bound in ``init_app`` (Flask pattern);
+a request gets a session that is removed at the end of the app context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from .models import Base
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Database:
+    """The app's engine and request-scoped session."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self._factory: scoped_session[Session] | None = None
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config["DATABASE_URL"]
+        options: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            options["connect_args"] = {"check_same_thread": False}
+        else:
+            options["pool_pre_ping"] = True
+        self.engine = create_engine(url, **options)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._factory = scoped_session(sessionmaker(bind=self.engine, expire_on_commit=False))
+        app.teardown_appcontext(self._remove)
+        app.extensions["espi_sst_db"] = self
+        if app.config["AUTO_MIGRATE"]:
+            upgrade(self.engine)
+
+    @property
+    def session(self) -> Session:
+        assert self._factory is not None, "Database.init_app was not called"
+        return self._factory()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on any error."""
+        session = self.session
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    def _remove(self, _exc: BaseException | None = None) -> None:
+        if self._factory is not None:
+            self._factory.remove()
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(engine), "head")
+
+
+db = Database()
+
+__all__ = ["Base", "Database", "db", "upgrade"]

@@ -1,0 +1,321 @@
+"""The data custodian's tables (SQLAlchemy 2, typed mappings).
+
+Three groups:
+
+* **customers and their data** -- RetailCustomer, UsagePoint (a service agreement),
+  MeterReading + ReadingType + IntervalReading rows, UsageSummary, LocalTimeParameters;
+  and the SST's rate data (Tariff with its RIN; a usage point's current tariffs), designed
+  now so the SST services (issue 5) only add behaviour;
+* **ASPs and grants** -- Application (ESPI ApplicationInformation: an OAuth client),
+  Authorization (ESPI Authorization = one Subscription: a customer's grant to one ASP for
+  chosen usage points), PreAuthorization (onboarding Mode 1);
+* **OAuth state** -- AuthorizationCode, Token (hashed; refresh rotation by family),
+  SigningKey (OpenID Connect), and AuditEvent (every grant, revocation and security event,
+  NFR24).
+
+Times are epoch seconds (ESPI TimeType), stored as integers: the same on SQLite and
+PostgreSQL, and what the ESPI writer needs.  Secrets (client secrets, codes, tokens) are
+stored only as hashes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+
+    Integer,
+    String,
+    Table,
+    Column,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# ---- customers and their data -------------------------------------------------------------
+
+
+class RetailCustomer(Base):
+    """A customer who signs in to the portal (the built-in identity source)."""
+
+    __tablename__ = "retail_customer"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    username: Mapped[str] = mapped_column(String(120), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    service_address: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    usage_points: Mapped[list[UsagePoint]] = relationship(back_populates="customer")
+
+
+class LocalTimeParameters(Base):
+    __tablename__ = "local_time_parameters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    tz_offset: Mapped[int] = mapped_column(Integer)
+    dst_offset: Mapped[int] = mapped_column(Integer)
+    dst_start_rule: Mapped[str] = mapped_column(String(8))
+    dst_end_rule: Mapped[str] = mapped_column(String(8))
+
+
+class Tariff(Base):
+    """A rate schedule the utility offers, with its MIDAS RIN (SST)."""
+
+    __tablename__ = "tariff"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(256))
+    rin: Mapped[str] = mapped_column(String(40))
+    role: Mapped[str] = mapped_column(String(16))  # bundled | delivery | generation
+    lse: Mapped[str] = mapped_column(String(64))
+    iou_mirror_of: Mapped[str | None] = mapped_column(String(40))
+    definition: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # TOU periods, tiers ...
+
+
+class UsagePoint(Base):
+    """One service agreement: a meter's service at a premise (ESPI UsagePoint)."""
+
+    __tablename__ = "usage_point"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("retail_customer.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    service_kind: Mapped[int] = mapped_column(Integer)  # ESPI ServiceKind: 0 electricity, 1 gas
+    service_agreement: Mapped[str] = mapped_column(String(64))
+    local_time_id: Mapped[int | None] = mapped_column(ForeignKey("local_time_parameters.id"))
+    # SST: who serves it and on which rates (bundled: one tariff; unbundled: delivery from
+    # the UDC plus generation from the CCA, which a non-caching UDC may not know).
+    udc: Mapped[str] = mapped_column(String(64))
+    lse: Mapped[str] = mapped_column(String(64))
+    tariff_id: Mapped[int | None] = mapped_column(ForeignKey("tariff.id"))
+    generation_tariff_id: Mapped[int | None] = mapped_column(ForeignKey("tariff.id"))
+    rate_effective_date: Mapped[int | None] = mapped_column(BigInteger)
+    customer: Mapped[RetailCustomer] = relationship(back_populates="usage_points")
+    local_time: Mapped[LocalTimeParameters | None] = relationship()
+    tariff: Mapped[Tariff | None] = relationship(foreign_keys=[tariff_id])
+    generation_tariff: Mapped[Tariff | None] = relationship(foreign_keys=[generation_tariff_id])
+    meter_readings: Mapped[list[MeterReading]] = relationship(back_populates="usage_point")
+    usage_summaries: Mapped[list[UsageSummary]] = relationship(back_populates="usage_point")
+
+    @property
+    def bundled(self) -> bool:
+        return self.udc == self.lse
+
+
+class ReadingType(Base):
+    __tablename__ = "reading_type"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    accumulation_behaviour: Mapped[int | None] = mapped_column(Integer)
+    commodity: Mapped[int | None] = mapped_column(Integer)
+    currency: Mapped[int | None] = mapped_column(Integer)
+    data_qualifier: Mapped[int | None] = mapped_column(Integer)
+    flow_direction: Mapped[int | None] = mapped_column(Integer)
+    interval_length: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[int | None] = mapped_column(Integer)
+    phase: Mapped[int | None] = mapped_column(Integer)
+    power_of_ten_multiplier: Mapped[int | None] = mapped_column(Integer)
+    time_attribute: Mapped[int | None] = mapped_column(Integer)
+    uom: Mapped[int | None] = mapped_column(Integer)
+
+
+class MeterReading(Base):
+    __tablename__ = "meter_reading"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    usage_point_id: Mapped[int] = mapped_column(ForeignKey("usage_point.id"), index=True)
+    reading_type_id: Mapped[int] = mapped_column(ForeignKey("reading_type.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    usage_point: Mapped[UsagePoint] = relationship(back_populates="meter_readings")
+    reading_type: Mapped[ReadingType] = relationship()
+
+
+class IntervalReading(Base):
+    """One interval; IntervalBlocks are assembled per day (or month) when served."""
+
+    __tablename__ = "interval_reading"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_reading_id: Mapped[int] = mapped_column(ForeignKey("meter_reading.id"))
+    start: Mapped[int] = mapped_column(BigInteger)
+    duration: Mapped[int] = mapped_column(Integer)
+    value: Mapped[int] = mapped_column(BigInteger)
+    cost: Mapped[int | None] = mapped_column(BigInteger)
+    quality: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (
+        UniqueConstraint("meter_reading_id", "start", name="uq_interval_reading_start"),
+    )
+
+
+class UsageSummary(Base):
+    __tablename__ = "usage_summary"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    usage_point_id: Mapped[int] = mapped_column(ForeignKey("usage_point.id"), index=True)
+    billing_period_start: Mapped[int] = mapped_column(BigInteger)
+    billing_period_duration: Mapped[int] = mapped_column(Integer)
+    bill_last_period: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[int | None] = mapped_column(Integer)
+    consumption_wh: Mapped[int | None] = mapped_column(BigInteger)
+    status_time_stamp: Mapped[int] = mapped_column(BigInteger)
+    tariff_profile: Mapped[str | None] = mapped_column(String(256))
+    read_cycle: Mapped[str | None] = mapped_column(String(256))
+    agency_name: Mapped[str | None] = mapped_column(String(256))
+    usage_point: Mapped[UsagePoint] = relationship(back_populates="usage_summaries")
+
+
+# ---- ASPs and grants ------------------------------------------------------------------------
+
+
+class Application(Base):
+    """An ASP's registered application (ESPI ApplicationInformation; an OAuth client)."""
+
+    __tablename__ = "application"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_secret_hash: Mapped[str | None] = mapped_column(String(255))  # None: public client
+    client_name: Mapped[str] = mapped_column(String(256))
+    client_uri: Mapped[str | None] = mapped_column(String(512))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    notify_uri: Mapped[str] = mapped_column(String(512))
+    scope: Mapped[str] = mapped_column(Text)  # the most this application may ask for
+    grant_types: Mapped[list[str]] = mapped_column(JSON)
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
+    qualification: Mapped[str] = mapped_column(String(16))  # qualified | pending | suspended
+    software_id: Mapped[str] = mapped_column(String(256))
+    software_version: Mapped[str] = mapped_column(String(32))
+    contacts: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+authorization_usage_point = Table(
+    "authorization_usage_point",
+    Base.metadata,
+    Column("authorization_id", ForeignKey("authorization.id"), primary_key=True),
+    Column("usage_point_id", ForeignKey("usage_point.id"), primary_key=True),
+)
+preauthorization_usage_point = Table(
+    "preauthorization_usage_point",
+    Base.metadata,
+    Column("preauthorization_id", ForeignKey("preauthorization.id"), primary_key=True),
+    Column("usage_point_id", ForeignKey("usage_point.id"), primary_key=True),
+)
+
+
+class Authorization(Base):
+    """A customer's grant to one application: ESPI Authorization, and its Subscription."""
+
+    __tablename__ = "authorization"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    subscription_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("retail_customer.id"), index=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), index=True)
+    scope: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)  # ESPI AuthorizationStatus: 0 revoked, 1 active
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    ends_at: Mapped[int | None] = mapped_column(BigInteger)  # None: until revoked
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    grant_type: Mapped[str] = mapped_column(String(32))
+    application: Mapped[Application] = relationship()
+    customer: Mapped[RetailCustomer | None] = relationship()
+    usage_points: Mapped[list[UsagePoint]] = relationship(secondary=authorization_usage_point)
+
+
+class PreAuthorization(Base):
+    """Onboarding Mode 1: the customer chose an ASP and what to share before it asked."""
+
+    __tablename__ = "preauthorization"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("retail_customer.id"), index=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"))
+    scope: Mapped[str] = mapped_column(Text)
+    ends_at: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+    usage_points: Mapped[list[UsagePoint]] = relationship(secondary=preauthorization_usage_point)
+
+
+# ---- OAuth state ----------------------------------------------------------------------------
+
+
+class AuthorizationCode(Base):
+    __tablename__ = "authorization_code"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    authorization_id: Mapped[int] = mapped_column(ForeignKey("authorization.id"))
+    redirect_uri: Mapped[str] = mapped_column(String(512))
+    response_type: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(String(255))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(8))
+    auth_time: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+    token_family: Mapped[str | None] = mapped_column(String(36))  # what the code issued
+
+
+class Token(Base):
+    """An access token and (maybe) its refresh token, hashed; one row per issue.
+
+    Rotation: refreshing issues a new row in the same ``family`` and marks the old refresh
+    token used; presenting a used refresh token again revokes the whole family.
+    """
+
+    __tablename__ = "token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family: Mapped[str] = mapped_column(String(36), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    authorization_id: Mapped[int | None] = mapped_column(ForeignKey("authorization.id"), index=True)
+    access_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    access_expires_at: Mapped[int] = mapped_column(BigInteger)
+    refresh_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    refresh_used_at: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    authorization: Mapped[Authorization | None] = relationship()
+
+
+class SigningKey(Base):
+    """OpenID Connect signing keys: generated at first start, kept, published as JWKS."""
+
+    __tablename__ = "signing_key"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    private_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(Boolean)
+
+
+class AuditEvent(Base):
+    """A controlled, auditable record of every grant, consent and security event (NFR24)."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    actor: Mapped[str] = mapped_column(String(120))  # customer:<uuid>, client:<id>, system
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(120))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
