@@ -14,15 +14,35 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask_wtf import CSRFProtect
 
 from .config import load_config
 from .storage import db
+
+csrf = CSRFProtect()
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, test_config)
     db.init_app(app)
+    csrf.init_app(app)
+
+    from . import portal
+    from .oauth import routes as oauth_routes
+    from .oauth.server import init_oauth
+
+    init_oauth(app)
+    oauth_routes.init_app(app)
+    portal.init_app(app)
+    # Machine endpoints authenticate the client, not a browser session: no CSRF token.
+    for view in (
+        oauth_routes.token,
+        oauth_routes.revoke,
+        oauth_routes.introspect,
+        oauth_routes.userinfo,
+    ):
+        csrf.exempt(view)
     return app
 
 

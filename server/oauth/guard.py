@@ -59,17 +59,22 @@ def current_grant(required: Category | None = None, *, client_level: bool = Fals
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        response = make_response(jsonify(error="invalid_request", error_description="bearer token required"), 401)
+        response = make_response(
+            jsonify(error="invalid_request", error_description="bearer token required"), 401
+        )
         response.headers["WWW-Authenticate"] = 'Bearer realm="espi"'
         abort(response)
-    token = db.session.scalar(select(Token).where(Token.access_token_hash == hash_secret(value.strip())))
+    token = db.session.scalar(
+        select(Token).where(Token.access_token_hash == hash_secret(value.strip()))
+    )
     moment = now()
     if token is None or token.revoked_at is not None or token.access_expires_at <= moment:
         _refuse(401, "invalid_token", "the access token is unknown, expired or revoked")
     assert token is not None
     authorization = token.authorization
     if authorization is not None and (
-        authorization.status != ACTIVE or (authorization.ends_at is not None and authorization.ends_at <= moment)
+        authorization.status != ACTIVE
+        or (authorization.ends_at is not None and authorization.ends_at <= moment)
     ):
         _refuse(401, "invalid_token", "the authorization behind this token is revoked or ended")
     if client_level and authorization is not None:

@@ -26,12 +26,11 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     ForeignKey,
-
     Integer,
     String,
     Table,
-    Column,
     Text,
     UniqueConstraint,
 )
@@ -317,5 +316,3 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(120))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-
-

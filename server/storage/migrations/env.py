@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-
 from espi_sst_server.storage.models import Base
 
 config = context.config

@@ -1,0 +1,249 @@
+"""Grants and extensions: where this server is stricter than Authlib's defaults (RFC 9700).
+
+* PKCE with S256 is required of EVERY client, confidential or public; ``plain``, a missing
+  method and a verifier without a challenge are refused (Authlib's ``CodeChallenge``
+  forces PKCE for public clients only and allows ``plain``).
+* Authorization codes are single-use and short-lived; a code presented twice revokes every
+  token it issued (RFC 6749 4.1.2, RFC 9700 4.5).
+* Refresh tokens rotate; presenting a used refresh token revokes the whole token family
+  (RFC 9700 4.14.2).
+* OpenID Connect: a nonce is required (for ``code`` and the ``code id_token`` hybrid), and
+  a nonce cannot be replayed for the same client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN, compare_s256_code_challenge
+from authlib.oidc.core import UserInfo
+from authlib.oidc.core.grants import OpenIDCode, OpenIDHybridGrant
+from flask import current_app, g
+from joserfc.jwk import RSAKey
+from sqlalchemy import select, update
+
+from espi_sst.scope import Category, Scope
+
+from ..security import hash_secret, now
+from ..storage import db
+from ..storage.models import AuthorizationCode, RetailCustomer, Token
+from .adapters import OAuthClient, OAuthCode, OAuthToken
+from .audit import record
+from .keys import ALGORITHM, active_key
+
+
+class StrictPKCE(CodeChallenge):
+    """PKCE S256 for every client (RFC 9700 2.1.1)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def __init__(self) -> None:
+        super().__init__(required=True)
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError(
+                "Missing 'code_challenge': PKCE with S256 is required of every client",
+                redirect_uri=redirect_uri,
+            )
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError(
+                "'code_challenge_method' must be S256 ('plain' and a missing method are refused)",
+                redirect_uri=redirect_uri,
+            )
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        verifier = grant.request.form.get("code_verifier")
+        challenge = grant.request.authorization_code.row.code_challenge
+        if not challenge:
+            raise InvalidRequestError("The authorization had no code challenge; refused")
+        if not verifier:
+            raise InvalidRequestError("Missing 'code_verifier'")
+        if not CODE_VERIFIER_PATTERN.match(verifier):
+            raise InvalidRequestError("Invalid 'code_verifier'")
+        if not compare_s256_code_challenge(verifier, challenge):
+            from authlib.oauth2.rfc6749.errors import InvalidGrantError
+
+            raise InvalidGrantError(description="Code challenge failed.")
+
+
+def _user_info(customer: RetailCustomer, scope: str) -> UserInfo:
+    info = UserInfo(sub=customer.uuid)
+    if Scope.parse(scope).allows(Category.BASIC):
+        info["name"] = customer.display_name
+        if customer.email:
+            info["email"] = customer.email
+    return info
+
+
+class _OpenIDSigning:
+    """How id_tokens are signed and what they claim (shared by code and hybrid flows)."""
+
+    def resolve_client_private_key(self, client: OAuthClient) -> Any:
+        return RSAKey.import_key(active_key(db.session).private_jwk)
+
+    def get_client_algorithm(self, client: OAuthClient) -> str:
+        return ALGORITHM
+
+    def get_encode_header(self, client: OAuthClient) -> dict[str, str]:
+        return {"alg": ALGORITHM, "kid": active_key(db.session).kid}
+
+    def get_client_claims(self, client: OAuthClient) -> dict[str, Any]:
+        moment = now()
+        return {
+            "iss": current_app.config["ISSUER"],
+            "aud": [client.get_client_id()],
+            "iat": moment,
+            "exp": moment + int(current_app.config["ID_TOKEN_SECONDS"]),
+        }
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        """A nonce already used with this client is a replay."""
+        return (
+            db.session.scalar(
+                select(AuthorizationCode.id).where(
+                    AuthorizationCode.client_id == request.payload.client_id,
+                    AuthorizationCode.nonce == nonce,
+                )
+            )
+            is not None
+        )
+
+    def generate_user_info(self, user: RetailCustomer, scope: str) -> UserInfo:
+        return _user_info(user, scope)
+
+
+class RequiredNonceOpenIDCode(_OpenIDSigning, OpenIDCode):
+    def __init__(self) -> None:
+        super().__init__(require_nonce=True)
+
+
+def save_code(code: str, request: Any, response_type: str) -> None:
+    """Store a code's hash with what the customer consented to (set by the consent view)."""
+    consent = g.espi_consent
+    payload = request.payload
+    row = AuthorizationCode(
+        code_hash=hash_secret(code),
+        client_id=request.client.get_client_id(),
+        authorization_id=consent.authorization_id,
+        redirect_uri=payload.redirect_uri,
+        response_type=response_type,
+        scope=consent.scope,
+        nonce=payload.data.get("nonce"),
+        code_challenge=payload.data.get("code_challenge"),
+        code_challenge_method=payload.data.get("code_challenge_method") or "S256",
+        auth_time=consent.auth_time,
+        expires_at=now() + int(current_app.config["AUTHORIZATION_CODE_SECONDS"]),
+    )
+    db.session.add(row)
+    db.session.commit()
+
+
+def query_code(code: str, client: OAuthClient) -> OAuthCode | None:
+    row = db.session.scalar(
+        select(AuthorizationCode).where(AuthorizationCode.code_hash == hash_secret(code))
+    )
+    if row is None or row.client_id != client.get_client_id():
+        return None
+    if row.used_at is not None:
+        # Replay: revoke whatever the first use issued (RFC 6749 4.1.2).
+        if row.token_family:
+            revoke_family(row.token_family, reason="authorization code reused")
+        record(
+            "client:" + row.client_id,
+            "code_reused",
+            subject=f"authorization:{row.authorization_id}",
+        )
+        db.session.commit()
+        return None
+    if row.expires_at <= now():
+        return None
+    return OAuthCode(row)
+
+
+def revoke_family(family: str, *, reason: str) -> None:
+    db.session.execute(
+        update(Token)
+        .where(Token.family == family, Token.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    record("system", "token_family_revoked", subject=f"family:{family}", detail={"reason": reason})
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        save_code(code, request, "code")
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> OAuthCode | None:
+        return query_code(code, client)
+
+    def delete_authorization_code(self, authorization_code: OAuthCode) -> None:
+        # Kept, marked used: a second presentation must be recognised (and punished).
+        authorization_code.row.used_at = now()
+        db.session.commit()
+
+    def authenticate_user(self, authorization_code: OAuthCode) -> RetailCustomer | None:
+        authorization = authorization_code.row
+        from ..storage.models import Authorization
+
+        grant = db.session.get(Authorization, authorization.authorization_id)
+        if grant is None or grant.status != 1 or grant.customer is None:
+            return None
+        return grant.customer
+
+
+class HybridGrant(_OpenIDSigning, OpenIDHybridGrant):
+    """``response_type=code id_token`` (concept design section 8): id_token with c_hash."""
+
+    RESPONSE_TYPES = {"code id_token"}
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        save_code(code, request, "code id_token")
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation
+
+    def authenticate_refresh_token(self, refresh_token: str) -> OAuthToken | None:
+        row = db.session.scalar(
+            select(Token).where(Token.refresh_token_hash == hash_secret(refresh_token))
+        )
+        if row is None:
+            return None
+        if row.refresh_used_at is not None:
+            # Reuse of a rotated refresh token: someone else holds a copy. Revoke it all.
+            revoke_family(row.family, reason="refresh token reused")
+            record("client:" + row.client_id, "refresh_reused", subject=f"family:{row.family}")
+            db.session.commit()
+            return None
+        if row.revoked_at is not None or (row.refresh_expires_at or 0) <= now():
+            return None
+        authorization = row.authorization
+        if authorization is not None and authorization.status != 1:
+            return None
+        return OAuthToken(row)
+
+    def authenticate_user(self, refresh_token: OAuthToken) -> RetailCustomer | None:
+        authorization = refresh_token.row.authorization
+        return authorization.customer if authorization is not None else None
+
+    def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
+        moment = now()
+        refresh_token.row.refresh_used_at = moment
+        refresh_token.row.revoked_at = moment
+        db.session.commit()
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """ASP-level access (ApplicationInformation, Bulk) with the client's own credentials."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]

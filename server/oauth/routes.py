@@ -1,0 +1,301 @@
+"""OAuth / OpenID Connect endpoints: authorize (with consent), token, revoke, introspect,
+userinfo, JWKS and discovery metadata (RFC 8414, OpenID Connect Discovery).
+
+The authorization endpoint never redirects to an unverified client or redirect URI: such
+errors get an error page (RFC 6749 4.1.2.1).  Every other authorization response, error or
+not, carries ``state`` and ``iss`` (RFC 9207).  Both onboarding modes of the concept design
+(section 7.2) end here: Mode 2, consent in the flow; Mode 1, a pre-authorization the
+customer made in the portal, so the flow needs only sign-in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from espi_sst.scope import Category, Scope
+
+from ..portal.forms import ConsentForm
+from ..portal.session import auth_time, current_customer
+from ..security import new_uuid, now
+from ..storage import db
+from ..storage.models import Authorization, PreAuthorization, RetailCustomer, UsagePoint
+from .audit import record
+from .guard import current_grant
+from .keys import jwks
+from .server import RESOURCE_BASE, EspiAuthorizationServer
+
+bp = Blueprint("oauth", __name__)
+
+
+@dataclass(frozen=True)
+class Consent:
+    """What the customer agreed to, read by ``save_authorization_code``."""
+
+    authorization_id: int
+    scope: str
+    auth_time: int
+
+
+def _server() -> EspiAuthorizationServer:
+    return current_app.extensions["espi_sst_oauth"]  # type: ignore[no-any-return]
+
+
+def _error_page(error: OAuth2Error, status: int = 400) -> tuple[str, int]:
+    return render_template(
+        "portal/error.html", error=error.error, description=error.description or ""
+    ), status
+
+
+def _error_redirect(error: OAuth2Error) -> Response | tuple[str, int]:
+    """Errors after the client and redirect URI are verified go back to the client."""
+    if not error.redirect_uri:
+        return _error_page(error)
+    params = [("error", error.error)]
+    if error.description:
+        params.append(("error_description", error.description))
+    if request.values.get("state"):
+        params.append(("state", request.values["state"]))
+    params.append(("iss", current_app.config["ISSUER"]))
+    return redirect(add_params_to_uri(error.redirect_uri, params, fragment=error.redirect_fragment))
+
+
+@bp.route("/oauth/authorize", methods=["GET", "POST"])
+def authorize() -> Any:
+    server = _server()
+    try:
+        grant = server.get_consent_grant(end_user=None)
+    except OAuth2Error as error:
+        return _error_redirect(error)
+    customer = current_customer()
+    if customer is None:
+        return redirect(url_for("portal.login", next=request.full_path))
+    client = grant.client.row
+    requested = Scope.parse(grant.request.payload.scope)
+    points = list(customer.usage_points)
+
+    if request.method == "GET":
+        pre = _preauthorization(customer, client.id, requested)
+        if pre is not None:  # Mode 1: consent was given in the portal beforehand
+            pre.used_at = now()
+            chosen = frozenset(requested.categories & Scope.parse(pre.scope).categories)
+            return _approve(
+                grant,
+                customer,
+                requested.narrowed_to(chosen),
+                list(pre.usage_points),
+                pre.ends_at,
+                "mode1",
+            )
+        return _consent_page(client, requested, points, ConsentForm())
+
+    form = ConsentForm()
+    form.categories.choices = [(c.value, c.label) for c in requested.categories]
+    form.usage_points.choices = [(p.uuid, p.title) for p in points]
+    if not form.validate_on_submit():
+        return render_template(
+            "portal/error.html",
+            error="invalid_request",
+            description="the consent form expired or was not ours",
+        ), 400
+    if request.form.get("decision") != "approve":
+        record(f"customer:{customer.uuid}", "consent_denied", subject=f"client:{client.client_id}")
+        db.session.commit()
+        return server.create_authorization_response(grant=grant, grant_user=None)
+    chosen_categories = frozenset(Category(v) for v in form.categories.data or [])
+    chosen_points = [p for p in points if p.uuid in set(form.usage_points.data or [])]
+    if not chosen_points:
+        return _consent_page(
+            client, requested, points, form, "Choose at least one service agreement to share."
+        ), 400
+    ends_at = None
+    if not form.until_revoked.data and form.until.data:
+        end_day = form.until.data + dt.timedelta(days=1)
+        ends_at = int(dt.datetime.combine(end_day, dt.time(), dt.UTC).timestamp())
+        if ends_at <= now():
+            return _consent_page(
+                client, requested, points, form, "Choose an end date in the future."
+            ), 400
+    return _approve(
+        grant, customer, requested.narrowed_to(chosen_categories), chosen_points, ends_at, "mode2"
+    )
+
+
+def _consent_page(
+    client: Any,
+    requested: Scope,
+    points: list[UsagePoint],
+    form: ConsentForm,
+    error: str | None = None,
+) -> str:
+    categories = [c for c in Category if c in requested.categories]
+    return render_template(
+        "portal/consent.html",
+        client=client,
+        categories=categories,
+        usage_points=points,
+        form=form,
+        error=error,
+    )
+
+
+def _preauthorization(
+    customer: RetailCustomer, application_id: int, requested: Scope
+) -> PreAuthorization | None:
+    moment = now()
+    rows = db.session.scalars(
+        select(PreAuthorization).where(
+            PreAuthorization.customer_id == customer.id,
+            PreAuthorization.application_id == application_id,
+            PreAuthorization.used_at.is_(None),
+        )
+    )
+    for row in rows:
+        if row.ends_at is None or row.ends_at > moment:
+            return row
+    return None
+
+
+def _approve(
+    grant: Any,
+    customer: RetailCustomer,
+    scope: Scope,
+    usage_points: list[UsagePoint],
+    ends_at: int | None,
+    mode: str,
+) -> Response:
+    moment = now()
+    authorization = Authorization(
+        uuid=new_uuid(),
+        subscription_uuid=new_uuid(),
+        customer_id=customer.id,
+        application_id=grant.client.row.id,
+        scope=str(scope),
+        status=1,
+        created_at=moment,
+        updated_at=moment,
+        ends_at=ends_at,
+        grant_type="authorization_code",
+        usage_points=usage_points,
+    )
+    db.session.add(authorization)
+    db.session.flush()
+    record(
+        f"customer:{customer.uuid}",
+        "consent_granted",
+        subject=f"authorization:{authorization.uuid}",
+        detail={
+            "client": grant.client.row.client_id,
+            "scope": str(scope),
+            "mode": mode,
+            "usage_points": [p.uuid for p in usage_points],
+            "ends_at": ends_at,
+        },
+    )
+    db.session.commit()
+    g.espi_consent = Consent(authorization.id, str(scope), auth_time())
+    return _server().create_authorization_response(grant=grant, grant_user=customer)  # type: ignore[no-any-return]
+
+
+@bp.route("/oauth/token", methods=["POST"])
+def token() -> Any:
+    return _server().create_token_response()
+
+
+@bp.route("/oauth/revoke", methods=["POST"])
+def revoke() -> Any:
+    return _server().create_endpoint_response("revocation")
+
+
+@bp.route("/oauth/introspect", methods=["POST"])
+def introspect() -> Any:
+    return _server().create_endpoint_response("introspection")
+
+
+@bp.route("/oauth/userinfo", methods=["GET", "POST"])
+def userinfo() -> Any:
+    grant = current_grant()
+    if (
+        not grant.scope.openid
+        or grant.authorization is None
+        or grant.authorization.customer is None
+    ):
+        from .guard import _refuse
+
+        _refuse(403, "insufficient_scope", "userinfo needs the openid scope")
+    assert grant.authorization is not None and grant.authorization.customer is not None
+    customer = grant.authorization.customer
+    info: dict[str, Any] = {"sub": customer.uuid}
+    if grant.scope.allows(Category.BASIC):
+        info["name"] = customer.display_name
+        if customer.email:
+            info["email"] = customer.email
+    return jsonify(info)
+
+
+@bp.route("/oauth/jwks.json")
+def jwks_document() -> Any:
+    return jsonify(jwks(db.session))
+
+
+def metadata() -> dict[str, Any]:
+    issuer = current_app.config["ISSUER"]
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/oauth/authorize",
+        "token_endpoint": f"{issuer}/oauth/token",
+        "revocation_endpoint": f"{issuer}/oauth/revoke",
+        "introspection_endpoint": f"{issuer}/oauth/introspect",
+        "userinfo_endpoint": f"{issuer}/oauth/userinfo",
+        "jwks_uri": f"{issuer}/oauth/jwks.json",
+        "response_types_supported": ["code", "code id_token"],
+        "response_modes_supported": ["query", "fragment"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "scopes_supported": ["openid", *[c.value for c in Category], "FB=..."],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "claims_supported": ["sub", "name", "email", "auth_time", "nonce", "c_hash", "at_hash"],
+        "authorization_response_iss_parameter_supported": True,
+        "require_pushed_authorization_requests": False,
+        "espi_resource_endpoint": f"{issuer}{RESOURCE_BASE}",
+        "service_documentation": f"{issuer}/",
+    }
+
+
+@bp.route("/.well-known/oauth-authorization-server")
+@bp.route("/.well-known/openid-configuration")
+def discovery() -> Any:
+    return jsonify(metadata())
+
+
+def init_app(app: Any) -> None:
+    app.register_blueprint(bp)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> tuple[str, int]:
+        return render_template(
+            "portal/error.html", error="csrf", description=error.description
+        ), 400

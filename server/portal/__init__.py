@@ -1,0 +1,28 @@
+"""The customer portal: sign-in, consent, and the customer's authorizations.
+
+Server-rendered HTML that works without JavaScript; every form is CSRF-protected
+(Flask-WTF) and no page may be framed (X-Frame-Options DENY, CSP frame-ancestors 'none').
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response
+
+bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
+
+
+def _deny_framing(response: Response) -> Response:
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault(
+        "Content-Security-Policy", "frame-ancestors 'none'; default-src 'self'"
+    )
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    from . import views  # noqa: F401  (registers the routes on bp)
+
+    app.register_blueprint(bp)
+    app.after_request(_deny_framing)

@@ -1,0 +1,127 @@
+"""Portal routes: sign in (with optional TOTP), sign out, list and revoke authorizations."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import abort, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from ..oauth.audit import record
+from ..security import now
+from ..storage import db
+from ..storage.models import Authorization, RetailCustomer, Token
+from . import bp
+from .forms import LoginForm, RevokeForm, SecondFactorForm
+from .identity import TableIdentitySource
+from .session import current_customer, sign_in, sign_out
+
+identity = TableIdentitySource()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative targets (no open redirect through ?next=)."""
+    if not target:
+        return url_for("portal.authorizations")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("portal.authorizations")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    error = None
+    if form.validate_on_submit():
+        customer = identity.authenticate(form.username.data or "", form.password.data or "")
+        if customer is None:
+            error = "The user name or password is not right."
+            record("anonymous", "login_failed", subject=f"username:{form.username.data}")
+            db.session.commit()
+        elif identity.needs_second_factor(customer):
+            session.clear()
+            session["pending_customer_id"] = customer.id
+            return redirect(url_for("portal.second_factor", next=form.next.data or ""))
+        else:
+            sign_in(customer)
+            record(f"customer:{customer.uuid}", "login")
+            db.session.commit()
+            return redirect(_safe_next(form.next.data))
+    return render_template("portal/login.html", form=form, error=error), 200 if not error else 401
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def second_factor() -> str | Response:
+    pending = session.get("pending_customer_id")
+    customer = db.session.get(RetailCustomer, pending) if pending else None
+    if customer is None:
+        return redirect(url_for("portal.login"))
+    form = SecondFactorForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    error = None
+    if form.validate_on_submit():
+        if identity.verify_second_factor(customer, form.code.data or ""):
+            sign_in(customer)
+            record(f"customer:{customer.uuid}", "login", detail={"second_factor": True})
+            db.session.commit()
+            return redirect(_safe_next(form.next.data))
+        error = "That code is not right; enter the current code from your authenticator app."
+    return render_template(
+        "portal/second_factor.html", form=form, error=error
+    ), 200 if not error else 401
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    sign_out()
+    return redirect(url_for("portal.login"))
+
+
+@bp.route("/authorizations", methods=["GET"])
+def authorizations() -> str | Response:
+    customer = current_customer()
+    if customer is None:
+        return redirect(url_for("portal.login", next=request.path))
+    grants = db.session.scalars(
+        select(Authorization)
+        .where(Authorization.customer_id == customer.id)
+        .order_by(Authorization.created_at.desc())
+    ).all()
+    return render_template(
+        "portal/authorizations.html", customer=customer, grants=grants, form=RevokeForm(), now=now()
+    )
+
+
+@bp.route("/authorizations/revoke", methods=["POST"])
+def revoke() -> Response:
+    customer = current_customer()
+    if customer is None:
+        abort(401)
+    form = RevokeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    grant = db.session.scalar(
+        select(Authorization).where(
+            Authorization.uuid == form.authorization.data, Authorization.customer_id == customer.id
+        )
+    )
+    if grant is None:
+        abort(404)
+    moment = now()
+    grant.status = 0
+    grant.revoked_at = moment
+    grant.updated_at = moment
+    for token in db.session.scalars(
+        select(Token).where(Token.authorization_id == grant.id, Token.revoked_at.is_(None))
+    ):
+        token.revoked_at = moment
+    record(
+        f"customer:{customer.uuid}", "authorization_revoked", subject=f"authorization:{grant.uuid}"
+    )
+    db.session.commit()
+    return redirect(url_for("portal.authorizations"))
