@@ -1,7 +1,8 @@
 """Storage: SQLAlchemy 2 on SQLite (embedded default) or PostgreSQL, migrated by Alembic.
 
-One :class:`Database` per app, created unbound and bound in ``init_app`` (Flask pattern);
-a request gets a session that is removed at the end of the app context.
+One :class:`Database` per app (in ``app.extensions``); ``db`` reaches the current app's,
+so two apps in one process (a test with an upstream and a bolt-on server) never share an
+engine.  A request's session is removed at the end of the app context.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
@@ -89,6 +90,29 @@ def upgrade(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
-db = Database()
+class _CurrentDatabase:
+    """``db``: the current app's :class:`Database` (``init_app`` creates one per app)."""
+
+    def init_app(self, app: Flask) -> None:
+        Database().init_app(app)
+
+    @property
+    def _database(self) -> Database:
+        database: Database = current_app.extensions["espi_sst_db"]
+        return database
+
+    @property
+    def engine(self) -> Engine | None:
+        return self._database.engine
+
+    @property
+    def session(self) -> Session:
+        return self._database.session
+
+    def transaction(self) -> Any:
+        return self._database.transaction()
+
+
+db = _CurrentDatabase()
 
 __all__ = ["Base", "Database", "db", "upgrade"]

@@ -9,7 +9,6 @@ import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -65,10 +64,10 @@ def _application(
 
 
 @pytest.fixture()
-def world(tmp_path: Path) -> Iterator[World]:
+def world(database_url: str) -> Iterator[World]:
     app = create_app(
         {
-            "DATABASE_URL": f"sqlite:///{tmp_path}/oauth.db",
+            "DATABASE_URL": database_url,
             "ISSUER": ISSUER,
             "TESTING": True,
             "SECRET_KEY": "test",
@@ -137,6 +136,9 @@ def world(tmp_path: Path) -> Iterator[World]:
         "asp-pending",
         [p.uuid for p in points],
     )
+    engine = db.engine
+    if engine is not None:
+        engine.dispose()  # release connections before the test database is dropped
 
 
 def pkce() -> tuple[str, str]:
