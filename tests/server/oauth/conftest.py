@@ -136,9 +136,7 @@ def world(database_url: str) -> Iterator[World]:
         "asp-pending",
         [p.uuid for p in points],
     )
-    engine = db.engine
-    if engine is not None:
-        engine.dispose()  # release connections before the test database is dropped
+    app.extensions["espi_sst_db"].engine.dispose()  # release connections before the database is dropped
 
 
 def pkce() -> tuple[str, str]:
