@@ -22,7 +22,7 @@ def _deny_framing(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from . import views  # noqa: F401  (registers the routes on bp)
+    from . import onboarding, views  # noqa: F401  (register the routes on bp)
 
     app.register_blueprint(bp)
     app.after_request(_deny_framing)

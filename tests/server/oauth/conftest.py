@@ -136,7 +136,9 @@ def world(database_url: str) -> Iterator[World]:
         "asp-pending",
         [p.uuid for p in points],
     )
-    app.extensions["espi_sst_db"].engine.dispose()  # release connections before the database is dropped
+    app.extensions[
+        "espi_sst_db"
+    ].engine.dispose()  # release connections before the database is dropped
 
 
 def pkce() -> tuple[str, str]:

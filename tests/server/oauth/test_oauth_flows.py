@@ -500,3 +500,39 @@ def test_discovery_metadata(world: World) -> None:
         assert meta["authorization_response_iss_parameter_supported"] is True
         assert "password" not in meta["grant_types_supported"]
         assert set(meta["response_types_supported"]) == {"code", "code id_token"}
+
+
+def test_mode1_through_the_portal_pages(world: World) -> None:
+    """Sign in at the utility, pick the ASP, pre-authorize; the ASP's request then needs only sign-in."""
+    client = world.app.test_client()
+    login(client, world.customer_username, world.customer_password)
+    listing = client.get("/portal/asps")
+    assert (
+        b"Confidential ASP" in listing.data and b"Pending ASP" not in listing.data
+    )  # only qualified
+    page = client.get(f"/portal/asps/{world.confidential_id}/preauthorize")
+    done = client.post(
+        f"/portal/asps/{world.confidential_id}/preauthorize",
+        data={
+            "csrf_token": csrf_of(page.data),
+            "categories": ["usage", "sst:rin"],
+            "usage_points": world.usage_points[1:],
+            "until_revoked": "y",
+        },
+    )
+    assert done.status_code == 200 and b"Ready for Confidential ASP" in done.data
+    assert client.get(f"/portal/asps/{world.pending_id}/preauthorize").status_code == 404
+    verifier, challenge = pkce()
+    got = redirect_params(
+        client.get(
+            "/oauth/authorize", query_string=authorize_params(world.confidential_id, challenge)
+        )
+    )
+    body = _exchange(world, client, got["code"], verifier).json
+    introspected = client.post(
+        "/oauth/introspect",
+        data={"token": body["access_token"]},
+        headers=basic(world.confidential_id, world.confidential_secret),
+    ).json
+    assert introspected["usage_points"] == world.usage_points[1:]
+    assert "billing" not in body["scope"].split()

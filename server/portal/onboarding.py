@@ -1,0 +1,104 @@
+"""Onboarding Mode 1 (concept design section 7.2): the customer starts at the utility.
+
+The customer signs in, picks a qualified ASP from the list and pre-authorizes what to share;
+when that ASP later sends the customer through the authorization flow, only sign-in is
+asked (the consent was given here).  A pre-authorization is used once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import abort, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from espi_sst.scope import Category, Scope
+
+from ..oauth.audit import record
+from ..security import now
+from ..storage import db
+from ..storage.models import Application, PreAuthorization
+from . import bp
+from .forms import ConsentForm
+from .session import current_customer
+
+
+@bp.route("/asps")
+def asps() -> str | Response:
+    customer = current_customer()
+    if customer is None:
+        return redirect(url_for("portal.login", next=request.path))
+    applications = db.session.scalars(
+        select(Application)
+        .where(Application.qualification == "qualified")
+        .order_by(Application.client_name)
+    ).all()
+    return render_template("portal/asps.html", applications=applications, customer=customer)
+
+
+@bp.route("/asps/<client_id>/preauthorize", methods=["GET", "POST"])
+def preauthorize(client_id: str) -> str | Response | tuple[str, int]:
+    customer = current_customer()
+    if customer is None:
+        return redirect(url_for("portal.login", next=request.path))
+    application = db.session.scalar(
+        select(Application).where(
+            Application.client_id == client_id, Application.qualification == "qualified"
+        )
+    )
+    if application is None:
+        abort(404)
+    offered = Scope.parse(application.scope)
+    categories = [c for c in Category if c in offered.categories]
+    points = list(customer.usage_points)
+    form = ConsentForm()
+    form.categories.choices = [(c.value, c.label) for c in categories]
+    form.usage_points.choices = [(p.uuid, p.title) for p in points]
+    error = None
+    if request.method == "POST" and form.validate_on_submit():
+        chosen_points = [p for p in points if p.uuid in set(form.usage_points.data or [])]
+        chosen = [Category(v) for v in form.categories.data or []]
+        ends_at = None
+        if not form.until_revoked.data and form.until.data:
+            ends_at = int(
+                dt.datetime.combine(
+                    form.until.data + dt.timedelta(days=1), dt.time(), dt.UTC
+                ).timestamp()
+            )
+        if not chosen_points:
+            error = "Choose at least one service agreement to share."
+        elif not chosen:
+            error = "Choose at least one kind of information to share."
+        else:
+            row = PreAuthorization(
+                customer_id=customer.id,
+                application_id=application.id,
+                scope=" ".join(c.value for c in chosen),
+                ends_at=ends_at,
+                created_at=now(),
+                usage_points=chosen_points,
+            )
+            db.session.add(row)
+            record(
+                f"customer:{customer.uuid}",
+                "preauthorized",
+                subject=f"client:{application.client_id}",
+                detail={"scope": row.scope, "usage_points": [p.uuid for p in chosen_points]},
+            )
+            db.session.commit()
+            return render_template("portal/preauthorized.html", application=application)
+    elif request.method == "POST":
+        error = "The form expired; please try again."
+    status = 400 if error else 200
+    return (
+        render_template(
+            "portal/consent.html",
+            client=application,
+            categories=categories,
+            usage_points=points,
+            form=form,
+            error=error,
+        ),
+        status,
+    )
