@@ -1,0 +1,83 @@
+"""Registering ASPs: an ApplicationInformation record per client (ESPI section 7.13).
+
+``espi-sst register-client`` calls :func:`register_application`; the client secret is
+shown once and stored only as a hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from espi_sst.scope import Scope
+
+from .security import hash_secret, new_token, new_uuid, now
+from .storage.models import Application
+
+DEFAULT_SCOPE = (
+    "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=900_3600;BlockDuration=daily;HistoryLength=13 "
+    "basic billing account usage program_enrollment sst:rin sst:bill_comparison sst:rate_change openid"
+)
+
+
+class RegistrationError(ValueError):
+    """A client registration that cannot be accepted (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Registered:
+    client_id: str
+    client_secret: str | None
+    application_uuid: str
+
+
+def register_application(
+    session: Session,
+    *,
+    name: str,
+    redirect_uris: list[str],
+    notify_uri: str,
+    public: bool = False,
+    qualification: str = "qualified",
+    scope: str = DEFAULT_SCOPE,
+    client_id: str | None = None,
+    client_uri: str | None = None,
+) -> Registered:
+    if not name.strip():
+        raise RegistrationError("the client needs a name customers recognise")
+    if not redirect_uris:
+        raise RegistrationError("at least one redirect URI is required (matched exactly)")
+    for uri in redirect_uris:
+        if not (uri.startswith("https://") or uri.startswith("http://127.0.0.1") or uri.startswith("http://localhost")):
+            raise RegistrationError(f"redirect URI {uri!r} must use https (http only for loopback)")
+        if "#" in uri:
+            raise RegistrationError(f"redirect URI {uri!r} must not contain a fragment (RFC 6749 3.1.2)")
+    if qualification not in ("qualified", "pending", "suspended"):
+        raise RegistrationError("qualification is one of qualified, pending, suspended")
+    Scope.parse(scope)  # raises ScopeError with the reason
+    client_id = client_id or "asp-" + new_token(9)
+    if session.scalar(select(Application.id).where(Application.client_id == client_id)) is not None:
+        raise RegistrationError(f"client_id {client_id!r} is taken")
+    secret = None if public else new_token(32)
+    application = Application(
+        uuid=new_uuid(),
+        client_id=client_id,
+        client_secret_hash=hash_secret(secret) if secret else None,
+        client_name=name.strip(),
+        client_uri=client_uri,
+        redirect_uris=list(redirect_uris),
+        notify_uri=notify_uri,
+        scope=scope,
+        grant_types=["authorization_code", "refresh_token"] + ([] if public else ["client_credentials"]),
+        token_endpoint_auth_method="none" if public else "client_secret_basic",
+        qualification=qualification,
+        software_id=name.strip()[:256],
+        software_version="1",
+        contacts=[],
+        created_at=now(),
+    )
+    session.add(application)
+    session.commit()
+    return Registered(client_id, secret, application.uuid)
