@@ -235,7 +235,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", default="csv", choices=["csv"], help="output format")
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
     p.set_defaults(run=cmd_convert)
+
+    _add_server_commands(sub)
     return parser
+
+
+SERVER_MISSING = (
+    "the utility server is not installed; install it with: pip install 'espi-sst[server]'"
+)
+
+
+def _add_server_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Server commands, when the server extra is installed (the library never needs it)."""
+    try:
+        from espi_sst_server.cli import add_commands  # type: ignore[import-not-found]
+    except ImportError:
+        for name in ("serve", "demo", "register-client"):
+            p = sub.add_parser(name, help="(needs the server extra)")
+            p.set_defaults(run=_server_missing)
+        return
+    add_commands(sub)
+    for action in sub.choices.values():
+        if "server_command" in action._defaults:
+            action.set_defaults(run=_run_server_command)
+
+
+def _server_missing(args: argparse.Namespace, out: TextIO) -> int:
+    raise EspiError(SERVER_MISSING)
+
+
+def _run_server_command(args: argparse.Namespace, out: TextIO) -> int:
+    return int(args.server_command(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
