@@ -124,7 +124,9 @@ class Scope:
             espi = FUNCTION_BLOCK_PREFIX + "_".join(str(b) for b in sorted(self.function_blocks))
             espi += "".join(f";{k}={v}" for k, v in self.parameters)
             tokens.append(espi)
-        tokens.extend(c.value for c in sorted(self.categories, key=lambda c: list(Category).index(c)))
+        tokens.extend(
+            c.value for c in sorted(self.categories, key=lambda c: list(Category).index(c))
+        )
         if self.openid:
             tokens.append(OPENID)
         return " ".join(tokens)
@@ -142,7 +144,9 @@ class Scope:
 
     def narrowed_to(self, categories: frozenset[Category]) -> Scope:
         """The same scope keeping only the categories the customer ticked."""
-        return Scope(self.function_blocks, self.parameters, self.categories & categories, self.openid)
+        return Scope(
+            self.function_blocks, self.parameters, self.categories & categories, self.openid
+        )
 
 
 def _parse_espi(token: str) -> tuple[set[int], list[tuple[str, str]]]:
