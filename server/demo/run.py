@@ -1,0 +1,90 @@
+"""``espi-sst demo``: the seeded utility on 127.0.0.1 in one command.
+
+Builds a fresh SQLite database in the data folder (the demo data is rebuilt at every start),
+seeds it, writes ``DIR/demo.json`` (where the server is, the demo accounts and clients) and
+serves until interrupted.  Production deployments use gunicorn instead (README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from .. import create_app
+from ..storage import db
+from .data import DemoData
+from .seed import seed
+
+
+def prepare(data_dir: Path, host: str, port: int) -> tuple[Any, DemoData, str]:
+    """A seeded app whose issuer is ``http://host:port``; returns (app, demo data, base URL)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    database = data_dir / "demo.db"
+    for stale in (database, data_dir / "demo.db-wal", data_dir / "demo.db-shm"):
+        stale.unlink(missing_ok=True)
+    base_url = f"http://{host}:{port}"
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{database}",
+            "ISSUER": base_url,
+            "UTILITY_NAME": "Demo Utility (espi-sst)",
+        }
+    )
+    with app.app_context(), db.transaction() as session:
+        demo = seed(session, now=int(time.time()))
+    return app, demo, base_url
+
+
+def write_demo_json(data_dir: Path, demo: DemoData, base_url: str) -> Path:
+    path = data_dir / "demo.json"
+    document = demo.as_json(base_url=base_url, issuer=base_url)
+    document["portal_url"] = f"{base_url}/portal/login"
+    document["discovery_url"] = f"{base_url}/.well-known/openid-configuration"
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(document, indent=2) + "\n")
+    partial.replace(path)
+    return path
+
+
+def banner(demo: DemoData, base_url: str, demo_json: Path) -> str:
+    lines = [
+        f"espi-sst demo utility at {base_url}",
+        f"  customer portal:  {base_url}/portal/login",
+        f"  OAuth discovery:  {base_url}/.well-known/openid-configuration",
+        f"  ESPI resources:   {base_url}/espi/1_1/resource/",
+        "  demo customers (user / password / kind):",
+    ]
+    lines += [f"    {c.username:<8} {c.password:<22} {c.kind}" for c in demo.customers]
+    lines.append("  demo ASP clients (client_id / secret):")
+    lines += [
+        f"    {c.client_id:<24} {c.client_secret or '(public client, PKCE only)'}"
+        for c in demo.clients
+    ]
+    lines.append(f"  everything above is in {demo_json}; press Ctrl-C to stop")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir)
+    app, demo, base_url = prepare(data_dir, args.host, args.port)
+    demo_json = write_demo_json(data_dir, demo, base_url)
+    server = make_server(args.host, args.port, app, threaded=True)
+    print(banner(demo, base_url, demo_json), flush=True)
+    # shutdown() waits for serve_forever(), so it must run on another thread.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    sys.stdout.write("demo stopped\n")
+    return 0
