@@ -28,13 +28,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
 
-    from . import portal
+    from . import portal, resource
     from .oauth import routes as oauth_routes
     from .oauth.server import init_oauth
 
     init_oauth(app)
     oauth_routes.init_app(app)
     portal.init_app(app)
+    resource.init_app(app)  # after csrf.init_app: the API is exempt (bearer tokens, no cookies)
     # Machine endpoints authenticate the client, not a browser session: no CSRF token.
     for view in (
         oauth_routes.token,

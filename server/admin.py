@@ -50,10 +50,16 @@ def register_application(
     if not redirect_uris:
         raise RegistrationError("at least one redirect URI is required (matched exactly)")
     for uri in redirect_uris:
-        if not (uri.startswith("https://") or uri.startswith("http://127.0.0.1") or uri.startswith("http://localhost")):
+        if not (
+            uri.startswith("https://")
+            or uri.startswith("http://127.0.0.1")
+            or uri.startswith("http://localhost")
+        ):
             raise RegistrationError(f"redirect URI {uri!r} must use https (http only for loopback)")
         if "#" in uri:
-            raise RegistrationError(f"redirect URI {uri!r} must not contain a fragment (RFC 6749 3.1.2)")
+            raise RegistrationError(
+                f"redirect URI {uri!r} must not contain a fragment (RFC 6749 3.1.2)"
+            )
     if qualification not in ("qualified", "pending", "suspended"):
         raise RegistrationError("qualification is one of qualified, pending, suspended")
     Scope.parse(scope)  # raises ScopeError with the reason
@@ -70,7 +76,8 @@ def register_application(
         redirect_uris=list(redirect_uris),
         notify_uri=notify_uri,
         scope=scope,
-        grant_types=["authorization_code", "refresh_token"] + ([] if public else ["client_credentials"]),
+        grant_types=["authorization_code", "refresh_token"]
+        + ([] if public else ["client_credentials"]),
         token_endpoint_auth_method="none" if public else "client_secret_basic",
         qualification=qualification,
         software_id=name.strip()[:256],

@@ -1,0 +1,38 @@
+"""The ESPI resource API: Green Button Connect data as Atom XML (NAESB REQ.21, ESPI 1_1).
+
+``/espi/1_1/resource/...`` -- the subscription tree (UsagePoint, MeterReading,
+IntervalBlock, UsageSummary, ElectricPowerQualitySummary), the shared ReadingType and
+LocalTimeParameters, the Batch/Subscription feed, Authorization, ReadServiceStatus and
+the ASP-level ApplicationInformation and Batch/Bulk.  Every body is written by
+``espi_sst.serialize`` and is valid against the official ESPI 4.0 schemas; every error is
+JSON (``errors.py``).
+
+Layout: ``routes.py`` (views, scope per resource), ``access.py`` (lookups through the
+grant), ``query.py`` (query parameters), ``blocks.py`` (IntervalBlocks per local day),
+``build.py`` / ``build_asp.py`` (rows -> espi_sst entries), ``subscription.py`` (the
+subscription feed), ``urls.py`` (hrefs), ``errors.py``.
+
+Bind it with ``init_app(app)`` in ``create_app``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .routes import bp
+from .urls import PREFIX, Urls, resource_base
+
+
+def init_app(app: Flask) -> None:
+    """Register the resource API blueprint on the app.
+
+    The API authenticates each request by its bearer token, never by a cookie, so CSRF
+    protection (Flask-WTF, when the app uses it) does not apply: the blueprint is exempt.
+    """
+    app.register_blueprint(bp)
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(bp)
+
+
+__all__ = ["PREFIX", "Urls", "bp", "init_app", "resource_base"]

@@ -1,0 +1,151 @@
+"""IntervalBlocks assembled from ``interval_reading`` rows: one block per local day.
+
+The store keeps single readings; ESPI serves them in IntervalBlocks.  We cut them at the
+usage point's local midnights (its LocalTimeParameters; UTC when it has none), so a block
+is one calendar day as the customer lives it: 24 hourly readings, 23 on the day DST
+starts, 25 on the day it ends.  The block's id is the epoch second of its local midnight:
+stable, needs no table, and tells a reader what the block holds.
+
+* ``atom:published`` of a block is its day's start and ``published-min`` /
+  ``published-max`` select blocks by it (min inclusive, max exclusive), so midnight-to-
+  midnight bounds give exactly those days;
+* ``atom:updated`` is the end of its last reading (the earliest its data was complete);
+  ``updated-min`` / ``updated-max`` select by it.
+
+Performance: readings come from ONE indexed range query per meter reading and range
+(``uq_interval_reading_start`` on ``(meter_reading_id, start)``), selecting plain columns,
+never ORM objects; days are cut by walking the sorted rows, with one time-zone computation
+per day, not per reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
+from typing import cast
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from espi_sst.localtime import DstRule, EspiTimeZone, InvalidDstRule
+
+from ..storage.models import IntervalReading, LocalTimeParameters
+from .query import FeedQuery
+
+Row = tuple[int, int, int, int | None, int | None]
+"""start, duration, value, cost, quality: one reading as selected."""
+
+LAST_DAY = 4_102_444_800  # 2100-01-01: ids and bounds beyond it name no block
+
+
+@lru_cache(maxsize=64)
+def _zone(tz_offset: int, dst_offset: int, start_rule: str, end_rule: str) -> tzinfo:
+    try:
+        start = DstRule.decode(start_rule)
+        end = DstRule.decode(end_rule)
+    except InvalidDstRule:
+        start = end = None  # standard time only, as espi_sst.Document does
+    return EspiTimeZone(tz_offset, dst_offset, start, end)
+
+
+def zone_of(ltp: LocalTimeParameters | None) -> tzinfo:
+    """The usage point's local time zone (UTC when it has no LocalTimeParameters)."""
+    if ltp is None:
+        return UTC
+    return _zone(ltp.tz_offset, ltp.dst_offset, ltp.dst_start_rule, ltp.dst_end_rule)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Local midnights of one time zone, as epoch seconds."""
+
+    zone: tzinfo
+
+    def day_start(self, moment: int) -> int:
+        local = datetime.fromtimestamp(moment, self.zone)
+        return int(datetime(local.year, local.month, local.day, tzinfo=self.zone).timestamp())
+
+    def next_day_start(self, day_start: int) -> int:
+        following = datetime.fromtimestamp(day_start, self.zone).date() + timedelta(days=1)
+        midnight = datetime(following.year, following.month, following.day, tzinfo=self.zone)
+        return int(midnight.timestamp())
+
+    def ceil(self, moment: int) -> int:
+        """The first local midnight at or after ``moment``."""
+        if not 0 < moment < LAST_DAY:
+            return moment
+        start = self.day_start(moment)
+        return start if start == moment else self.next_day_start(start)
+
+    def is_day_start(self, moment: int) -> bool:
+        return 0 <= moment < LAST_DAY and self.day_start(moment) == moment
+
+
+@dataclass
+class DayBlock:
+    """The readings of one local day."""
+
+    start: int
+    end: int
+    readings: list[Row] = field(default_factory=list)
+
+    @property
+    def updated(self) -> int:
+        return max(r[0] + r[1] for r in self.readings)
+
+
+def fetch_readings(
+    session: Session, meter_reading_id: int, low: int | None, high: int | None
+) -> Sequence[Row]:
+    """The readings with ``low <= start < high``, sorted: one indexed range query."""
+    stmt = select(
+        IntervalReading.start,
+        IntervalReading.duration,
+        IntervalReading.value,
+        IntervalReading.cost,
+        IntervalReading.quality,
+    ).where(IntervalReading.meter_reading_id == meter_reading_id)
+    if low is not None:
+        stmt = stmt.where(IntervalReading.start >= low)
+    if high is not None:
+        stmt = stmt.where(IntervalReading.start < high)
+    rows = session.execute(stmt.order_by(IntervalReading.start)).all()
+    return cast(Sequence[Row], rows)  # SQLAlchemy rows are tuples of these columns
+
+
+def cut_days(rows: Sequence[Row], calendar: Calendar) -> list[DayBlock]:
+    """Group sorted readings by the local day their interval starts in."""
+    blocks: list[DayBlock] = []
+    current: DayBlock | None = None
+    for row in rows:
+        if current is None or not current.start <= row[0] < current.end:
+            start = calendar.day_start(row[0])
+            current = DayBlock(start, calendar.next_day_start(start))
+            blocks.append(current)
+        current.readings.append(row)
+    return blocks
+
+
+def day_blocks(
+    session: Session, meter_reading_id: int, calendar: Calendar, query: FeedQuery
+) -> list[DayBlock]:
+    """The blocks of a meter reading the query selects (published, then updated range)."""
+    low = None if query.published_min is None else calendar.ceil(query.published_min)
+    high = None if query.published_max is None else calendar.ceil(query.published_max)
+    blocks = cut_days(fetch_readings(session, meter_reading_id, low, high), calendar)
+    if query.updated_min is not None or query.updated_max is not None:
+        blocks = [b for b in blocks if query.updated_in_range(b.updated)]
+    return blocks
+
+
+def day_block(
+    session: Session, meter_reading_id: int, calendar: Calendar, block_id: int
+) -> DayBlock | None:
+    """The block whose day starts at ``block_id``, or None (not a local midnight, no data)."""
+    if not calendar.is_day_start(block_id):
+        return None
+    end = calendar.next_day_start(block_id)
+    blocks = cut_days(fetch_readings(session, meter_reading_id, block_id, end), calendar)
+    return blocks[0] if blocks else None

@@ -1,0 +1,116 @@
+"""The ESPI resources about the ASP and its grants: Authorization, ApplicationInformation.
+
+Shapes follow the GBA openapi examples (``AtomEntry_Authorization``,
+``AtomEntry_ApplicationInformation``).  Two things ESPI asks for that we cannot give, on
+purpose: ``client_secret`` and ``registration_access_token`` are required elements, but we
+store secrets only as hashes (security.py), so they are sent empty -- the schema allows an
+empty String512 / string, and a data custodian must never echo a secret anyway.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from espi_sst.model import Entry
+from espi_sst.model import espi as m
+from espi_sst.model.enums import DataCustodianApplicationStatus, GrantType, TokenType
+
+from ..storage import models as db
+from .build import moment
+from .urls import Urls, entry_link, feed_link, urn
+
+AUTHORIZE_PATH = "/oauth/authorize"
+TOKEN_PATH = "/oauth/token"
+"""Where the authorization server's endpoints live under ``ISSUER`` (RFC 8414 metadata is
+the authority; ApplicationInformation repeats them for ESPI clients)."""
+
+_APPLICATION_STATUS = {
+    "pending": DataCustodianApplicationStatus.Review,
+    "qualified": DataCustodianApplicationStatus.Production_Live,
+    "suspended": DataCustodianApplicationStatus.On_Hold,
+}
+_GRANT_TYPES = [g.value for g in GrantType]
+
+
+def authorization_entry(urls: Urls, authorization: db.Authorization, token: db.Token) -> Entry:
+    """The token's own ESPI Authorization (what GBC's token response points to)."""
+    period = None
+    if authorization.ends_at is not None and authorization.ends_at > authorization.created_at:
+        period = m.DateTimeInterval(
+            duration=authorization.ends_at - authorization.created_at,
+            start=authorization.created_at,
+        )
+    resource_uri = urls.batch_subscription(authorization.subscription_uuid)
+    self_href = urls.authorization(authorization.uuid)
+    content = m.Authorization(
+        authorized_period=period,
+        status=authorization.status,
+        expires_at=token.access_expires_at,
+        grant_type=authorization.grant_type if authorization.grant_type in _GRANT_TYPES else None,
+        scope=authorization.scope,
+        token_type=TokenType.Bearer,
+        resource_uri=resource_uri,
+        authorization_uri=self_href,
+    )
+    return Entry(
+        id=urn(authorization.uuid),
+        title="Authorization",
+        published=moment(authorization.created_at),
+        updated=moment(authorization.updated_at),
+        links=[
+            entry_link(self_href, "self", "Authorization"),
+            feed_link(urls.collection("Authorization"), "up", "Authorization"),
+            feed_link(resource_uri, "related", "Subscription"),
+        ],
+        content=content,
+    )
+
+
+def application_entry(urls: Urls, app: db.Application) -> Entry:
+    """The ASP's registration as ESPI ApplicationInformation."""
+    issuer = str(current_app.config["ISSUER"])
+    self_href = urls.application(app.uuid)
+    content = m.ApplicationInformation(
+        data_custodian_id=str(current_app.config["DATA_CUSTODIAN_ID"]),
+        data_custodian_application_status=_APPLICATION_STATUS.get(
+            app.qualification, DataCustodianApplicationStatus.Revoked
+        ),
+        authorization_server_uri=issuer,
+        third_party_notify_uri=app.notify_uri,
+        authorization_server_authorization_endpoint=issuer + AUTHORIZE_PATH,
+        authorization_server_token_endpoint=issuer + TOKEN_PATH,
+        data_custodian_bulk_request_uri=urls.bulk(),
+        data_custodian_resource_endpoint=urls.base,
+        client_secret="",  # stored only as a hash: never disclosed (module docstring)
+        client_name=app.client_name,
+        client_uri=app.client_uri,
+        redirect_uri=list(app.redirect_uris),
+        client_id=app.client_id,
+        software_id=app.software_id,
+        software_version=app.software_version,
+        client_id_issued_at=app.created_at,
+        client_secret_expires_at=0,
+        contacts=list(app.contacts),
+        token_endpoint_auth_method=app.token_endpoint_auth_method,
+        scope=[app.scope],
+        grant_types=[g for g in _GRANT_TYPES if g in app.grant_types],
+        response_types="code",
+        registration_client_uri=self_href,
+        registration_access_token="",
+    )
+    return Entry(
+        id=urn(app.uuid),
+        title=app.client_name,
+        published=moment(app.created_at),
+        updated=moment(app.created_at),
+        links=[
+            entry_link(self_href, "self", "ApplicationInformation"),
+            feed_link(urls.collection("ApplicationInformation"), "up", "ApplicationInformation"),
+        ],
+        content=content,
+    )
+
+
+def service_status(available: bool = True) -> m.ServiceStatus:
+    """ReadServiceStatus: a bare ``espi:ServiceStatus`` (as the GBA example), 1 = normal."""
+    return m.ServiceStatus(current_status=1 if available else 0)
