@@ -54,6 +54,11 @@ def test_wheel_carries_schemas_licence_and_types(wheel: Path) -> None:
     assert "espi_sst/py.typed" in names
     assert "espi_sst/samples/hourly-nine-days.xml" in names
     assert not any(name.startswith("tests/") for name in names)
+    # the server: its migrations and templates travel with it
+    assert "espi_sst_server/storage/migrations/versions/0001_initial_schema.py" in names
+    assert "espi_sst_server/storage/migrations/script.py.mako" in names
+    assert "espi_sst_server/portal/templates/portal/consent.html" in names
+    assert not any(name.startswith("server/") for name in names)
 
 
 def test_installed_wheel_validates_offline(wheel: Path, tmp_path: Path) -> None:
@@ -109,3 +114,23 @@ print(json.dumps({{
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert json.loads(cli.stdout)["interval_readings"] == 216
+
+    server_script = f"""
+import json, espi_sst_server
+from espi_sst_server import create_app
+app = create_app({{"DATABASE_URL": "sqlite:///{tmp_path}/wheel.db", "SECRET_KEY": "x"}})
+client = app.test_client()
+print(json.dumps({{
+    "module": espi_sst_server.__file__,
+    "login": client.get("/portal/login").status_code,
+    "issuer": client.get("/.well-known/openid-configuration").get_json()["issuer"],
+}}))
+"""
+    served = subprocess.run(
+        [str(python), "-c", server_script], check=True, capture_output=True, text=True, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    report = json.loads(served.stdout.strip().splitlines()[-1])
+    assert report["module"].startswith(str(env_dir)), "the installed server, not the checkout"
+    assert report["login"] == 200
+    assert report["issuer"] == "http://127.0.0.1:5000"
