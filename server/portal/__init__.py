@@ -6,6 +6,8 @@ Server-rendered HTML that works without JavaScript; every form is CSRF-protected
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, Flask, Response
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
@@ -21,8 +23,16 @@ def _deny_framing(response: Response) -> Response:
     return response
 
 
+def _date(epoch: int | None) -> str:
+    """Epoch seconds as a calendar date for the pages (UTC)."""
+    if epoch is None:
+        return ""
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%d")
+
+
 def init_app(app: Flask) -> None:
     from . import onboarding, views  # noqa: F401  (register the routes on bp)
 
     app.register_blueprint(bp)
     app.after_request(_deny_framing)
+    app.add_template_filter(_date, "date")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
-
-from espi_sst.scope import ScopeError
 from espi_sst_server import create_app
 from espi_sst_server.admin import RegistrationError, register_application
 from espi_sst_server.security import same_secret
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import Application
+from sqlalchemy import select
+
+from espi_sst.scope import ScopeError
 
 
 def test_registration_stores_only_the_secret_hash(database_url: str) -> None:

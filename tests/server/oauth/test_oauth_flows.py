@@ -536,3 +536,27 @@ def test_mode1_through_the_portal_pages(world: World) -> None:
     ).json
     assert introspected["usage_points"] == world.usage_points[1:]
     assert "billing" not in body["scope"].split()
+
+
+def test_totp_second_factor_is_required_when_enrolled(world: World) -> None:
+    """A customer with TOTP needs the current code after the password; a wrong code fails."""
+    import pyotp
+
+    secret = pyotp.random_base32()
+    with world.app.app_context():
+        customer = db.session.scalar(select(RetailCustomer).where(RetailCustomer.username == "alice"))
+        customer.totp_secret = secret
+        db.session.commit()
+    client = world.app.test_client()
+    page = client.get("/portal/login")
+    step = client.post("/portal/login", data={"username": "alice", "password": "correct horse",
+                                              "csrf_token": csrf_of(page.data)})
+    assert step.status_code == 302 and "/portal/login/code" in step.headers["Location"]
+    assert client.get("/portal/authorizations").status_code == 302  # not signed in yet
+    code_page = client.get("/portal/login/code")
+    wrong = client.post("/portal/login/code", data={"code": "000000", "csrf_token": csrf_of(code_page.data)})
+    assert wrong.status_code == 401
+    right = client.post("/portal/login/code", data={"code": pyotp.TOTP(secret).now(),
+                                                    "csrf_token": csrf_of(wrong.data)})
+    assert right.status_code == 302
+    assert client.get("/portal/authorizations").status_code == 200

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
-
 from espi_sst_server.storage import upgrade
 from espi_sst_server.storage.models import Base
+from sqlalchemy import create_engine, inspect
 
 
 def test_migrations_match_the_models(database_url: str) -> None:
