@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
     "WTF_CSRF_TIME_LIMIT": 3600,
+    # Where customers sign in: None for the built-in table, or "module:attribute" naming an
+    # IdentitySource (authenticate, needs_second_factor, verify_second_factor).
+    "IDENTITY_SOURCE": None,
 }
 
 

@@ -6,9 +6,12 @@ Server-rendered HTML that works without JavaScript; every form is CSRF-protected
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response
+
+from .identity import IdentitySource, TableIdentitySource
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 
@@ -30,9 +33,21 @@ def _date(epoch: int | None) -> str:
     return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%d")
 
 
+def _identity_source(setting: object) -> IdentitySource:
+    """``IDENTITY_SOURCE``: None (the built-in table), an object, or "module:attribute"."""
+    if setting is None:
+        return TableIdentitySource()
+    if isinstance(setting, str):
+        module_name, _, attribute = setting.partition(":")
+        found = getattr(importlib.import_module(module_name), attribute)
+        return found() if isinstance(found, type) else found  # type: ignore[no-any-return]
+    return setting  # type: ignore[return-value]
+
+
 def init_app(app: Flask) -> None:
     from . import onboarding, views  # noqa: F401  (register the routes on bp)
 
     app.register_blueprint(bp)
     app.after_request(_deny_framing)
+    app.extensions["espi_sst_identity"] = _identity_source(app.config.get("IDENTITY_SOURCE"))
     app.add_template_filter(_date, "date")

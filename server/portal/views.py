@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, redirect, render_template, request, session, url_for
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -14,10 +14,13 @@ from ..storage import db
 from ..storage.models import Authorization, RetailCustomer, Token
 from . import bp
 from .forms import LoginForm, RevokeForm, SecondFactorForm
-from .identity import TableIdentitySource
+from .identity import IdentitySource
 from .session import current_customer, sign_in, sign_out
 
-identity = TableIdentitySource()
+
+def _identity() -> IdentitySource:
+    source: IdentitySource = current_app.extensions["espi_sst_identity"]
+    return source
 
 
 def _safe_next(target: str | None) -> str:
@@ -37,12 +40,12 @@ def login() -> str | Response:
         form.next.data = request.args.get("next", "")
     error = None
     if form.validate_on_submit():
-        customer = identity.authenticate(form.username.data or "", form.password.data or "")
+        customer = _identity().authenticate(form.username.data or "", form.password.data or "")
         if customer is None:
             error = "The user name or password is not right."
             record("anonymous", "login_failed", subject=f"username:{form.username.data}")
             db.session.commit()
-        elif identity.needs_second_factor(customer):
+        elif _identity().needs_second_factor(customer):
             session.clear()
             session["pending_customer_id"] = customer.id
             return redirect(url_for("portal.second_factor", next=form.next.data or ""))
@@ -65,7 +68,7 @@ def second_factor() -> str | Response:
         form.next.data = request.args.get("next", "")
     error = None
     if form.validate_on_submit():
-        if identity.verify_second_factor(customer, form.code.data or ""):
+        if _identity().verify_second_factor(customer, form.code.data or ""):
             sign_in(customer)
             record(f"customer:{customer.uuid}", "login", detail={"second_factor": True})
             db.session.commit()

@@ -560,3 +560,36 @@ def test_totp_second_factor_is_required_when_enrolled(world: World) -> None:
                                                     "csrf_token": csrf_of(wrong.data)})
     assert right.status_code == 302
     assert client.get("/portal/authorizations").status_code == 200
+
+
+class _DirectorySource:
+    """A utility's own customer directory, plugged in through IDENTITY_SOURCE."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def authenticate(self, username: str, password: str) -> RetailCustomer | None:
+        self.asked.append(username)
+        if (username, password) != ("ALICE@UTILITY", "directory-pass"):
+            return None
+        return db.session.scalar(select(RetailCustomer).where(RetailCustomer.username == "alice"))
+
+    def needs_second_factor(self, customer: RetailCustomer) -> bool:
+        return False
+
+    def verify_second_factor(self, customer: RetailCustomer, code: str) -> bool:
+        return False
+
+
+def test_a_utility_plugs_in_its_own_identity_source(world: World) -> None:
+    source = _DirectorySource()
+    world.app.extensions["espi_sst_identity"] = source
+    client = world.app.test_client()
+    page = client.get("/portal/login")
+    refused = client.post("/portal/login", data={"username": "alice", "password": "correct horse",
+                                                 "csrf_token": csrf_of(page.data)})
+    assert refused.status_code == 401  # the table's password is not the directory's
+    page = client.get("/portal/login")
+    ok = client.post("/portal/login", data={"username": "ALICE@UTILITY", "password": "directory-pass",
+                                            "csrf_token": csrf_of(page.data)})
+    assert ok.status_code == 302 and source.asked == ["alice", "ALICE@UTILITY"]
