@@ -48,10 +48,11 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     if test_config:
         app.config.update(test_config)
     instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
     if not app.config["DATABASE_URL"]:
+        instance.mkdir(parents=True, exist_ok=True)
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'espi-sst.db'}"
     if not app.config["SECRET_KEY"]:
+        instance.mkdir(parents=True, exist_ok=True)
         app.config["SECRET_KEY"] = _persistent_secret(instance / "secret_key")
     app.config["ISSUER"] = str(app.config["ISSUER"]).rstrip("/")
 
