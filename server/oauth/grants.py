@@ -228,8 +228,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if row.revoked_at is not None or (row.refresh_expires_at or 0) <= now():
             return None
         authorization = row.authorization
-        if authorization is not None and authorization.status != 1:
-            return None
+        if authorization is not None and (
+            authorization.status != 1
+            or (authorization.ends_at is not None and authorization.ends_at <= now())
+        ):
+            return None  # revoked, or past the end date the customer chose
         return OAuthToken(row)
 
     def authenticate_user(self, refresh_token: OAuthToken) -> RetailCustomer | None:

@@ -593,3 +593,17 @@ def test_a_utility_plugs_in_its_own_identity_source(world: World) -> None:
     ok = client.post("/portal/login", data={"username": "ALICE@UTILITY", "password": "directory-pass",
                                             "csrf_token": csrf_of(page.data)})
     assert ok.status_code == 302 and source.asked == ["alice", "ALICE@UTILITY"]
+
+
+def test_an_authorization_past_its_end_date_stops_working(world: World) -> None:
+    """The customer chose an end date: after it, neither the token nor a refresh works."""
+    client, verifier, got, _ = _code(world)
+    body = _exchange(world, client, got["code"], verifier).json
+    with world.app.app_context():
+        from espi_sst_server.storage.models import Authorization
+
+        grant = db.session.scalar(select(Authorization))
+        grant.ends_at = now() - 1
+        db.session.commit()
+    assert _userinfo(client, body["access_token"]).status_code == 401
+    assert _refresh(world, client, body["refresh_token"]).status_code == 400
