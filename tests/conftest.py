@@ -1,21 +1,11 @@
-"""Shared fixtures: where the vendored test data lives (tests must not need ../shared)."""
+"""Shared fixtures: where the vendored test data lives (see corpus_data.py)."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
-
-DATA = Path(__file__).parent / "data"
-CORPUS = DATA / "corpus"
-EXAMPLES = DATA / "examples"
-
-
-def corpus_manifest() -> list[dict[str, str]]:
-    """Rows of tests/data/corpus/MANIFEST.tsv (one per real-world file)."""
-    with (CORPUS / "MANIFEST.tsv").open(newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
+from corpus_data import CORPUS, EXAMPLES
 
 
 @pytest.fixture(scope="session")

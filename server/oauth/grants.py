@@ -22,7 +22,6 @@ from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN, compare_s256
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode, OpenIDHybridGrant
 from flask import current_app, g
-from joserfc.jwk import RSAKey
 from sqlalchemy import select, update
 
 from espi_sst.scope import Category, Scope
@@ -32,7 +31,7 @@ from ..storage import db
 from ..storage.models import AuthorizationCode, RetailCustomer, Token
 from .adapters import OAuthClient, OAuthCode, OAuthToken
 from .audit import record
-from .keys import ALGORITHM, active_key
+from .keys import ALGORITHM, signing_key
 
 
 class StrictPKCE(CodeChallenge):
@@ -86,13 +85,13 @@ class _OpenIDSigning:
     """How id_tokens are signed and what they claim (shared by code and hybrid flows)."""
 
     def resolve_client_private_key(self, client: OAuthClient) -> Any:
-        return RSAKey.import_key(active_key(db.session).private_jwk)
+        return signing_key(db.session)[1]
 
     def get_client_algorithm(self, client: OAuthClient) -> str:
         return ALGORITHM
 
     def get_encode_header(self, client: OAuthClient) -> dict[str, str]:
-        return {"alg": ALGORITHM, "kid": active_key(db.session).kid}
+        return {"alg": ALGORITHM, "kid": signing_key(db.session)[0]}
 
     def get_client_claims(self, client: OAuthClient) -> dict[str, Any]:
         moment = now()

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import abort, g, jsonify, make_response, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from espi_sst.scope import Category, Scope
 
@@ -20,6 +21,12 @@ from ..storage import db
 from ..storage.models import Authorization, Token
 
 ACTIVE = 1
+_TOKEN_BY_HASH = (
+    select(Token)
+    .where(Token.access_token_hash == bindparam("digest"))
+    .options(joinedload(Token.authorization).selectinload(Authorization.usage_points))
+)
+"""Built once, with the authorization in the same round trip (every request runs it)."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,7 @@ def current_grant(required: Category | None = None, *, client_level: bool = Fals
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="espi"'
         abort(response)
-    token = db.session.scalar(
-        select(Token).where(Token.access_token_hash == hash_secret(value.strip()))
-    )
+    token = db.session.scalar(_TOKEN_BY_HASH, {"digest": hash_secret(value.strip())})
     moment = now()
     if token is None or token.revoked_at is not None or token.access_expires_at <= moment:
         _refuse(401, "invalid_token", "the access token is unknown, expired or revoked")

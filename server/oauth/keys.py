@@ -35,12 +35,29 @@ def active_key(session: Session) -> SigningKey:
     return row
 
 
+_IMPORTED: dict[str, RSAKey] = {}
+
+
+def _imported(kid: str, private_jwk: dict[str, Any]) -> RSAKey:
+    """Importing an RSA private key costs ~37 ms: once per key per process."""
+    key = _IMPORTED.get(kid)
+    if key is None:
+        key = _IMPORTED[kid] = RSAKey.import_key(private_jwk)
+    return key
+
+
+def signing_key(session: Session) -> tuple[str, RSAKey]:
+    """The active key's id and its (cached) imported private key."""
+    row = active_key(session)
+    return row.kid, _imported(row.kid, row.private_jwk)
+
+
 def jwks(session: Session) -> dict[str, Any]:
     """The public keys (no private parts), for ``/jwks.json``."""
     active_key(session)
     keys = []
     for row in session.scalars(select(SigningKey).order_by(SigningKey.id)):
-        public = dict(RSAKey.import_key(row.private_jwk).as_dict(private=False))
+        public = dict(_imported(row.kid, row.private_jwk).as_dict(private=False))
         public.update({"kid": row.kid, "use": "sig", "alg": ALGORITHM})
         keys.append(public)
     return {"keys": keys}

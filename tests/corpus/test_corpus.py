@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, corpus_manifest
+from corpus_data import CORPUS, corpus_manifest
 from lxml import etree
 
 import espi_sst

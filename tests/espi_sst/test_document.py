@@ -13,7 +13,7 @@ import random
 from collections import defaultdict
 
 import pytest
-from conftest import CORPUS
+from corpus_data import CORPUS
 
 import espi_sst
 from espi_sst import Document, Reading, ReadingContext

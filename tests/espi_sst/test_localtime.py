@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import CORPUS
+from corpus_data import CORPUS
 
 import espi_sst
 from espi_sst.document import time_zone_of

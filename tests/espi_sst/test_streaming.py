@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
+from corpus_data import CORPUS
 
 import espi_sst
 from espi_sst import Document, IntervalColumns, ReadingStream

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
-from conftest import LiveUtility
+from live_servers import LiveUtility
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from selenium.webdriver.common.by import By

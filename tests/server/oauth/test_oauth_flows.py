@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import (
+from oauth_world import (
     ISSUER,
     REDIRECT,
     World,

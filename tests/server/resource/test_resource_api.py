@@ -32,7 +32,7 @@ from espi_sst.model import (
 )
 
 if TYPE_CHECKING:
-    from conftest import World  # the fixture's type, for readers and checkers only
+    from resource_world import World  # the fixture's type, for readers and checkers only
 
 BASE = "/espi/1_1/resource"
 DAY_LENGTHS = [24, 24, 23, 24, 24]  # hourly readings per local day; Mar 10 lost an hour to DST
