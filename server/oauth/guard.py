@@ -24,7 +24,7 @@ ACTIVE = 1
 _TOKEN_BY_HASH = (
     select(Token)
     .where(Token.access_token_hash == bindparam("digest"))
-    .options(joinedload(Token.authorization).selectinload(Authorization.usage_points))
+    .options(joinedload(Token.authorization))
 )
 """Built once, with the authorization in the same round trip (every request runs it)."""
 
