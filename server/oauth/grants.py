@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN, compare_s256_code_challenge
 from authlib.oidc.core import UserInfo
@@ -28,7 +28,7 @@ from espi_sst.scope import Category, Scope
 
 from ..security import hash_secret, now
 from ..storage import db
-from ..storage.models import AuthorizationCode, RetailCustomer, Token
+from ..storage.models import Authorization, AuthorizationCode, RetailCustomer, Token
 from .adapters import OAuthClient, OAuthCode, OAuthToken
 from .audit import record
 from .keys import ALGORITHM, signing_key
@@ -67,8 +67,6 @@ class StrictPKCE(CodeChallenge):
         if not CODE_VERIFIER_PATTERN.match(verifier):
             raise InvalidRequestError("Invalid 'code_verifier'")
         if not compare_s256_code_challenge(verifier, challenge):
-            from authlib.oauth2.rfc6749.errors import InvalidGrantError
-
             raise InvalidGrantError(description="Code challenge failed.")
 
 
@@ -190,10 +188,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         db.session.commit()
 
     def authenticate_user(self, authorization_code: OAuthCode) -> RetailCustomer | None:
-        authorization = authorization_code.row
-        from ..storage.models import Authorization
-
-        grant = db.session.get(Authorization, authorization.authorization_id)
+        grant = db.session.get(Authorization, authorization_code.row.authorization_id)
         if grant is None or grant.status != 1 or grant.customer is None:
             return None
         return grant.customer

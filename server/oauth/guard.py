@@ -45,7 +45,7 @@ class Grant:
         return frozenset(up.id for up in self.authorization.usage_points)
 
 
-def _refuse(status: int, error: str, description: str) -> None:
+def refuse(status: int, error: str, description: str) -> None:
     challenge = f'Bearer error="{error}", error_description="{description}"'
     response = make_response(jsonify(error=error, error_description=description), status)
     response.headers["WWW-Authenticate"] = challenge
@@ -74,21 +74,21 @@ def current_grant(required: Category | None = None, *, client_level: bool = Fals
     token = db.session.scalar(_TOKEN_BY_HASH, {"digest": hash_secret(value.strip())})
     moment = now()
     if token is None or token.revoked_at is not None or token.access_expires_at <= moment:
-        _refuse(401, "invalid_token", "the access token is unknown, expired or revoked")
+        refuse(401, "invalid_token", "the access token is unknown, expired or revoked")
     assert token is not None
     authorization = token.authorization
     if authorization is not None and (
         authorization.status != ACTIVE
         or (authorization.ends_at is not None and authorization.ends_at <= moment)
     ):
-        _refuse(401, "invalid_token", "the authorization behind this token is revoked or ended")
+        refuse(401, "invalid_token", "the authorization behind this token is revoked or ended")
     if client_level and authorization is not None:
-        _refuse(403, "insufficient_scope", "this resource needs a client_credentials token")
+        refuse(403, "insufficient_scope", "this resource needs a client_credentials token")
     if not client_level and authorization is None:
-        _refuse(403, "insufficient_scope", "this resource needs a customer's authorization")
+        refuse(403, "insufficient_scope", "this resource needs a customer's authorization")
     scope = Scope.parse(token.scope)
     if required is not None and not scope.allows(required):
-        _refuse(403, "insufficient_scope", f"this resource needs the {required.value} scope")
+        refuse(403, "insufficient_scope", f"this resource needs the {required.value} scope")
     grant = Grant(token=token, client_id=token.client_id, authorization=authorization, scope=scope)
     g.espi_grant = grant
     return grant

@@ -29,7 +29,7 @@ from ..security import new_uuid, now
 from ..storage import db
 from ..storage.models import Authorization, PreAuthorization, RetailCustomer, UsagePoint
 from .audit import record
-from .guard import current_grant
+from .guard import current_grant, refuse
 from .keys import jwks
 from .server import RESOURCE_BASE, EspiAuthorizationServer
 
@@ -228,9 +228,7 @@ def userinfo() -> Any:
         or grant.authorization is None
         or grant.authorization.customer is None
     ):
-        from .guard import _refuse
-
-        _refuse(403, "insufficient_scope", "userinfo needs the openid scope")
+        refuse(403, "insufficient_scope", "userinfo needs the openid scope")
     assert grant.authorization is not None and grant.authorization.customer is not None
     customer = grant.authorization.customer
     info: dict[str, Any] = {"sub": customer.uuid}
