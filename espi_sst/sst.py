@@ -18,6 +18,7 @@ from .model.sst import (
     BundledRin,
     DeliveryRin,
     GenerationRin,
+    GenerationRinStatus,
     RateChangeRequest,
     RateInformation,
     ServedRin,
@@ -30,6 +31,7 @@ __all__ = [
     "find_rins",
     "rate_change_requests",
     "rate_information",
+    "usage_summary_generation_status",
     "usage_summary_rins",
 ]
 
@@ -62,6 +64,17 @@ def usage_summary_rins(summary: UsageSummary | ElectricPowerUsageSummary) -> lis
             if isinstance(item, (BundledRin, DeliveryRin, GenerationRin)):
                 found.append(item)
     return found
+
+
+def usage_summary_generation_status(
+    summary: UsageSummary | ElectricPowerUsageSummary,
+) -> GenerationRinStatus | None:
+    """Why an unbundled customer's UsageSummary has no generationRin, and whom to ask."""
+    for extension in summary.extension:
+        for item in extension.elements:
+            if isinstance(item, GenerationRinStatus):
+                return item
+    return None
 
 
 def _first(document: Document, usage_point: Entry, kind: type) -> Entry | None:

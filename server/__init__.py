@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf import CSRFProtect
 
+from . import limits
 from .config import load_config
 from .storage import db
 
@@ -27,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     load_config(app, test_config)
     db.init_app(app)
     csrf.init_app(app)
+    limits.init_app(app)  # per-app Flask-Limiter for the views limits.py decorates
 
     from . import portal, resource
     from .oauth import routes as oauth_routes
@@ -44,6 +46,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         oauth_routes.userinfo,
     ):
         csrf.exempt(view)
+    if app.config.get("DEMO_MAILDIR"):  # the demo's inbox page; never loads the demo otherwise
+        from .demo.inbox import init_app as init_demo_inbox
+
+        init_demo_inbox(app)
     return app
 
 

@@ -1,14 +1,19 @@
 """Server commands behind ``espi-sst`` (the library's CLI imports this only when asked):
-``serve``, ``register-client`` and ``demo``."""
+``serve``, ``register-client``, ``demo``, and the authorization lifecycle's
+``close-service-agreement``, ``asp-registry load`` and ``asp block`` / ``asp unblock``."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 
+from sqlalchemy import select
+
 from . import create_app
 from .admin import RegistrationError, register_application
+from .security import now
 from .storage import db
 
 
@@ -53,6 +58,143 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _operator() -> str:
+    """Who runs the command, for the audit log (NFR24: who did it)."""
+    try:
+        return "operator:" + getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        return "operator"
+
+
+def close_service_agreement_command(args: argparse.Namespace) -> int:
+    from .lifecycle import LifecycleError, close_service_agreement
+
+    app = create_app()
+    with app.app_context():
+        try:
+            with db.transaction() as session:
+                done = close_service_agreement(
+                    session, args.usage_point, now=now(), actor=_operator()
+                )
+        except LifecycleError as exc:
+            sys.stderr.write(f"espi-sst: error: {exc}\n")
+            return 2
+    if not done.closed:
+        print(f"usage point {done.usage_point} was already closed; nothing changed")
+        return 0
+    print(f"closed usage point {done.usage_point}")
+    for uuid in done.ended:
+        print(f"  ended authorization {uuid} (it shared no other open service agreement)")
+    for uuid in done.kept:
+        print(f"  kept authorization {uuid} (it still shares another service agreement)")
+    return 0
+
+
+def asp_registry_load(args: argparse.Namespace) -> int:
+    from .lifecycle import RegistryError, load_asp_registry
+
+    app = create_app()
+    with app.app_context():
+        try:
+            with db.transaction() as session:
+                report = load_asp_registry(
+                    session,
+                    args.file,
+                    now=now(),
+                    actor=f"registry (loaded by {_operator()})",
+                    allow_older=args.allow_older,
+                )
+        except RegistryError as exc:
+            sys.stderr.write(f"espi-sst: error: {exc}\n")
+            return 2
+    print(f"ASP registry published {report.published}: {report.listed} ASPs listed")
+    for change in report.changes:
+        print(
+            f"  {change.client_id}: {change.previous} -> {change.status}; "
+            f"{change.authorizations_ended} authorizations ended, "
+            f"{change.tokens_revoked} tokens revoked, "
+            f"{change.customers_notified} customers notified"
+            + (
+                f", {len(change.customers_without_email)} without an e-mail address"
+                if change.customers_without_email
+                else ""
+            )
+        )
+    print(f"  {len(report.unchanged)} unchanged")
+    for client_id in report.kept_blocked:
+        print(f"  {client_id}: blocked here, kept blocked (registry: {report.details[client_id]})")
+    if report.not_listed:
+        print("not in the registry, left as they are: " + ", ".join(report.not_listed))
+    if report.unknown:
+        print("listed but not registered here: " + ", ".join(report.unknown))
+    return 0
+
+
+def asp_block(args: argparse.Namespace) -> int:
+    return _set_asp(args, "blocked", refuse_unless=None)
+
+
+def asp_unblock(args: argparse.Namespace) -> int:
+    return _set_asp(args, args.status, refuse_unless="blocked")
+
+
+def _set_asp(args: argparse.Namespace, status: str, *, refuse_unless: str | None) -> int:
+    from .lifecycle import LifecycleError, set_qualification
+    from .storage.models import Application
+
+    app = create_app()
+    with app.app_context():
+        try:
+            with db.transaction() as session:
+                application = session.scalar(
+                    select(Application).where(Application.client_id == args.client_id)
+                )
+                if application is None:
+                    raise LifecycleError(f"no application with client_id {args.client_id!r}")
+                if refuse_unless and application.qualification != refuse_unless:
+                    raise LifecycleError(
+                        f"{args.client_id} is {application.qualification}, not {refuse_unless}"
+                    )
+                change = set_qualification(
+                    session,
+                    application,
+                    status,
+                    reason=args.reason,
+                    actor=_operator(),
+                    now=now(),
+                    source="espi-sst asp",
+                )
+        except LifecycleError as exc:
+            sys.stderr.write(f"espi-sst: error: {exc}\n")
+            return 2
+    if not change.changed and not change.tokens_revoked:
+        print(f"{change.client_id} is already {change.status}; nothing changed")
+        return 0
+    print(
+        f"{change.client_id}: {change.previous} -> {change.status}; "
+        f"{change.authorizations_ended} authorizations ended, "
+        f"{change.tokens_revoked} tokens revoked, {change.customers_notified} customers notified"
+    )
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    """Background work: rate-change decisions, expiries, e-mail and ASP notifications."""
+    import logging
+
+    from .worker import Worker, main_loop
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = create_app()
+    if args.now is not None:  # tests and operators replaying a moment
+        report = Worker(app).run_once(now=args.now)
+        print(report)
+        return 0
+    return main_loop(app, once=args.once, poll_seconds=args.poll)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo.run import run
 
@@ -78,8 +220,51 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--issuer", default=None, help="public base URL (default http://HOST:PORT)")
     p.set_defaults(server_command=serve)
 
+    p = sub.add_parser("worker", help="run the background worker (server extra)")
+    p.add_argument("--once", action="store_true", help="one pass, then exit")
+    p.add_argument("--poll", type=float, default=1.0, help="seconds between idle passes")
+    p.add_argument("--now", type=int, default=None, help=argparse.SUPPRESS)
+    p.set_defaults(server_command=worker)
+
     p = sub.add_parser("demo", help="run the seeded demo utility (server extra)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--data-dir", default="demo-data", help="folder for the database and demo.json")
     p.set_defaults(server_command=_demo)
+
+    p = sub.add_parser(
+        "close-service-agreement",
+        help="close a service agreement: no one sees it any more (server extra)",
+    )
+    p.add_argument("usage_point", metavar="UUID", help="the UsagePoint uuid")
+    p.set_defaults(server_command=close_service_agreement_command)
+
+    p = sub.add_parser("asp-registry", help="the central registry of qualified ASPs (server extra)")
+    p.set_defaults(server_command=asp_registry_load)
+    actions = p.add_subparsers(dest="registry_command", required=True)
+    q = actions.add_parser("load", help="apply a registry file published by the central authority")
+    q.add_argument("file", metavar="FILE", help="espi-sst-asp-registry/1 JSON")
+    q.add_argument(
+        "--allow-older",
+        action="store_true",
+        help="accept a file published before the last one loaded",
+    )
+    q.set_defaults(server_command=asp_registry_load)
+
+    p = sub.add_parser("asp", help="this utility's own decisions about an ASP (server extra)")
+    p.set_defaults(server_command=asp_block)
+    actions = p.add_subparsers(dest="asp_command", required=True)
+    q = actions.add_parser("block", help="end all of an ASP's access and refuse it from now on")
+    q.add_argument("client_id", metavar="CLIENT_ID")
+    q.add_argument("--reason", required=True, help="why (audit log; not sent to customers)")
+    q.set_defaults(server_command=asp_block)
+    q = actions.add_parser("unblock", help="lift this utility's block (old grants stay ended)")
+    q.add_argument("client_id", metavar="CLIENT_ID")
+    q.add_argument("--reason", default=None)
+    q.add_argument(
+        "--status",
+        default="pending",
+        choices=["pending", "qualified"],
+        help="pending (default) until the next registry load says qualified",
+    )
+    q.set_defaults(server_command=asp_unblock)

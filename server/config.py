@@ -38,6 +38,65 @@ DEFAULTS: dict[str, Any] = {
     # Where customers sign in: None for the built-in table, or "module:attribute" naming an
     # IdentitySource (authenticate, needs_second_factor, verify_second_factor).
     "IDENTITY_SOURCE": None,
+    # ---- SST services (docs/utility-integration.md) ----
+    # Adapters: None for the sample, or "module:attribute" of a factory (see the doc).
+    "RATE_CATALOG": None,  # (session, config) -> RateCatalog
+    "BILL_COMPARISON_SOURCE": None,  # (session, config) -> BillComparisonSource
+    "BILLING_BACKEND": None,  # (session, config, catalog) -> BillingBackend
+    # Unbundled customers: does this UDC hold the CCAs' generation RINs?  True (PG&E style),
+    # False, or a list of CCA codes.  Not cached -> generationRinStatus "ask the CCA".
+    "CACHED_CCA_RINS": True,
+    # Other entities (CCAs ...) by code: {"PCE": {"name": "...", "url": "..."}}; without a
+    # url, ENTITY_URL_TEMPLATE (the statewide gateway's layout) says where to ask them.
+    "ENTITIES": {},
+    "ENTITY_URL_TEMPLATE": "https://sst.example.org/SST/v1/{entity}",
+    "NET_BILLING_EXPORT_CREDIT": 0.05,  # $/kWh exported, for bill comparison estimates
+    # Rate change confirmation (Class 2): passcode length, lifetime and tries.
+    "OTP_DIGITS": 6,
+    "OTP_SECONDS": 600,
+    "OTP_MAX_ATTEMPTS": 5,
+    # The worker's claim on a request it submits to billing; a dead worker's claim ends then.
+    "WORKER_LEASE_SECONDS": 300,
+    # Rate limits (server/limits.py; RFC 6749 10.10, RFC 9700).  RATELIMIT_* keys are
+    # Flask-Limiter's own.  Storage: "memory://" counts per process; give every worker the
+    # same Redis ("redis://127.0.0.1:6379/0") so they count together.  If Redis goes away,
+    # each process counts in memory until it is back (no 500s, no unlimited gap).
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_STRATEGY": "moving-window",  # "10 per minute" holds for any 60 seconds
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    # Limits in Flask-Limiter's notation, ";" between several; "" switches one off.
+    # Sign-in and second-factor POSTs per account (user name, case-insensitive) and per
+    # remote address (looser: a household or an office shares one address).
+    "LOGIN_RATE_LIMIT": "10 per minute;100 per day",
+    "LOGIN_IP_RATE_LIMIT": "30 per minute;1000 per day",
+    # Token, revocation and introspection requests per client id, each endpoint apart.  An
+    # ASP refreshes each customer's token every ACCESS_TOKEN_SECONDS: raise this for ASPs
+    # with tens of thousands of customers.
+    "TOKEN_RATE_LIMIT": "20 per second;1200 per minute",
+    # One-time-passcode confirmation (rate change): per request (above the request's own
+    # attempt counter, so that is what customers meet; this stops hammering and parallel
+    # guesses), then per client.
+    "OTP_RATE_LIMIT": "10 per 15 minutes;20 per day",
+    "OTP_CLIENT_RATE_LIMIT": "60 per minute",
+    # Customer e-mail (one-time passcodes; server/notify.py).  NOTIFIER: None, or
+    # "module:attribute" naming a factory(app) -> Notifier (mail through an API or a queue).
+    # Else SMTP_HOST selects the SMTP relay: port 587 with STARTTLS (RFC 6409), or 465 with
+    # SMTP_SSL (implicit TLS, RFC 8314; STARTTLS is then moot).  SMTP_TIMEOUT (seconds)
+    # bounds the connect and each reply.  MAIL_FROM, the utility's sender, is required with
+    # SMTP_HOST.  Neither NOTIFIER nor SMTP_HOST: messages are only logged (development).
+    "NOTIFIER": None,
+    "MAIL_FROM": None,
+    "SMTP_HOST": None,
+    "SMTP_PORT": 587,
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": True,
+    "SMTP_SSL": False,
+    "SMTP_TIMEOUT": 10,
+    # The demo only: the mail sink's Maildir, shown at /demo/inbox (server/demo/inbox.py).
+    # Never set it on a real utility: the page publishes every message sent.
+    "DEMO_MAILDIR": None,
 }
 
 

@@ -250,6 +250,7 @@ class GenerationRinStatus(_Checked):
     """Why the generation RIN is missing, and whom to ask (non-cached CCA RINs)."""
 
     XML_TYPE: ClassVar[str] = "GenerationRinStatus"
+    XML_ELEMENT: ClassVar[str] = "generationRinStatus"  # also stands in a UsageSummary extension
     availability: GenerationRinAvailability | None = field(
         default=None, metadata=element("availability", NS, GenerationRinAvailability, min_occurs=1)
     )
@@ -487,6 +488,7 @@ EXTENSION_ELEMENTS: dict[str, type[ModelObject]] = {
     "bundledRin": BundledRin,
     "deliveryRin": DeliveryRin,
     "generationRin": GenerationRin,
+    "generationRinStatus": GenerationRinStatus,
 }
 """SST elements read as typed objects when they stand inside an espi:extension."""
 

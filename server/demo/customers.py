@@ -1,7 +1,8 @@
 """The demo utility's four customers: one of each case the SST has to get right.
 
 * **alex** -- bundled PG&E service on E-TOU-C in hot Fresno: air conditioning drives summer
-  afternoons (the customer a time-of-use comparison matters most to);
+  afternoons (the customer a time-of-use comparison matters most to); Alex chose E-TOU-C
+  eight months ago (from E-1), so another change meets the 12-month restriction;
 * **blake** -- unbundled: PG&E delivers (E-TOU-C delivery-only), Peninsula Clean Energy
   generates (its E-TOU-C mirror), so two RINs and two tariffs;
 * **casey** -- bundled E-1 tiered electricity plus a PG&E gas account: two usage points;
@@ -28,13 +29,18 @@ class CustomerSpec:
     kinds: tuple[str, ...]  # bundled | unbundled | gas | solar; the first is the main one
     climate: Climate
     household: Household
-    baseline_territory: str  # PG&E baseline territory (not in the model; see the report)
+    baseline_territory: str  # PG&E baseline territory (tier allowances)
     read_day: int  # the meter read day, 1-28: billing cycles start on it
     tariff: str  # tariff code of the electric usage point
     generation_tariff: str | None = None  # unbundled: the CCA's generation rate
     lse: str = "PGE"
     gas: bool = False
     on_rate_months: int = 24  # on its current rate since this many months before the data
+    # A voluntary change inside the data: from this tariff, this many months before the
+    # data's last billing cycle (bills before it are on the old rate; 12-month restriction).
+    switched_from: str | None = None
+    switched_months_ago: int = 0
+    features: tuple[str, ...] = ()  # premise features some rates require: ev, heat_pump, solar
     # Imperfections, as days before the end of the data (None: none).
     estimated_electric_day: int | None = None  # estimated from a reference day (quality 8)
     estimated_gas_day: int | None = None  # interpolated from the neighbouring days (quality 9)
@@ -65,7 +71,9 @@ CUSTOMERS: tuple[CustomerSpec, ...] = (
         baseline_territory="R",
         read_day=5,
         tariff="E-TOU-C",
-        on_rate_months=8,
+        switched_from="E-1",  # chose E-TOU-C 8 months ago: no other change for 4 more
+        switched_months_ago=8,
+        features=("heat_pump",),  # heat-pump air conditioning: E-ELEC is open to Alex
         estimated_electric_day=45,
     ),
     CustomerSpec(
@@ -124,5 +132,6 @@ CUSTOMERS: tuple[CustomerSpec, ...] = (
         read_day=27,
         tariff="E-ELEC",
         on_rate_months=14,  # since the solar system was connected
+        features=("solar", "heat_pump"),  # Net Billing: time-of-use rates only
     ),
 )

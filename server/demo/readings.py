@@ -17,10 +17,10 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..sst.pricing import DayUsage
 from ._timeline import LocalDay
 from .customers import CustomerSpec
 from .load_shapes import cloud_factor, solar_day
-from .tariffs import DayUsage
 
 WH_PER_KW_INTERVAL = 250  # 1 kW for 15 minutes
 ESTIMATED = 8  # QualityOfReading.estimated_using_reference_day
@@ -51,7 +51,7 @@ class Series:
         hours = day.hours if len(rows) == len(day.hours) else (0.0,)  # gas: one reading a day
         for row, hour in zip(rows, hours, strict=True):
             buckets[int(hour)] += self.delivered[row] * UNIT_SCALE
-        return DayUsage(day.day.month, tuple(buckets))
+        return DayUsage(day.day, tuple(buckets))
 
     def total_wh(self, values: list[int], day_span: range) -> int:
         return sum(values[self.day_rows[day_span[0]] : self.day_rows[day_span[-1] + 1]])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from ..security import hash_secret
+from ..sst.pricing import DayUsage, combined_cycle_cost, cycle_cost
 from ..storage.models import (
     Application,
     Base,
@@ -50,8 +51,6 @@ from .tariffs import (
     GAS_G1,
     GAS_TARIFF_PROFILE,
     TARIFFS,
-    DayUsage,
-    estimate_cost,
 )
 
 NAMESPACE = uuid.UUID("5b0c3e58-6a43-5d1e-9a39-2f6e0d5c7a11")  # espi-sst demo data
@@ -159,7 +158,14 @@ class _Seeder:
         electric.tariff = self.tariffs[spec.tariff]
         if spec.generation_tariff:
             electric.generation_tariff = self.tariffs[spec.generation_tariff]
+        if spec.switched_from is not None:  # a voluntary change inside the data
+            last_cycle = self.days[-1].day.replace(day=spec.read_day)
+            if last_cycle > self.days[-1].day:
+                last_cycle = timeline.add_months(last_cycle, -1)
+            rate_since = timeline.add_months(last_cycle, -spec.switched_months_ago)
         electric.rate_effective_date = timeline.local_midnight(rate_since, self.zone)
+        if spec.switched_from is not None:
+            electric.last_voluntary_change_at = electric.rate_effective_date
         series = electric_series(spec, self.days, temperatures, self.rng(spec.username, "electric"))
         channels = [("delivered", series.delivered, 1)]
         if series.received is not None:
@@ -208,6 +214,9 @@ class _Seeder:
             local_time=self.local_time,
             udc=UDC,
             lse=spec.lse if service == "electric" else UDC,
+            read_day=spec.read_day,
+            baseline_territory=spec.baseline_territory,
+            features=list(spec.features) if service == "electric" else [],
         )
         self.session.add(point)
         return point
@@ -258,14 +267,19 @@ class _Seeder:
             self.days[0].day, self.days[-1].day + _ONE_DAY, spec.read_day
         ):
             span = range(by_day[start], by_day[stop] if stop in by_day else len(self.days))
-            usage = [series.day_usage(index) for index in span]
+            usage = [series.day_usage(i) for i in span]
             if gas:
-                cost = estimate_cost(GAS_G1, usage, spec.baseline_territory)
+                cost = cycle_cost(GAS_G1, usage, territory=spec.baseline_territory).total
                 consumption = round(sum(sum(day.by_hour) for day in usage) * THERM_WH)
                 profile = GAS_TARIFF_PROFILE
             else:
-                cost, consumption = self._electric_bill(spec, point, usage, series, span)
-                profile = point.tariff.code if point.tariff else None
+                tariff = point.tariff
+                if spec.switched_from and self.days[span[0]].start < (
+                    point.rate_effective_date or 0
+                ):
+                    tariff = self.tariffs[spec.switched_from]  # billed on the old rate
+                cost, consumption = self._electric_bill(spec, point, tariff, usage, series, span)
+                profile = tariff.code if tariff else None
             period_start = self.days[span[0]].start
             period_end = self.days[span[-1]].end
             self.session.add(
@@ -288,20 +302,21 @@ class _Seeder:
         self,
         spec: CustomerSpec,
         point: UsagePoint,
+        tariff: Tariff | None,
         usage: list[DayUsage],
         series: Series,
         span: range,
     ) -> tuple[float, int]:
-        assert point.tariff is not None and point.tariff.definition is not None
-        cost = estimate_cost(point.tariff.definition, usage, spec.baseline_territory)
+        assert tariff is not None and tariff.definition is not None
+        definitions = [tariff.definition]
         generation = point.generation_tariff
         if generation is not None and generation.definition is not None:
-            cost += estimate_cost(generation.definition, usage, spec.baseline_territory)
+            definitions.append(generation.definition)
+        cost = combined_cycle_cost(definitions, usage, territory=spec.baseline_territory)
         if series.received is not None:  # Net Billing: credits offset energy, not the fixed charge
             exported_kwh = series.total_wh(series.received, span) / 1000
-            fixed = point.tariff.definition["fixed_charges"]["per_month"]
-            cost = max(cost - exported_kwh * EXPORT_CREDIT_PER_KWH, fixed)
-        return cost, series.total_wh(series.delivered, span)
+            cost = replace(cost, export_credit=exported_kwh * EXPORT_CREDIT_PER_KWH)
+        return cost.total, series.total_wh(series.delivered, span)
 
 
 _ONE_DAY = timedelta(days=1)

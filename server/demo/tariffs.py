@@ -13,18 +13,23 @@ distribution company).  Only ``USCA-PGPG-0505-0000`` (E-ELEC), ``USCA-PGXX-0100-
 ``USCA-XXPE-0440-0000`` are the examples facts.md names; the other rate codes are invented.
 
 Each ``definition`` (stored as the tariff row's JSON, format ``espi-sst-tariff/1``) is what
-the SST bill comparison (issue 5) prices usage with::
+the SST bill comparison (issue 5) prices usage with, in ``espi_sst_server.sst.pricing``
+(whose ``check_definition`` enforces every rule below)::
 
     seasons        [{name, months}]            each month 1-12 in exactly one season
     periods        [{name, days, windows}]     windows [{start "HH:MM", end "HH:MM"}]
-                                               local clock time, every hour in one period;
+                                               local clock time on whole hours, end after
+                                               start ("24:00" ends the day); on every day
+                                               kind each hour is in exactly one period;
                                                days "all" (PG&E's 4-9 p.m. peak includes
-                                               weekends and holidays; "weekdays" and
-                                               "weekends" are reserved for other rates)
+                                               weekends and holidays), "weekdays" or
+                                               "weekends" (holidays price as weekdays)
     energy_prices  {season: {period: $/unit}}  unit = energy_unit (kWh; therm for gas)
     tiers          [{name, up_to_baseline_percent, adder}] or []  adder in $/unit on top
-                   of the period price for usage in that tier of the billing period
+                   of the period price for usage in that tier of the billing period;
+                   percents rising, the last tier unbounded (null)
     baseline       {unit, default_territory, territories: {code: {season: units/day}}}
+                   required with tiers: a cycle's allowance is the sum of its days'
     fixed_charges  {per_month, per_day}        $ per billing period / per day
 
 A CCA generation rate that mirrors a PG&E rate's structure names it in ``iou_mirror_of``
@@ -34,11 +39,12 @@ PG&E delivery + the PCE generation rate that mirrors the same schedule.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-FORMAT = "espi-sst-tariff/1"
+from ..sst.pricing import FORMAT, period_names
+
 CURRENCY_USD = 840  # ISO 4217, the ESPI currency code
 BASE_SERVICES_CHARGE = 24.15  # $/month, 2026 PG&E residential (illustrative)
 EXPORT_CREDIT_PER_KWH = 0.05  # Net Billing Tariff export credit, a rough annual average
@@ -160,7 +166,8 @@ def _pge(
         "per_month": BASE_SERVICES_CHARGE,
         "baseline": ELECTRIC_BASELINE,
     }
-    return [
+    rules = ELIGIBILITY.get(code)
+    specs = [
         TariffSpec(
             code,
             f"PG&E {name}",
@@ -178,6 +185,20 @@ def _pge(
             definition(role="delivery", prices=delivery, **common),
         ),
     ]
+    for spec in specs:
+        if rules:
+            spec.definition["eligibility"] = dict(rules)
+    return specs
+
+
+# Who may take a rate (the catalog's sample rules; sst/catalog.py): E-ELEC needs an
+# electric technology at the premise, EV2-A an electric vehicle; Net Billing (solar)
+# customers must be on time-of-use, so not on tiered E-1.
+ELIGIBILITY: dict[str, dict[str, list[str]]] = {
+    "E-ELEC": {"requires_any": ["ev", "heat_pump", "battery"]},
+    "EV2-A": {"requires_any": ["ev"]},
+    "E-1": {"excludes": ["solar"]},
+}
 
 
 def _pce(
@@ -316,66 +337,18 @@ GAS_G1 = definition(
 )
 
 
-# ---- a rough bill, for the demo's usage summaries ----------------------------------------
+# ---- kept for the seed tests -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DayUsage:
-    """One local day's usage by local clock hour (24 buckets; DST's repeated hour summed)."""
-
-    month: int
-    by_hour: tuple[float, ...]
-
-
-def season_of(tariff: dict[str, Any], month: int) -> str:
-    for season in tariff["seasons"]:
-        if month in season["months"]:
-            return str(season["name"])
-    raise ValueError(f"tariff has no season for month {month}")
+_MONDAY, _SUNDAY = date(2026, 1, 5), date(2026, 1, 4)
 
 
 def period_by_hour(tariff: dict[str, Any]) -> tuple[str, ...]:
-    """The period name of each local clock hour 0-23 (all demo windows start on the hour)."""
-    names: list[str | None] = [None] * 24
-    for period in tariff["periods"]:
-        for window in period["windows"]:
-            first = int(window["start"][:2])
-            last = int(window["end"][:2])
-            for hour in range(first, last):
-                if names[hour] is not None:
-                    raise ValueError(f"hour {hour} is in two periods")
-                names[hour] = period["name"]
-    if any(name is None for name in names):
-        raise ValueError("every hour of the day needs a period")
-    return tuple(str(name) for name in names)
+    """The period of each local clock hour 0-23 under a rate that prices every day alike.
 
-
-def estimate_cost(tariff: dict[str, Any], days: Sequence[DayUsage], territory: str) -> float:
-    """What ``days`` of usage cost in dollars under ``tariff`` for one billing period.
-
-    Energy at each hour's seasonal period price, the tier adders on the period's total
-    against the baseline allowance (summed day by day, each at its season's allowance), and
-    the fixed charges.  Rough on purpose: no taxes, no PCIA split, no minimum bill.
+    The demo's rates all do; for one with weekday periods use ``pricing.period_names``.
     """
-    hours = period_by_hour(tariff)
-    prices = tariff["energy_prices"]
-    energy = 0.0
-    total = 0.0
-    allowance = 0.0
-    baseline = tariff.get("baseline")
-    for day in days:
-        season = season_of(tariff, day.month)
-        season_prices = prices[season]
-        energy += sum(season_prices[hours[h]] * units for h, units in enumerate(day.by_hour))
-        total += sum(day.by_hour)
-        if baseline:
-            allowance += baseline["territories"][territory][season]
-    priced = 0.0  # usage already placed in lower tiers
-    for tier in tariff["tiers"]:
-        percent = tier["up_to_baseline_percent"]
-        ceiling = total if percent is None else min(total, allowance * percent / 100)
-        in_tier = max(0.0, ceiling - priced)
-        energy += in_tier * tier["adder"]
-        priced += in_tier
-    fixed = tariff["fixed_charges"]
-    return float(energy + fixed["per_month"] + fixed["per_day"] * len(days))
+    weekday, weekend = period_names(tariff, _MONDAY), period_names(tariff, _SUNDAY)
+    if weekday != weekend:
+        raise ValueError("the rate's periods differ on weekends: use pricing.period_names")
+    return weekday

@@ -16,6 +16,7 @@ from typing import Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import UnauthorizedClientError
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
@@ -23,11 +24,19 @@ from werkzeug.wrappers import Response
 
 from espi_sst.scope import Category, Scope
 
+from ..lifecycle import may_request_consent, refusal_reason
+from ..limits import client_limit
 from ..portal.forms import ConsentForm
 from ..portal.session import auth_time, current_customer
 from ..security import new_uuid, now
 from ..storage import db
-from ..storage.models import Authorization, PreAuthorization, RetailCustomer, UsagePoint
+from ..storage.models import (
+    Application,
+    Authorization,
+    PreAuthorization,
+    RetailCustomer,
+    UsagePoint,
+)
 from .audit import record
 from .guard import current_grant, refuse
 from .keys import jwks
@@ -68,8 +77,30 @@ def _error_redirect(error: OAuth2Error) -> Response | tuple[str, int]:
     return redirect(add_params_to_uri(error.redirect_uri, params, fragment=error.redirect_fragment))
 
 
+def _refuse_withdrawn_client() -> tuple[str, int] | None:
+    """Consent gating (concept design 6.4.4-6.4.6): a suspended, de-qualified or blocked ASP
+    gets a page that says so, not Authlib's bare invalid_client.  No redirect: the customer
+    is not sent back to an ASP this utility no longer deals with."""
+    client_id = request.values.get("client_id")
+    row = (
+        db.session.scalar(select(Application).where(Application.client_id == client_id))
+        if client_id
+        else None
+    )
+    if row is None or may_request_consent(row):
+        return None
+    description = (
+        f"{row.client_name} may not ask for access to your data: {refusal_reason(row)}. "
+        "Nothing was shared with it."
+    )
+    return _error_page(UnauthorizedClientError(description=description), 403)
+
+
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
+    refused = _refuse_withdrawn_client()
+    if refused is not None:
+        return refused
     server = _server()
     try:
         grant = server.get_consent_grant(end_user=None)
@@ -80,18 +111,19 @@ def authorize() -> Any:
         return redirect(url_for("portal.login", next=request.full_path))
     client = grant.client.row
     requested = Scope.parse(grant.request.payload.scope)
-    points = list(customer.usage_points)
+    points = [p for p in customer.usage_points if p.closed_at is None]  # closed: not shareable
 
     if request.method == "GET":
         pre = _preauthorization(customer, client.id, requested)
-        if pre is not None:  # Mode 1: consent was given in the portal beforehand
+        if pre is not None and any(p.closed_at is None for p in pre.usage_points):
+            # Mode 1: consent was given in the portal beforehand
             pre.used_at = now()
             chosen = frozenset(requested.categories & Scope.parse(pre.scope).categories)
             return _approve(
                 grant,
                 customer,
                 requested.narrowed_to(chosen),
-                list(pre.usage_points),
+                [p for p in pre.usage_points if p.closed_at is None],
                 pre.ends_at,
                 "mode1",
             )
@@ -206,16 +238,19 @@ def _approve(
 
 
 @bp.route("/oauth/token", methods=["POST"])
+@client_limit
 def token() -> Any:
     return _server().create_token_response()
 
 
 @bp.route("/oauth/revoke", methods=["POST"])
+@client_limit
 def revoke() -> Any:
     return _server().create_endpoint_response("revocation")
 
 
 @bp.route("/oauth/introspect", methods=["POST"])
+@client_limit
 def introspect() -> Any:
     return _server().create_endpoint_response("introspection")
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from espi_sst.scope import Scope, ScopeError
 
+from ..lifecycle import may_request_consent
 from ..security import hash_secret, new_uuid, now
 from ..storage import db
 from ..storage.models import Application, Authorization, Token
@@ -38,8 +39,10 @@ RESOURCE_BASE = "/espi/1_1/resource"
 
 
 def query_client(client_id: str) -> OAuthClient | None:
+    """The client, unless its qualification is withdrawn (suspended, dequalified, blocked):
+    such a client gets no consent, no token and no refresh (concept design 6.4.5-6.4.6)."""
     row = db.session.scalar(select(Application).where(Application.client_id == client_id))
-    if row is None or row.qualification == "suspended":
+    if row is None or not may_request_consent(row):
         return None
     return OAuthClient(row)
 

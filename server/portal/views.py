@@ -8,10 +8,12 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from ..lifecycle import end_authorization
+from ..limits import login_limit, second_factor_limit
 from ..oauth.audit import record
 from ..security import now
 from ..storage import db
-from ..storage.models import Authorization, RetailCustomer, Token
+from ..storage.models import Authorization, RetailCustomer
 from . import bp
 from .forms import LoginForm, RevokeForm, SecondFactorForm
 from .identity import IdentitySource
@@ -34,6 +36,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_limit
 def login() -> str | Response:
     form = LoginForm()
     if request.method == "GET":
@@ -58,6 +61,7 @@ def login() -> str | Response:
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
+@second_factor_limit
 def second_factor() -> str | Response:
     pending = session.get("pending_customer_id")
     customer = db.session.get(RetailCustomer, pending) if pending else None
@@ -115,16 +119,13 @@ def revoke() -> Response:
     )
     if grant is None:
         abort(404)
-    moment = now()
-    grant.status = 0
-    grant.revoked_at = moment
-    grant.updated_at = moment
-    for token in db.session.scalars(
-        select(Token).where(Token.authorization_id == grant.id, Token.revoked_at.is_(None))
-    ):
-        token.revoked_at = moment
-    record(
-        f"customer:{customer.uuid}", "authorization_revoked", subject=f"authorization:{grant.uuid}"
+    # Concept design 7.10: the customer ends it here; its tokens die with it (audited).
+    end_authorization(
+        db.session,
+        grant,
+        reason="revoked_by_customer",
+        actor=f"customer:{customer.uuid}",
+        now=now(),
     )
     db.session.commit()
     return redirect(url_for("portal.authorizations"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import sst_routes  # noqa: F401  (registers the SST views on bp)
 from .routes import bp
 from .urls import PREFIX, Urls, resource_base
 

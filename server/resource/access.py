@@ -4,7 +4,7 @@ The token guard (``oauth/guard.py``) has checked the token and the scope categor
 every lookup is one query constrained by the grant's Authorization: its subscription id,
 its usage points (the ``authorization_usage_point`` rows) and its customer.  A resource
 of another subscription, another customer's usage point, or a usage point the customer
-did not share is therefore "not found" (404) exactly like an unknown id -- the API never
+did not share, or a service agreement since closed, is therefore "not found" (404) exactly like an unknown id -- the API never
 confirms that something outside the grant exists (no 403 that leaks existence).
 """
 
@@ -43,6 +43,7 @@ def _shared_points(authorization: Authorization) -> Select[int]:
         .where(
             authorization_usage_point.c.authorization_id == authorization.id,
             UsagePoint.customer_id == authorization.customer_id,
+            UsagePoint.closed_at.is_(None),  # a closed service agreement is shared no more
         )
     )
 
@@ -105,6 +106,7 @@ _USAGE_SUMMARY = (
         UsagePoint.uuid == bindparam("point"),
         authorization_usage_point.c.authorization_id == bindparam("authorization"),
         UsagePoint.customer_id == bindparam("customer"),
+        UsagePoint.closed_at.is_(None),
     )
 )
 """Built once (the hottest read; measured: rebuilding statements was ~12% of a request)."""

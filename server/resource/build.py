@@ -22,12 +22,14 @@ its ``statusTimeStamp``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from espi_sst.model import Entry, Feed, Link
+from espi_sst.model import Entry, Feed, Link, ModelObject
 from espi_sst.model import espi as m
 from espi_sst.model.enums import UnitMultiplierKind, UnitSymbolKind
+from espi_sst.xml import make_extension
 
 from ..storage import models as db
 from .blocks import DayBlock
@@ -57,7 +59,9 @@ class EntryBuilder:
         )
 
     # ---- subscription tree --------------------------------------------------------------
-    def usage_point(self, point: db.UsagePoint, local_time_uuid: str | None) -> Entry:
+    def usage_point(
+        self, point: db.UsagePoint, local_time_uuid: str | None, sst_kinds: Sequence[str] = ()
+    ) -> Entry:
         u, sid, uid = self.urls, self.sid, point.uuid
         links = [
             entry_link(u.usage_point(sid, uid), "self", "UsagePoint"),
@@ -65,6 +69,10 @@ class EntryBuilder:
             feed_link(u.meter_readings(sid, uid), "related", "MeterReading"),
             feed_link(u.usage_summaries(sid, uid), "related", "UsageSummary"),
             feed_link(u.quality_summaries(sid, uid), "related", "ElectricPowerQualitySummary"),
+        ]
+        # The SST resources the grant's scopes open (RateInformation, BillComparison, ...).
+        links += [
+            feed_link(f"{u.usage_point(sid, uid)}/{kind}", "related", kind) for kind in sst_kinds
         ]
         if local_time_uuid is not None:
             links.append(
@@ -115,7 +123,13 @@ class EntryBuilder:
             content=content,
         )
 
-    def usage_summary(self, point_uuid: str, summary: db.UsageSummary) -> Entry:
+    def usage_summary(
+        self,
+        point_uuid: str,
+        summary: db.UsageSummary,
+        sst_elements: Sequence[ModelObject] = (),
+    ) -> Entry:
+        """``sst_elements``: the SST RIN elements for ``espi:extension`` (RIN scope only)."""
         u, sid = self.urls, self.sid
         links = [
             entry_link(u.usage_summary(sid, point_uuid, summary.uuid), "self", "UsageSummary"),
@@ -130,6 +144,7 @@ class EntryBuilder:
                 value=summary.consumption_wh,
             )
         content = m.UsageSummary(
+            extension=[make_extension(*sst_elements)] if sst_elements else [],
             billing_period=m.DateTimeInterval(
                 duration=summary.billing_period_duration, start=summary.billing_period_start
             ),

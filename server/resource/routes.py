@@ -39,8 +39,15 @@ from . import access
 from .blocks import LAST_DAY, Calendar, day_block, day_blocks, zone_of
 from .build import EntryBuilder
 from .build_asp import application_entry, authorization_entry, service_status
-from .errors import ResourceError, insufficient_scope, not_found, register_handlers
+from .errors import (
+    ResourceError,
+    bad_parameter,
+    insufficient_scope,
+    not_found,
+    register_handlers,
+)
 from .query import FeedQuery, parse_query
+from .sst_content import SstView
 from .subscription import selected_summary, subscription_entries
 from .urls import PREFIX, Urls
 
@@ -79,6 +86,10 @@ def usage_point_in(
     return authorization, query, point
 
 
+def sst_view(grant: Grant) -> SstView:
+    return SstView(grant.scope, current_app, db.session)
+
+
 def block_id(text: str) -> int:
     """An IntervalBlock id: the epoch second of a local midnight (``blocks.py``)."""
     if not (text.isascii() and text.isdigit()) or len(text) > 11 or int(text) >= LAST_DAY:
@@ -109,19 +120,23 @@ def _subscription_feed(sid: str, self_href: str) -> Response:
         raise insufficient_scope("this resource needs the usage or billing scope")
     make = builder(authorization)
     entries = subscription_entries(
-        db.session, make, authorization, query, usage=usage, billing=billing
+        db.session, make, authorization, query, usage=usage, billing=billing, sst=sst_view(grant)
     )
     return atom(make.feed(self_href, "Subscription", query.page(entries), now=now()))
 
 
 @bp.get("/Subscription/<sid>/UsagePoint")
 def usage_points(sid: str) -> Response:
-    _grant, authorization = customer(Category.USAGE)
+    grant, authorization = customer(Category.USAGE)
     query = parse_query(request.args)
     access.subscription(authorization, sid)
     make = builder(authorization)
     points = query.page(access.usage_points(db.session, authorization))
-    entries = [make.usage_point(p, p.local_time.uuid if p.local_time else None) for p in points]
+    sst = sst_view(grant)
+    entries = [
+        make.usage_point(p, p.local_time.uuid if p.local_time else None, sst.kinds(p))
+        for p in points
+    ]
     return atom(make.feed(make.urls.usage_points(sid), "UsagePoint", entries, now=now()))
 
 
@@ -129,7 +144,10 @@ def usage_points(sid: str) -> Response:
 def usage_point(sid: str, uid: str) -> Response:
     authorization, _query, point = usage_point_in(sid, uid)
     local_time = point.local_time
-    return atom(builder(authorization).usage_point(point, local_time.uuid if local_time else None))
+    kinds = sst_view(current_grant()).kinds(point)
+    return atom(
+        builder(authorization).usage_point(point, local_time.uuid if local_time else None, kinds)
+    )
 
 
 # ---- meter readings and interval blocks ---------------------------------------------------
@@ -179,14 +197,24 @@ def interval_block(sid: str, uid: str, mid: str, bid: str) -> Response:
 
 @bp.get("/Subscription/<sid>/UsagePoint/<uid>/UsageSummary")
 def usage_summaries(sid: str, uid: str) -> Response:
+    sst_query = request.args.get("SST")
+    if sst_query is not None:  # the concept design's form (section 11.5)
+        if sst_query != "BillComparison":
+            raise bad_parameter("SST", "the only SST query is SST=BillComparison")
+        from .sst_routes import bill_comparison_feed_response
+
+        return bill_comparison_feed_response(sid, uid)
     authorization, query, point = usage_point_in(sid, uid, Category.BILLING)
     make = builder(authorization)
+    sst = sst_view(current_grant())
     summaries = [
         s
         for s in access.usage_summaries(db.session, point)
         if selected_summary(s.billing_period_start, s.status_time_stamp, query)
     ]
-    entries = [make.usage_summary(uid, s) for s in query.page(summaries)]
+    entries = [
+        make.usage_summary(uid, s, sst.rin_elements(point, s)) for s in query.page(summaries)
+    ]
     return atom(make.feed(make.urls.usage_summaries(sid, uid), "UsageSummary", entries, now=now()))
 
 
@@ -194,11 +222,16 @@ def usage_summaries(sid: str, uid: str) -> Response:
 def usage_summary(sid: str, uid: str, summary_id: str) -> Response:
     # The hot path (benchmarked): guard, then ONE query joining summary, usage point and
     # the grant's usage points.
-    _grant, authorization = customer(Category.BILLING)
+    grant, authorization = customer(Category.BILLING)
     parse_query(request.args)
     access.subscription(authorization, sid)
     summary = access.usage_summary(db.session, authorization, uid, summary_id)
-    return atom(builder(authorization).usage_summary(uid, summary))
+    rins = (  # the RIN lookups cost queries: only for grants that release RINs
+        sst_view(grant).rin_elements(summary.usage_point, summary)
+        if grant.scope.allows(Category.SST_RIN)
+        else []
+    )
+    return atom(builder(authorization).usage_summary(uid, summary, rins))
 
 
 @bp.get("/Subscription/<sid>/UsagePoint/<uid>/ElectricPowerQualitySummary")

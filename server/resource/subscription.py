@@ -25,6 +25,7 @@ from . import access
 from .blocks import Calendar, day_blocks, zone_of
 from .build import EntryBuilder
 from .query import FeedQuery
+from .sst_content import SstView
 
 
 def subscription_entries(
@@ -35,6 +36,7 @@ def subscription_entries(
     *,
     usage: bool,
     billing: bool,
+    sst: SstView,
 ) -> list[Entry]:
     """Every entry of the subscription the grant's categories allow, in feed order."""
     entries: list[Entry] = []
@@ -43,7 +45,11 @@ def subscription_entries(
     for point in access.usage_points(session, authorization):
         local_time = point.local_time
         if usage:
-            entries.append(builder.usage_point(point, local_time.uuid if local_time else None))
+            entries.append(
+                builder.usage_point(
+                    point, local_time.uuid if local_time else None, sst.kinds(point)
+                )
+            )
             if local_time is not None and local_time.id not in shown_local_times:
                 shown_local_times.add(local_time.id)
                 entries.append(builder.local_time(local_time))
@@ -59,7 +65,9 @@ def subscription_entries(
         if billing:
             for summary in access.usage_summaries(session, point):
                 if selected_summary(summary.billing_period_start, summary.status_time_stamp, query):
-                    entries.append(builder.usage_summary(point.uuid, summary))
+                    entries.append(
+                        builder.usage_summary(point.uuid, summary, sst.rin_elements(point, summary))
+                    )
     return entries
 
 

@@ -103,6 +103,15 @@ class UsagePoint(Base):
     tariff_id: Mapped[int | None] = mapped_column(ForeignKey("tariff.id"))
     generation_tariff_id: Mapped[int | None] = mapped_column(ForeignKey("tariff.id"))
     rate_effective_date: Mapped[int | None] = mapped_column(BigInteger)
+    # What rates and bills depend on (SST): the billing cycle starts on read_day (1-28);
+    # baseline_territory sets tier allowances; features ("ev", "heat_pump", "battery",
+    # "solar") decide eligibility for rates that require them; a voluntary change starts
+    # the 12-month restriction; a closed service agreement is no longer shared with anyone.
+    read_day: Mapped[int | None] = mapped_column(Integer)
+    baseline_territory: Mapped[str | None] = mapped_column(String(8))
+    features: Mapped[list[str] | None] = mapped_column(JSON)
+    last_voluntary_change_at: Mapped[int | None] = mapped_column(BigInteger)
+    closed_at: Mapped[int | None] = mapped_column(BigInteger)
     customer: Mapped[RetailCustomer] = relationship(back_populates="usage_points")
     local_time: Mapped[LocalTimeParameters | None] = relationship()
     tariff: Mapped[Tariff | None] = relationship(foreign_keys=[tariff_id])
@@ -195,7 +204,10 @@ class Application(Base):
     scope: Mapped[str] = mapped_column(Text)  # the most this application may ask for
     grant_types: Mapped[list[str]] = mapped_column(JSON)
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
-    qualification: Mapped[str] = mapped_column(String(16))  # qualified | pending | suspended
+    # qualified | pending | suspended | dequalified (central registry) | blocked (this utility)
+    qualification: Mapped[str] = mapped_column(String(16))
+    qualification_reason: Mapped[str | None] = mapped_column(String(256))
+    qualification_changed_at: Mapped[int | None] = mapped_column(BigInteger)
     software_id: Mapped[str] = mapped_column(String(256))
     software_version: Mapped[str] = mapped_column(String(32))
     contacts: Mapped[list[str]] = mapped_column(JSON)
@@ -231,6 +243,8 @@ class Authorization(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)
     ends_at: Mapped[int | None] = mapped_column(BigInteger)  # None: until revoked
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    # Why access ended: revoked_by_customer | expired | service_closed | dequalified | blocked
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
     grant_type: Mapped[str] = mapped_column(String(32))
     application: Mapped[Application] = relationship()
     customer: Mapped[RetailCustomer | None] = relationship()
@@ -307,7 +321,11 @@ class SigningKey(Base):
 
 
 class AuditEvent(Base):
-    """A controlled, auditable record of every grant, consent and security event (NFR24)."""
+    """A controlled, auditable record of every grant, consent and security event (NFR24).
+
+    Append-only: migration 0002 adds triggers that refuse UPDATE and DELETE on this table
+    (SQLite and PostgreSQL), so not even the application can rewrite history.
+    """
 
     __tablename__ = "audit_event"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -316,3 +334,110 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(120))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# ---- SST services -------------------------------------------------------------------------
+
+
+class BillComparisonRecord(Base):
+    """A bill comparison as computed for one billing cycle (recomputed at most once a cycle).
+
+    ``estimates`` holds one dict per rate: rin, tariff_code, tariff_name, annual_cost and
+    monthly_cost (ESPI cost units, 1e-5 of the currency), is_current, basis.
+    """
+
+    __tablename__ = "bill_comparison"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    usage_point_id: Mapped[int] = mapped_column(ForeignKey("usage_point.id"), index=True)
+    cycle_start: Mapped[int] = mapped_column(BigInteger)
+    computed_at: Mapped[int] = mapped_column(BigInteger)
+    valid_until: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(32))
+    status_message: Mapped[str | None] = mapped_column(String(256))
+    usage_start: Mapped[int | None] = mapped_column(BigInteger)
+    usage_duration: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[int | None] = mapped_column(Integer)
+    estimates: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    __table_args__ = (
+        UniqueConstraint("usage_point_id", "cycle_start", name="uq_bill_comparison_cycle"),
+    )
+
+
+class RateChangeRequestRecord(Base):
+    """A customer-directed rate change (1623(c)(1)(D)) and where it stands.
+
+    The status moves awaitingConfirmation -> confirmed -> submitted -> accepted | rejected
+    (or expired / cancelled); every move is one transaction that also writes the audit event
+    and the outbox messages, so a crash never loses a step or sends for a step not taken.
+    ``lease_until`` is a worker's claim on a submitted request; an expired lease means the
+    worker died and another may retry (the billing backend is idempotent by request uuid).
+    """
+
+    __tablename__ = "rate_change_request"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    usage_point_id: Mapped[int] = mapped_column(ForeignKey("usage_point.id"), index=True)
+    authorization_id: Mapped[int] = mapped_column(ForeignKey("authorization.id"), index=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    target_tariff_id: Mapped[int] = mapped_column(ForeignKey("tariff.id"))
+    target_rin: Mapped[str] = mapped_column(String(40))
+    target_tariff_code: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    rejection_reason: Mapped[str | None] = mapped_column(String(48))
+    rejection_message: Mapped[str | None] = mapped_column(String(256))
+    requested_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    otp_hash: Mapped[str | None] = mapped_column(String(255))
+    otp_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    otp_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    confirmed_at: Mapped[int | None] = mapped_column(BigInteger)
+    submitted_at: Mapped[int | None] = mapped_column(BigInteger)
+    decided_at: Mapped[int | None] = mapped_column(BigInteger)
+    effective_date: Mapped[int | None] = mapped_column(BigInteger)
+    lease_until: Mapped[int | None] = mapped_column(BigInteger)
+    processing_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    usage_point: Mapped[UsagePoint] = relationship()
+    authorization: Mapped[Authorization] = relationship()
+    application: Mapped[Application] = relationship()
+    target_tariff: Mapped[Tariff] = relationship()
+    __table_args__ = (
+        UniqueConstraint("application_id", "idempotency_key", name="uq_rate_change_idempotency"),
+    )
+
+
+class ScheduledRateChange(Base):
+    """The sample billing system's schedule: one row per accepted request, ever.
+
+    ``request_uuid`` is unique: a retried submission finds the row it already wrote, so a
+    change is never scheduled (or applied) twice.
+    """
+
+    __tablename__ = "scheduled_rate_change"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    usage_point_id: Mapped[int] = mapped_column(ForeignKey("usage_point.id"), index=True)
+    tariff_id: Mapped[int] = mapped_column(ForeignKey("tariff.id"))
+    effective_date: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    applied_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class OutboxMessage(Base):
+    """A message to send after its transaction commits: e-mail to a customer, or an ESPI
+    BatchList notification to an ASP.  The worker sends it, retrying with backoff, so the
+    request path never waits on a mail server or an ASP."""
+
+    __tablename__ = "outbox_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # email | asp_notification
+    destination: Mapped[str] = mapped_column(String(512))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[int | None] = mapped_column(BigInteger)
+    failed_at: Mapped[int | None] = mapped_column(BigInteger)  # gave up
+    last_error: Mapped[str | None] = mapped_column(String(512))

@@ -353,7 +353,13 @@ def test_usage_points_carry_pacific_time_agreements_and_rate_dates(seeded: Seede
             assert (ltp.dst_start_rule, ltp.dst_end_rule) == ("360E2000", "B40E2000")
             assert point.udc == "PGE" and point.service_agreement.isdigit()
             assert point.rate_effective_date is not None
-            assert point.rate_effective_date < seeded.data.history_start
+            if point.last_voluntary_change_at is None:
+                assert point.rate_effective_date < seeded.data.history_start
+            else:  # Alex chose E-TOU-C inside the data, 8 cycles before its end
+                assert point.last_voluntary_change_at == point.rate_effective_date
+                assert seeded.data.history_start < point.rate_effective_date
+                months = (seeded.data.history_end - point.rate_effective_date) / (30.44 * 86400)
+                assert 8 <= months < 9.1
         gas = _point(session, seeded.data, "gas", service_kind=1)
         assert gas.tariff is None and gas.lse == "PGE"
 
@@ -383,7 +389,11 @@ def test_usage_summaries_are_monthly_bills_matching_the_readings(seeded: Seeded)
                 if point.service_kind == 0:
                     assert summary.consumption_wh == metered
                     assert point.tariff is not None
-                    assert summary.tariff_profile == point.tariff.code
+                    if summary.billing_period_start >= (point.rate_effective_date or 0):
+                        assert summary.tariff_profile == point.tariff.code
+                    else:  # before a voluntary switch: billed on the rate it left
+                        assert point.last_voluntary_change_at is not None
+                        assert summary.tariff_profile == "E-1"
                 else:  # therm x 10^-3 -> Wh (1 therm = 29,307.107 Wh)
                     assert summary.consumption_wh == round(metered / 1000 * 29_307.107)
                     assert summary.tariff_profile == "G-1"

@@ -1,0 +1,253 @@
+"""Rate limits on sign-in, one-time-passcode confirmation and the OAuth client endpoints.
+
+Why: the authorization server must stop credential guessing -- passwords, second-factor
+codes, client secrets, authorization codes (RFC 6749 section 10.10; RFC 9700, the OAuth 2.0
+Security BCP) -- and the concept design's NFRs ask that no one party can starve the others.
+A limit per *account* stops a spray from many addresses against one customer; a limit per
+*remote address* stops one host from trying many accounts; a limit per *client* keeps one
+ASP (or someone posing as it) from flooding the token endpoint.
+
+Flask-Limiter counts (windows, in memory or in Redis) and reads its own ``RATELIMIT_*``
+configuration (``RATELIMIT_ENABLED``, ``RATELIMIT_STORAGE_URI``, ``RATELIMIT_STRATEGY``, ...);
+this module says only what is limited, by which key and with which of our config keys, and
+what a refused request looks like.
+
+Decorators, placed under the route decorator:
+
+* ``login_limit`` -- POSTs of the sign-in form: ``LOGIN_RATE_LIMIT`` per submitted user name
+  (NFKC, case-folded, stripped, so ``Alice`` and `` alice`` share one bucket; kept as its
+  SHA-256, never in clear in Redis) and ``LOGIN_IP_RATE_LIMIT`` per remote address.
+* ``second_factor_limit`` -- POSTs of the second-factor form: the same two settings, the
+  account being the one that passed the password step.
+* ``client_limit`` -- token, revocation, introspection: ``TOKEN_RATE_LIMIT`` per client id
+  (the HTTP Basic user, parsed as Authlib parses it, or the ``client_id`` form field; the
+  remote address when neither is sent).  A separate bucket per endpoint.
+* ``otp_confirmation_limit`` -- for the SST rate-change confirmation endpoint, a view whose
+  URL has ``<rid>`` (the rate-change request id) and whose bearer token names the client::
+
+      @bp.route("/.../rate-change/<rid>/confirm", methods=["POST"])
+      @otp_confirmation_limit
+      def confirm(rid: str) -> Response: ...
+
+  ``OTP_RATE_LIMIT`` per request (``request.view_args["rid"]``; the path if there is no
+  ``rid``) bounds hammering and parallel guesses at one passcode (set it above the
+  request's own attempt counter, ``OTP_MAX_ATTEMPTS``, which is what customers meet);
+  ``OTP_CLIENT_RATE_LIMIT`` per client (``flask.g.espi_grant.client_id`` when the token was
+  checked before this decorator runs, else the bearer token's SHA-256, else the remote
+  address) bounds one ASP across requests.
+
+Every attempt counts, right or wrong.  Flask-Limiter's ``deduct_when`` could count failures
+only, but it *tests* before the view and *deducts* after it, so parallel guesses all pass the
+test: a brute-force window we do not open.  An empty limit string switches one limit off.
+
+Refused requests get 429 (RFC 6585 section 4) with ``Retry-After`` in seconds: an HTML page
+on the portal, ``{"error": "too_many_requests", "error_description": ...}`` elsewhere (the
+shape of RFC 6749 section 5.2 and of the resource API's errors).
+
+One Limiter per app: a Flask-Limiter instance holds one storage and one configuration, and a
+process may hold several apps (tests; two workers' apps sharing a Redis).  So the decorators
+mark views without naming an app, and each app's Limiter, made in ``init_app``, wraps a view
+the first time that app serves it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request, session
+from flask_limiter import Limiter, RateLimitExceeded
+from werkzeug.wrappers import Response
+
+from .security import hash_secret
+
+EXTENSION = "espi_sst_limits"
+_BROWSER_PATHS = ("/portal/", "/oauth/authorize")
+"""Where a person reads the answer: these get an HTML page, everything else JSON."""
+_LONGEST_CLEAR_KEY = 100
+"""Client-chosen key parts longer than this are hashed (bounded storage keys)."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def remote_address() -> str:
+    """The client's address as the app sees it (behind a proxy: configure ``ProxyFix``)."""
+    return f"ip:{request.remote_addr or 'unknown'}"
+
+
+def _bounded(value: str) -> str:
+    return value if len(value) <= _LONGEST_CLEAR_KEY else hash_secret(value)
+
+
+def _submitted_account() -> str:
+    username = request.form.get("username", "")
+    return "account:" + hash_secret(unicodedata.normalize("NFKC", username).casefold().strip())
+
+
+def _pending_account() -> str:
+    pending = session.get("pending_customer_id")
+    return f"customer:{pending}" if pending is not None else remote_address()
+
+
+def client_key() -> str:
+    """The OAuth client a token, revocation or introspection request speaks for.
+
+    The Basic header is read with Authlib's own parser, so the bucket is the client Authlib
+    authenticates; credentials that are not UTF-8 name no client (the address counts).
+    """
+    try:
+        client_id, _ = extract_basic_authorization(request.headers)
+    except UnicodeDecodeError:
+        client_id = None
+    client_id = client_id or request.form.get("client_id")
+    return f"client:{_bounded(client_id)}" if client_id else remote_address()
+
+
+def _otp_client() -> str:
+    grant = getattr(g, "espi_grant", None)
+    if grant is not None:
+        return f"client:{grant.client_id}"
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "token:" + hash_secret(token.strip())
+    return remote_address()
+
+
+def _otp_request() -> str:
+    rid = (request.view_args or {}).get("rid")
+    return f"request:{_bounded(str(rid))}" if rid else f"path:{_bounded(request.path)}"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One limit: the config key holding its value, its key function, its bucket name."""
+
+    setting: str
+    key_func: Callable[[], str]
+    scope: str
+    methods: tuple[str, ...] | None = None
+
+    def value(self) -> str:
+        """Read per request, so a test or an operator may change it on a running app."""
+        return str(current_app.config.get(self.setting) or "")
+
+
+class RateLimits:
+    """One app's Flask-Limiter and the views it has wrapped so far."""
+
+    def __init__(self, app: Flask) -> None:
+        self.limiter = Limiter(key_func=remote_address)
+        self.limiter.init_app(app)
+        self._views: dict[str, Callable[..., Any]] = {}
+        self._lock = threading.Lock()
+
+    def bound(self, name: str, view: Callable[..., Any], rules: tuple[_Rule, ...]) -> Any:
+        """``view`` under this app's limits (stacked ``Limiter.limit``; built once)."""
+        found = self._views.get(name)
+        if found is None:
+            with self._lock:
+                found = self._views.get(name)
+                if found is None:
+                    found = view
+                    for rule in rules:
+                        found = self.limiter.limit(
+                            rule.value,
+                            key_func=rule.key_func,
+                            scope=rule.scope,
+                            methods=list(rule.methods) if rule.methods else None,
+                        )(found)
+                    self._views[name] = found
+        return found
+
+
+def _limited(*rules: _Rule) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        name = f"{view.__module__}.{view.__qualname__}"
+
+        @functools.wraps(view)
+        def limited(*args: P.args, **kwargs: P.kwargs) -> R:
+            limits: RateLimits | None = current_app.extensions.get(EXTENSION)
+            if limits is None:  # a security control must not vanish silently
+                raise RuntimeError(
+                    f"{name} is rate limited but limits.init_app(app) was not called"
+                )
+            result: R = limits.bound(name, view, rules)(*args, **kwargs)
+            return result
+
+        return limited
+
+    return decorate
+
+
+_POST = ("POST",)
+login_limit = _limited(
+    _Rule("LOGIN_RATE_LIMIT", _submitted_account, "account", _POST),
+    _Rule("LOGIN_IP_RATE_LIMIT", remote_address, "ip", _POST),
+)
+second_factor_limit = _limited(
+    _Rule("LOGIN_RATE_LIMIT", _pending_account, "account", _POST),
+    _Rule("LOGIN_IP_RATE_LIMIT", remote_address, "ip", _POST),
+)
+client_limit = _limited(_Rule("TOKEN_RATE_LIMIT", client_key, "client"))
+otp_confirmation_limit = _limited(
+    _Rule("OTP_RATE_LIMIT", _otp_request, "request"),
+    _Rule("OTP_CLIENT_RATE_LIMIT", _otp_client, "client"),
+)
+
+
+def _retry_after(error: RateLimitExceeded) -> int:
+    """Seconds until the breached window frees a slot (its length if storage fails now)."""
+    limits: RateLimits | None = current_app.extensions.get(EXTENSION)
+    breached = limits.limiter.current_limit if limits is not None else None
+    if breached is not None and breached.breached:
+        try:
+            return max(1, math.ceil(breached.reset_at - time.time()))
+        except Exception:  # a header value must not turn a 429 into a 500
+            current_app.logger.exception("rate limit window unreadable; Retry-After is the window")
+    return max(1, int(error.limit.limit.get_expiry()))
+
+
+def _too_many_requests(error: RateLimitExceeded) -> Response:
+    seconds = _retry_after(error)
+    current_app.logger.warning("rate limit %s reached at %s", error.limit.limit, request.path)
+    if request.path.startswith(_BROWSER_PATHS):
+        page = render_template(
+            "portal/error.html",
+            error="too_many_requests",
+            description=f"Too many sign-in attempts; try again in {seconds} seconds.",
+        )
+        response = make_response(page, 429)
+    else:
+        response = jsonify(
+            error="too_many_requests",
+            error_description=f"too many requests; retry after {seconds} seconds",
+        )
+        response.status_code = 429
+    response.headers["Retry-After"] = str(seconds)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its own Limiter (configured by ``RATELIMIT_*``) and the one 429 handler."""
+    app.extensions[EXTENSION] = RateLimits(app)
+    app.register_error_handler(RateLimitExceeded, _too_many_requests)
+
+
+__all__ = [
+    "client_key",
+    "client_limit",
+    "init_app",
+    "login_limit",
+    "otp_confirmation_limit",
+    "remote_address",
+    "second_factor_limit",
+]

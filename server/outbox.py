@@ -1,0 +1,175 @@
+"""The outbox: messages written in the same transaction as the change they announce, sent later.
+
+A rate change moving to "accepted" and the e-mail telling the customer, or the ESPI
+``BatchList`` telling the ASP, must not part ways: sending inside the request would block it
+on a mail server or an ASP's endpoint, and sending after the commit would lose the message if
+the process died in between.  So the change and an :class:`OutboxMessage` row commit
+together, and the worker (``espi-sst worker``) delivers due rows with bounded retries and
+exponential backoff.
+
+Delivery is at-least-once: a crash after sending and before recording it sends again.  Both
+kinds tolerate that -- a ``BatchList`` only lists URLs the ASP then GETs, and an e-mail says
+the same thing twice.  Two workers never send the same row at once: each claims a row by
+moving its ``next_attempt_at`` forward with a conditional UPDATE before sending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from flask import Flask
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+import espi_sst
+from espi_sst.model import espi as m
+
+from .notify import NotifierError, compose, mail_from, notifier_for
+from .storage.models import Application, AuditEvent, OutboxMessage
+
+EMAIL = "email"
+ASP_NOTIFICATION = "asp_notification"
+MAX_ATTEMPTS = 10
+BACKOFF_FIRST_SECONDS = 10
+BACKOFF_MAX_SECONDS = 3600
+CLAIM_SECONDS = 120
+"""A claimed row is not due again for this long (a sender that dies releases it by time)."""
+HTTP_TIMEOUT_SECONDS = 10
+
+
+def enqueue_email(session: Session, *, to: str, subject: str, text: str, now: int) -> None:
+    """A customer e-mail, sent by the worker after the caller's transaction commits."""
+    compose(to=to, subject=subject, text=text, sender="check@localhost")  # refuse bad headers now
+    session.add(
+        OutboxMessage(
+            kind=EMAIL,
+            destination=to,
+            payload={"subject": subject, "text": text},
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
+    )
+
+
+def enqueue_asp_notification(
+    session: Session, *, application: Application, resources: list[str], now: int
+) -> None:
+    """An ESPI notification: a BatchList of resource URLs POSTed to the ASP's notify URI."""
+    session.add(
+        OutboxMessage(
+            kind=ASP_NOTIFICATION,
+            destination=application.notify_uri,
+            payload={"resources": list(resources), "client_id": application.client_id},
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
+    )
+
+
+def batch_list_xml(resources: list[str]) -> bytes:
+    """The ESPI BatchList document an ASP's notify endpoint receives."""
+    return espi_sst.serialize(m.BatchList(resources=list(resources)), pretty=False)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def backoff_seconds(attempts: int) -> int:
+    """10 s, 20 s, 40 s ... capped at an hour: an ASP down for a day gets ~10 tries."""
+    return int(min(BACKOFF_FIRST_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS))
+
+
+def deliver_due(app: Flask, session: Session, *, now: int, limit: int = 50) -> DeliveryReport:
+    """Send every due message (at most ``limit``); each outcome commits on its own."""
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.next_attempt_at)
+        .where(
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+            OutboxMessage.next_attempt_at <= now,
+        )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    ).all()
+    sent = retried = failed = 0
+    for message_id, due_at in rows:
+        claimed = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.next_attempt_at == due_at)
+            .values(next_attempt_at=now + CLAIM_SECONDS)
+        )
+        session.commit()
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # another worker took it
+        message = session.get(OutboxMessage, message_id)
+        assert message is not None
+        error = _send(app, message)
+        message.attempts += 1
+        if error is None:
+            message.sent_at = now
+            sent += 1
+        elif message.attempts >= MAX_ATTEMPTS or error.startswith("permanent: "):
+            message.failed_at = now
+            message.last_error = error[:512]
+            session.add(
+                AuditEvent(
+                    at=now,
+                    actor="system",
+                    action="outbox_gave_up",
+                    subject=f"outbox:{message.id}",
+                    detail={
+                        "kind": message.kind,
+                        "destination": message.destination,
+                        "attempts": message.attempts,
+                        "error": error[:512],
+                    },
+                )
+            )
+            failed += 1
+        else:
+            message.last_error = error[:512]
+            message.next_attempt_at = now + backoff_seconds(message.attempts)
+            retried += 1
+        session.commit()
+    return DeliveryReport(sent, retried, failed)
+
+
+def _send(app: Flask, message: OutboxMessage) -> str | None:
+    """Send one message; None when done, else why not (the caller schedules a retry)."""
+    payload: dict[str, Any] = message.payload
+    if message.kind == EMAIL:
+        try:
+            notifier_for(app).send(
+                compose(
+                    to=message.destination,
+                    subject=payload["subject"],
+                    text=payload["text"],
+                    sender=mail_from(app),
+                )
+            )
+        except NotifierError as exc:
+            return ("permanent: " if exc.permanent else "") + str(exc)
+        return None
+    if message.kind == ASP_NOTIFICATION:
+        try:
+            response = requests.post(
+                message.destination,
+                data=batch_list_xml(payload["resources"]),
+                headers={"Content-Type": "application/atom+xml"},
+                timeout=HTTP_TIMEOUT_SECONDS,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            return f"POST {message.destination}: {type(exc).__name__}: {exc}"
+        if 200 <= response.status_code < 300:
+            return None
+        return f"POST {message.destination}: HTTP {response.status_code}"
+    return f"unknown outbox message kind {message.kind!r}"

@@ -1,0 +1,219 @@
+"""``espi-sst worker``: the server's background work, durable in the database.
+
+One pass (:meth:`Worker.run_once`) does, each step in its own transactions:
+
+1. expire rate changes whose passcode ran out unconfirmed;
+2. end authorizations past their end date (``lifecycle.expire_authorizations``);
+3. hand every confirmed rate change to the billing backend and record its decision;
+4. make scheduled rate changes effective on their date (``BillingBackend.apply_due``);
+5. deliver due outbox messages (customer e-mail, ASP notifications), with backoff.
+
+Nothing lives only in memory: a worker killed at any point leaves every request in a
+stored state another worker (or the same one, restarted) resumes from.  Step 3 claims a
+request with a conditional UPDATE (``confirmed`` -> ``submitted`` with a lease); a claim
+whose lease runs out -- its worker died mid-submission -- is claimed again, and the
+backend's idempotency by request uuid makes the second submission return the first
+decision instead of scheduling twice.  Several workers may run at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from flask import Flask
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from .outbox import deliver_due
+from .security import now as current_time
+from .sst import rate_change
+from .sst.billing import backend_for
+from .storage import db
+from .storage.models import AuditEvent, RateChangeRequestRecord
+
+log = logging.getLogger(__name__)
+Status = rate_change.Status
+
+
+@dataclass
+class WorkReport:
+    expired_requests: int = 0
+    expired_authorizations: int = 0
+    decided: int = 0
+    applied: int = 0
+    sent: int = 0
+    retried: int = 0
+    errors: int = 0
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.expired_requests or self.decided or self.applied or self.sent)
+
+
+class Worker:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def run_once(self, *, now: int | None = None) -> WorkReport:
+        moment = current_time() if now is None else now
+        report = WorkReport()
+        with self.app.app_context():
+            session = db.session
+            try:
+                report.expired_requests = self._step(
+                    session, lambda: rate_change.expire_unconfirmed(self.app, session, now=moment)
+                )
+                report.expired_authorizations = self._step(
+                    session, lambda: _expire_authorizations(session, moment)
+                )
+                report.decided = self._process_confirmed(session, moment, report)
+                report.applied = self._step(
+                    session, lambda: backend_for(self.app, session).apply_due(now=moment)
+                )
+                delivery = deliver_due(self.app, session, now=moment)
+                report.sent, report.retried = delivery.sent, delivery.retried
+            finally:
+                session.rollback()
+        return report
+
+    def _step(self, session: Session, work: object) -> int:
+        assert callable(work)
+        try:
+            done = int(work())
+            session.commit()
+            return done
+        except Exception:
+            session.rollback()
+            log.exception("worker step failed; it is retried on the next pass")
+            return 0
+
+    def _process_confirmed(self, session: Session, now: int, report: WorkReport) -> int:
+        lease = int(self.app.config["WORKER_LEASE_SECONDS"])
+        candidates = session.execute(
+            select(
+                RateChangeRequestRecord.id,
+                RateChangeRequestRecord.status,
+                RateChangeRequestRecord.lease_until,
+            )
+            .where(
+                or_(
+                    RateChangeRequestRecord.status == Status.confirmed.value,
+                    (RateChangeRequestRecord.status == Status.submitted.value)
+                    & (RateChangeRequestRecord.lease_until <= now),
+                )
+            )
+            .order_by(RateChangeRequestRecord.id)
+            .limit(20)
+        ).all()
+        session.rollback()
+        decided = 0
+        for request_id, status, lease_until in candidates:
+            if not self._claim(session, request_id, status, lease_until, now, lease):
+                continue
+            record = session.get(RateChangeRequestRecord, request_id)
+            assert record is not None
+            try:
+                decision = backend_for(self.app, session).submit(record, now=now)
+                rate_change.decide(
+                    self.app,
+                    session,
+                    record,
+                    accepted=decision.accepted,
+                    effective_date=decision.effective_date,
+                    reason=decision.reason,
+                    message=decision.message,
+                    now=now,
+                )
+                session.commit()
+                decided += 1
+            except Exception as exc:  # the billing system failed: retry when the lease ends
+                session.rollback()
+                report.errors += 1
+                log.exception("billing backend failed for rate change %s", request_id)
+                session.add(
+                    AuditEvent(
+                        at=now,
+                        actor="system",
+                        action="rate_change_submission_failed",
+                        subject=f"rate_change_request:{record.uuid}",
+                        detail={"error": f"{type(exc).__name__}: {exc}"[:500]},
+                    )
+                )
+                session.commit()
+        return decided
+
+    def _claim(
+        self,
+        session: Session,
+        request_id: int,
+        status: str,
+        lease_until: int | None,
+        now: int,
+        lease: int,
+    ) -> bool:
+        """confirmed (or submitted with a dead lease) -> submitted, leased to this worker."""
+        condition = [
+            RateChangeRequestRecord.id == request_id,
+            RateChangeRequestRecord.status == status,
+        ]
+        if lease_until is None:
+            condition.append(RateChangeRequestRecord.lease_until.is_(None))
+        else:
+            condition.append(RateChangeRequestRecord.lease_until == lease_until)
+        claimed = session.execute(
+            update(RateChangeRequestRecord)
+            .where(*condition)
+            .values(
+                status=Status.submitted.value,
+                lease_until=now + lease,
+                submitted_at=now,
+                updated_at=now,
+                processing_attempts=RateChangeRequestRecord.processing_attempts + 1,
+            )
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
+            return False
+        if status == Status.confirmed.value:  # a new status: audit it and tell the ASP
+            record = session.get(RateChangeRequestRecord, request_id)
+            assert record is not None
+            session.refresh(record)
+            rate_change.announce(self.app, session, record, "rate_change_submitted", now)
+        session.commit()
+        return True
+
+    def run_forever(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
+        """Pass after pass until ``stop`` is set; a busy pass is followed at once by another."""
+        while not stop.is_set():
+            try:
+                report = self.run_once()
+            except Exception:
+                log.exception("worker pass failed")
+                report = WorkReport()
+            if not report.busy:
+                stop.wait(poll_seconds)
+
+
+def _expire_authorizations(session: Session, now: int) -> int:
+    from .lifecycle import expire_authorizations
+
+    return expire_authorizations(session, now=now)
+
+
+def main_loop(app: Flask, *, once: bool, poll_seconds: float) -> int:
+    worker = Worker(app)
+    if once:
+        report = worker.run_once()
+        print(report)
+        return 0
+    stop = threading.Event()
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        worker.run_forever(stop, poll_seconds=poll_seconds)
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,507 @@
+"""Rate change (1623(c)(1)(D)): request, Class 2 passcode, asynchronous decision, notifications,
+audit -- over the resource API and the real worker, on SQLite and PostgreSQL.
+
+Time moves by passing ``now`` to ``Worker.run_once`` (decisions, effective dates) or by
+ageing rows (passcode expiry); the HTTP requests use the real clock.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from espi_sst_server.outbox import backoff_seconds
+from espi_sst_server.storage.models import (
+    Application,
+    AuditEvent,
+    OutboxMessage,
+    RateChangeRequestRecord,
+    ScheduledRateChange,
+)
+from espi_sst_server.worker import Worker
+from sqlalchemy import func, select, update
+from sst_world import FB, Granted, SstWorld
+
+import espi_sst
+from espi_sst.model import sst
+
+HERE = Path(__file__).parent
+
+
+# ---- helpers --------------------------------------------------------------------------------
+
+
+def post_change(
+    world: SstWorld, granted: Granted, target: dict[str, str], key: str | None = "key-1"
+) -> Any:
+    headers = dict(granted.headers)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return world.client.post(granted.url("/RateChangeRequest"), json=target, headers=headers)
+
+
+def request_of(response: Any) -> sst.RateChangeRequest:
+    (found,) = [
+        c
+        for e in espi_sst.parse(response.data).entries
+        for c in e.contents
+        if isinstance(c, sst.RateChangeRequest)
+    ]
+    return found
+
+
+def rid_of(response: Any) -> str:
+    return str(response.headers["Location"]).rsplit("/", 1)[1]
+
+
+def passcode(world: SstWorld, email: str) -> str:
+    """The code in the newest passcode e-mail to ``email`` (what the customer reads)."""
+    with world.session() as s:
+        mails = [x for x in world.mails(s, email) if "confirm" in x.payload["subject"]]
+    text = mails[-1].payload["text"]
+    line = next(line for line in text.splitlines() if "confirmation code is" in line)
+    return line.rsplit(" ", 1)[1]
+
+
+def confirm(world: SstWorld, granted: Granted, rid: str, code: str) -> Any:
+    return world.client.post(
+        granted.url(f"/RateChangeRequest/{rid}/Confirmation"),
+        json={"code": code},
+        headers=granted.headers,
+    )
+
+
+def status_of(world: SstWorld, granted: Granted, rid: str) -> sst.RateChangeRequest:
+    response = world.client.get(granted.url(f"/RateChangeRequest/{rid}"), headers=granted.headers)
+    assert response.status_code == 200, response.data
+    assert espi_sst.validate(response.data) == []
+    return request_of(response)
+
+
+def requested_and_confirmed(
+    world: SstWorld, username: str, target: dict[str, str]
+) -> tuple[Granted, str]:
+    granted = world.grant(username)
+    response = post_change(world, granted, target)
+    assert response.status_code == 202, response.data
+    rid = rid_of(response)
+    assert confirm(world, granted, rid, passcode(world, _email(username))).status_code == 200
+    return granted, rid
+
+
+def _email(username: str) -> str:
+    return {
+        "alex": "alex.rivera@example.com",
+        "blake": "blake.chen@example.com",
+        "casey": "casey.nguyen@example.com",
+        "dana": "dana.okafor@example.com",
+    }[username]
+
+
+def audit_actions(world: SstWorld, rid: str) -> list[str]:
+    with world.session() as s:
+        return list(
+            s.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.subject == f"rate_change_request:{rid}")
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+# ---- creating: scope, idempotency, validation -----------------------------------------------
+
+
+def test_post_answers_202_with_location_and_awaits_the_passcode(world: SstWorld) -> None:
+    casey = world.grant("casey")
+    response = post_change(world, casey, {"targetRin": "USCA-PGPG-0100-0000"})
+    assert response.status_code == 202
+    assert response.headers["Location"].endswith(f"/RateChangeRequest/{rid_of(response)}")
+    assert espi_sst.validate(response.data) == []
+    found = request_of(response)
+    assert found.status is sst.RateChangeStatus.awaitingConfirmation
+    assert found.target_tariff_code == "E-TOU-C"
+    assert found.confirmation_expires_at is not None
+    with world.session() as s:
+        row = world.request_row(s, rid_of(response))
+        code = passcode(world, _email("casey"))
+        assert row.otp_hash is not None and row.otp_hash.startswith("$argon2")
+        assert code not in row.otp_hash and len(code) == 6
+
+
+def test_same_idempotency_key_returns_the_same_request(world: SstWorld) -> None:
+    casey = world.grant("casey")
+    first = post_change(world, casey, {"targetRin": "USCA-PGPG-0100-0000"}, key="k-42")
+    again = post_change(world, casey, {"targetRin": "USCA-PGPG-0100-0000"}, key="k-42")
+    assert again.status_code == 202 and again.headers["Location"] == first.headers["Location"]
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    with world.session() as s:
+        assert s.scalar(select(func.count()).select_from(RateChangeRequestRecord)) == 1
+        assert len(world.mails(s, _email("casey"))) == 1  # one passcode, not two
+    other = post_change(world, casey, {"targetRin": "USCA-PGPG-0505-0000"}, key="k-42")
+    assert other.status_code == 422 and other.json["error"] == "idempotency_key_reused"
+    busy = post_change(world, casey, {"targetRin": "USCA-PGPG-0505-0000"}, key="k-43")
+    assert busy.status_code == 409 and busy.json["error"] == "request_in_progress"
+
+
+@pytest.mark.parametrize(
+    ("target", "key", "status", "error"),
+    [
+        ({"targetRin": "USCA-PGPG-0100-0000"}, None, 400, "idempotency_key_required"),
+        ({}, "k", 400, "invalid_request"),
+        ({"targetRin": "not-a-rin"}, "k", 400, "invalid_request"),
+        ({"targetRin": "USCA-PGPG-9999-0000"}, "k", 422, "unknown_rate"),
+        (
+            {"targetRin": "USCA-PGPG-0100-0000", "targetTariffCode": "E-1"},
+            "k",
+            422,
+            "invalid_request",
+        ),
+    ],
+)
+def test_bad_requests_are_refused_with_what_to_fix(
+    world: SstWorld, target: dict[str, str], key: str | None, status: int, error: str
+) -> None:
+    casey = world.grant("casey")
+    response = post_change(world, casey, target, key=key)
+    assert response.status_code == status
+    assert response.json["error"] == error and response.json["error_description"]
+    with world.session() as s:
+        assert s.scalar(select(func.count()).select_from(RateChangeRequestRecord)) == 0
+
+
+def test_no_rate_change_without_its_scope(world: SstWorld) -> None:
+    casey = world.grant("casey", f"{FB} usage billing sst:rin sst:bill_comparison")
+    response = post_change(world, casey, {"targetRin": "USCA-PGPG-0100-0000"})
+    assert response.status_code == 403 and response.json["error"] == "insufficient_scope"
+    listing = world.client.get(casey.url("/RateChangeRequest"), headers=casey.headers)
+    assert listing.status_code == 403
+
+
+def test_form_encoded_body_and_wrong_media_type(world: SstWorld) -> None:
+    casey = world.grant("casey")
+    headers = {**casey.headers, "Idempotency-Key": "f-1"}
+    ok = world.client.post(
+        casey.url("/RateChangeRequest"), data={"targetTariffCode": "E-TOU-C"}, headers=headers
+    )
+    assert ok.status_code == 202
+    xml = world.client.post(
+        casey.url("/RateChangeRequest"),
+        data=b"<x/>",
+        headers={**headers, "Content-Type": "text/plain", "Idempotency-Key": "f-2"},
+    )
+    assert xml.status_code == 415
+
+
+# ---- the passcode ----------------------------------------------------------------------------
+
+
+def test_wrong_codes_count_down_then_reject(world: SstWorld) -> None:
+    casey = world.grant("casey")
+    rid = rid_of(post_change(world, casey, {"targetRin": "USCA-PGPG-0100-0000"}))
+    right = passcode(world, _email("casey"))
+    wrong = "000000" if right != "000000" else "111111"
+    for left in (4, 3, 2, 1):
+        response = confirm(world, casey, rid, wrong)
+        assert response.status_code == 422 and response.json["attempts_left"] == str(left)
+    final = confirm(world, casey, rid, wrong)
+    assert final.status_code == 409
+    found = status_of(world, casey, rid)
+    assert found.status is sst.RateChangeStatus.rejected
+    assert found.rejection_reason is sst.RejectionReason.confirmationFailed
+    assert confirm(world, casey, rid, right).status_code == 409  # the right code is too late
+    assert audit_actions(world, rid).count("rate_change_confirmation_failed") == 5
+
+
+def test_expired_passcode_expires_the_request(world: SstWorld) -> None:
+    casey = world.grant("casey")
+    rid = rid_of(post_change(world, casey, {"targetRin": "USCA-PGPG-0100-0000"}))
+    code = passcode(world, _email("casey"))
+    with world.session() as s:
+        s.execute(
+            update(RateChangeRequestRecord)
+            .where(RateChangeRequestRecord.uuid == rid)
+            .values(otp_expires_at=int(time.time()) - 1)
+        )
+        s.commit()
+    response = confirm(world, casey, rid, code)
+    assert response.status_code == 409 and "expired" in response.json["error_description"]
+    assert status_of(world, casey, rid).status is sst.RateChangeStatus.expired
+
+
+def test_worker_expires_unconfirmed_requests(world: SstWorld) -> None:
+    casey = world.grant("casey")
+    rid = rid_of(post_change(world, casey, {"targetRin": "USCA-PGPG-0100-0000"}))
+    Worker(world.app).run_once(now=int(time.time()) + 601)
+    assert status_of(world, casey, rid).status is sst.RateChangeStatus.expired
+
+
+def test_withdraw_before_submission_only(world: SstWorld) -> None:
+    casey = world.grant("casey")
+    rid = rid_of(post_change(world, casey, {"targetRin": "USCA-PGPG-0100-0000"}))
+    gone = world.client.delete(casey.url(f"/RateChangeRequest/{rid}"), headers=casey.headers)
+    assert gone.status_code == 200 and request_of(gone).status is sst.RateChangeStatus.cancelled
+    again = world.client.delete(casey.url(f"/RateChangeRequest/{rid}"), headers=casey.headers)
+    assert again.status_code == 409
+
+
+def test_another_grant_cannot_see_or_confirm_the_request(world: SstWorld) -> None:
+    casey = world.grant("casey")
+    rid = rid_of(post_change(world, casey, {"targetRin": "USCA-PGPG-0100-0000"}))
+    other = world.grant("casey")  # the same customer's grant to the ASP, another subscription
+    assert (
+        world.client.get(other.url(f"/RateChangeRequest/{rid}"), headers=other.headers).status_code
+        == 404
+    )
+    assert confirm(world, other, rid, passcode(world, _email("casey"))).status_code == 404
+
+
+# ---- the decision --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("username", "target", "reason"),
+    [
+        ("casey", "USCA-PGPG-0010-0000", sst.RejectionReason.alreadyOnRate),
+        ("alex", "USCA-PGPG-0505-0000", sst.RejectionReason.twelveMonthRestriction),
+        ("blake", "USCA-XXPE-0445-0000", sst.RejectionReason.generationProductBelongsToCca),
+        ("blake", "USCA-PGPG-0505-0000", sst.RejectionReason.lseSwitchNotAllowed),
+        ("blake", "USCA-PGXX-0520-0000", sst.RejectionReason.notEligible),  # EV2-A: no EV
+        ("dana", "USCA-PGPG-0010-0000", sst.RejectionReason.notEligible),  # solar: no E-1
+    ],
+)
+def test_billing_refuses_with_the_reason(
+    world: SstWorld, username: str, target: str, reason: sst.RejectionReason
+) -> None:
+    granted, rid = requested_and_confirmed(world, username, {"targetRin": target})
+    report = Worker(world.app).run_once()
+    assert report.decided == 1
+    found = status_of(world, granted, rid)
+    assert found.status is sst.RateChangeStatus.rejected
+    assert found.rejection_reason is reason and found.rejection_message
+    with world.session() as s:
+        assert s.scalar(select(func.count()).select_from(ScheduledRateChange)) == 0
+
+
+def test_accepted_change_takes_effect_next_cycle_exactly_once(world: SstWorld) -> None:
+    casey, rid = requested_and_confirmed(world, "casey", {"targetRin": "USCA-PGPG-0100-0000"})
+    assert status_of(world, casey, rid).status is sst.RateChangeStatus.confirmed
+    worker = Worker(world.app)
+    worker.run_once()
+    found = status_of(world, casey, rid)
+    assert found.status is sst.RateChangeStatus.accepted
+    assert found.effective_date is not None and found.effective_date > time.time()
+    assert found.effective_date - time.time() <= 31 * 86400
+    with world.session() as s:
+        point = world.point(s, casey.usage_points["electric"])
+        assert point.tariff is not None and point.tariff.code == "E-1"  # not before the date
+        assert datetime_day(found.effective_date, point) == point.read_day
+    for _ in range(2):  # the date comes; a second pass changes nothing more
+        worker.run_once(now=found.effective_date + 60)
+    with world.session() as s:
+        point = world.point(s, casey.usage_points["electric"])
+        assert point.tariff is not None and point.tariff.code == "E-TOU-C"
+        assert point.rate_effective_date == found.effective_date
+        assert point.last_voluntary_change_at == found.effective_date
+        (scheduled,) = s.scalars(select(ScheduledRateChange)).all()
+        assert scheduled.applied_at is not None
+    assert audit_actions(world, rid) == [
+        "rate_change_requested",
+        "rate_change_confirmed",
+        "rate_change_submitted",
+        "rate_change_accepted",
+        "rate_change_applied",
+    ]
+    with world.session() as s:
+        events = s.scalars(
+            select(AuditEvent).where(AuditEvent.subject == f"rate_change_request:{rid}")
+        ).all()
+        assert all(e.at > 0 and e.actor for e in events)
+        assert events[0].actor == "client:demo-energy-insights"
+    # The customer hears the outcome by e-mail.
+    with world.session() as s:
+        subjects = [x.payload["subject"] for x in world.mails(s, _email("casey"))]
+    assert any("your rate change request" in subject for subject in subjects)
+
+
+def datetime_day(epoch: int, point: Any) -> int:
+    from datetime import datetime
+
+    from espi_sst_server.resource.blocks import zone_of
+
+    return datetime.fromtimestamp(epoch, zone_of(point.local_time)).day
+
+
+# ---- restarts: no loss, no double application ------------------------------------------------
+
+
+def run_worker_process(
+    world: SstWorld, *, backend: str, now: int
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "ESPI_DATABASE_URL": world.url,
+        "ESPI_SECRET_KEY": "test",
+        "ESPI_ISSUER": "http://127.0.0.1:5999",
+        "ESPI_BILLING_BACKEND": backend,
+        "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "espi_sst.cli", "worker", "--once", "--now", str(now)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_worker_killed_inside_billing_resumes_without_double_application(
+    world: SstWorld, tmp_path: Path
+) -> None:
+    casey, rid = requested_and_confirmed(world, "casey", {"targetRin": "USCA-PGPG-0100-0000"})
+    marker = tmp_path / "crashed-once"
+    os.environ["ESPI_TEST_CRASH_MARKER"] = str(marker)
+    try:
+        now = int(time.time())
+        crashed = run_worker_process(world, backend="crashing_backend:crash_once", now=now)
+        assert crashed.returncode == 70, crashed.stderr  # died inside submit, after scheduling
+        assert marker.exists()
+        with world.session() as s:
+            row = world.request_row(s, rid)
+            assert row.status == "submitted" and row.lease_until is not None
+            assert s.scalar(select(func.count()).select_from(ScheduledRateChange)) == 0
+        # Restarted before the lease ends: the claim is still the dead worker's, nothing moves.
+        early = run_worker_process(world, backend="crashing_backend:crash_once", now=now + 5)
+        assert early.returncode == 0, early.stderr
+        with world.session() as s:
+            assert world.request_row(s, rid).status == "submitted"
+        lease = int(world.app.config["WORKER_LEASE_SECONDS"])
+        resumed = run_worker_process(
+            world, backend="crashing_backend:crash_once", now=now + lease + 1
+        )
+        assert resumed.returncode == 0, resumed.stderr
+    finally:
+        os.environ.pop("ESPI_TEST_CRASH_MARKER", None)
+    found = status_of(world, casey, rid)
+    assert found.status is sst.RateChangeStatus.accepted
+    with world.session() as s:
+        assert s.scalar(select(func.count()).select_from(ScheduledRateChange)) == 1
+        assert world.request_row(s, rid).processing_attempts == 2
+    Worker(world.app).run_once(now=found.effective_date + 1)
+    Worker(world.app).run_once(now=found.effective_date + 2)
+    assert audit_actions(world, rid).count("rate_change_applied") == 1
+
+
+def test_billing_system_down_is_retried_after_the_lease(world: SstWorld) -> None:
+    casey, rid = requested_and_confirmed(world, "casey", {"targetRin": "USCA-PGPG-0100-0000"})
+    world.app.config["BILLING_BACKEND"] = "crashing_backend:always_down"
+    sys.path.insert(0, str(HERE))
+    try:
+        report = Worker(world.app).run_once()
+        assert report.errors == 1 and report.decided == 0
+        assert status_of(world, casey, rid).status is sst.RateChangeStatus.submitted
+        assert "rate_change_submission_failed" in audit_actions(world, rid)
+    finally:
+        world.app.config["BILLING_BACKEND"] = None
+        sys.path.remove(str(HERE))
+    lease = int(world.app.config["WORKER_LEASE_SECONDS"])
+    Worker(world.app).run_once(now=int(time.time()) + lease + 1)
+    assert status_of(world, casey, rid).status is sst.RateChangeStatus.accepted
+
+
+# ---- the ASP hears of every step --------------------------------------------------------------
+
+
+class Receiver:
+    """The ASP's notify endpoint: a real HTTP server on 127.0.0.1 recording BatchList POSTs."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.fail = False
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if outer.fail:
+                    self.send_response(503)
+                else:
+                    outer.bodies.append(body)
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def resources(self) -> list[list[str]]:
+        return [_batch_list_resources(body) for body in self.bodies]
+
+
+def _batch_list_resources(body: bytes) -> list[str]:
+    from lxml import etree
+
+    root = etree.fromstring(body)
+    assert root.tag == "{http://naesb.org/espi}BatchList"
+    return [r.text for r in root.findall("{http://naesb.org/espi}resources")]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver()
+    yield made
+    made.server.shutdown()
+    made.server.server_close()
+
+
+def test_asp_is_notified_of_every_status_change_and_retried_with_backoff(
+    world: SstWorld, receiver: Receiver
+) -> None:
+    with world.session() as s:
+        s.execute(
+            update(Application)
+            .where(Application.client_id == "demo-energy-insights")
+            .values(notify_uri=receiver.url)
+        )
+        s.commit()
+    receiver.fail = True
+    casey, rid = requested_and_confirmed(world, "casey", {"targetRin": "USCA-PGPG-0100-0000"})
+    now = int(time.time())
+    Worker(world.app).run_once(now=now)  # decides; every notification fails once
+    with world.session() as s:
+        pending = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "asp_notification")
+        ).all()
+        assert len(pending) == 4  # requested, confirmed, submitted, accepted
+        assert all(x.sent_at is None and x.attempts == 1 for x in pending)
+        assert all(x.next_attempt_at >= now + backoff_seconds(1) for x in pending)
+        assert all("503" in (x.last_error or "") for x in pending)
+    receiver.fail = False
+    Worker(world.app).run_once(now=now + 5)  # not due yet
+    assert receiver.bodies == []
+    Worker(world.app).run_once(now=now + backoff_seconds(1) + 1)
+    lists = receiver.resources()
+    assert len(lists) == 4
+    expected = f"http://127.0.0.1:5999{casey.url(f'/RateChangeRequest/{rid}')}"
+    assert all(resources == [expected] for resources in lists)
+    assert backoff_seconds(2) == 2 * backoff_seconds(1) and backoff_seconds(30) == 3600
+
+
+def test_batch_list_is_the_espi_element() -> None:
+    from espi_sst_server.outbox import batch_list_xml
+
+    body = batch_list_xml(["https://u.example/a", "https://u.example/b"])
+    assert _batch_list_resources(body) == ["https://u.example/a", "https://u.example/b"]
+    assert espi_sst.validate(body, profile="official") == []

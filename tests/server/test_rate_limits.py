@@ -1,0 +1,304 @@
+"""Rate limits (server/limits.py): sign-in per account and per address, the token endpoint
+per client, the OTP confirmation decorator per request and per client, the 429 responses,
+the off switch, and Redis storage shared by two apps (a real redis-server on loopback)."""
+
+from __future__ import annotations
+
+from base64 import b64encode
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pyotp
+import pytest
+import redis
+from espi_sst_server import create_app
+from espi_sst_server.limits import client_key, otp_confirmation_limit
+from espi_sst_server.portal.identity import hash_password
+from espi_sst_server.security import now
+from espi_sst_server.storage import db
+from espi_sst_server.storage.models import RetailCustomer
+from flask import Flask, g, jsonify, request
+from flask.testing import FlaskClient
+from redis_server import redis_url, running_redis  # noqa: F401  (redis_url: the fixture)
+from werkzeug.wrappers import Response
+
+LOOSE = "1000 per minute"
+
+
+def make_app(tmp_path: Path, name: str = "limits", **config: Any) -> Flask:
+    settings: dict[str, Any] = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/{name}.db",
+        "SECRET_KEY": "test",
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,  # CSRF is tested elsewhere; here it only adds page fetches
+    }
+    settings.update(config)
+    app: Flask = create_app(settings)
+    return app
+
+
+def sign_in(client: FlaskClient, username: str, address: str = "192.0.2.1") -> Any:
+    return client.post(
+        "/portal/login",
+        data={"username": username, "password": "wrong"},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def token_request(client: FlaskClient, client_id: str, *, basic: bool = True) -> Any:
+    if basic:
+        return client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, "not-the-secret"),
+        )
+    return client.post(
+        "/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id}
+    )
+
+
+def assert_refused(response: Any, *, html: bool, window: int = 60) -> None:
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["Retry-After"]) <= window + 1
+    assert response.headers["Cache-Control"] == "no-store"
+    if html:
+        assert response.mimetype == "text/html"
+        assert b"Too many sign-in attempts; try again in" in response.data
+    else:
+        assert response.mimetype == "application/json"
+        assert response.get_json()["error"] == "too_many_requests"
+        assert "retry after" in response.get_json()["error_description"]
+
+
+# ---- sign-in ------------------------------------------------------------------------------
+
+
+def test_sign_in_is_limited_per_account_whatever_the_address_or_case(tmp_path: Path) -> None:
+    app = make_app(tmp_path, LOGIN_RATE_LIMIT="3 per minute", LOGIN_IP_RATE_LIMIT=LOOSE)
+    client = app.test_client()
+    for number, spelling in enumerate(["alice", "ALICE", "  Alice "], 1):
+        assert sign_in(client, spelling, f"198.51.100.{number}").status_code == 401
+    assert_refused(sign_in(client, "aLiCe", "198.51.100.4"), html=True)
+    assert sign_in(client, "bob", "198.51.100.4").status_code == 401  # another account
+
+
+def test_sign_in_is_limited_per_address(tmp_path: Path) -> None:
+    app = make_app(tmp_path, LOGIN_RATE_LIMIT=LOOSE, LOGIN_IP_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    for name in ("ann", "ben", "cat"):
+        assert sign_in(client, name, "203.0.113.7").status_code == 401
+    assert_refused(sign_in(client, "dan", "203.0.113.7"), html=True)
+    assert sign_in(client, "dan", "203.0.113.8").status_code == 401  # another address
+
+
+def test_the_sign_in_page_itself_is_not_counted(tmp_path: Path) -> None:
+    app = make_app(tmp_path, LOGIN_RATE_LIMIT="1 per minute", LOGIN_IP_RATE_LIMIT="1 per minute")
+    client = app.test_client()
+    for _ in range(3):
+        assert client.get("/portal/login").status_code == 200
+    assert sign_in(client, "alice").status_code == 401
+
+
+def test_second_factor_is_limited_per_pending_account(tmp_path: Path) -> None:
+    app = make_app(tmp_path, LOGIN_RATE_LIMIT="2 per minute", LOGIN_IP_RATE_LIMIT=LOOSE)
+    with app.app_context():
+        customer = RetailCustomer(
+            uuid="55555555-5555-4555-8555-555555555555",
+            username="carol",
+            password_hash=hash_password("pw"),
+            totp_secret=pyotp.random_base32(),
+            display_name="Carol",
+            created_at=now(),
+        )
+        db.session.add(customer)
+        db.session.commit()
+        customer_id = customer.id
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["pending_customer_id"] = customer_id
+    for number in (1, 2):
+        wrong = client.post(
+            "/portal/login/code",
+            data={"code": "000000"},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{number}"},
+        )
+        assert wrong.status_code == 401
+    refused = client.post(
+        "/portal/login/code", data={"code": "000000"}, environ_base={"REMOTE_ADDR": "198.51.100.9"}
+    )
+    assert_refused(refused, html=True)
+
+
+# ---- OAuth client endpoints -----------------------------------------------------------------
+
+
+def test_token_endpoint_is_limited_per_client(tmp_path: Path) -> None:
+    app = make_app(tmp_path, TOKEN_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    assert token_request(client, "asp-a").status_code == 401  # unknown client, still counted
+    assert token_request(client, "asp-a", basic=False).status_code != 429  # the same bucket
+    assert_refused(token_request(client, "asp-a"), html=False)
+    assert token_request(client, "asp-b").status_code == 401  # another client
+    assert token_request(client, "asp-b", basic=False).status_code != 429
+    # revocation and introspection count apart from the token endpoint
+    revoked = client.post("/oauth/revoke", data={"token": "x"}, auth=("asp-a", "nope"))
+    assert revoked.status_code != 429
+
+
+@pytest.mark.parametrize(
+    ("headers", "form", "key"),
+    [
+        ({"Authorization": "Basic " + b64encode(b"asp%2Da:secret").decode()}, {}, "client:asp-a"),
+        ({}, {"client_id": "asp-a"}, "client:asp-a"),
+        ({"Authorization": "Basic " + b64encode(b"\xff\xfe:x").decode()}, {}, "ip:192.0.2.9"),
+        ({}, {}, "ip:192.0.2.9"),
+    ],
+)
+def test_the_client_key_is_the_client_authlib_authenticates(
+    tmp_path: Path, headers: dict[str, str], form: dict[str, str], key: str
+) -> None:
+    """Basic credentials are form-encoded (RFC 6749 2.3.1): one client, one bucket."""
+    app = make_app(tmp_path)
+    with app.test_request_context(
+        "/oauth/token",
+        method="POST",
+        headers=headers,
+        data=form,
+        environ_base={"REMOTE_ADDR": "192.0.2.9"},
+    ):
+        assert client_key() == key
+
+
+def test_revocation_and_introspection_are_limited_per_client(tmp_path: Path) -> None:
+    app = make_app(tmp_path, TOKEN_RATE_LIMIT="1 per minute")
+    client = app.test_client()
+    for path in ("/oauth/revoke", "/oauth/introspect"):
+        assert client.post(path, data={"token": "x"}, auth=("asp-a", "nope")).status_code != 429
+        assert_refused(client.post(path, data={"token": "x"}, auth=("asp-a", "no")), html=False)
+        assert client.post(path, data={"token": "x"}, auth=("asp-b", "nope")).status_code != 429
+
+
+def test_disabled_rate_limits_refuse_nothing(tmp_path: Path) -> None:
+    app = make_app(
+        tmp_path,
+        RATELIMIT_ENABLED=False,
+        LOGIN_RATE_LIMIT="1 per minute",
+        TOKEN_RATE_LIMIT="1 per minute",
+    )
+    client = app.test_client()
+    for _ in range(4):
+        assert sign_in(client, "alice").status_code == 401
+        assert token_request(client, "asp-a").status_code == 401
+
+
+# ---- the OTP confirmation decorator, on a throw-away view ------------------------------------
+
+
+def otp_app(tmp_path: Path, **config: Any) -> Flask:
+    app = make_app(tmp_path, **config)
+
+    @app.before_request
+    def _grant() -> None:  # stands in for a token check that ran before the view
+        if "X-Test-Client" in request.headers:
+            g.espi_grant = SimpleNamespace(client_id=request.headers["X-Test-Client"])
+
+    @otp_confirmation_limit
+    def confirm(rid: str) -> Response:
+        return jsonify(confirmed=rid)
+
+    def plain_confirm(rid: str) -> Response:
+        return jsonify(confirmed=rid)
+
+    app.add_url_rule("/sst/rate-change/<rid>/confirm", view_func=confirm, methods=["POST"])
+    app.add_url_rule(
+        "/espi/1_1/resource/RateChange/<rid>/confirm",
+        endpoint="espi_confirm",
+        view_func=otp_confirmation_limit(plain_confirm),
+        methods=["POST"],
+    )
+    return app
+
+
+def confirm(client: FlaskClient, rid: str, token: str = "tok-1", **headers: str) -> Any:
+    return client.post(
+        f"/sst/rate-change/{rid}/confirm",
+        headers={"Authorization": f"Bearer {token}", **headers},
+    )
+
+
+def test_otp_confirmation_is_limited_per_request(tmp_path: Path) -> None:
+    app = otp_app(tmp_path, OTP_RATE_LIMIT="2 per 15 minutes", OTP_CLIENT_RATE_LIMIT=LOOSE)
+    client = app.test_client()
+    assert confirm(client, "r1", "tok-1").status_code == 200
+    assert confirm(client, "r1", "tok-2").status_code == 200  # another client, same request
+    assert_refused(confirm(client, "r1", "tok-3"), html=False, window=900)
+    assert confirm(client, "r2", "tok-1").status_code == 200
+
+
+def test_otp_confirmation_is_limited_per_client(tmp_path: Path) -> None:
+    app = otp_app(tmp_path, OTP_RATE_LIMIT=LOOSE, OTP_CLIENT_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    assert confirm(client, "r1", "tok-1").status_code == 200
+    assert confirm(client, "r2", "tok-1").status_code == 200
+    assert_refused(confirm(client, "r3", "tok-1"), html=False)
+    assert confirm(client, "r3", "tok-2").status_code == 200  # another token: another client
+    # a checked grant names the client: its tokens share one bucket
+    assert confirm(client, "r4", "tok-5", **{"X-Test-Client": "asp-x"}).status_code == 200
+    assert confirm(client, "r5", "tok-6", **{"X-Test-Client": "asp-x"}).status_code == 200
+    assert_refused(confirm(client, "r6", "tok-7", **{"X-Test-Client": "asp-x"}), html=False)
+
+
+def test_resource_api_refusals_are_json_like_its_other_errors(tmp_path: Path) -> None:
+    app = otp_app(tmp_path, OTP_RATE_LIMIT="1 per minute", OTP_CLIENT_RATE_LIMIT=LOOSE)
+    client = app.test_client()
+    path = "/espi/1_1/resource/RateChange/r1/confirm"
+    assert client.post(path, headers={"Authorization": "Bearer t"}).status_code == 200
+    refused = client.post(path, headers={"Authorization": "Bearer t"})
+    assert_refused(refused, html=False)
+    assert set(refused.get_json()) == {"error", "error_description"}
+
+
+# ---- Redis: the real server, shared by two apps -------------------------------------------------
+
+
+@pytest.fixture()
+def empty_redis(redis_url: str) -> str:  # noqa: F811  (the fixture imported above)
+    redis.Redis.from_url(redis_url).flushdb()
+    return redis_url
+
+
+def test_two_apps_on_one_redis_share_the_limit(tmp_path: Path, empty_redis: str) -> None:
+    config = {
+        "RATELIMIT_STORAGE_URI": empty_redis,
+        "LOGIN_RATE_LIMIT": "3 per minute",
+        "LOGIN_IP_RATE_LIMIT": LOOSE,
+    }
+    first = make_app(tmp_path, "first", **config).test_client()
+    second = make_app(tmp_path, "second", **config).test_client()
+    assert sign_in(first, "alice").status_code == 401
+    assert sign_in(second, "Alice").status_code == 401
+    assert sign_in(first, "ALICE").status_code == 401
+    assert_refused(sign_in(second, "alice"), html=True)
+    assert sign_in(first, "bob").status_code == 401
+    keys = redis.Redis.from_url(empty_redis).keys("*")
+    assert keys, "the counters are in Redis"
+    assert not any(b"alice" in key.lower() for key in keys), "user names are stored hashed"
+
+
+def test_a_lost_redis_falls_back_to_counting_in_memory(tmp_path: Path) -> None:
+    with running_redis(tmp_path) as (url, process):
+        app = make_app(
+            tmp_path,
+            RATELIMIT_STORAGE_URI=url,
+            LOGIN_RATE_LIMIT="2 per minute",
+            LOGIN_IP_RATE_LIMIT=LOOSE,
+        )
+        client = app.test_client()
+        assert sign_in(client, "alice").status_code == 401
+        process.terminate()
+        process.wait(timeout=10)
+        # no 500s, and the limit still holds (counted afresh in this process)
+        assert sign_in(client, "alice").status_code == 401
+        assert sign_in(client, "alice").status_code == 401
+        assert_refused(sign_in(client, "alice"), html=True)
