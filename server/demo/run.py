@@ -1,14 +1,18 @@
 """``espi-sst demo``: the seeded utility on 127.0.0.1 in one command.
 
 Builds a fresh SQLite database in the data folder (the demo data is rebuilt at every start),
-seeds it, writes ``DIR/demo.json`` (where the server is, the demo accounts and clients) and
-serves until interrupted.  Production deployments use gunicorn instead (README).
+seeds it, starts the demo's mail sink (a real SMTP server on loopback whose messages the
+page ``/demo/inbox`` shows: the customers' rate-change passcodes arrive there) and the
+background worker (rate-change decisions, e-mail, ASP notifications), writes
+``DIR/demo.json`` (where everything is, the demo accounts and clients) and serves until
+interrupted.  Production deployments run gunicorn and ``espi-sst worker`` instead (README).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 import threading
@@ -20,12 +24,15 @@ from werkzeug.serving import make_server
 
 from .. import create_app
 from ..storage import db
+from ..worker import Worker
 from .data import DemoData
+from .mail_sink import MailSink
 from .seed import seed
 
 
-def prepare(data_dir: Path, host: str, port: int) -> tuple[Any, DemoData, str]:
-    """A seeded app whose issuer is ``http://host:port``; returns (app, demo data, base URL)."""
+def prepare(data_dir: Path, host: str, port: int, sink: MailSink) -> tuple[Any, DemoData, str]:
+    """A seeded app whose issuer is ``http://host:port`` and whose mail goes to ``sink``;
+    returns (app, demo data, base URL)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     database = data_dir / "demo.db"
     for stale in (database, data_dir / "demo.db-wal", data_dir / "demo.db-shm"):
@@ -36,6 +43,12 @@ def prepare(data_dir: Path, host: str, port: int) -> tuple[Any, DemoData, str]:
             "DATABASE_URL": f"sqlite:///{database}",
             "ISSUER": base_url,
             "UTILITY_NAME": "Demo Utility (espi-sst)",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": sink.port,
+            "SMTP_STARTTLS": False,  # loopback only; a real relay uses STARTTLS (the default)
+            "MAIL_FROM": "Demo Utility <no-reply@demo-utility.example>",
+            "DEMO_MAILDIR": str(sink.maildir),
+            "ENTITIES": {"PCE": {"name": "Peninsula Clean Energy"}, "PGE": {"name": "PG&E"}},
         }
     )
     with app.app_context(), db.transaction() as session:
@@ -48,6 +61,7 @@ def write_demo_json(data_dir: Path, demo: DemoData, base_url: str) -> Path:
     document = demo.as_json(base_url=base_url, issuer=base_url)
     document["portal_url"] = f"{base_url}/portal/login"
     document["discovery_url"] = f"{base_url}/.well-known/openid-configuration"
+    document["inbox_url"] = f"{base_url}/demo/inbox"
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(document, indent=2) + "\n")
     partial.replace(path)
@@ -60,6 +74,7 @@ def banner(demo: DemoData, base_url: str, demo_json: Path) -> str:
         f"  customer portal:  {base_url}/portal/login",
         f"  OAuth discovery:  {base_url}/.well-known/openid-configuration",
         f"  ESPI resources:   {base_url}/espi/1_1/resource/",
+        f"  customer e-mail:  {base_url}/demo/inbox  (rate-change passcodes arrive here)",
         "  demo customers (user / password / kind):",
     ]
     lines += [f"    {c.username:<8} {c.password:<22} {c.kind}" for c in demo.customers]
@@ -74,17 +89,34 @@ def banner(demo: DemoData, base_url: str, demo_json: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
-    app, demo, base_url = prepare(data_dir, args.host, args.port)
-    demo_json = write_demo_json(data_dir, demo, base_url)
-    server = make_server(args.host, args.port, app, threaded=True)
-    print(banner(demo, base_url, demo_json), flush=True)
-    # shutdown() waits for serve_forever(), so it must run on another thread.
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    maildir = data_dir / "mail"
+    shutil.rmtree(maildir, ignore_errors=True)  # last run's passcodes mean nothing now
+    sink = MailSink(maildir).start()
+    stop_worker = threading.Event()
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        app, demo, base_url = prepare(data_dir, args.host, args.port, sink)
+        demo_json = write_demo_json(data_dir, demo, base_url)
+        server = make_server(args.host, args.port, app, threaded=True)
+        worker = threading.Thread(
+            target=Worker(app).run_forever,
+            args=(stop_worker,),
+            kwargs={"poll_seconds": 1.0},
+            name="espi-sst-worker",
+            daemon=True,
+        )
+        worker.start()
+        print(banner(demo, base_url, demo_json), flush=True)
+        # shutdown() waits for serve_forever(), so it must run on another thread.
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+            stop_worker.set()
+            worker.join(timeout=10)
     finally:
-        server.server_close()
+        sink.stop()
     sys.stdout.write("demo stopped\n")
     return 0

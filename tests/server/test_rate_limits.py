@@ -83,6 +83,29 @@ def test_sign_in_is_limited_per_account_whatever_the_address_or_case(tmp_path: P
     assert sign_in(client, "bob", "198.51.100.4").status_code == 401  # another account
 
 
+def test_successful_sign_ins_count_too(tmp_path: Path) -> None:
+    """Counting failures only would test before the view and deduct after it: parallel
+    guesses would all pass.  So every attempt counts (docs/server.md, Rate limits)."""
+    app = make_app(tmp_path, LOGIN_RATE_LIMIT="2 per minute", LOGIN_IP_RATE_LIMIT=LOOSE)
+    with app.app_context():
+        db.session.add(
+            RetailCustomer(
+                uuid="66666666-6666-4666-8666-666666666666",
+                username="dora",
+                password_hash=hash_password("right"),
+                display_name="Dora",
+                created_at=now(),
+            )
+        )
+        db.session.commit()
+    client = app.test_client()
+    for _ in range(2):
+        signed_in = client.post("/portal/login", data={"username": "dora", "password": "right"})
+        assert signed_in.status_code == 302
+    refused = client.post("/portal/login", data={"username": "dora", "password": "right"})
+    assert_refused(refused, html=True)
+
+
 def test_sign_in_is_limited_per_address(tmp_path: Path) -> None:
     app = make_app(tmp_path, LOGIN_RATE_LIMIT=LOOSE, LOGIN_IP_RATE_LIMIT="3 per minute")
     client = app.test_client()
