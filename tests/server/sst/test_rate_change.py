@@ -505,3 +505,22 @@ def test_batch_list_is_the_espi_element() -> None:
     body = batch_list_xml(["https://u.example/a", "https://u.example/b"])
     assert _batch_list_resources(body) == ["https://u.example/a", "https://u.example/b"]
     assert espi_sst.validate(body, profile="official") == []
+
+
+def test_passcode_guessing_is_rate_limited_per_request(sst_database: tuple[str, Any]) -> None:
+    from sst_world import make_world
+
+    url, data = sst_database
+    limited = make_world(
+        url, data, RATELIMIT_ENABLED=True, OTP_RATE_LIMIT="3 per minute", OTP_MAX_ATTEMPTS=50
+    )
+    try:
+        casey = limited.grant("casey")
+        rid = rid_of(post_change(limited, casey, {"targetRin": "USCA-PGPG-0100-0000"}))
+        answers = [confirm(limited, casey, rid, "999999").status_code for _ in range(4)]
+        assert answers[:3] == [422, 422, 422] and answers[3] == 429
+        blocked = confirm(limited, casey, rid, passcode(limited, _email("casey")))
+        assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+        assert blocked.json["error"] == "too_many_requests"
+    finally:
+        limited.app.extensions["espi_sst_db"].engine.dispose()
