@@ -157,6 +157,8 @@ def _send(app: Flask, message: OutboxMessage) -> str | None:
             )
         except NotifierError as exc:
             return ("permanent: " if exc.permanent else "") + str(exc)
+        except Exception as exc:  # a utility's notifier broke its contract: retry, counted
+            return f"notifier failed: {type(exc).__name__}: {exc}"
         return None
     if message.kind == ASP_NOTIFICATION:
         try:

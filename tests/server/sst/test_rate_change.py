@@ -524,3 +524,25 @@ def test_passcode_guessing_is_rate_limited_per_request(sst_database: tuple[str, 
         assert blocked.json["error"] == "too_many_requests"
     finally:
         limited.app.extensions["espi_sst_db"].engine.dispose()
+
+
+def broken_notifier(app: Any) -> Any:
+    class Broken:
+        def send(self, message: Any) -> None:
+            raise KeyError("a notifier that breaks its contract")
+
+    return Broken()
+
+
+def test_a_notifier_that_raises_anything_is_retried_and_counted(world: SstWorld) -> None:
+    world.app.config["NOTIFIER"] = broken_notifier
+    world.app.extensions.pop("espi_sst_notifier", None)
+    casey = world.grant("casey")
+    assert post_change(world, casey, {"targetRin": "USCA-PGPG-0100-0000"}).status_code == 202
+    now = int(time.time())
+    Worker(world.app).run_once(now=now)
+    with world.session() as s:
+        (mail,) = world.mails(s, _email("casey"))
+        assert mail.sent_at is None and mail.attempts == 1
+        assert "KeyError" in (mail.last_error or "")
+        assert mail.next_attempt_at == now + backoff_seconds(1)
