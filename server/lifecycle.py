@@ -681,12 +681,12 @@ def load_asp_registry(
         .order_by(AuditEvent.id.desc())
         .limit(1)
     )
-    if last is not None and last.detail and not allow_older:
-        before = dt.datetime.fromisoformat(str(last.detail.get("published")))
-        if registry.published < before:
+    before = (last.detail or {}).get("published") if last is not None else None
+    if before and not allow_older:
+        if registry.published < dt.datetime.fromisoformat(before):
             raise RegistryError(
                 f"{registry.source}: published {registry.published_text} is older than the "
-                f"registry loaded before ({last.detail.get('published')}); load the newest file "
+                f"registry loaded before ({before}); load the newest file "
                 "(or pass --allow-older if the central authority withdrew the newer one)",
                 field="published",
                 code="stale_registry",
