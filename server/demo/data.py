@@ -20,6 +20,7 @@ class DemoCustomer:
     display_name: str
     uuid: str
     usage_point_uuids: tuple[str, ...]
+    email: str = ""  # where the demo utility's mail goes (shown at /demo/inbox)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class DemoData:
                     "kind": c.kind,
                     "kinds": list(c.kinds),
                     "display_name": c.display_name,
+                    "email": c.email,
                     "usage_points": list(c.usage_point_uuids),
                 }
                 for c in self.customers

@@ -199,6 +199,7 @@ class _Seeder:
             display_name=spec.display_name,
             uuid=customer.uuid,
             usage_point_uuids=tuple(point.uuid for point in points),
+            email=spec.email,
         )
 
     def _usage_point(

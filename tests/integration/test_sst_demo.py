@@ -247,9 +247,7 @@ def test_demo_delivers_the_sst_to_an_asp(demo: tuple[dict[str, Any], Notificatio
     alex = Asp(document, "alex")
     point = alex.electric_point()
     summary = espi_sst.parse(alex.get(f"{point}/UsageSummary").content).entries[-1].content
-    assert [str(r.value) for r in usage_summary_rins(summary)] == [
-        "USCA-PGPG-0100-0000"
-    ]
+    assert [str(r.value) for r in usage_summary_rins(summary)] == ["USCA-PGPG-0100-0000"]
     rates = alex.content(f"{point}/RateInformation", sst.RateInformation)
     assert {r.tariff_code for r in rates.eligible_rate} == {"E-TOU-C", "E-ELEC", "E-1"}
     comparison = alex.content(f"{point}/UsageSummary?SST=BillComparison", sst.BillComparison)

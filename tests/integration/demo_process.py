@@ -1,0 +1,141 @@
+"""``espi-sst demo`` in its own process, and a customer's browser as plain HTTP (requests).
+
+Shared by the end-to-end tests: the demo runs exactly as a developer starts it (seeded
+SQLite, worker thread, mail sink, /demo/inbox); the "browser" signs in at the portal,
+approves the consent page and follows nothing the test does not ask it to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+SST_CATEGORIES = ["basic", "billing", "usage", "sst:rin", "sst:bill_comparison", "sst:rate_change"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def demo_process(folder: Path, **env: str) -> Iterator[dict[str, Any]]:
+    """Run the demo until the block ends; yields its demo.json document."""
+    port = free_port()
+    cli = str(Path(sys.executable).with_name("espi-sst"))
+    process = subprocess.Popen(
+        [cli, "demo", "--port", str(port), "--data-dir", str(folder / "demo")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+    err = ""
+    try:
+        demo_json = folder / "demo" / "demo.json"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if demo_json.exists():
+                try:
+                    requests.get(f"http://127.0.0.1:{port}/portal/login", timeout=2)
+                    break
+                except requests.ConnectionError:
+                    pass
+            time.sleep(0.3)
+        if process.poll() is not None:
+            raise AssertionError(process.stderr.read() if process.stderr else "demo exited")
+        yield json.loads(demo_json.read_text())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+    assert "Traceback" not in err, err
+
+
+class CustomerBrowser:
+    """A customer at the utility's portal: signs in, approves, revokes."""
+
+    def __init__(self, base: str, customer: dict[str, Any]) -> None:
+        self.base = base
+        self.customer = customer
+        self.http = requests.Session()
+        page = self.http.get(f"{base}/portal/login", timeout=10)
+        signed_in = self.http.post(
+            f"{base}/portal/login",
+            data={
+                "username": customer["username"],
+                "password": customer["password"],
+                "csrf_token": _csrf(page.text),
+            },
+            timeout=10,
+            allow_redirects=False,
+        )
+        assert signed_in.status_code == 302, signed_in.text
+
+    def approve(self, authorization_url: str, categories: list[str] | None = None) -> str:
+        """Open the ASP's authorization URL, approve, return where the utility redirects."""
+        consent = self.http.get(authorization_url, timeout=10)
+        assert consent.status_code == 200, consent.text
+        answer = self.http.post(
+            consent.url,
+            data={
+                "csrf_token": _csrf(consent.text),
+                "decision": "approve",
+                "until_revoked": "y",
+                "categories": categories or SST_CATEGORIES,
+                "usage_points": self.customer["usage_points"],
+            },
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert answer.status_code == 302, answer.text
+        return str(answer.headers["Location"])
+
+    def revoke_all(self) -> int:
+        page = self.http.get(f"{self.base}/portal/authorizations", timeout=10)
+        ids = re.findall(r'name="authorization" value="([^"]+)"', page.text)
+        for authorization in ids:
+            done = self.http.post(
+                f"{self.base}/portal/authorizations/revoke",
+                data={"csrf_token": _csrf(page.text), "authorization": authorization},
+                timeout=10,
+                allow_redirects=False,
+            )
+            assert done.status_code == 302, done.text
+        return len(ids)
+
+
+def newest_passcode(base: str, email: str, seen: int, timeout: float = 30) -> str:
+    """The newest code in the customer's demo inbox, once more than ``seen`` arrived."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page = requests.get(f"{base}/demo/inbox/{email}", timeout=10).text
+        codes = re.findall(r'class="passcode">(\d{6})<', page)
+        if len(codes) > seen:
+            return codes[0]
+        time.sleep(0.3)
+    raise AssertionError(f"no new passcode for {email}")
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+def _csrf(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "the page carries a CSRF token"
+    return match.group(1)

@@ -1,0 +1,189 @@
+"""The ASP client library against our own server over real HTTP on 127.0.0.1 (issue 6's "done
+when"): discovery, authorization through the real portal pages with PKCE and OpenID
+Connect, RINs, eligible rates, both bill-comparison forms, interval data, a rate change
+confirmed with the code from the demo inbox, the notifications received by the client's
+NotificationReceiver, the final status, an access-token expiry survived by a refresh (the
+rotated refresh token saved in the FileTokenStore), and a typed error once the customer
+revokes in the portal.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from demo_process import CustomerBrowser, demo_process, newest_passcode
+from werkzeug.serving import make_server
+
+from espi_sst.client import (
+    AspClient,
+    AuthorizationEnded,
+    AuthorizationFlowError,
+    FileTokenStore,
+    InvalidPasscode,
+    NotificationReceiver,
+)
+from espi_sst.model import sst
+
+NOTIFY_PORT = 8765  # the demo clients' notify URIs (server/demo/clients.py)
+SCOPE = (
+    "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=900_3600;BlockDuration=daily;"
+    "HistoryLength=13 basic billing usage sst:rin sst:bill_comparison sst:rate_change openid"
+)
+
+
+@pytest.fixture
+def notifications() -> Iterator[list[list[str]]]:
+    received: list[list[str]] = []
+    server = make_server("127.0.0.1", NOTIFY_PORT, NotificationReceiver(received.append))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    # Access tokens live 35 s; the client refreshes 30 s before expiry, so a few seconds in,
+    # every call must go through a refresh (and its rotation).
+    with demo_process(tmp_path, ESPI_ACCESS_TOKEN_SECONDS="35") as document:
+        yield document
+
+
+def asp(document: dict[str, Any], store: FileTokenStore) -> AspClient:
+    client = next(c for c in document["clients"] if c["client_id"] == "demo-energy-insights")
+    return AspClient.from_issuer(
+        document["issuer"],
+        client_id=client["client_id"],
+        client_secret=client["client_secret"],
+        redirect_uri=client["redirect_uris"][0],
+        scope=SCOPE,
+        token_store=store,
+    )
+
+
+def customer(document: dict[str, Any], username: str) -> dict[str, Any]:
+    return next(c for c in document["customers"] if c["username"] == username)
+
+
+def test_client_library_end_to_end(
+    demo: dict[str, Any], notifications: list[list[str]], tmp_path: Path
+) -> None:
+    store = FileTokenStore(tmp_path / "tokens.json")
+    client = asp(demo, store)
+    blake = customer(demo, "blake")
+    browser = CustomerBrowser(demo["base_url"], blake)
+
+    # A forged callback (wrong state) is refused before any code exchange.
+    started = client.authorization_url()
+    assert "code_challenge_method=S256" in started.url and "nonce=" in started.url
+    callback = browser.approve(started.url)
+    with pytest.raises(AuthorizationFlowError):
+        client.fetch_token(callback.replace(started.state, "forged"), started)
+    grant = client.fetch_token(callback, started)
+    assert grant.id_token_claims is not None
+    assert client.client_id in grant.id_token_claims["aud"]
+    assert "sst:rate_change" in grant.scope
+    first_refresh = store.load(grant.key)["refresh_token"]  # type: ignore[index]
+
+    with client.connect(grant.key) as connection:
+        points = connection.usage_points()
+        (point,) = [p for p in points if p.electric]
+        rins = [str(r.value) for r in connection.rins(point)]
+        assert rins == ["USCA-PGXX-0100-0000", "USCA-XXPE-0440-0000"]
+        rates = connection.rate_information(point)
+        assert {r.role for r in rates.current_rate} == {sst.Role.delivery, sst.Role.generation}
+        assert any(r.tariff_code == "E-1-DELIVERY" for r in rates.eligible_rate)
+        by_resource = connection.bill_comparison(point)
+        by_summary = connection.bill_comparison(point, form="usage_summary")
+        assert by_resource == by_summary and by_resource.status is sst.ComparisonStatus.available
+        readings = list(
+            connection.interval_readings(
+                point,
+                published_min=_day_before_end(demo, days=2),
+                published_max=_day_before_end(demo, days=1),
+            )
+        )
+        assert 92 <= len(readings) <= 100  # one local day of 15-minute readings
+        assert all(r.unit == "Wh" and r.start_local is not None for r in readings)
+        columns = connection.interval_columns(
+            point,
+            published_min=_day_before_end(demo, days=2),
+            published_max=_day_before_end(demo, days=1),
+        )
+        assert columns["value"] == [r.scaled_value for r in readings]
+
+        # The access token expires: the next call refreshes, and the rotated refresh token
+        # is what the store holds.
+        time.sleep(6)
+        before = store.load(grant.key)["access_token"]  # type: ignore[index]
+        assert connection.rate_information(point) == rates
+        after = store.load(grant.key)
+        assert after is not None and after["access_token"] != before
+        assert after["refresh_token"] != first_refresh
+
+        # A rate change: request, a wrong code, the right code from the inbox, the decision.
+        change = connection.request_rate_change(
+            point, rin="USCA-PGXX-0010-0000", idempotency_key="blake-1"
+        )
+        assert change.request.status is sst.RateChangeStatus.awaitingConfirmation
+        again = connection.request_rate_change(
+            point, rin="USCA-PGXX-0010-0000", idempotency_key="blake-1"
+        )
+        assert again.url == change.url and again.replayed
+        with pytest.raises(InvalidPasscode) as wrong:
+            connection.confirm_rate_change(change.url, "000000")
+        assert wrong.value.attempts_left == 4
+        code = newest_passcode(demo["base_url"], blake["email"], 0)
+        confirmed = connection.confirm_rate_change(change.url, code)
+        assert confirmed.status is sst.RateChangeStatus.confirmed
+        final = connection.wait_for_decision(change.url, timeout=60, poll=0.5)
+        assert final.status is sst.RateChangeStatus.accepted and final.effective_date
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and sum(u == [change.url] for u in notifications) < 4:
+        time.sleep(0.3)
+    assert sum(u == [change.url] for u in notifications) == 4  # requested .. accepted
+
+    # The customer revokes at the utility: the next call is a typed error, not an HTTP one.
+    assert browser.revoke_all() >= 1
+    with client.connect(grant.key) as connection, pytest.raises(AuthorizationEnded):
+        connection.usage_points()
+
+
+def test_the_token_store_file_is_private_and_survives_a_restart(
+    demo: dict[str, Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "tokens.json"
+    client = asp(demo, FileTokenStore(path))
+    alex = customer(demo, "alex")
+    started = client.authorization_url()
+    grant = client.fetch_token(
+        CustomerBrowser(demo["base_url"], alex).approve(started.url), started
+    )
+    assert path.stat().st_mode & 0o077 == 0
+    assert grant.key in json.loads(path.read_text())
+    reopened = asp(demo, FileTokenStore(path))  # a new process of the ASP
+    with reopened.connect(grant.key) as connection:
+        (point,) = [p for p in connection.usage_points() if p.electric]
+        assert [str(r.value) for r in connection.rins(point)] == ["USCA-PGPG-0100-0000"]
+    reopened.revoke(grant.key)
+    assert grant.key not in json.loads(path.read_text())
+    with pytest.raises(AuthorizationEnded):
+        reopened.connect(grant.key)
+
+
+def _day_before_end(document: dict[str, Any], *, days: int) -> str:
+    """An RFC 3339 local midnight ``days`` before today (Pacific), for published-min/max."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("America/Los_Angeles")
+    midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - timedelta(days=days)).isoformat()
