@@ -7,7 +7,9 @@
     │   └── UnsafeXmlError          DTD, entity, oversized input: refused before reading
     ├── SerializeError (ValueError) the model holds something the schema cannot carry
     ├── ValidationError (ValueError) raised by ``validate(..., raise_on_error=True)``
-    └── RinError (ValueError)       a Rate Identification Number that is not well formed
+    ├── RinError (ValueError)       a Rate Identification Number that is not well formed
+    ├── ClientError                 espi_sst.client (its own small tree: client/errors.py)
+    └── MidasError                  espi_sst.midas (the CEC price server)
 
     EspiWarning (UserWarning)       a tolerated deviation, recorded on the document
     └── UnknownCodeWarning          a code missing from an ESPI code table

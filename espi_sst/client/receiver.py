@@ -17,29 +17,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from lxml import etree
-
-from ..xml._safety import check_prolog  # the library's XML safety rules
+from ..errors import EspiError
+from ..xml.batch_list import read_batch_list
 
 __all__ = ["NotificationReceiver", "batch_list_urls"]
 
 MAX_BODY = 1 << 20
-ESPI = "http://naesb.org/espi"
 StartResponse = Callable[..., Any]
 
 
 def batch_list_urls(body: bytes) -> list[str]:
-    """The resource URLs of an ESPI BatchList (ValueError for anything else)."""
-    check_prolog(body[:65536], "<notification>")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    try:
-        root = etree.fromstring(body, parser)
-    except etree.XMLSyntaxError as exc:
-        raise ValueError(f"not XML: {exc}") from None
-    if root.tag != f"{{{ESPI}}}BatchList":
-        raise ValueError(f"expected espi:BatchList, got {root.tag}")
-    urls = [(r.text or "").strip() for r in root.iter(f"{{{ESPI}}}resources")]
-    return [u for u in urls if u]
+    """The resource URLs of an ESPI BatchList (ParseError / UnsafeXmlError for anything else)."""
+    return read_batch_list(body, source="<notification>")
 
 
 class NotificationReceiver:
@@ -62,7 +51,7 @@ class NotificationReceiver:
         body = environ["wsgi.input"].read(length)
         try:
             urls = batch_list_urls(body)
-        except Exception as exc:  # UnsafeXmlError, ValueError: the sender's fault
+        except EspiError as exc:  # ParseError, UnsafeXmlError: the sender's fault
             return _answer(start_response, "400 Bad Request", str(exc).encode()[:500])
         self.callback(urls)
         return _answer(start_response, "204 No Content", b"")

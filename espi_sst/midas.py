@@ -1,0 +1,681 @@
+"""Prices by RIN from the California Energy Commission's MIDAS server (Title 20 CCR 1623(c)).
+
+MIDAS (Market Informed Demand Automation Server, ``https://midasapi.energy.ca.gov``) publishes
+every California rate by its Rate Identification Number (:class:`~espi_sst.Rin`); an ASP that
+learned a customer's RIN through the SST asks MIDAS for the prices its devices follow.  Reads
+need no login (MIDAS API v2.0, live since 2026-06-22)::
+
+    with MidasClient() as midas:
+        schedule = midas.prices("USCA-PGPG-0505-0000")
+        price = schedule.current()
+
+Endpoints: ``GET /api/valuedata?ID={RIN}&QueryType=realtime|alldata`` (``realtime`` is 72 h
+from 00:00 Pacific today, ``alldata`` 90 days), ``?SignalType=1`` (the RIN list),
+``?LookupTable={name}`` and ``GET /api/historicaldata/{RIN}?startdate=&enddate=`` (at most six
+months per call: :meth:`MidasClient.historical` splits longer ranges and merges the answers).
+
+Known deviations, tolerated on purpose (each one tested):
+
+* v1 sent the price as lowercase ``value`` and ``DayStart`` / ``DayEnd`` as weekday names;
+  v2 sends ``Value`` and 1-7 (Monday-Sunday, 8 = holiday).  Both become ``value`` and ints.
+* v1 listed RINs as a bare array, v2 as ``{"Rates": [...]}``.
+* v2 names the RIN list's key ``Rates`` whatever the signal type (the live API; the
+  unofficial spec says ``GHGEmissions`` / ``FlexAlerts`` / ``All``): any of them is read.
+* ``LastUpdated`` comes with an offset in v2 (``...+0000``) and without one in v1, where it
+  was Pacific wall-clock time (grid-coordination/midas-api-specs,
+  doc/datetime-and-timezone.md): a bare one is read as ``America/Los_Angeles``.
+* ``TimeEnd`` is inclusive (``07:04:59`` ends the slot that the next one starts at
+  ``07:05:00``); ends here are exclusive, one step of the field's precision later (a
+  second for ``HH:MM:SS``, a minute for v1's ``HH:MM``).
+* v2 times are UTC.  v1 times were meant to be UTC too, but v1's SGIP GHG and Flex Alert
+  feeds (``USCA-FLEX-FXRT-0000``) sent Pacific time: give :func:`parse_rate_schedule`
+  ``v1_timezone`` to read such a recorded v1 body; v1-shaped rows (lowercase ``value``)
+  are UTC otherwise, and v2 rows always are.
+* The URL fields sometimes hold the text ``"None"``; it is read as no URL.
+
+Anything else malformed raises :class:`MidasResponseError` naming the field.  Failures are
+never bare ``requests`` exceptions: 404 for a RIN is :class:`RinNotFound`, throttling (429)
+is retried as ``Retry-After`` says within a bounded wait, then :class:`MidasRateLimited`;
+5xx, refused connections and timeouts are retried with backoff, then
+:class:`MidasUnavailable`.
+
+This is the library's HTTP client layer: ``requests`` (the ``client`` extra) is imported
+only when a :class:`MidasClient` is made, so the core library keeps importing no HTTP client.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import time as clock_time
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import EspiError
+from .rin import Rin
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "HOLIDAY",
+    "MidasClient",
+    "MidasError",
+    "MidasRateLimited",
+    "MidasResponseError",
+    "MidasUnavailable",
+    "PriceInterval",
+    "RateSchedule",
+    "RinListing",
+    "RinNotFound",
+    "history_chunks",
+    "parse_rate_schedule",
+    "parse_rin_list",
+]
+
+DEFAULT_BASE_URL = "https://midasapi.energy.ca.gov"
+HISTORY_MONTHS = 6
+"""The most MIDAS serves per ``historicaldata`` call."""
+
+_WEEKDAYS = {
+    name: number
+    for number, name in enumerate(
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "holiday"),
+        start=1,
+    )
+}
+_JSON = "application/json"
+_RIN_LIST_KEYS = ("Rates", "GHGEmissions", "FlexAlerts", "All")
+PACIFIC = "America/Los_Angeles"
+"""The zone of MIDAS's query windows, and of v1's bare timestamps."""
+HOLIDAY = 8
+"""``DayStart`` / ``DayEnd`` value of a holiday (v2; v1 wrote ``Holiday``)."""
+
+
+# ---- errors ------------------------------------------------------------------------------
+class MidasError(EspiError):
+    """MIDAS could not answer the question (root of the MIDAS errors).
+
+    Attributes:
+        url: the URL asked, when a request was made.
+        status: the HTTP status received, when there was a response.
+    """
+
+    code = "midas_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.url = url
+        self.status = status
+
+
+class RinNotFound(MidasError, LookupError):
+    """MIDAS has no rate with this RIN (HTTP 404): unknown, or retired."""
+
+    code = "midas_rin_not_found"
+
+    def __init__(self, rin: str, message: str, *, url: str | None = None) -> None:
+        super().__init__(message, url=url, status=404)
+        self.rin = rin
+
+
+class MidasRateLimited(MidasError):
+    """MIDAS kept answering 429 (too many requests) for longer than the client may wait.
+
+    Attributes:
+        retry_after: seconds MIDAS asked to wait in its last ``Retry-After``, or None.
+    """
+
+    code = "midas_rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float | None, url: str | None = None) -> None:
+        super().__init__(message, url=url, status=429)
+        self.retry_after = retry_after
+
+
+class MidasUnavailable(MidasError):
+    """MIDAS did not answer usefully (5xx, refused connection, timeout), even after retries."""
+
+    code = "midas_unavailable"
+
+
+class MidasResponseError(MidasError):
+    """MIDAS answered something that is not JSON, or not shaped as documented.
+
+    Attributes:
+        field: where in the body the problem is (``ValueInformation[3].TimeEnd``), if known.
+    """
+
+    code = "midas_bad_response"
+
+    def __init__(self, message: str, *, field: str | None = None, url: str | None = None) -> None:
+        where = f"{field}: " if field else ""
+        super().__init__(f"{where}{message}", url=url)
+        self.field = field
+
+
+# ---- results -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RinListing:
+    """One row of the RIN list.
+
+    Attributes:
+        rate_id: the RIN (a :class:`Rin`; the text as sent when it does not parse as one).
+        signal_type: what the RIN carries (``Electricity Rates``; v1 said ``Rates``).
+        description: MIDAS's description.
+        last_updated: when the rate was last updated (aware, UTC), None when not given.
+    """
+
+    rate_id: Rin | str
+    signal_type: str
+    description: str
+    last_updated: datetime | None
+
+
+@dataclass(frozen=True)
+class PriceInterval:
+    """One value of a rate over ``[start, end)``.
+
+    Attributes:
+        name: MIDAS's ``ValueName`` (``winter off peak``).
+        start: first instant (aware, UTC).
+        end: first instant after the interval (aware, UTC; MIDAS's inclusive ``TimeEnd`` + 1 s).
+        value: the price (or other signal value) in ``unit``.
+        unit: ``$/kWh``, ``g/kWh CO2``, ``Event`` ... (the ``Unit`` lookup table lists them).
+        day_start: the ``DayStart`` weekday, 1 = Monday .. 7 = Sunday, 8 = holiday; None if absent.
+        day_end: the ``DayEnd`` weekday, same coding.
+    """
+
+    name: str
+    start: datetime
+    end: datetime
+    value: float
+    unit: str
+    day_start: int | None
+    day_end: int | None
+
+    def covers(self, moment: datetime) -> bool:
+        """True when ``moment`` (aware) is in ``[start, end)``."""
+        return self.start <= moment < self.end
+
+
+@dataclass(frozen=True)
+class RateSchedule:
+    """A rate as MIDAS publishes it: its description and its values over time."""
+
+    rate_id: Rin | str
+    rate_name: str | None
+    rate_type: str | None
+    sector: str | None
+    end_use: str | None
+    api_url: str | None
+    rate_plan_url: str | None
+    signal_type: str | None
+    description: str | None
+    intervals: list[PriceInterval]
+
+    def at(self, moment: datetime) -> PriceInterval | None:
+        """The interval in force at ``moment`` (an aware datetime), None when none covers it."""
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError(f"{moment.isoformat()} has no time zone; MIDAS times are instants")
+        return next((interval for interval in self.intervals if interval.covers(moment)), None)
+
+    def current(self, now: datetime | None = None) -> PriceInterval | None:
+        """The interval in force now (or at ``now``)."""
+        return self.at(now if now is not None else datetime.now(UTC))
+
+
+# ---- parsing -----------------------------------------------------------------------------
+def parse_rin_list(body: Any) -> list[RinListing]:
+    """Read a RIN list body: v2 ``{"Rates": [...]}`` or v1's bare array.
+
+    Raises:
+        MidasResponseError: the body is neither, or a row lacks its ``RateID``.
+    """
+    rows = body
+    if isinstance(body, dict):
+        rows = next((body[key] for key in _RIN_LIST_KEYS if key in body), None)
+    if not isinstance(rows, list):
+        raise MidasResponseError("expected a list of rates (v2: an object with it)", field="Rates")
+    listings = []
+    for index, row in enumerate(rows):
+        where = f"Rates[{index}]"
+        row = _object(row, where)
+        listings.append(
+            RinListing(
+                rate_id=_rate_id(row, where),
+                signal_type=_text(row, "SignalType", where) or "",
+                description=_text(row, "Description", where) or "",
+                last_updated=_timestamp(row.get("LastUpdated"), f"{where}.LastUpdated"),
+            )
+        )
+    return listings
+
+
+def parse_rate_schedule(body: Any, *, v1_timezone: tzinfo = UTC) -> RateSchedule:
+    """Read a ``valuedata`` / ``historicaldata`` body (v1 or v2) into a :class:`RateSchedule`.
+
+    Args:
+        body: the decoded JSON.
+        v1_timezone: the zone of v1-shaped rows' dates and times (UTC unless the recording
+            is known to be local, like v1's Flex Alert feed in Pacific time).
+
+    Raises:
+        MidasResponseError: naming the first field that is missing or malformed.
+    """
+    top = _object(body, "body")
+    entries = top.get("ValueInformation")
+    if entries is None:
+        entries = []  # a rate with nothing published in the window
+    if not isinstance(entries, list):
+        raise MidasResponseError("expected a list", field="ValueInformation")
+    intervals = [
+        _interval(_object(entry, f"ValueInformation[{index}]"), index, v1_timezone)
+        for index, entry in enumerate(entries)
+    ]
+    intervals.sort(key=lambda interval: (interval.start, interval.end))
+    return RateSchedule(
+        rate_id=_rate_id(top, "body"),
+        rate_name=_text(top, "RateName", "body"),
+        rate_type=_text(top, "RateType", "body"),
+        sector=_text(top, "Sector", "body"),
+        end_use=_text(top, "EndUse", "body"),
+        api_url=_url(top, "API_Url"),
+        rate_plan_url=_url(top, "RatePlan_Url"),
+        signal_type=_text(top, "SignalType", "body"),
+        description=_text(top, "Description", "body"),
+        intervals=intervals,
+    )
+
+
+def _interval(entry: Mapping[str, Any], index: int, v1_timezone: tzinfo) -> PriceInterval:
+    where = f"ValueInformation[{index}]"
+    v1 = "Value" not in entry and "value" in entry  # the v1 shape, whose times may be local
+    key = "value" if v1 else "Value"
+    value = entry.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise MidasResponseError(f"expected a number, got {value!r}", field=f"{where}.Value")
+    day_start = _weekday(entry.get("DayStart"), f"{where}.DayStart")
+    day_end = _weekday(entry.get("DayEnd"), f"{where}.DayEnd")
+    zone = v1_timezone if v1 else UTC
+    start, _ = _moment(entry, "DateStart", "TimeStart", where, zone)
+    end, step = _moment(entry, "DateEnd", "TimeEnd", where, zone)
+    end += step
+    if end <= start:
+        raise MidasResponseError(
+            f"ends ({end.isoformat()}) before it starts ({start.isoformat()})",
+            field=f"{where}.TimeEnd",
+        )
+    return PriceInterval(
+        name=_text(entry, "ValueName", where) or "",
+        start=start,
+        end=end,
+        value=float(value),
+        unit=_text(entry, "Unit", where) or "",
+        day_start=day_start,
+        day_end=day_end,
+    )
+
+
+def _moment(
+    entry: Mapping[str, Any], date_key: str, time_key: str, where: str, zone: tzinfo
+) -> tuple[datetime, timedelta]:
+    """An instant from a date and a time field, and the precision step of the time."""
+    day_text, time_text = entry.get(date_key), entry.get(time_key)
+    try:
+        day = date.fromisoformat(str(day_text))
+    except ValueError:
+        raise MidasResponseError(
+            f"expected a date YYYY-MM-DD, got {day_text!r}", field=f"{where}.{date_key}"
+        ) from None
+    try:
+        moment = clock_time.fromisoformat(str(time_text))
+    except ValueError:
+        raise MidasResponseError(
+            f"expected a time HH:MM:SS, got {time_text!r}", field=f"{where}.{time_key}"
+        ) from None
+    step = timedelta(minutes=1) if len(str(time_text)) == 5 else timedelta(seconds=1)
+    local = datetime.combine(day, moment.replace(microsecond=0, tzinfo=None))
+    return local.replace(tzinfo=zone).astimezone(UTC), step
+
+
+def _weekday(raw: Any, where: str) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        if raw.strip().lower() in _WEEKDAYS:
+            return _WEEKDAYS[raw.strip().lower()]
+    elif isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= HOLIDAY:
+        return raw
+    raise MidasResponseError(
+        f"expected 1-8 (Monday..Sunday, holiday) or a weekday name, got {raw!r}", field=where
+    )
+
+
+def _timestamp(raw: Any, where: str) -> datetime | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise MidasResponseError(
+            f"expected an ISO 8601 timestamp, got {raw!r}", field=where
+        ) from None
+    if moment.tzinfo is None:  # v1: Pacific wall-clock time (see the module docstring)
+        moment = moment.replace(tzinfo=_pacific())
+    return moment.astimezone(UTC)
+
+
+@lru_cache(maxsize=1)
+def _pacific() -> tzinfo:
+    from zoneinfo import ZoneInfo  # loaded on first use: the IANA database is only needed here
+
+    return ZoneInfo(PACIFIC)
+
+
+def _object(raw: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(raw, dict):
+        raise MidasResponseError(f"expected a JSON object, got {type(raw).__name__}", field=where)
+    return raw
+
+
+def _text(row: Mapping[str, Any], key: str, where: str) -> str | None:
+    raw = row.get(key)
+    if raw is None or isinstance(raw, str):
+        return raw
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return str(raw)  # v1 lookup tables and signal types are sometimes numbers
+    raise MidasResponseError(f"expected text, got {raw!r}", field=f"{where}.{key}")
+
+
+def _url(row: Mapping[str, Any], key: str) -> str | None:
+    text = _text(row, key, "body")
+    return None if text is None or text.strip() in ("", "None") else text
+
+
+def _rate_id(row: Mapping[str, Any], where: str) -> Rin | str:
+    text = _text(row, "RateID", where)
+    if not text:
+        raise MidasResponseError("missing", field=f"{where}.RateID")
+    return Rin.parse(text) if Rin.is_valid(text) else text
+
+
+def _merge(schedules: list[RateSchedule]) -> RateSchedule:
+    """One schedule from the answers of consecutive calls; overlaps kept once."""
+    seen: set[tuple[datetime, datetime, str, float, str]] = set()
+    intervals = []
+    for schedule in schedules:
+        for interval in schedule.intervals:
+            key = (interval.start, interval.end, interval.name, interval.value, interval.unit)
+            if key not in seen:
+                seen.add(key)
+                intervals.append(interval)
+    intervals.sort(key=lambda interval: (interval.start, interval.end))
+    return replace(schedules[0], intervals=intervals)
+
+
+def history_chunks(start: date, end: date) -> list[tuple[date, date]]:
+    """``[start, end]`` cut into consecutive ranges of at most six calendar months each."""
+    if end < start:
+        raise ValueError(f"the range ends ({end}) before it starts ({start})")
+    chunks = []
+    while start <= end:
+        month = start.month - 1 + HISTORY_MONTHS
+        year, month = start.year + month // 12, month % 12 + 1
+        day = min(start.day, _days_in_month(year, month))
+        chunk_end = min(end, date(year, month, day) - timedelta(days=1))
+        chunks.append((start, chunk_end))
+        start = chunk_end + timedelta(days=1)
+    return chunks
+
+
+def _days_in_month(year: int, month: int) -> int:
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return (following - timedelta(days=1)).day
+
+
+# ---- the client --------------------------------------------------------------------------
+class MidasClient:
+    """A MIDAS reader over one ``requests`` session.
+
+    Args:
+        base_url: the MIDAS server (a test or demo server on loopback, in tests).
+        session: a session to use (its owner closes it); by default the client makes one
+            and :meth:`close` (or leaving the ``with`` block) closes it.
+        timeout: seconds to connect and to wait for each read.
+        max_retries: retries after a 429, a 5xx, a refused connection or a timeout.
+        max_wait: the most seconds the client sleeps in all for one call before giving up:
+            a ``Retry-After`` beyond what is left raises :class:`MidasRateLimited` at once.
+        backoff: seconds before the first retry without ``Retry-After``, doubling after.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 10,
+        max_retries: int = 2,
+        max_wait: float = 30.0,
+        backoff: float = 0.5,
+    ) -> None:
+        import requests  # the client extra; kept out of the core library's imports
+
+        if max_retries < 0 or timeout <= 0 or max_wait < 0 or backoff < 0:
+            raise ValueError("timeout must be positive; max_retries, max_wait, backoff >= 0")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self.backoff = backoff
+        self._owns_session = session is None
+        self._session = session if session is not None else requests.Session()
+
+    def __repr__(self) -> str:
+        return f"MidasClient({self.base_url!r})"
+
+    def close(self) -> None:
+        """Close the session if the client made it."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> MidasClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the API ---------------------------------------------------------------------------
+    def rin_list(self, signal_type: int = 1) -> list[RinListing]:
+        """Every RIN MIDAS publishes for ``signal_type`` (1 = electricity rates)."""
+        return parse_rin_list(self._get("/api/valuedata", {"SignalType": str(signal_type)}))
+
+    def prices(
+        self, rin: Rin | str, *, query: Literal["realtime", "alldata"] = "realtime"
+    ) -> RateSchedule:
+        """The rate's values: ``realtime`` (72 h from 00:00 Pacific today) or ``alldata``.
+
+        Raises:
+            RinNotFound: MIDAS does not know the RIN.
+        """
+        if query not in ("realtime", "alldata"):
+            raise ValueError(f"query is 'realtime' or 'alldata', not {query!r}")
+        rate = _rin_text(rin)
+        body = self._get("/api/valuedata", {"ID": rate, "QueryType": query}, rin=rate)
+        return parse_rate_schedule(body)
+
+    def historical(self, rin: Rin | str, start: date, end: date) -> RateSchedule:
+        """The rate's values from ``start`` to ``end`` (dates, inclusive), in as many calls of
+        at most six months as the range needs, merged into one schedule."""
+        rate = _rin_text(rin)
+        start, end = _day(start), _day(end)
+        path = f"/api/historicaldata/{rate}"
+        return _merge(
+            [
+                parse_rate_schedule(
+                    self._get(
+                        path,
+                        {"startdate": first.isoformat(), "enddate": last.isoformat()},
+                        rin=rate,
+                    )
+                )
+                for first, last in history_chunks(start, end)
+            ]
+        )
+
+    def lookup_table(self, name: str) -> list[dict[str, str]]:
+        """A MIDAS lookup table (``Unit``, ...) as rows of text; null cells are left out."""
+        body = self._get("/api/valuedata", {"LookupTable": name})
+        rows = body.get("data") if isinstance(body, dict) else body
+        if not isinstance(rows, list):
+            raise MidasResponseError("expected a list of rows", field="data")
+        table = []
+        for index, row in enumerate(rows):
+            cells = _object(row, f"data[{index}]")
+            table.append({key: text for key in cells if (text := _text(cells, key, "data"))})
+        return table
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _get(self, path: str, params: Mapping[str, str], *, rin: str | None = None) -> Any:
+        """GET a JSON body, retrying what may pass and turning every failure into MidasError."""
+        url = self.base_url + path
+        waited = 0.0
+        for attempt in range(1, self.max_retries + 2):
+            outcome = self._once(url, params, rin, attempt)
+            if not isinstance(outcome, _Retry):
+                return outcome
+            if attempt > self.max_retries or waited + outcome.pause > self.max_wait:
+                raise outcome.error
+            time.sleep(outcome.pause)
+            waited += outcome.pause
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _once(self, url: str, params: Mapping[str, str], rin: str | None, attempt: int) -> object:
+        """One request: the decoded body, a :class:`_Retry`, or a raised error."""
+        import requests
+
+        backoff = self.backoff * 2 ** (attempt - 1)
+        tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+        try:
+            response = self._session.get(
+                url, params=dict(params), timeout=self.timeout, headers={"Accept": _JSON}
+            )
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as exc:
+            error = MidasUnavailable(
+                f"MIDAS at {url} did not answer ({type(exc).__name__}) after {tries}", url=url
+            )
+            error.__cause__ = exc
+            return _Retry(backoff, error)
+        except requests.RequestException as exc:
+            raise MidasError(f"cannot ask MIDAS at {url}: {exc}", url=url) from exc
+        with response:
+            status, content = response.status_code, response.content
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+        if status < 400:
+            return _decode(content, url)
+        detail = _detail(content)
+        said = f"HTTP {status}" + (f" ({detail})" if detail else "")
+        if status == 404 and rin is not None and detail:
+            raise RinNotFound(rin, f"MIDAS has no rate {rin}: {said}", url=url)
+        pause = retry_after if retry_after is not None else backoff
+        if status == 429:
+            wait = f"{retry_after:g} s" if retry_after is not None else "a while"
+            return _Retry(
+                pause,
+                MidasRateLimited(
+                    f"MIDAS is throttling {url}: {said} after {tries}; try again in {wait}",
+                    retry_after=retry_after,
+                    url=url,
+                ),
+            )
+        if status >= 500:
+            return _Retry(
+                pause,
+                MidasUnavailable(
+                    f"MIDAS at {url} answered {said} after {tries}", url=url, status=status
+                ),
+            )
+        hint = " (is the base URL right?)" if status == 404 else ""
+        raise MidasError(f"MIDAS refused {url}: {said}{hint}", url=url, status=status)
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """A failure that may pass: wait ``pause`` seconds and ask again, or raise ``error``."""
+
+    pause: float
+    error: MidasError
+
+
+def _decode(content: bytes, url: str) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        start = content[:60].decode("utf-8", "replace")
+        raise MidasResponseError(
+            f"the body is not JSON ({exc}); it starts {start!r}", field="body", url=url
+        ) from None
+
+
+def _detail(content: bytes) -> str:
+    """FastAPI-style ``{"detail": "..."}`` of an error response, or ""."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return ""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if isinstance(detail, str) else ""
+
+
+def _retry_after(header: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if header is None:
+        return None
+    text = header.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def _rin_text(rin: Rin | str) -> str:
+    text = str(rin).strip()
+    if not text or any(character in text for character in "/\\?#&% "):
+        raise ValueError(f"{rin!r} is not a RIN (USCA-PGPG-0505-0000)")
+    return text
+
+
+def _day(value: date) -> date:
+    return value.date() if isinstance(value, datetime) else value
