@@ -16,7 +16,7 @@ from typing import Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749.errors import UnauthorizedClientError
+from authlib.oauth2.rfc6749.errors import InvalidScopeError, UnauthorizedClientError
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
@@ -111,6 +111,16 @@ def authorize() -> Any:
         return redirect(url_for("portal.login", next=request.full_path))
     client = grant.client.row
     requested = Scope.parse(grant.request.payload.scope)
+    if not requested.within(Scope.parse(client.scope)):
+        # RFC 6749 4.1.2.1: asking for more than the registration allows is invalid_scope,
+        # answered to the client -- not a consent page whose grant would be empty.
+        return _error_redirect(
+            InvalidScopeError(
+                f"the scope asks for more than {client.client_id} is registered for",
+                state=grant.request.payload.state,
+                redirect_uri=grant.redirect_uri,
+            )
+        )
     points = [p for p in customer.usage_points if p.closed_at is None]  # closed: not shareable
 
     if request.method == "GET":

@@ -6,6 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from espi_sst_server.security import now
+from espi_sst_server.storage import db
+from espi_sst_server.storage.models import (
+    Application,
+    AuditEvent,
+    Authorization,
+    PreAuthorization,
+    RetailCustomer,
+    Token,
+    UsagePoint,
+)
+from joserfc import jwt
+from joserfc.jwk import KeySet
 from oauth_world import (
     ISSUER,
     REDIRECT,
@@ -18,19 +31,7 @@ from oauth_world import (
     pkce,
     redirect_params,
 )
-from espi_sst_server.security import now
-from espi_sst_server.storage import db
-from espi_sst_server.storage.models import (
-    Application,
-    AuditEvent,
-    PreAuthorization,
-    RetailCustomer,
-    Token,
-    UsagePoint,
-)
-from joserfc import jwt
-from joserfc.jwk import KeySet
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 
 def _code(
@@ -607,3 +608,23 @@ def test_an_authorization_past_its_end_date_stops_working(world: World) -> None:
         db.session.commit()
     assert _userinfo(client, body["access_token"]).status_code == 401
     assert _refresh(world, client, body["refresh_token"]).status_code == 400
+
+
+def test_scope_beyond_the_registration_is_invalid_scope_not_an_empty_grant(world: World) -> None:
+    """RFC 6749 4.1.2.1: the client learns its request is wrong; no consent page, no grant."""
+    with world.app.app_context(), db.transaction() as session:
+        application = session.scalars(
+            select(Application).where(Application.client_id == world.confidential_id)
+        ).one()
+        application.scope = application.scope.replace(" sst:rate_change", "")
+    client = world.app.test_client()
+    login(client, world.customer_username, world.customer_password)
+    _verifier, challenge = pkce()
+    params = authorize_params(world.confidential_id, challenge)
+    params["scope"] += " sst:rate_change"
+    response = client.get("/oauth/authorize", query_string=params)
+    answer = redirect_params(response)
+    assert answer["error"] == "invalid_scope" and answer["state"] == params["state"]
+    assert answer["iss"] == ISSUER
+    with world.app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Authorization)) == 0
