@@ -64,6 +64,10 @@ class FileTokenStore:
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
             return {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"{self.path}: not a JSON token store ({exc}); restore it from a backup"
+            ) from None
         if not isinstance(data, dict):
             raise ValueError(f"{self.path}: a token store holds a JSON object")
         return data
