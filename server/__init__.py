@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import limits
 from .config import load_config
@@ -26,6 +27,11 @@ csrf = CSRFProtect()
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, test_config)
+    hops = int(app.config["TRUSTED_PROXY_HOPS"])
+    if hops > 0:  # behind the gateway: its public URL and /SST/v1/{ID} prefix in every URL
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
     db.init_app(app)
     csrf.init_app(app)
     limits.init_app(app)  # per-app Flask-Limiter for the views limits.py decorates

@@ -1,7 +1,8 @@
 """Registering ASPs: an ApplicationInformation record per client (ESPI section 7.13).
 
 ``espi-sst register-client`` calls :func:`register_application`; the client secret is
-shown once and stored only as a hash.
+shown once and stored only as a hash.  The ``software_id`` is what the central registry of
+qualified ASPs lists the ASP by (concept design 6.4.4, ``server/registry.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ DEFAULT_SCOPE = (
     "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=900_3600;BlockDuration=daily;HistoryLength=13 "
     "basic billing account usage program_enrollment sst:rin sst:bill_comparison sst:rate_change openid"
 )
+MAX_SOFTWARE_ID = 256  # Application.software_id
 
 
 class RegistrationError(ValueError):
@@ -44,9 +46,24 @@ def register_application(
     scope: str = DEFAULT_SCOPE,
     client_id: str | None = None,
     client_uri: str | None = None,
+    software_id: str | None = None,
 ) -> Registered:
+    """Register an ASP; its secret (None for a public client) is returned only here.
+
+    Args:
+        software_id: the id the central registry lists the ASP by (``espi-sst asp-registry
+            load`` matches applications on it; concept design 6.4.4).  Default: the name.
+    """
     if not name.strip():
         raise RegistrationError("the client needs a name customers recognise")
+    if software_id is None:
+        software_id = name.strip()[:MAX_SOFTWARE_ID]
+    software_id = software_id.strip()
+    if not software_id or len(software_id) > MAX_SOFTWARE_ID:
+        raise RegistrationError(
+            f"the software id must be 1-{MAX_SOFTWARE_ID} characters: give the id the central "
+            "registry of qualified ASPs lists this ASP by"
+        )
     if not redirect_uris:
         raise RegistrationError("at least one redirect URI is required (matched exactly)")
     for uri in redirect_uris:
@@ -80,7 +97,7 @@ def register_application(
         + ([] if public else ["client_credentials"]),
         token_endpoint_auth_method="none" if public else "client_secret_basic",
         qualification=qualification,
-        software_id=name.strip()[:256],
+        software_id=software_id,
         software_version="1",
         contacts=[],
         created_at=now(),

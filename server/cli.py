@@ -1,6 +1,7 @@
 """Server commands behind ``espi-sst`` (the library's CLI imports this only when asked):
 ``serve``, ``register-client``, ``demo``, and the authorization lifecycle's
-``close-service-agreement``, ``asp-registry load`` and ``asp block`` / ``asp unblock``."""
+``close-service-agreement``, ``asp-registry load`` and ``asp block`` / ``asp unblock``, and
+``cca-rins load`` (a CCA's generation RINs)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def register_client(args: argparse.Namespace) -> int:
                 notify_uri=args.notify_uri,
                 public=args.public,
                 qualification=args.qualification,
+                software_id=args.software_id,
             )
         except (RegistrationError, ValueError) as exc:
             sys.stderr.write(f"espi-sst: error: {exc}\n")
@@ -91,7 +93,7 @@ def close_service_agreement_command(args: argparse.Namespace) -> int:
 
 
 def asp_registry_load(args: argparse.Namespace) -> int:
-    from .lifecycle import RegistryError, load_asp_registry
+    from .registry import RegistryError, load_asp_registry
 
     app = create_app()
     with app.app_context():
@@ -178,6 +180,24 @@ def _set_asp(args: argparse.Namespace, status: str, *, refuse_unless: str | None
     return 0
 
 
+def cca_rins_load(args: argparse.Namespace) -> int:
+    """A CCA's generation-RIN file into the cache (PG&E's cached mode; sst/cca_cache.py)."""
+    from .sst.cca_cache import CcaFileError, load_cca_file, report_lines
+
+    app = create_app()
+    with app.app_context():
+        try:
+            with db.transaction() as session:
+                report = load_cca_file(
+                    session, args.file, cca=args.cca, now=now(), actor=_operator()
+                )
+        except CcaFileError as exc:
+            sys.stderr.write(f"espi-sst: error: {exc}\n")
+            return 2
+    print("\n".join(report_lines(report)))
+    return 0
+
+
 def worker(args: argparse.Namespace) -> int:
     """Background work: rate-change decisions, expiries, e-mail and ASP notifications."""
     import logging
@@ -201,9 +221,20 @@ def _demo(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _gateway(args: argparse.Namespace) -> int:
+    from .gateway.command import run
+
+    return run(args)
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("register-client", help="register an ASP application (server extra)")
     p.add_argument("--name", required=True)
+    p.add_argument(
+        "--software-id",
+        default=None,
+        help="the id the central ASP registry lists it by (default: the name)",
+    )
     p.add_argument(
         "--redirect-uri", action="append", required=True, help="exact redirect URI (repeatable)"
     )
@@ -230,6 +261,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--data-dir", default="demo-data", help="folder for the database and demo.json")
+    p.add_argument(
+        "--asp-port",
+        type=int,
+        default=8765,  # the demo clients' redirect and notify URIs (server/demo/clients.py)
+        help="port of the sample ASP app (examples/asp_app); 0: do not run it",
+    )
     p.set_defaults(server_command=_demo)
 
     p = sub.add_parser(
@@ -250,6 +287,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         help="accept a file published before the last one loaded",
     )
     q.set_defaults(server_command=asp_registry_load)
+
+    from .sst.cca_cache import CCA_COLUMNS
+
+    p = sub.add_parser("cca-rins", help="the CCA generation-RIN cache (server extra)")
+    p.set_defaults(server_command=cca_rins_load)
+    actions = p.add_subparsers(dest="cca_command", required=True)
+    q = actions.add_parser("load", help="apply a CCA's file of its customers' generation RINs")
+    q.add_argument("cca", metavar="CCA", help="the CCA's code, as UsagePoint.lse has it (PCE)")
+    q.add_argument("file", metavar="FILE", help="CSV: " + ", ".join(CCA_COLUMNS))
+    q.set_defaults(server_command=cca_rins_load)
+
+    p = sub.add_parser(
+        "gateway", help="write the statewide gateway's nginx configuration (server extra)"
+    )
+    from .gateway.command import add_arguments as add_gateway_arguments
+
+    add_gateway_arguments(p)
+    p.set_defaults(server_command=_gateway)
 
     p = sub.add_parser("asp", help="this utility's own decisions about an ASP (server extra)")
     p.set_defaults(server_command=asp_block)

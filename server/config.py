@@ -22,6 +22,13 @@ DEFAULTS: dict[str, Any] = {
     # Public identity.  ISSUER is the OAuth/OpenID issuer (RFC 8414, RFC 9207); it must
     # be the externally visible base URL (behind the gateway: the gateway's URL).
     "ISSUER": "http://127.0.0.1:5000",
+    # Proxies in front that set X-Forwarded-For/-Proto/-Host/-Port/-Prefix (Werkzeug's
+    # ProxyFix trusts that many values of each).  0: none (requests come straight in).
+    # Behind the statewide gateway (``espi-sst gateway``): 1, with ISSUER set to
+    # {public_base_url}/SST/v1/{ID}; the gateway sets each header afresh, so a client
+    # cannot forge one.  Never more than the proxies really there: each extra hop trusts
+    # what the client itself sent.
+    "TRUSTED_PROXY_HOPS": 0,
     "DATA_CUSTODIAN_ID": "espi-sst-demo-utility",
     "UTILITY_NAME": "Demo Utility",
     # Token lifetimes (seconds).  Short access tokens + rotated refresh tokens (RFC 9700).
@@ -38,6 +45,28 @@ DEFAULTS: dict[str, Any] = {
     # Where customers sign in: None for the built-in table, or "module:attribute" naming an
     # IdentitySource (authenticate, needs_second_factor, verify_second_factor).
     "IDENTITY_SOURCE": None,
+    # ---- bolt-on (upstream) mode: beside an existing GBC custodian (docs/deployment.md) ----
+    # UPSTREAM_RESOURCE_URL: the existing custodian's ESPI resource base
+    # (https://gbc.utility.example/espi/1_1/resource); set, this server stores no usage
+    # data and forwards plain ESPI GETs there with the ASP's token, adding the SST.
+    "UPSTREAM_RESOURCE_URL": None,
+    "UPSTREAM_CONNECT_TIMEOUT": 3.0,
+    "UPSTREAM_READ_TIMEOUT": 15.0,
+    "UPSTREAM_RETRIES": 2,  # idempotent GETs on connection failures and 502/503/504
+    "UPSTREAM_RETRY_AFTER": 5,  # seconds, in 502/503/504 answers when the upstream gave none
+    "UPSTREAM_POOL_SIZE": 20,
+    # Tokens: "local" (this server is the authorization server) or "introspection" (RFC
+    # 7662 at INTROSPECTION_URL with this server's client credentials there).
+    "TOKEN_VALIDATION": "local",
+    "INTROSPECTION_URL": None,
+    "INTROSPECTION_CLIENT_ID": None,
+    "INTROSPECTION_CLIENT_SECRET": None,
+    "INTROSPECTION_CACHE_SECONDS": 10,
+    # A plain GBC custodian (no SST resources, links or RIN elements): False.
+    "SST_ENABLED": True,
+    # Where ASPs fetch resources (token responses' resourceURI / authorizationURI): the
+    # bolt-on's URL when it fronts this server; default ISSUER + /espi/1_1/resource.
+    "RESOURCE_BASE_URL": None,
     # ---- SST services (docs/utility-integration.md) ----
     # Adapters: None for the sample, or "module:attribute" of a factory (see the doc).
     "RATE_CATALOG": None,  # (session, config) -> RateCatalog
@@ -57,6 +86,10 @@ DEFAULTS: dict[str, Any] = {
     "OTP_MAX_ATTEMPTS": 5,
     # The worker's claim on a request it submits to billing; a dead worker's claim ends then.
     "WORKER_LEASE_SECONDS": 300,
+    # Submissions of one rate change before the worker gives up on a billing system that
+    # keeps failing (one per lease): the request is then rejected with reason "other" and
+    # the customer is told to ask the utility (10 x 300 s: about 50 minutes of failures).
+    "BILLING_MAX_ATTEMPTS": 10,
     # Rate limits (server/limits.py; RFC 6749 10.10, RFC 9700).  RATELIMIT_* keys are
     # Flask-Limiter's own.  Storage: "memory://" counts per process; give every worker the
     # same Redis ("redis://127.0.0.1:6379/0") so they count together.  If Redis goes away,

@@ -13,7 +13,9 @@ stored state another worker (or the same one, restarted) resumes from.  Step 3 c
 request with a conditional UPDATE (``confirmed`` -> ``submitted`` with a lease); a claim
 whose lease runs out -- its worker died mid-submission -- is claimed again, and the
 backend's idempotency by request uuid makes the second submission return the first
-decision instead of scheduling twice.  Several workers may run at once.
+decision instead of scheduling twice.  Several workers may run at once.  A billing system
+that keeps failing is not retried forever: after ``BILLING_MAX_ATTEMPTS`` submissions the
+request is rejected (reason ``other``), which tells the customer and the ASP.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from flask import Flask
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from espi_sst.model import sst
+
 from .outbox import deliver_due
 from .security import now as current_time
 from .sst import rate_change
@@ -35,6 +39,7 @@ from .storage.models import AuditEvent, RateChangeRequestRecord
 
 log = logging.getLogger(__name__)
 Status = rate_change.Status
+GAVE_UP_MESSAGE = "the billing system could not process the request; ask the utility"
 
 
 @dataclass
@@ -132,17 +137,70 @@ class Worker:
                 session.rollback()
                 report.errors += 1
                 log.exception("billing backend failed for rate change %s", request_id)
+                error = f"{type(exc).__name__}: {exc}"[:500]
                 session.add(
                     AuditEvent(
                         at=now,
                         actor="system",
                         action="rate_change_submission_failed",
                         subject=f"rate_change_request:{record.uuid}",
-                        detail={"error": f"{type(exc).__name__}: {exc}"[:500]},
+                        detail={"error": error},
                     )
                 )
                 session.commit()
+                decided += self._give_up(session, record, error, now=now, lease_until=now + lease)
         return decided
+
+    def _give_up(
+        self,
+        session: Session,
+        record: RateChangeRequestRecord,
+        error: str,
+        *,
+        now: int,
+        lease_until: int,
+    ) -> int:
+        """Reject a request the billing system failed ``BILLING_MAX_ATTEMPTS`` times; 1 if so.
+
+        Rejected with reason ``other`` through :func:`rate_change.decide`, so the customer
+        is e-mailed, the ASP notified and the decision audited, after a ``rate_change_gave_up``
+        row.  Only while this worker's claim holds (a worker that took over decides itself).
+        """
+        limit = int(self.app.config["BILLING_MAX_ATTEMPTS"])
+        attempts, uuid = record.processing_attempts, record.uuid
+        if (
+            attempts < limit
+            or record.status != Status.submitted.value
+            or record.lease_until != lease_until
+        ):
+            return 0
+        try:
+            session.add(
+                AuditEvent(
+                    at=now,
+                    actor="system",
+                    action="rate_change_gave_up",
+                    subject=f"rate_change_request:{uuid}",
+                    detail={"attempts": attempts, "limit": limit, "error": error},
+                )
+            )
+            rate_change.decide(
+                self.app,
+                session,
+                record,
+                accepted=False,
+                effective_date=None,
+                reason=sst.RejectionReason.other,
+                message=GAVE_UP_MESSAGE,
+                now=now,
+            )
+            session.commit()
+        except Exception:  # still submitted: the next lease tries (and gives up) again
+            session.rollback()
+            log.exception("could not give up on rate change %s", uuid)
+            return 0
+        log.warning("gave up on rate change %s after %s attempts", uuid, attempts)
+        return 1
 
     def _claim(
         self,

@@ -3,9 +3,11 @@
 Builds a fresh SQLite database in the data folder (the demo data is rebuilt at every start),
 seeds it, starts the demo's mail sink (a real SMTP server on loopback whose messages the
 page ``/demo/inbox`` shows: the customers' rate-change passcodes arrive there) and the
-background worker (rate-change decisions, e-mail, ASP notifications), writes
-``DIR/demo.json`` (where everything is, the demo accounts and clients) and serves until
-interrupted.  Production deployments run gunicorn and ``espi-sst worker`` instead (README).
+background worker (rate-change decisions, e-mail, ASP notifications), a fake MIDAS server
+(prices for the demo RINs) and the sample ASP app (``examples/asp_app``, when run from a
+checkout), writes ``DIR/demo.json`` (where everything is, the demo accounts and clients)
+and serves until interrupted.  Production deployments run gunicorn and ``espi-sst worker``
+instead (README).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from .. import create_app
 from ..storage import db
 from ..worker import Worker
 from .data import DemoData
+from .fake_midas import serve_fake_midas
 from .mail_sink import MailSink
+from .sample_asp import ASP_PORT, load_asp_factory, serve_sample_asp
 from .seed import seed
 
 
@@ -56,27 +60,47 @@ def prepare(data_dir: Path, host: str, port: int, sink: MailSink) -> tuple[Any, 
     return app, demo, base_url
 
 
-def write_demo_json(data_dir: Path, demo: DemoData, base_url: str) -> Path:
+def write_demo_json(
+    data_dir: Path,
+    demo: DemoData,
+    base_url: str,
+    *,
+    asp_url: str | None = None,
+    midas_url: str | None = None,
+) -> Path:
     path = data_dir / "demo.json"
     document = demo.as_json(base_url=base_url, issuer=base_url)
     document["portal_url"] = f"{base_url}/portal/login"
     document["discovery_url"] = f"{base_url}/.well-known/openid-configuration"
     document["inbox_url"] = f"{base_url}/demo/inbox"
+    document["asp_url"] = asp_url  # None: the sample ASP is not running
+    document["midas_url"] = midas_url
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(document, indent=2) + "\n")
     partial.replace(path)
     return path
 
 
-def banner(demo: DemoData, base_url: str, demo_json: Path) -> str:
+def banner(
+    demo: DemoData,
+    base_url: str,
+    demo_json: Path,
+    *,
+    asp_url: str | None = None,
+    midas_url: str | None = None,
+) -> str:
     lines = [
         f"espi-sst demo utility at {base_url}",
         f"  customer portal:  {base_url}/portal/login",
         f"  OAuth discovery:  {base_url}/.well-known/openid-configuration",
         f"  ESPI resources:   {base_url}/espi/1_1/resource/",
         f"  customer e-mail:  {base_url}/demo/inbox  (rate-change passcodes arrive here)",
-        "  demo customers (user / password / kind):",
     ]
+    if asp_url:
+        lines.append(f"  sample ASP app:   {asp_url}  (start here: Connect my utility)")
+    if midas_url:
+        lines.append(f"  fake MIDAS:       {midas_url}/api/valuedata  (prices for the demo RINs)")
+    lines += ["  demo customers (user / password / kind):"]
     lines += [f"    {c.username:<8} {c.password:<22} {c.kind}" for c in demo.customers]
     lines.append("  demo ASP clients (client_id / secret):")
     lines += [
@@ -89,13 +113,40 @@ def banner(demo: DemoData, base_url: str, demo_json: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
+    asp_factory = None
+    if args.asp_port:
+        if args.asp_port != ASP_PORT:
+            sys.stderr.write(
+                f"espi-sst: error: the demo ASP clients are registered at port {ASP_PORT} "
+                f"(redirect and notify URIs): use --asp-port {ASP_PORT}, or 0 for no ASP app\n"
+            )
+            return 2
+        asp_factory = load_asp_factory()
+        if asp_factory is None:
+            print("note: examples/asp_app is not here (installed from a wheel?): no ASP app")
     maildir = data_dir / "mail"
     shutil.rmtree(maildir, ignore_errors=True)  # last run's passcodes mean nothing now
     sink = MailSink(maildir).start()
     stop_worker = threading.Event()
+    helpers: list[tuple[Any, threading.Thread]] = []  # (server, thread): MIDAS, the ASP
     try:
         app, demo, base_url = prepare(data_dir, args.host, args.port, sink)
-        demo_json = write_demo_json(data_dir, demo, base_url)
+        midas, midas_thread, midas_url = serve_fake_midas("127.0.0.1", 0)
+        helpers.append((midas, midas_thread))
+        asp_url = None
+        if asp_factory is not None:
+            try:
+                asp, asp_thread, asp_url = serve_sample_asp(
+                    asp_factory, demo, issuer=base_url, midas_url=midas_url, data_dir=data_dir
+                )
+            except OSError as exc:
+                sys.stderr.write(
+                    f"espi-sst: error: the sample ASP cannot listen on 127.0.0.1:{ASP_PORT} "
+                    f"({exc.strerror}); stop what uses it, or pass --asp-port 0\n"
+                )
+                return 2
+            helpers.append((asp, asp_thread))
+        demo_json = write_demo_json(data_dir, demo, base_url, asp_url=asp_url, midas_url=midas_url)
         server = make_server(args.host, args.port, app, threaded=True)
         worker = threading.Thread(
             target=Worker(app).run_forever,
@@ -105,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
             daemon=True,
         )
         worker.start()
-        print(banner(demo, base_url, demo_json), flush=True)
+        print(banner(demo, base_url, demo_json, asp_url=asp_url, midas_url=midas_url), flush=True)
         # shutdown() waits for serve_forever(), so it must run on another thread.
         signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
         try:
@@ -117,6 +168,10 @@ def run(args: argparse.Namespace) -> int:
             stop_worker.set()
             worker.join(timeout=10)
     finally:
+        for helper, thread in helpers:
+            helper.shutdown()
+            helper.server_close()
+            thread.join(timeout=10)
         sink.stop()
     sys.stdout.write("demo stopped\n")
     return 0

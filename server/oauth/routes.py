@@ -108,7 +108,7 @@ def authorize() -> Any:
         return _error_redirect(error)
     customer = current_customer()
     if customer is None:
-        return redirect(url_for("portal.login", next=request.full_path))
+        return redirect(url_for("portal.login", next=request.script_root + request.full_path))
     client = grant.client.row
     requested = Scope.parse(grant.request.payload.scope)
     if not requested.within(Scope.parse(client.scope)):

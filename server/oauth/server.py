@@ -78,7 +78,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         refresh_expires_at=moment + int(config["REFRESH_TOKEN_SECONDS"]) if refresh else None,
     )
     db.session.add(row)
-    base = config["ISSUER"] + RESOURCE_BASE
+    base = (config.get("RESOURCE_BASE_URL") or config["ISSUER"] + RESOURCE_BASE).rstrip("/")
     if authorization_id is not None:
         authorization = db.session.get(Authorization, authorization_id)
         assert authorization is not None

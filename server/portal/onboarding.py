@@ -28,7 +28,7 @@ from .session import current_customer
 def asps() -> str | Response:
     customer = current_customer()
     if customer is None:
-        return redirect(url_for("portal.login", next=request.path))
+        return redirect(url_for("portal.login", next=request.script_root + request.path))
     applications = db.session.scalars(
         select(Application)
         .where(Application.qualification == "qualified")
@@ -41,7 +41,7 @@ def asps() -> str | Response:
 def preauthorize(client_id: str) -> str | Response | tuple[str, int]:
     customer = current_customer()
     if customer is None:
-        return redirect(url_for("portal.login", next=request.path))
+        return redirect(url_for("portal.login", next=request.script_root + request.path))
     application = db.session.scalar(
         select(Application).where(
             Application.client_id == client_id, Application.qualification == "qualified"

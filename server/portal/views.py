@@ -93,7 +93,7 @@ def logout() -> Response:
 def authorizations() -> str | Response:
     customer = current_customer()
     if customer is None:
-        return redirect(url_for("portal.login", next=request.path))
+        return redirect(url_for("portal.login", next=request.script_root + request.path))
     grants = db.session.scalars(
         select(Authorization)
         .where(Authorization.customer_id == customer.id)

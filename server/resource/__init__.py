@@ -17,9 +17,10 @@ Bind it with ``init_app(app)`` in ``create_app``.
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response, current_app, request
 
 from . import sst_routes  # noqa: F401  (registers the SST views on bp)
+from .errors import not_found
 from .routes import bp
 from .urls import PREFIX, Urls, resource_base
 
@@ -34,6 +35,26 @@ def init_app(app: Flask) -> None:
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(bp)
+
+
+@bp.before_request
+def _deployment_mode() -> Response | None:
+    """The app's mode, read per request (the blueprint is shared by every app in a process).
+
+    * ``SST_ENABLED`` false (a plain GBC custodian): the SST resources and the ``?SST=``
+      query do not exist here;
+    * ``UPSTREAM_RESOURCE_URL`` set (bolt-on mode): plain ESPI requests go upstream.
+    """
+    config = current_app.config
+    if not config.get("SST_ENABLED", True) and (
+        request.endpoint in sst_routes.ENDPOINTS or "SST" in request.args
+    ):
+        raise not_found("resource")
+    if config.get("UPSTREAM_RESOURCE_URL"):
+        from ..upstream.views import forward_plain_request
+
+        return forward_plain_request()
+    return None
 
 
 __all__ = ["PREFIX", "Urls", "bp", "init_app", "resource_base"]

@@ -43,12 +43,18 @@ class SstView:
     _elements: dict[int, list[ModelObject]] = field(default_factory=dict)
 
     def kinds(self, point: UsagePoint) -> list[str]:
-        if point.service_kind != 0:  # gas has no RIN, no rate comparison, no rate change
+        if point.service_kind != 0 or not self.app.config.get(
+            "SST_ENABLED", True
+        ):  # gas has no RIN, no rate comparison, no rate change
             return []
         return [kind for category, kind in KINDS if self.scope.allows(category)]
 
     def rin_elements(self, point: UsagePoint, summary: UsageSummary) -> list[ModelObject]:
-        if not self.scope.allows(Category.SST_RIN) or point.tariff_id is None:
+        if (
+            not self.scope.allows(Category.SST_RIN)
+            or point.tariff_id is None
+            or not self.app.config.get("SST_ENABLED", True)
+        ):
             return []
         period_end = summary.billing_period_start + summary.billing_period_duration
         if period_end <= (point.rate_effective_date or 0):

@@ -349,3 +349,20 @@ def withdraw_rate_change_request(sid: str, uid: str, rid: str) -> Response:
         raise _refused(exc) from None
     db.session.commit()
     return atom(_request_entry(authorization, sid, uid, record))
+
+
+ENDPOINTS = frozenset(
+    "espi_resource." + view.__name__
+    for view in (
+        rate_information_feed,
+        rate_information,
+        bill_comparison_feed,
+        bill_comparison,
+        rate_change_requests,
+        rate_change_request,
+        create_rate_change_request,
+        confirm_rate_change_request,
+        withdraw_rate_change_request,
+    )
+)
+"""The SST's endpoints (a plain GBC custodian, SST_ENABLED false, answers 404 for them)."""

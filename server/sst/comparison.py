@@ -67,6 +67,9 @@ class ComparisonResult:
     usage_end: int | None = None
     currency: int | None = None
     estimates: tuple[Estimate, ...] = ()
+    cacheable: bool = True
+    """False: do not keep this answer for the cycle (a rate tool that did not answer, a batch
+    not yet run); the GET still gets it, and the next GET asks the source again."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def current_comparison(
         usage_point_id=point.id,
         cycle_start=cycle_start,
         computed_at=now,
-        valid_until=min(next_cycle, now + MAX_VALIDITY_SECONDS),
+        valid_until=min(next_cycle, now + MAX_VALIDITY_SECONDS) if result.cacheable else now,
         status=result.status.value,
         status_message=result.message,
         usage_start=result.usage_start,
@@ -137,6 +140,8 @@ def current_comparison(
         currency=result.currency,
         estimates=[_estimate_row(e) for e in result.estimates],
     )
+    if not result.cacheable:  # answered, not stored: valid only now, asked again next GET
+        return record
     try:
         with session.begin_nested():
             session.add(record)
@@ -319,6 +324,8 @@ class TariffBillComparison:
         list[tuple[int, int, float]], list[tuple[int, int, float]] | None, int | None, int | None
     ]:
         """Delivered and exported kWh per interval in the period, and the data's extent."""
+        if self.config.get("UPSTREAM_RESOURCE_URL"):
+            return _usage_from_upstream(point, request)
         channels = self.session.execute(
             select(MeterReading.id, ReadingType.flow_direction, ReadingType.power_of_ten_multiplier)
             .join(ReadingType, ReadingType.id == MeterReading.reading_type_id)
@@ -353,3 +360,74 @@ class TariffBillComparison:
                     end = rows[-1][0] + rows[-1][1]
                     last = end if last is None else max(last, end)
         return delivered, exported, first, last
+
+
+def _usage_from_upstream(
+    point: UsagePoint, request: ComparisonRequest
+) -> tuple[
+    list[tuple[int, int, float]], list[tuple[int, int, float]] | None, int | None, int | None
+]:
+    """Bolt-on mode: the 12 months come from the existing custodian, read with the ASP's
+    token (the comparison is computed inside the ASP's request, once per billing cycle).
+
+    One subscription feed GET bounded by ``published-min``/``-max`` (a day of margin at
+    each end: blocks are published at local midnight), read with the library; the point's
+    Wh channels, forward = delivered, reverse = exported (Net Billing).
+    """
+    from datetime import UTC
+
+    from flask import current_app, g
+    from flask import request as http_request
+
+    import espi_sst
+
+    from ..upstream.forward import get
+
+    grant = getattr(g, "espi_grant", None)
+    if grant is None or grant.authorization is None:
+        return [], None, None, None
+    bearer = http_request.headers.get("Authorization", "").partition(" ")[2].strip()
+    upstream = str(current_app.config["UPSTREAM_RESOURCE_URL"]).rstrip("/")
+    window = {
+        "published-min": datetime.fromtimestamp(request.usage_start - 86400, UTC).isoformat(),
+        "published-max": datetime.fromtimestamp(request.usage_end + 86400, UTC).isoformat(),
+    }
+    answer = get(
+        current_app,
+        f"{upstream}/Subscription/{grant.authorization.subscription_uuid}",
+        bearer=bearer,
+        params=window,
+    )
+    if answer.status != 200:
+        return [], None, None, None
+    document = espi_sst.parse(answer.body)
+    delivered: list[tuple[int, int, float]] = []
+    exported: list[tuple[int, int, float]] | None = None
+    first = last = None
+    marker = f"/UsagePoint/{point.uuid}"
+    for reading in document.interval_readings():
+        context = reading.context
+        kind = context.reading_type
+        if (
+            context.usage_point is None
+            or marker not in context.usage_point
+            or kind is None
+            or kind.uom != 72
+            or reading.start is None
+            or reading.duration is None
+            or reading.value is None
+        ):
+            continue
+        kwh = reading.value * 10 ** (kind.power_of_ten_multiplier or 0) / 1000
+        start, duration = reading.start, reading.duration
+        if kind.flow_direction == RECEIVED:
+            if exported is None:
+                exported = []
+            if request.usage_start <= start < request.usage_end:
+                exported.append((start, duration, kwh))
+            continue
+        first = start if first is None else min(first, start)
+        last = start + duration if last is None else max(last, start + duration)
+        if request.usage_start <= start < request.usage_end:
+            delivered.append((start, duration, kwh))
+    return delivered, exported, first, last

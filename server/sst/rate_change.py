@@ -44,6 +44,7 @@ from ..storage.models import (
     Tariff,
     UsagePoint,
 )
+from .catalog import catalog_for
 
 Status = sst.RateChangeStatus
 OPEN = (Status.awaitingConfirmation.value, Status.confirmed.value, Status.submitted.value)
@@ -87,8 +88,12 @@ def check_idempotency_key(key: str | None) -> str:
     return key
 
 
-def resolve_target(session: Session, target: Target) -> Tariff:
-    """The tariff the ASP named, by RIN and/or tariff code (both must agree)."""
+def resolve_target(app: Flask, session: Session, target: Target) -> Tariff:
+    """The tariff the ASP named, by RIN and/or tariff code (both must agree).
+
+    A RIN is looked up in the utility's rate catalog (``RATE_CATALOG``), the authority on
+    which RINs are its rates; a tariff code in the ``tariff`` table.
+    """
     if not target.rin and not target.tariff_code:
         raise RateChangeError(
             400,
@@ -101,7 +106,7 @@ def resolve_target(session: Session, target: Target) -> Tariff:
             Rin.parse(target.rin)
         except RinError as exc:
             raise RateChangeError(400, "invalid_request", f"targetRin: {exc}") from None
-        tariff = session.scalar(select(Tariff).where(Tariff.rin == target.rin))
+        tariff = catalog_for(app, session).tariff_by_rin(target.rin)
         if tariff is None:
             raise RateChangeError(
                 422,
@@ -141,7 +146,7 @@ def create(
 
     Returns (request, created).  The caller commits.
     """
-    tariff = resolve_target(session, target)
+    tariff = resolve_target(app, session, target)
     fingerprint = hashlib.sha256(f"{point.uuid}\n{tariff.rin}".encode()).hexdigest()
     earlier = session.scalar(
         select(RateChangeRequestRecord).where(

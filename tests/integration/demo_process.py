@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,12 +34,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def demo_process(folder: Path, **env: str) -> Iterator[dict[str, Any]]:
-    """Run the demo until the block ends; yields its demo.json document."""
+def demo_process(folder: Path, args: Sequence[str] = (), **env: str) -> Iterator[dict[str, Any]]:
+    """Run the demo until the block ends; yields its demo.json document.
+
+    ``args``: more ``espi-sst demo`` options (``["--asp-port", "0"]`` when the test serves
+    the demo ASP's notify URI itself); ``env``: environment variables (``ESPI_*`` settings).
+    """
     port = free_port()
     cli = str(Path(sys.executable).with_name("espi-sst"))
     process = subprocess.Popen(
-        [cli, "demo", "--port", str(port), "--data-dir", str(folder / "demo")],
+        [cli, "demo", "--port", str(port), "--data-dir", str(folder / "demo"), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -52,7 +52,8 @@ def notifications() -> Iterator[list[list[str]]]:
 def demo(tmp_path: Path) -> Iterator[dict[str, Any]]:
     # Access tokens live 35 s; the client refreshes 30 s before expiry, so a few seconds in,
     # every call must go through a refresh (and its rotation).
-    with demo_process(tmp_path, ESPI_ACCESS_TOKEN_SECONDS="35") as document:
+    # --asp-port 0: this test is the ASP (its notify receiver holds 127.0.0.1:8765).
+    with demo_process(tmp_path, ["--asp-port", "0"], ESPI_ACCESS_TOKEN_SECONDS="35") as document:
         yield document
 
 

@@ -80,7 +80,8 @@ def demo(tmp_path: Path) -> Iterator[tuple[dict[str, Any], Notifications]]:
     port = _free_port()
     cli = str(Path(sys.executable).with_name("espi-sst"))
     process = subprocess.Popen(
-        [cli, "demo", "--port", str(port), "--data-dir", str(tmp_path / "demo")],
+        # --asp-port 0: this test is the demo ASP (Notifications holds its notify URI).
+        [cli, "demo", "--port", str(port), "--data-dir", str(tmp_path / "demo"), "--asp-port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

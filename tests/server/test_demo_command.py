@@ -55,7 +55,28 @@ def test_demo_command_serves_the_seeded_utility(tmp_path: Path) -> None:
             f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=5
         ).json()
         assert meta["issuer"] == document["issuer"]
+        # The sample ASP (examples/asp_app) on the demo clients' registered port; fake MIDAS.
+        assert document["asp_url"] == "http://127.0.0.1:8765/"
+        assert "Connect my utility" in requests.get(document["asp_url"], timeout=5).text
+        midas = requests.get(
+            f"{document['midas_url']}/api/valuedata",
+            params={"ID": "USCA-PGPG-0100-0000", "QueryType": "realtime"},
+            timeout=5,
+        )
+        assert midas.status_code == 200 and midas.json()["ValueInformation"]
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
     assert "demo customers" in out and "Traceback" not in err
+
+
+def test_demo_refuses_an_asp_port_its_clients_are_not_registered_at(tmp_path: Path) -> None:
+    cli = str(Path(sys.executable).with_name("espi-sst"))
+    done = subprocess.run(
+        [cli, "demo", "--asp-port", "8766", "--data-dir", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "--asp-port 8765" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -29,16 +29,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from espi_sst_server import create_app
+from espi_sst_server import create_app, lifecycle, registry
 from espi_sst_server.lifecycle import (
-    RegistryError,
     close_service_agreement,
     expire_authorizations,
-    load_asp_registry,
-    parse_asp_registry,
     set_qualification,
 )
+from espi_sst_server.oauth.guard import current_grant
 from espi_sst_server.portal.identity import hash_password
+from espi_sst_server.registry import RegistryError, load_asp_registry, parse_asp_registry
 from espi_sst_server.security import hash_secret, now
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import (
@@ -52,7 +51,7 @@ from espi_sst_server.storage.models import (
 )
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.exc import DBAPIError
 
 SCOPE = "FB=4_5_15;IntervalDuration=3600;BlockDuration=daily;HistoryLength=13 basic billing usage"
@@ -386,10 +385,20 @@ def test_expiry_sweep_ends_only_past_due_grants_and_revokes_their_tokens(world: 
         assert (event.actor, event.subject) == ("system", f"authorization:{world.ids['g_old']}")
         assert event.detail and event.detail["reason"] == "expired"
         assert event.detail["tokens_revoked"] == 1
-        # A second sweep (or a second worker) ends nothing twice.
+        # Concept design 7.10: the customer is told which ASP lost access to what, and why.
+        (email,) = _emails()
+        assert email.destination == "alice@example.com"
+        assert email.payload["subject"] == "Test Utility: your permission for ASP asp-lc has ended"
+        text = email.payload["text"]
+        assert "Hello Alice," in text and "Service up1 (service agreement SA-up1)" in text
+        assert "the permission you gave it reached the end date you chose" in text
+        assert "Service up2" not in text  # g_old shared only up1
+        assert "https://utility.example/portal/authorizations" in text
+        # A second sweep (or a second worker) ends nothing twice, and tells no one twice.
         assert expire_authorizations(db.session, now=now()) == 0
         db.session.commit()
         assert len(_audit("authorization_ended")) == 1
+        assert len(_emails()) == 1
     assert _points(client, world, "g_old", "tok-old").status_code == 401
     assert _points(client, world, "g_alice", "tok-alice").status_code == 200
     assert _refresh(client, "asp-lc", "refresh-tok-old").status_code == 400
@@ -423,6 +432,18 @@ def test_closing_one_shared_point_keeps_the_grant_closing_the_last_ends_it(world
         assert (keep.status, keep.ended_reason) == (0, "service_closed")
         assert _token("tok-keep").revoked_at is not None
         assert _token("tok-alice").revoked_at is None
+        # One e-mail per ended grant: g_keep, and g_old (past its end date, not swept yet);
+        # none for g_alice, which keeps up2.
+        emails = _emails()
+        assert [e.destination for e in emails] == ["alice@example.com"] * 2
+        assert [e.payload["subject"] for e in emails] == [
+            "Test Utility: your permission for ASP asp-lc has ended",
+            "Test Utility: your permission for ASP asp-keep has ended",
+        ]
+        for email in emails:
+            assert "Service up1 (service agreement SA-up1)" in email.payload["text"]
+            assert "service agreement SA-up1 was closed" in email.payload["text"]
+            assert "Service up2" not in email.payload["text"]
 
     # The consent page no longer offers the closed service agreement.
     _login(client, "alice")
@@ -438,6 +459,13 @@ def test_closing_one_shared_point_keeps_the_grant_closing_the_last_ends_it(world
         assert (alice.status, alice.ended_reason) == (0, "service_closed")
         again = close_service_agreement(db.session, w.ids["up2"], now=now(), actor="operator:t")
         assert not again.closed
+        emails = _emails()
+        assert len(emails) == 3  # closing it again told no one again
+        assert emails[2].payload["subject"].endswith("permission for ASP asp-lc has ended")
+        text = emails[2].payload["text"]
+        assert "Service up1 (service agreement SA-up1)" in text  # what g_alice shared
+        assert "Service up2 (service agreement SA-up2)" in text
+        assert "service agreement SA-up2 was closed" in text
         closed = _audit("service_agreement_closed")
         assert [e.subject for e in closed] == [f"usage_point:{w.ids[p]}" for p in ("up1", "up2")]
         assert closed[0].actor.startswith("operator") and closed[1].actor == "operator:t"
@@ -449,9 +477,19 @@ def test_closing_one_shared_point_keeps_the_grant_closing_the_last_ends_it(world
             "customer": w.ids["alice"],
             "ends_at": None,
             "tokens_revoked": 1,
+            "customer_notified": True,
             "usage_point": w.ids["up2"],
         }
     assert _points(client, w, "g_alice", "tok-alice").status_code == 401
+    with w.app.app_context():
+        # A customer without an e-mail address does not stop the closure.
+        carol = close_service_agreement(db.session, w.ids["up4"], now=now(), actor="operator:t")
+        db.session.commit()
+        assert carol.ended == (w.ids["g_carol"],) and len(_emails()) == 3
+        (carol_ended,) = [
+            e for e in _audit("authorization_ended") if e.subject.endswith(w.ids["g_carol"])
+        ]
+        assert carol_ended.detail and carol_ended.detail["customer_notified"] is False
 
     unknown = _cli(w, "close-service-agreement", "no-such-point")
     assert unknown.returncode == 2 and "no usage point" in unknown.stderr
@@ -632,6 +670,82 @@ def test_block_survives_a_registry_that_says_qualified(world: World, tmp_path: P
         ]
 
 
+# ---- a token that outlived its ASP's qualification ------------------------------------------
+
+
+def _insert_token(name: str, client_id: str, grant: Authorization | None) -> None:
+    moment = now()
+    db.session.add(
+        Token(
+            family=f"family-{name}",
+            client_id=client_id,
+            authorization=grant,
+            access_token_hash=hash_secret(name),
+            scope=SCOPE if grant else "FB=35",
+            issued_at=moment,
+            access_expires_at=moment + 3_600,
+        )
+    )
+
+
+@pytest.mark.parametrize("status", ["blocked", "dequalified", "suspended"])
+def test_the_guard_refuses_a_token_of_a_withdrawn_asp(world: World, status: str) -> None:
+    """A token issued in a race with the withdrawal (or missed by its sweep) is refused."""
+    w = world
+    client = w.app.test_client()
+    with w.app.app_context():  # the withdrawal without set_qualification's token sweep
+        db.session.execute(
+            update(Application)
+            .where(Application.client_id == "asp-lc")
+            .values(qualification=status)
+        )
+        _insert_token("tok-race", "asp-lc", _grant(w, "g_bob"))
+        _insert_token("tok-race-client", "asp-lc", None)
+        _insert_token("tok-client-local", "asp-local", None)
+        db.session.commit()
+    for token in ("tok-race", "tok-bob"):
+        response = _points(client, w, "g_bob", token)
+        assert response.status_code == 401, token
+        assert response.json["error"] == "invalid_token"
+        assert "access was withdrawn" in response.json["error_description"]
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    for token in ("tok-race-client", "tok-client-lc"):
+        assert _app_info(client, w, "asp-lc", token) == 401, token
+    assert _points(client, w, "g_keep", "tok-keep").status_code == 200  # another ASP
+    assert _app_info(client, w, "asp-local", "tok-client-local") == 200  # pending may ask
+
+
+def test_the_guard_checks_the_qualification_in_its_one_query(world: World) -> None:
+    """The token, its authorization and its ASP's qualification: one round trip per request."""
+    engine = world.app.extensions["espi_sst_db"].engine
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    headers = {"Authorization": "Bearer tok-alice"}
+    with world.app.test_request_context(API + "/x", headers=headers):
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            grant = current_grant()
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert grant.client_id == "asp-lc" and grant.authorization is not None
+    assert len(statements) == 1, statements
+    assert "qualification" in statements[0].lower()
+
+
+# ---- module layout (house style: modules under 400 lines) -----------------------------------
+
+
+def test_the_registry_lives_apart_from_the_lifecycle() -> None:
+    for module in (lifecycle, registry):
+        assert module.__file__ is not None
+        lines = len(Path(module.__file__).read_text().splitlines())
+        assert lines <= 400, f"{module.__name__} has {lines} lines"
+    assert not hasattr(lifecycle, "parse_asp_registry")
+
+
 # ---- a malformed registry ------------------------------------------------------------------
 
 _GOOD = {"software_id": "lc-app", "name": "LC", "status": "dequalified"}
@@ -732,10 +846,25 @@ def test_portal_revoke_ends_the_grant_with_a_reason(world: World) -> None:
         grant = _grant(w, "g_alice")
         assert (grant.status, grant.ended_reason) == (0, "revoked_by_customer")
         assert grant.revoked_at and grant.updated_at == grant.revoked_at
-        (event,) = _audit("authorization_ended")
-        assert event.actor == f"customer:{w.ids['alice']}"
-        assert event.subject == f"authorization:{w.ids['g_alice']}"
-        assert event.detail and event.detail["reason"] == "revoked_by_customer"
+        (ended,) = _audit("authorization_ended")
+        assert ended.actor == f"customer:{w.ids['alice']}"
+        assert ended.subject == f"authorization:{w.ids['g_alice']}"
+        assert ended.detail and ended.detail["reason"] == "revoked_by_customer"
+        (email,) = _emails()  # a confirmation: she, or someone with her password, did it
+        assert email.destination == "alice@example.com"
+        assert email.payload["subject"].endswith("permission for ASP asp-lc has ended")
+        text = email.payload["text"]
+        assert "you withdrew the permission you gave it in the Test Utility portal" in text
+        assert "Service up1 (service agreement SA-up1)" in text and "SA-up2" in text
+        assert "If you did not do this, contact Test Utility" in text
+    page = client.get("/portal/authorizations")
+    again = client.post(
+        "/portal/authorizations/revoke",
+        data={"authorization": w.ids["g_alice"], "csrf_token": _csrf(page.data)},
+    )
+    assert again.status_code in (302, 404)
+    with w.app.app_context():
+        assert len(_emails()) == 1 and len(_audit("authorization_ended")) == 1
 
 
 # ---- the audit log is append-only -----------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from espi_sst_server.outbox import backoff_seconds
+from espi_sst_server.sst.catalog import TariffTableCatalog
 from espi_sst_server.storage.models import (
     Application,
     AuditEvent,
@@ -415,6 +416,71 @@ def test_billing_system_down_is_retried_after_the_lease(world: SstWorld) -> None
     lease = int(world.app.config["WORKER_LEASE_SECONDS"])
     Worker(world.app).run_once(now=int(time.time()) + lease + 1)
     assert status_of(world, casey, rid).status is sst.RateChangeStatus.accepted
+
+
+def test_billing_system_down_for_good_is_given_up_and_everyone_told(world: SstWorld) -> None:
+    assert world.app.config["BILLING_MAX_ATTEMPTS"] == 10  # the default
+    casey, rid = requested_and_confirmed(world, "casey", {"targetRin": "USCA-PGPG-0100-0000"})
+    lease = int(world.app.config["WORKER_LEASE_SECONDS"])
+    start = int(time.time())
+    world.app.config.update(BILLING_BACKEND="crashing_backend:always_down", BILLING_MAX_ATTEMPTS=3)
+    sys.path.insert(0, str(HERE))
+    try:
+        for attempt in (1, 2, 3):
+            report = Worker(world.app).run_once(now=start + (attempt - 1) * (lease + 1))
+            assert report.errors == 1, attempt
+            found = status_of(world, casey, rid)
+            if attempt < 3:
+                assert found.status is sst.RateChangeStatus.submitted, attempt
+        assert report.decided == 1
+        # Given up: nothing is submitted again, however long the billing system stays down.
+        report = Worker(world.app).run_once(now=start + 10 * (lease + 1))
+        assert report.errors == 0 and report.decided == 0
+    finally:
+        world.app.config.update(BILLING_BACKEND=None, BILLING_MAX_ATTEMPTS=10)
+        sys.path.remove(str(HERE))
+    found = status_of(world, casey, rid)
+    assert found.status is sst.RateChangeStatus.rejected
+    assert found.rejection_reason is sst.RejectionReason.other
+    assert found.rejection_message == (
+        "the billing system could not process the request; ask the utility"
+    )
+    actions = audit_actions(world, rid)
+    assert actions.count("rate_change_submission_failed") == 3
+    assert actions[-2:] == ["rate_change_gave_up", "rate_change_rejected"]
+    with world.session() as s:
+        assert world.request_row(s, rid).processing_attempts == 3
+        gave_up = s.scalar(select(AuditEvent).where(AuditEvent.action == "rate_change_gave_up"))
+        assert gave_up is not None and gave_up.actor == "system" and gave_up.detail
+        assert gave_up.detail["attempts"] == 3
+        assert "billing system unreachable" in gave_up.detail["error"]
+        told = [
+            m
+            for m in world.mails(s, _email("casey"))
+            if "rate change request" in m.payload["subject"]
+        ]
+        assert len(told) == 1 and "could not process the request" in told[0].payload["text"]
+        notices = s.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "asp_notification")
+        ).all()
+        assert len(notices) == 4  # requested, confirmed, submitted, rejected
+
+
+class _CatalogWithoutTou(TariffTableCatalog):
+    """A utility's own catalog: it no longer offers E-TOU-C by RIN, whatever the table says."""
+
+    def tariff_by_rin(self, rin: str) -> Any:
+        return None if rin == "USCA-PGPG-0100-0000" else super().tariff_by_rin(rin)
+
+
+def test_the_target_rin_is_resolved_by_the_utility_catalog(world: SstWorld) -> None:
+    world.app.config["RATE_CATALOG"] = _CatalogWithoutTou
+    casey = world.grant("casey")
+    refused = post_change(world, casey, {"targetRin": "USCA-PGPG-0100-0000"}, key="c-1")
+    assert refused.status_code == 422 and refused.json["error"] == "unknown_rate"
+    by_code = post_change(world, casey, {"targetTariffCode": "E-TOU-C"}, key="c-2")
+    assert by_code.status_code == 202  # codes are still looked up in the tariff table
+    assert str(request_of(by_code).target_rin) == "USCA-PGPG-0100-0000"
 
 
 # ---- the ASP hears of every step --------------------------------------------------------------

@@ -1,0 +1,37 @@
+"""Bolt-on (upstream) mode: the SST beside a utility's existing Green Button Connect custodian.
+
+With ``UPSTREAM_RESOURCE_URL`` set, this server stores no usage data.  Plain ESPI GETs
+(UsagePoint, MeterReading, IntervalBlock, UsageSummary, ...) are forwarded to the existing
+custodian with the ASP's own bearer token, read with the library, given the SST additions
+the grant's scopes allow (RIN elements in UsageSummary, links to the SST resources on
+UsagePoint) and re-based onto this server's URLs.  The SST resources themselves
+(RateInformation, BillComparison, RateChangeRequest) are served here, from the utility's
+rate data (the ``tariff`` table and the usage points' rate assignments, loaded by the
+utility's adapters).
+
+Tokens (``TOKEN_VALIDATION``): ``"local"`` when this server is also the authorization
+server; ``"introspection"`` when the existing custodian keeps its OAuth server and consent
+portal (RFC 7662: ``INTROSPECTION_URL`` with this server's own client credentials there).
+An introspected grant is mirrored locally (a "shadow" Authorization row with the same
+ids) so rate changes, audit rows and notifications have something to belong to.
+
+Upstream failures never hang a request: connect and read timeouts, bounded retries of
+idempotent GETs, a pooled connection per app; what still fails is answered 502 (bad
+answer), 503 (upstream unavailable) or 504 (timed out), always with ``Retry-After``.
+
+Layout: ``introspection.py`` (tokens), ``shadow.py`` (mirrored grants), ``forward.py``
+(HTTP to the upstream), ``merge.py`` (SST additions and URL re-basing), ``views.py`` (the
+blueprint hook that routes plain ESPI requests upstream).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def upstream_mode(app: Flask) -> bool:
+    return bool(app.config.get("UPSTREAM_RESOURCE_URL"))
+
+
+def introspection_mode(app: Flask) -> bool:
+    return str(app.config.get("TOKEN_VALIDATION", "local")) == "introspection"

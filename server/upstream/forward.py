@@ -1,0 +1,139 @@
+"""Forwarding a request to the existing custodian: pooled, time-bounded, retried, mapped.
+
+One ``requests.Session`` per app (connection pooling; ``app.extensions``).  GETs are
+retried on connection failures and 502/503/504 answers (``UPSTREAM_RETRIES`` times, short
+backoff); nothing else is retried.  Failures become :class:`UpstreamError` carrying the
+status to answer (502, 503, 504) and a ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import requests
+from flask import Flask
+from requests.adapters import HTTPAdapter
+
+RETRYABLE = (502, 503, 504)
+
+
+class UpstreamError(Exception):
+    """The upstream could not answer usefully; ``status`` is what this server answers."""
+
+    def __init__(self, status: int, error: str, description: str, retry_after: int) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class UpstreamAnswer:
+    status: int
+    content_type: str
+    body: bytes
+    www_authenticate: str | None
+
+
+def session_for(app: Flask) -> requests.Session:
+    session: requests.Session | None = app.extensions.get("espi_sst_upstream_session")
+    if session is None:
+        session = requests.Session()
+        adapter = HTTPAdapter(
+            pool_connections=4, pool_maxsize=int(app.config["UPSTREAM_POOL_SIZE"])
+        )
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        app.extensions["espi_sst_upstream_session"] = session
+    return session
+
+
+def get(
+    app: Flask, url: str, *, bearer: str, params: dict[str, str] | None = None
+) -> UpstreamAnswer:
+    """GET ``url`` at the upstream with the ASP's bearer token."""
+    timeout = (
+        float(app.config["UPSTREAM_CONNECT_TIMEOUT"]),
+        float(app.config["UPSTREAM_READ_TIMEOUT"]),
+    )
+    retries = int(app.config["UPSTREAM_RETRIES"])
+    retry_after = int(app.config["UPSTREAM_RETRY_AFTER"])
+    last: UpstreamError | None = None
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(min(0.2 * 2 ** (attempt - 1), 1.0))
+        try:
+            response = session_for(app).get(
+                url,
+                params=params,
+                headers={"Authorization": f"Bearer {bearer}", "Accept": "application/atom+xml"},
+                timeout=timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            last = UpstreamError(
+                504,
+                "upstream_timeout",
+                "the utility's data custodian did not answer in time",
+                retry_after,
+            )
+            continue
+        except requests.RequestException as exc:
+            last = UpstreamError(
+                503,
+                "upstream_unavailable",
+                f"the utility's data custodian is unreachable ({type(exc).__name__})",
+                retry_after,
+            )
+            continue
+        if response.status_code in RETRYABLE:
+            upstream_retry = response.headers.get("Retry-After", "")
+            last = UpstreamError(
+                503 if response.status_code == 503 else 502,
+                "upstream_unavailable" if response.status_code == 503 else "bad_gateway",
+                f"the utility's data custodian answered HTTP {response.status_code}",
+                int(upstream_retry) if upstream_retry.isdigit() else retry_after,
+            )
+            continue
+        return UpstreamAnswer(
+            response.status_code,
+            response.headers.get("Content-Type", "application/octet-stream"),
+            response.content,
+            response.headers.get("WWW-Authenticate"),
+        )
+    assert last is not None
+    raise last
+
+
+def post_form(
+    app: Flask, url: str, *, data: dict[str, str], auth: tuple[str, str]
+) -> requests.Response:
+    """A form POST (introspection) with the same timeouts; errors as :class:`UpstreamError`."""
+    timeout = (
+        float(app.config["UPSTREAM_CONNECT_TIMEOUT"]),
+        float(app.config["UPSTREAM_READ_TIMEOUT"]),
+    )
+    retry_after = int(app.config["UPSTREAM_RETRY_AFTER"])
+    try:
+        response = session_for(app).post(url, data=data, auth=auth, timeout=timeout)
+    except requests.Timeout:
+        raise UpstreamError(
+            504, "upstream_timeout", "the authorization server did not answer in time", retry_after
+        ) from None
+    except requests.RequestException as exc:
+        raise UpstreamError(
+            503,
+            "upstream_unavailable",
+            f"the authorization server is unreachable ({type(exc).__name__})",
+            retry_after,
+        ) from None
+    if response.status_code >= 500:
+        raise UpstreamError(
+            503,
+            "upstream_unavailable",
+            f"the authorization server answered HTTP {response.status_code}",
+            retry_after,
+        )
+    return response

@@ -1,0 +1,99 @@
+"""The resource blueprint's hook in bolt-on mode: plain ESPI requests go upstream.
+
+Registered by ``resource.init_app`` when ``UPSTREAM_RESOURCE_URL`` is set.  It runs before
+the view: for the plain ESPI endpoints it checks the token (locally or by introspection,
+``oauth/guard.py``), forwards the GET with the ASP's bearer token, and answers with the
+merged document (``merge.py``).  The SST endpoints and ``UsageSummary?SST=...`` fall
+through to their local views.
+"""
+
+from __future__ import annotations
+
+from flask import Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ..resource.sst_content import SstView
+from ..resource.urls import PREFIX, resource_base
+from ..storage import db
+from .forward import UpstreamError, get
+from .merge import merged
+
+PLAIN_ENDPOINTS = frozenset(
+    "espi_resource." + name
+    for name in (
+        "subscription",
+        "batch_subscription",
+        "usage_points",
+        "usage_point",
+        "meter_readings",
+        "meter_reading",
+        "interval_blocks",
+        "interval_block",
+        "usage_summaries",
+        "usage_summary",
+        "quality_summaries",
+        "quality_summary",
+        "reading_types",
+        "reading_type",
+        "local_times",
+        "local_time",
+        "authorization",
+        "read_service_status",
+        "application_information",
+        "batch_bulk",
+    )
+)
+
+
+def error_response(exc: UpstreamError) -> Response:
+    response = jsonify(error=exc.error, error_description=exc.description)
+    response.status_code = exc.status
+    response.headers["Retry-After"] = str(exc.retry_after)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def forward_plain_request() -> Response | None:
+    """``before_request`` of the resource blueprint in bolt-on mode."""
+    if request.endpoint not in PLAIN_ENDPOINTS:
+        return None
+    if request.endpoint == "espi_resource.usage_summaries" and "SST" in request.args:
+        return None  # the concept design's bill comparison query: served here
+    from ..oauth.guard import current_grant
+
+    header = request.headers.get("Authorization", "")
+    bearer = header.partition(" ")[2].strip()
+    sst: SstView | None = None
+    try:
+        grant = current_grant(None)
+        sst = SstView(grant.scope, current_app, db.session)
+    except HTTPException as exc:
+        response = exc.get_response()
+        if response.status_code != 403:
+            raise
+        current_grant(None, client_level=True)  # an ASP-level token: forwarded as it is
+    upstream = str(current_app.config["UPSTREAM_RESOURCE_URL"]).rstrip("/")
+    path = request.path[request.path.index(PREFIX) + len(PREFIX) :]
+    try:
+        answer = get(current_app, upstream + path, bearer=bearer, params=request.args.to_dict())
+        if answer.status != 200 or sst is None or "xml" not in answer.content_type:
+            return _passthrough(
+                answer.status, answer.content_type, answer.body, answer.www_authenticate
+            )
+        body = merged(
+            answer.body, upstream=upstream, local=resource_base(), sst=sst, session=db.session
+        )
+    except UpstreamError as exc:
+        current_app.logger.warning("upstream %s: %s", request.path, exc.description)
+        return error_response(exc)
+    response = Response(body, mimetype="application/atom+xml")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _passthrough(status: int, content_type: str, body: bytes, challenge: str | None) -> Response:
+    response = Response(body, status=status, content_type=content_type)
+    if challenge:
+        response.headers["WWW-Authenticate"] = challenge
+    response.headers["Cache-Control"] = "no-store"
+    return response
