@@ -67,6 +67,11 @@ DEFAULTS: dict[str, Any] = {
     # Where ASPs fetch resources (token responses' resourceURI / authorizationURI): the
     # bolt-on's URL when it fronts this server; default ISSUER + /espi/1_1/resource.
     "RESOURCE_BASE_URL": None,
+    # ---- which entity this server is (unbundled routing, concept design 7.3.5) ----
+    "ENTITY_ID": None,  # e.g. "PGE"; unset: a single utility, no routing checks
+    "ENTITY_KIND": "IOU",  # IOU | POU | CCA
+    "ONLINE_ACCOUNTS": True,  # a CCA without them sends customers to UDC_ENTITY
+    "UDC_ENTITY": None,
     # ---- SST services (docs/utility-integration.md) ----
     # Adapters: None for the sample, or "module:attribute" of a factory (see the doc).
     "RATE_CATALOG": None,  # (session, config) -> RateCatalog

@@ -48,7 +48,23 @@ class DiscoveryError(ClientError):
 
 
 class AuthorizationFlowError(ClientError):
+    """``route_to`` / ``route_url``: the entity the custodian says to send the customer to
+    instead (concept design 7.3.5: a CCA without online accounts, or the wrong utility)."""
+
     code = "authorization_flow_failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        route_to: str | None = None,
+        route_url: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, code=code)
+        self.route_to = route_to
+        self.route_url = route_url
 
 
 class AuthorizationEnded(ClientError):

@@ -220,6 +220,8 @@ class AspClient:
                 f"the customer or the custodian refused: {query['error']}"
                 + (f" ({query['error_description']})" if query.get("error_description") else ""),
                 code=query["error"],
+                route_to=query.get("sst_route_to") or None,
+                route_url=query.get("sst_route_url") or None,
             )
         if "code" not in query:
             raise AuthorizationFlowError("the callback carries no authorization code")

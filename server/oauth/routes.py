@@ -16,7 +16,11 @@ from typing import Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749.errors import InvalidScopeError, UnauthorizedClientError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidRequestError,
+    InvalidScopeError,
+    UnauthorizedClientError,
+)
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
@@ -24,6 +28,7 @@ from werkzeug.wrappers import Response
 
 from espi_sst.scope import Category, Scope
 
+from .. import routing
 from ..lifecycle import may_request_consent, refusal_reason
 from ..limits import client_limit
 from ..portal.forms import ConsentForm
@@ -64,7 +69,9 @@ def _error_page(error: OAuth2Error, status: int = 400) -> tuple[str, int]:
     ), status
 
 
-def _error_redirect(error: OAuth2Error) -> Response | tuple[str, int]:
+def _error_redirect(
+    error: OAuth2Error, extra: list[tuple[str, str]] | None = None
+) -> Response | tuple[str, int]:
     """Errors after the client and redirect URI are verified go back to the client."""
     if not error.redirect_uri:
         return _error_page(error)
@@ -74,6 +81,7 @@ def _error_redirect(error: OAuth2Error) -> Response | tuple[str, int]:
     if request.values.get("state"):
         params.append(("state", request.values["state"]))
     params.append(("iss", current_app.config["ISSUER"]))
+    params += extra or []
     return redirect(add_params_to_uri(error.redirect_uri, params, fragment=error.redirect_fragment))
 
 
@@ -106,7 +114,27 @@ def authorize() -> Any:
         grant = server.get_consent_grant(end_user=None)
     except OAuth2Error as error:
         return _error_redirect(error)
+    config = current_app.config
+    misrouted = routing.before_sign_in(config)
     customer = current_customer()
+    if misrouted is None and customer is not None:
+        misrouted = routing.after_sign_in(config, customer)
+    if misrouted is not None:  # concept design 7.3.5: tell the ASP where to go instead
+        record(
+            "anonymous" if customer is None else f"customer:{customer.uuid}",
+            "authorization_misrouted",
+            subject=f"client:{grant.client.row.client_id}",
+            detail={"route_to": misrouted.route_to},
+        )
+        db.session.commit()
+        return _error_redirect(
+            InvalidRequestError(
+                misrouted.description,
+                state=grant.request.payload.state,
+                redirect_uri=grant.redirect_uri,
+            ),
+            extra=misrouted.params(),
+        )
     if customer is None:
         return redirect(url_for("portal.login", next=request.script_root + request.full_path))
     client = grant.client.row
