@@ -1,7 +1,8 @@
 """Server commands behind ``espi-sst`` (the library's CLI imports this only when asked):
 ``serve``, ``register-client``, ``demo``, and the authorization lifecycle's
 ``close-service-agreement``, ``asp-registry load`` and ``asp block`` / ``asp unblock``, and
-``cca-rins load`` (a CCA's generation RINs)."""
+``cca-rins load`` (a CCA's generation RINs); ``rotate-signing-key`` (OpenID Connect keys);
+``gateway`` writes the statewide gateway's nginx configuration (server/gateway/)."""
 
 from __future__ import annotations
 
@@ -198,6 +199,36 @@ def cca_rins_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def rotate_signing_key(args: argparse.Namespace) -> int:
+    """A new OpenID Connect signing key; optionally retire old ones (server/oauth/keys.py)."""
+    from .oauth.keys import retire, rotate
+
+    app = create_app()
+    grace = None if args.retire_older_than_days is None else args.retire_older_than_days * 86400
+    if grace is not None and grace <= int(app.config["ID_TOKEN_SECONDS"]):
+        sys.stderr.write(
+            "espi-sst: error: --retire-older-than-days must exceed ID_TOKEN_SECONDS "
+            f"({app.config['ID_TOKEN_SECONDS']} s): id_tokens still live would lose their key\n"
+        )
+        return 2
+    with app.app_context():
+        with db.transaction() as session:
+            moment = now()
+            row = rotate(session, now=moment, actor=_operator())
+            kid = row.kid
+            retired = (
+                0
+                if grace is None
+                else retire(session, older_than_seconds=grace, now=moment, actor=_operator())
+            )
+    print(f"new signing key {kid}: it signs id_tokens from now; the previous keys stay published")
+    if grace is not None:
+        print(
+            f"retired {retired} key(s) out of use for more than {args.retire_older_than_days} days"
+        )
+    return 0
+
+
 def worker(args: argparse.Namespace) -> int:
     """Background work: rate-change decisions, expiries, e-mail and ASP notifications."""
     import logging
@@ -256,6 +287,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--poll", type=float, default=1.0, help="seconds between idle passes")
     p.add_argument("--now", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(server_command=worker)
+
+    p = sub.add_parser(
+        "rotate-signing-key", help="a new OpenID Connect id_token signing key (server extra)"
+    )
+    p.add_argument(
+        "--retire-older-than-days",
+        type=int,
+        default=None,
+        metavar="N",
+        help="also unpublish keys out of use for more than N days (default: keep them all)",
+    )
+    p.set_defaults(server_command=rotate_signing_key)
 
     p = sub.add_parser("demo", help="run the seeded demo utility (server extra)")
     p.add_argument("--host", default="127.0.0.1")

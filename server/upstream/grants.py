@@ -37,7 +37,7 @@ def introspected_grant(required: Category | None, *, client_level: bool) -> obje
     try:
         authorization = shadow_authorization(db.session, found)
     except ShadowError as exc:
-        refuse(403, "access_denied", str(exc).replace('"', "'"))
+        refuse(401, "invalid_token", str(exc).replace('"', "'"))
         raise
     if client_level and authorization is not None:
         refuse(403, "insufficient_scope", "this resource needs a client_credentials token")

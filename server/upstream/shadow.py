@@ -39,6 +39,12 @@ def shadow_authorization(session: Session, found: Introspected) -> Authorization
         if found.usage_points
         else []
     )
+    from ..lifecycle import USABLE
+
+    if application.qualification not in USABLE:  # withdrawn here, whatever the upstream says
+        raise ShadowError(
+            f"the application {found.client_id} is no longer allowed here: its access was withdrawn"
+        )
     customer = None
     if found.subject:
         customer = session.scalar(

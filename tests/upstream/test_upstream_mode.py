@@ -356,3 +356,30 @@ class _Silent:
 
 def _silent_server() -> _Silent:
     return _Silent()
+
+
+def test_an_asp_blocked_at_the_bolt_on_is_refused_even_if_the_upstream_still_accepts_it(
+    pair: Pair,
+) -> None:
+    connection, grant = connect(pair, "casey")
+    token = connection.session.token["access_token"]
+    connection.close()
+    client_id = pair.demo["client"]["client_id"]
+    with pair.bolt_on.app.app_context(), db.transaction() as session:
+        application = session.scalars(
+            select(Application).where(Application.client_id == client_id)
+        ).one()
+        application.qualification = "blocked"
+    try:
+        answer = requests.get(
+            grant.subscription_uri + "/UsagePoint",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert answer.status_code == 401 and "withdrawn" in answer.json()["error_description"]
+    finally:
+        with pair.bolt_on.app.app_context(), db.transaction() as session:
+            application = session.scalars(
+                select(Application).where(Application.client_id == client_id)
+            ).one()
+            application.qualification = "qualified"

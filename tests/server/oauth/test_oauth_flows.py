@@ -545,20 +545,28 @@ def test_totp_second_factor_is_required_when_enrolled(world: World) -> None:
 
     secret = pyotp.random_base32()
     with world.app.app_context():
-        customer = db.session.scalar(select(RetailCustomer).where(RetailCustomer.username == "alice"))
+        customer = db.session.scalar(
+            select(RetailCustomer).where(RetailCustomer.username == "alice")
+        )
         customer.totp_secret = secret
         db.session.commit()
     client = world.app.test_client()
     page = client.get("/portal/login")
-    step = client.post("/portal/login", data={"username": "alice", "password": "correct horse",
-                                              "csrf_token": csrf_of(page.data)})
+    step = client.post(
+        "/portal/login",
+        data={"username": "alice", "password": "correct horse", "csrf_token": csrf_of(page.data)},
+    )
     assert step.status_code == 302 and "/portal/login/code" in step.headers["Location"]
     assert client.get("/portal/authorizations").status_code == 302  # not signed in yet
     code_page = client.get("/portal/login/code")
-    wrong = client.post("/portal/login/code", data={"code": "000000", "csrf_token": csrf_of(code_page.data)})
+    wrong = client.post(
+        "/portal/login/code", data={"code": "000000", "csrf_token": csrf_of(code_page.data)}
+    )
     assert wrong.status_code == 401
-    right = client.post("/portal/login/code", data={"code": pyotp.TOTP(secret).now(),
-                                                    "csrf_token": csrf_of(wrong.data)})
+    right = client.post(
+        "/portal/login/code",
+        data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_of(wrong.data)},
+    )
     assert right.status_code == 302
     assert client.get("/portal/authorizations").status_code == 200
 
@@ -587,12 +595,20 @@ def test_a_utility_plugs_in_its_own_identity_source(world: World) -> None:
     world.app.extensions["espi_sst_identity"] = source
     client = world.app.test_client()
     page = client.get("/portal/login")
-    refused = client.post("/portal/login", data={"username": "alice", "password": "correct horse",
-                                                 "csrf_token": csrf_of(page.data)})
+    refused = client.post(
+        "/portal/login",
+        data={"username": "alice", "password": "correct horse", "csrf_token": csrf_of(page.data)},
+    )
     assert refused.status_code == 401  # the table's password is not the directory's
     page = client.get("/portal/login")
-    ok = client.post("/portal/login", data={"username": "ALICE@UTILITY", "password": "directory-pass",
-                                            "csrf_token": csrf_of(page.data)})
+    ok = client.post(
+        "/portal/login",
+        data={
+            "username": "ALICE@UTILITY",
+            "password": "directory-pass",
+            "csrf_token": csrf_of(page.data),
+        },
+    )
     assert ok.status_code == 302 and source.asked == ["alice", "ALICE@UTILITY"]
 
 
