@@ -247,6 +247,10 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.statewide:
+        from .demo.statewide import run_statewide
+
+        return run_statewide(args)
     from .demo.run import run
 
     return run(args)
@@ -310,6 +314,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         default=8765,  # the demo clients' redirect and notify URIs (server/demo/clients.py)
         help="port of the sample ASP app (examples/asp_app); 0: do not run it",
     )
+    p.add_argument(
+        "--statewide",
+        action="store_true",
+        help="two IOUs, a CCA and the gateway (nginx when installed) at --port",
+    )
+    p.add_argument("--no-nginx", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(server_command=_demo)
 
     p = sub.add_parser(

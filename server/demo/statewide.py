@@ -1,0 +1,308 @@
+"""``espi-sst demo --statewide``: several entities behind one gateway, on 127.0.0.1.
+
+* **PGE**, an IOU that caches its CCA customers' generation RINs (PG&E style);
+* **SCE**, an IOU that does not (its CCA customers' UsageSummary says "ask the CCA");
+* **PCE**, a CCA without online accounts: every authorization is routed to its UDC, PGE
+  (concept design 7.3.5);
+* the statewide gateway in front of them: Debian's nginx with the configuration
+  ``espi-sst gateway`` generates when nginx is installed, otherwise an in-process
+  dispatcher with the same URL layout (``/SST/v1/{entity}/...`` and ``/SST/v1/directory``);
+* the sample ASP app (connected to PGE through the gateway), the fake MIDAS server, the mail
+  sink (``/SST/v1/{entity}/demo/inbox``) and a worker per entity.
+
+Every entity's server is an ordinary espi-sst server with its own SQLite database, seeded
+with the demo customers; SCE's copy is relabelled as SCE's (its RINs ``USCA-SCSC-...``,
+its CCA Clean Power Alliance ``USCA-XXCP-...``) so the two IOUs do not claim the same
+customers' rates.  ``demo.json`` lists every URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Response
+
+from .. import create_app
+from ..gateway.directory import serialize_directory
+from ..gateway.nginx import write_nginx_gateway
+from ..gateway.registry import GatewayRegistry, parse_gateway_registry
+from ..storage import db
+from ..storage.models import Tariff, UsagePoint
+from ..worker import Worker
+from .data import DemoData
+from .fake_midas import serve_fake_midas
+from .mail_sink import MailSink
+from .sample_asp import ASP_PORT, load_asp_factory, serve_sample_asp
+from .seed import seed
+
+ENTITIES = {
+    "PGE": {"name": "Pacific Gas and Electric (demo)", "kind": "IOU", "caches": True},
+    "SCE": {"name": "Southern California Edison (demo)", "kind": "IOU", "caches": False},
+    "PCE": {"name": "Peninsula Clean Energy (demo)", "kind": "CCA", "udc": "PGE"},
+}
+NAMES = {
+    "PGE": "Pacific Gas and Electric",
+    "SCE": "Southern California Edison",
+    "PCE": "Peninsula Clean Energy",
+    "CPA": "Clean Power Alliance",
+}
+
+
+def relabel_as_sce(session: Session) -> None:
+    """The demo seed is PG&E's; SCE's copy gets SCE's entity codes and RIN prefixes."""
+    for tariff in session.query(Tariff):
+        tariff.rin = tariff.rin.replace("-PGPG-", "-SCSC-").replace("-PGXX-", "-SCXX-")
+        tariff.rin = tariff.rin.replace("-XXPE-", "-XXCP-")
+        if tariff.iou_mirror_of:
+            tariff.iou_mirror_of = tariff.iou_mirror_of.replace("-PGPG-", "-SCSC-")
+        tariff.lse = {"PGE": "SCE", "PCE": "CPA"}.get(tariff.lse, tariff.lse)
+        tariff.name = tariff.name.replace("PG&E", "SCE").replace(
+            "Peninsula Clean Energy", "Clean Power Alliance"
+        )
+    session.execute(update(UsagePoint).where(UsagePoint.udc == "PGE").values(udc="SCE"))
+    session.execute(update(UsagePoint).where(UsagePoint.lse == "PGE").values(lse="SCE"))
+    session.execute(update(UsagePoint).where(UsagePoint.lse == "PCE").values(lse="CPA"))
+
+
+@dataclass
+class Entity:
+    id: str
+    app: Flask
+    port: int
+    demo: DemoData
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _entity_app(
+    entity_id: str, data_dir: Path, gateway: str, sink: MailSink, *, behind_nginx: bool
+) -> tuple[Flask, DemoData]:
+    spec = ENTITIES[entity_id]
+    database = data_dir / f"{entity_id.lower()}.db"
+    for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        stale.unlink(missing_ok=True)
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{database}",
+            "ISSUER": f"{gateway}/SST/v1/{entity_id}",
+            "UTILITY_NAME": spec["name"],
+            "DATA_CUSTODIAN_ID": entity_id.lower(),
+            "ENTITY_ID": entity_id,
+            "ENTITY_KIND": spec["kind"],
+            "ONLINE_ACCOUNTS": spec["kind"] != "CCA",
+            "UDC_ENTITY": spec.get("udc"),
+            "CACHED_CCA_RINS": bool(spec.get("caches", False)),
+            "ENTITIES": {
+                code: {"name": name, "url": f"{gateway}/SST/v1/{code}"}
+                for code, name in NAMES.items()
+            },
+            "ENTITY_URL_TEMPLATE": gateway + "/SST/v1/{entity}",
+            "TRUSTED_PROXY_HOPS": 1 if behind_nginx else 0,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": sink.port,
+            "SMTP_STARTTLS": False,
+            "MAIL_FROM": f"{spec['name']} <no-reply@{entity_id.lower()}.example>",
+            "DEMO_MAILDIR": str(sink.maildir),
+        }
+    )
+    with app.app_context(), db.transaction() as session:
+        demo = seed(session, now=int(time.time()))
+        if entity_id == "SCE":
+            relabel_as_sce(session)
+    return app, demo
+
+
+def _registry(gateway: str, ports: dict[str, int]) -> GatewayRegistry:
+    entities: list[dict[str, Any]] = []
+    for code, spec in ENTITIES.items():
+        entry: dict[str, Any] = {
+            "id": code,
+            "name": spec["name"],
+            "kind": spec["kind"],
+            "upstream": f"http://127.0.0.1:{ports[code]}",
+        }
+        if spec["kind"] == "CCA":
+            entry["udc"] = spec["udc"]
+            entry["online_accounts"] = False
+        entities.append(entry)
+    return parse_gateway_registry(
+        {"format": "espi-sst-gateway-registry/1", "public_base_url": gateway, "entities": entities},
+        source="<statewide demo>",
+    )
+
+
+def dispatcher(apps: dict[str, Flask], registry: GatewayRegistry) -> DispatcherMiddleware:
+    """The gateway's URL layout in process (no nginx): the same paths, no rate limits."""
+    directory = serialize_directory(registry).encode()
+
+    def root(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.rstrip("/") in ("/SST/v1", "/SST/v1/directory"):
+            response = Response(directory, mimetype="application/json")
+        else:
+            response = Response(
+                json.dumps(
+                    {
+                        "error": "not_found",
+                        "error_description": f"no such entity; see {registry.directory_url}",
+                    }
+                ),
+                status=404,
+                mimetype="application/json",
+            )
+        return response(environ, start_response)
+
+    return DispatcherMiddleware(root, {f"/SST/v1/{code}": app for code, app in apps.items()})
+
+
+def run_statewide(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    nginx = shutil.which("nginx") if not getattr(args, "no_nginx", False) else None
+    gateway_port = args.port
+    gateway = f"http://{args.host}:{gateway_port}"
+    maildir = data_dir / "mail"
+    shutil.rmtree(maildir, ignore_errors=True)
+    sink = MailSink(maildir).start()
+    servers: list[Any] = []
+    threads: list[threading.Thread] = []
+    stop_workers = threading.Event()
+    nginx_process: subprocess.Popen[bytes] | None = None
+    try:
+        ports = {code: _free_port() for code in ENTITIES}
+        apps: dict[str, Flask] = {}
+        demo = None
+        for code in ENTITIES:
+            app, seeded = _entity_app(code, data_dir, gateway, sink, behind_nginx=nginx is not None)
+            apps[code] = app
+            demo = demo or seeded
+            threads.append(
+                threading.Thread(target=Worker(app).run_forever, args=(stop_workers,), daemon=True)
+            )
+        assert demo is not None
+        registry = _registry(gateway, ports)
+        midas, _midas_thread, midas_url = serve_fake_midas("127.0.0.1", 0)
+        servers.append(midas)
+        asp_url = None
+        factory = load_asp_factory() if getattr(args, "asp_port", ASP_PORT) else None
+        if factory is not None:
+            try:
+                asp, _asp_thread, asp_url = serve_sample_asp(
+                    factory,
+                    demo,
+                    issuer=registry.issuer("PGE"),
+                    midas_url=midas_url,
+                    data_dir=data_dir,
+                )
+                servers.append(asp)
+            except OSError as exc:
+                sys.stderr.write(
+                    f"espi-sst: error: the sample ASP cannot listen on 127.0.0.1:{ASP_PORT} "
+                    f"({exc.strerror}); stop what uses it, or pass --asp-port 0\n"
+                )
+                return 2
+        ours: list[Any] = []  # servers this function runs (the helpers run their own)
+        if nginx is not None:
+            for code, app in apps.items():
+                ours.append(make_server("127.0.0.1", ports[code], app, threaded=True))
+            files = write_nginx_gateway(
+                registry,
+                data_dir / "gateway",
+                listen=f"{args.host}:{gateway_port}",
+                daemon=False,
+                # Started as root (CI), nginx's workers would drop to "nobody", who cannot
+                # read the directory file inside a private data folder: the demo keeps them
+                # as the user who started it.  A production gateway runs them as its own user.
+                user=getpass.getuser() if os.geteuid() == 0 else None,
+            )
+            nginx_process = subprocess.Popen(
+                [nginx, "-p", str(files.directory), "-c", str(files.config)],
+                stderr=subprocess.PIPE,
+            )
+            gateway_kind = f"nginx ({files.config})"
+        else:
+            ours.append(
+                make_server(args.host, gateway_port, dispatcher(apps, registry), threaded=True)
+            )
+            gateway_kind = "in-process dispatcher (install nginx for the real gateway)"
+        servers += ours
+        for server in ours:
+            threads.append(threading.Thread(target=server.serve_forever, daemon=True))
+        for thread in threads:
+            thread.start()
+        document = demo.as_json(base_url=f"{gateway}/SST/v1/PGE", issuer=f"{gateway}/SST/v1/PGE")
+        document.update(
+            {
+                "gateway_url": f"{gateway}/SST/v1/",
+                "directory_url": registry.directory_url,
+                "gateway": gateway_kind,
+                "entities": {
+                    code: {
+                        "issuer": registry.issuer(code),
+                        "kind": ENTITIES[code]["kind"],
+                        "portal_url": f"{registry.issuer(code)}/portal/login",
+                        "inbox_url": f"{registry.issuer(code)}/demo/inbox",
+                    }
+                    for code in ENTITIES
+                },
+                "inbox_url": f"{registry.issuer('PGE')}/demo/inbox",
+                "asp_url": asp_url,
+                "midas_url": midas_url,
+            }
+        )
+        path = data_dir / "demo.json"
+        partial = path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(document, indent=2) + "\n")
+        partial.replace(path)
+        print(f"espi-sst statewide demo: gateway at {gateway}/SST/v1/ ({gateway_kind})", flush=True)
+        for code in ENTITIES:
+            print(f"  {code:<4} {ENTITIES[code]['name']:<36} {registry.issuer(code)}", flush=True)
+        print(f"  everything is in {path}; press Ctrl-C to stop", flush=True)
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        try:
+            while not stopped.is_set():
+                if nginx_process is not None and nginx_process.poll() is not None:
+                    err = nginx_process.stderr.read().decode() if nginx_process.stderr else ""
+                    sys.stderr.write(f"espi-sst: nginx stopped: {err.strip()}\n")
+                    return 1
+                stopped.wait(0.5)
+        except KeyboardInterrupt:
+            pass
+    finally:
+        stop_workers.set()
+        if nginx_process is not None and nginx_process.poll() is None:
+            nginx_process.send_signal(signal.SIGQUIT)
+            try:
+                nginx_process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                nginx_process.kill()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        sink.stop()
+    sys.stdout.write("statewide demo stopped\n")
+    return 0

@@ -1,0 +1,114 @@
+"""``espi-sst demo --statewide`` (issue 7, part 5): two IOUs (one caching CCA RINs, one not)
+and a CCA without online accounts behind the gateway -- Debian's nginx when installed,
+else the in-process dispatcher with the same URL layout -- and the client library's flow
+through it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from demo_process import CustomerBrowser, demo_process
+
+from espi_sst.client import AspClient, AuthorizationFlowError, MemoryTokenStore
+
+SCOPE = (
+    "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=900_3600;BlockDuration=daily;"
+    "HistoryLength=13 basic billing usage sst:rin sst:bill_comparison sst:rate_change"
+)
+
+
+@pytest.fixture(scope="module", params=["nginx", "dispatcher"])
+def statewide(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    tmp_path = tmp_path_factory.mktemp(f"statewide-{request.param}")
+    args = ["--statewide", "--asp-port", "0"]
+    if request.param == "nginx":
+        if shutil.which("nginx") is None:
+            import os
+
+            if os.environ.get("ESPI_REQUIRE_NGINX"):
+                pytest.fail("ESPI_REQUIRE_NGINX is set but nginx is not installed")
+            pytest.skip("Debian's nginx is not installed")
+    else:
+        args.append("--no-nginx")
+    with demo_process(tmp_path, args=args) as document:
+        assert document["gateway"].startswith("nginx") == (request.param == "nginx")
+        yield document
+
+
+def asp(document: dict[str, Any], entity: str) -> AspClient:
+    client = next(c for c in document["clients"] if c["client_id"] == "demo-energy-insights")
+    return AspClient.from_issuer(
+        document["entities"][entity]["issuer"],
+        client_id=client["client_id"],
+        client_secret=client["client_secret"],
+        redirect_uri=client["redirect_uris"][0],
+        scope=SCOPE,
+        token_store=MemoryTokenStore(),
+    )
+
+
+def blake_at(document: dict[str, Any], entity: str) -> Any:
+    client = asp(document, entity)
+    blake = next(c for c in document["customers"] if c["username"] == "blake")
+    started = client.authorization_url()
+    issuer = document["entities"][entity]["issuer"]
+    grant = client.fetch_token(CustomerBrowser(issuer, blake).approve(started.url), started)
+    return client.connect(grant.key)
+
+
+def test_the_directory_and_the_entities_behind_the_gateway(statewide: dict[str, Any]) -> None:
+    answer = requests.get(statewide["directory_url"], timeout=10)
+    assert answer.status_code == 200, (answer.status_code, answer.text[:300])
+    directory = answer.json()
+    assert {e["id"]: e["kind"] for e in directory["entities"]} == {
+        "PGE": "IOU",
+        "SCE": "IOU",
+        "PCE": "CCA",
+    }
+    for code, entity in statewide["entities"].items():
+        meta = requests.get(entity["issuer"] + "/.well-known/openid-configuration", timeout=10)
+        assert meta.json()["issuer"] == entity["issuer"], code
+    unknown = requests.get(statewide["gateway_url"] + "XYZ/whatever", timeout=10)
+    assert unknown.status_code == 404
+
+
+def test_caching_iou_serves_both_rins_through_the_gateway(statewide: dict[str, Any]) -> None:
+    with blake_at(statewide, "PGE") as pge:
+        (point,) = [p for p in pge.usage_points() if p.electric]
+        assert point.url.startswith(statewide["entities"]["PGE"]["issuer"] + "/espi/")
+        assert [str(r.value) for r in pge.rins(point)] == [
+            "USCA-PGXX-0100-0000",
+            "USCA-XXPE-0440-0000",
+        ]
+        assert pge.bill_comparison(point).rate_estimate
+
+
+def test_non_caching_iou_says_where_to_ask_for_the_generation_rin(
+    statewide: dict[str, Any],
+) -> None:
+    with blake_at(statewide, "SCE") as sce:
+        (point,) = [p for p in sce.usage_points() if p.electric]
+        assert [str(r.value) for r in sce.rins(point)] == ["USCA-SCXX-0100-0000"]
+        status = sce.generation_rin_status(point)
+        assert status is not None and status.lse == "CPA"
+        assert status.refer_to == statewide["gateway_url"] + "CPA"
+
+
+def test_the_cca_without_online_accounts_routes_the_asp_to_its_udc(
+    statewide: dict[str, Any],
+) -> None:
+    client = asp(statewide, "PCE")
+    started = client.authorization_url()
+    answer = requests.get(started.url, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302
+    with pytest.raises(AuthorizationFlowError) as refused:
+        client.fetch_token(answer.headers["Location"], started)
+    assert refused.value.route_to == "PGE"
+    assert refused.value.route_url == statewide["entities"]["PGE"]["issuer"]
