@@ -23,10 +23,11 @@ that was not asked; ``is_current`` is set here, from ``current``.  Any other sta
 on with its message (and kept for the cycle, like any answer).
 
 Failures never become a 500: a timeout (``RATE_ANALYSIS_TIMEOUT`` seconds per connect and per
-read), a connection error or a 5xx / 429 is retried ``RATE_ANALYSIS_RETRIES`` times; then
-that, a 4xx or a malformed answer becomes ``noRateTool`` with a message, marked not
-cacheable (``ComparisonResult.cacheable``), so the next GET in the cycle asks again.  The
-bound on a first GET is about (retries + 1) x 2 x timeout: keep it under the gateway's.
+read), a connection error or HTTP 429, 500, 502, 503, 504 is retried ``RATE_ANALYSIS_RETRIES``
+times; then that, any other status than 200 or a malformed answer becomes ``noRateTool`` with
+a message, marked not cacheable (``ComparisonResult.cacheable``), so the next GET in the cycle
+asks again.  A first GET may wait about (retries + 1) x 2 x timeout: keep that under the
+gateway's timeout.
 ``RATE_ANALYSIS_TOKEN`` is sent as ``Authorization: Bearer``; ``RATE_ANALYSIS_API_KEY`` in
 ``RATE_ANALYSIS_API_KEY_HEADER`` (default ``X-Api-Key``).
 """
@@ -103,7 +104,7 @@ class RateApiComparison:
             )
         generation = next((r for r in request.current.rates if r.role is sst.Role.generation), None)
         candidates = {
-            o.rate.tariff_code: o
+            str(o.rate.tariff_code): o
             for o in request.options
             if o.switchable
             and o.tariff is not None
@@ -192,7 +193,7 @@ def _result(
     if not isinstance(answer, dict):
         raise RateApiAnswerError("the answer is not a JSON object")
     try:
-        status = sst.ComparisonStatus(answer.get("status"))
+        status = sst.ComparisonStatus(str(answer.get("status")))
     except ValueError:
         raise RateApiAnswerError(
             f"status {answer.get('status')!r} is not a comparison status"
@@ -236,10 +237,10 @@ def _estimate(
     if not isinstance(row, dict):
         raise RateApiAnswerError(f"{where} is not an object")
     code = row.get("tariff_code")
-    asked = {current.tariff_code: str(current.rin)} | {
+    asked = {str(current.tariff_code): str(current.rin)} | {
         c: str(o.rate.rin) for c, o in candidates.items()
     }
-    if code not in asked:
+    if not isinstance(code, str) or code not in asked:
         raise RateApiAnswerError(f"{where}: tariff_code {code!r} was not asked for")
     try:
         rin = str(Rin.parse(str(row.get("rin"))))
