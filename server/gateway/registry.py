@@ -32,6 +32,8 @@ _ID = re.compile(r"[A-Z0-9]{2,16}", re.ASCII)
 # Characters a URL may carry into nginx.conf unquoted and into JSON untouched: no spaces,
 # quotes, ``;``, braces, ``$`` (an nginx variable) or backslashes.
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!&()*+,=%-]+", re.ASCII)
+# An upstream's path goes into proxy_pass and a proxy_cookie_path regex: plain characters.
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9._~/-]*", re.ASCII)
 _TOP_FIELDS = frozenset({"format", "public_base_url", "entities"})
 _REQUIRED_ENTITY_FIELDS = frozenset({"id", "name", "kind", "upstream"})
 _CCA_FIELDS = frozenset({"udc", "online_accounts"})
@@ -196,7 +198,9 @@ def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayR
         seen[entity_id] = index
         name = item["name"]
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-            raise fail(f"must be a non-empty string of at most {MAX_NAME} characters", index, "name")
+            raise fail(
+                f"must be a non-empty string of at most {MAX_NAME} characters", index, "name"
+            )
         kind = item["kind"]
         if kind not in ENTITY_KINDS:
             raise fail(f"{kind!r} is not one of {', '.join(ENTITY_KINDS)}", index, "kind")
@@ -266,6 +270,8 @@ def _url_problem(value: Any, *, path_allowed: bool) -> str | None:
         return f"{value!r} has port 0"
     if not path_allowed and parts.path not in ("", "/"):
         return f"{value!r} has a path; the gateway serves /SST/v1/ at the root of its origin"
+    if not _PLAIN_PATH.fullmatch(parts.path):
+        return f"{value!r}: a path may only have letters, digits, '.', '_', '~', '-' and '/'"
     return None
 
 

@@ -46,6 +46,7 @@ RECORDED = (
     "HTTP_X_FORWARDED_PREFIX",
     "HTTP_X_SSL_CLIENT_DN",
     "HTTP_FORWARDED",
+    "HTTP_COOKIE",
     "PATH_INFO",
 )
 
@@ -213,9 +214,7 @@ def running_nginx(
         deadline = time.monotonic() + 20
         while True:
             if process.poll() is not None:
-                raise AssertionError(
-                    "nginx exited: " + (files.directory / "nginx.out").read_text()
-                )
+                raise AssertionError("nginx exited: " + (files.directory / "nginx.out").read_text())
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
