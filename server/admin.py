@@ -8,6 +8,7 @@ qualified ASPs lists the ASP by (concept design 6.4.4, ``server/registry.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,9 @@ DEFAULT_SCOPE = (
     "basic billing account usage program_enrollment sst:rin sst:bill_comparison sst:rate_change openid"
 )
 MAX_SOFTWARE_ID = 256  # Application.software_id
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class RegistrationError(ValueError):
@@ -67,11 +71,11 @@ def register_application(
     if not redirect_uris:
         raise RegistrationError("at least one redirect URI is required (matched exactly)")
     for uri in redirect_uris:
-        if not (
-            uri.startswith("https://")
-            or uri.startswith("http://127.0.0.1")
-            or uri.startswith("http://localhost")
-        ):
+        parts = urlsplit(uri)
+        loopback = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        if not (parts.scheme == "https" and parts.hostname) and not loopback:
+            # Compare the parsed host, not a prefix: http://localhost.evil.example is not
+            # loopback (RFC 8252 8.3).
             raise RegistrationError(f"redirect URI {uri!r} must use https (http only for loopback)")
         if "#" in uri:
             raise RegistrationError(
@@ -98,6 +102,42 @@ def register_application(
         token_endpoint_auth_method="none" if public else "client_secret_basic",
         qualification=qualification,
         software_id=software_id,
+        software_version="1",
+        contacts=[],
+        created_at=now(),
+    )
+    session.add(application)
+    session.commit()
+    return Registered(client_id, secret, application.uuid)
+
+
+def register_resource_server(
+    session: Session, *, name: str, client_id: str | None = None
+) -> Registered:
+    """A resource server that may introspect tokens here (RFC 7662): the SST bolt-on.
+
+    No redirect URIs, no scope, no grant of its own: it only authenticates at
+    ``/oauth/introspect`` to learn what an ASP's token allows (docs/deployment.md).
+    """
+    if not name.strip():
+        raise RegistrationError("the resource server needs a name")
+    client_id = client_id or "rs-" + new_token(9)
+    if session.scalar(select(Application.id).where(Application.client_id == client_id)) is not None:
+        raise RegistrationError(f"client_id {client_id!r} is taken")
+    secret = new_token(32)
+    application = Application(
+        uuid=new_uuid(),
+        client_id=client_id,
+        client_secret_hash=hash_secret(secret),
+        client_name=name.strip(),
+        client_uri=None,
+        redirect_uris=[],
+        notify_uri="",
+        scope="",
+        grant_types=["introspection"],
+        token_endpoint_auth_method="client_secret_basic",
+        qualification="qualified",
+        software_id=name.strip()[:MAX_SOFTWARE_ID],
         software_version="1",
         contacts=[],
         created_at=now(),

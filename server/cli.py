@@ -31,6 +31,7 @@ def register_client(args: argparse.Namespace) -> int:
                 public=args.public,
                 qualification=args.qualification,
                 software_id=args.software_id,
+                client_id=args.client_id,
             )
         except (RegistrationError, ValueError) as exc:
             sys.stderr.write(f"espi-sst: error: {exc}\n")
@@ -47,6 +48,27 @@ def register_client(args: argparse.Namespace) -> int:
     sys.stdout.write("\n")
     if done.client_secret:
         sys.stderr.write("Keep the client secret now: only its hash is stored.\n")
+    return 0
+
+
+def register_resource_server_command(args: argparse.Namespace) -> int:
+    from .admin import register_resource_server
+
+    app = create_app()
+    with app.app_context():
+        try:
+            done = register_resource_server(db.session, name=args.name, client_id=args.client_id)
+        except RegistrationError as exc:
+            sys.stderr.write(f"espi-sst: error: {exc}\n")
+            return 2
+    json.dump(
+        {"client_id": done.client_id, "client_secret": done.client_secret}, sys.stdout, indent=2
+    )
+    sys.stdout.write("\n")
+    sys.stderr.write(
+        "Set them as INTROSPECTION_CLIENT_ID / INTROSPECTION_CLIENT_SECRET of the bolt-on; "
+        "only the secret's hash is stored.\n"
+    )
     return 0
 
 
@@ -271,6 +293,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         help="the id the central ASP registry lists it by (default: the name)",
     )
     p.add_argument(
+        "--client-id",
+        default=None,
+        help="a given client_id (the one the ASP has at your existing GBC; default: new)",
+    )
+    p.add_argument(
         "--redirect-uri", action="append", required=True, help="exact redirect URI (repeatable)"
     )
     p.add_argument("--notify-uri", required=True)
@@ -279,6 +306,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         "--qualification", default="qualified", choices=["qualified", "pending", "suspended"]
     )
     p.set_defaults(server_command=register_client)
+
+    p = sub.add_parser(
+        "register-resource-server",
+        help="let a resource server (the SST bolt-on) introspect tokens here (server extra)",
+    )
+    p.add_argument("--name", required=True)
+    p.add_argument("--client-id", default=None)
+    p.set_defaults(server_command=register_resource_server_command)
 
     p = sub.add_parser("serve", help="run the utility server for development (server extra)")
     p.add_argument("--host", default="127.0.0.1")

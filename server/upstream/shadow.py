@@ -32,7 +32,7 @@ def shadow_authorization(session: Session, found: Introspected) -> Authorization
     if application is None:
         raise ShadowError(
             f"ASP {found.client_id} is not registered with this SST server: the utility must "
-            "register it here too (espi-sst register-client --client-id ...)"
+            "register it here too (espi-sst register-client --client-id ID ...)"
         )
     points = (
         list(session.scalars(select(UsagePoint).where(UsagePoint.uuid.in_(found.usage_points))))

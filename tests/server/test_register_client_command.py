@@ -66,3 +66,48 @@ def test_register_client_takes_the_central_registry_software_id(tmp_path: Path) 
         assert refused.returncode == 2 and "Traceback" not in refused.stderr
         assert "software id" in refused.stderr
     assert len(_software_ids(tmp_path)) == 2
+
+
+def test_a_lookalike_loopback_redirect_is_refused(tmp_path: Path) -> None:
+    for uri in ("http://localhost.evil.example/cb", "http://127.0.0.1.evil.example/cb"):
+        refused = _cli(tmp_path, "--name", "Lookalike", "--redirect-uri", uri, "--notify-uri", "x")
+        assert refused.returncode == 2 and "https" in refused.stderr, uri
+    for uri in ("http://127.0.0.1:8765/cb", "http://localhost:9000/cb"):
+        done = _cli(tmp_path, "--name", f"Native {uri}", "--redirect-uri", uri, "--notify-uri", "x")
+        assert done.returncode == 0, done.stderr
+
+
+def test_register_client_keeps_a_given_client_id(tmp_path: Path) -> None:
+    args = ["--redirect-uri", "https://asp.example/cb", "--notify-uri", "https://asp.example/n"]
+    done = _cli(tmp_path, "--name", "Same ASP", "--client-id", "asp-at-the-gbc", *args)
+    assert done.returncode == 0 and json.loads(done.stdout)["client_id"] == "asp-at-the-gbc"
+    taken = _cli(tmp_path, "--name", "Other", "--client-id", "asp-at-the-gbc", *args)
+    assert taken.returncode == 2 and "taken" in taken.stderr
+
+
+def test_register_resource_server_may_introspect_only(tmp_path: Path) -> None:
+    env = dict(os.environ, ESPI_DATABASE_URL=f"sqlite:///{tmp_path}/ops.db", ESPI_SECRET_KEY="ops")
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("espi-sst")),
+            "register-resource-server",
+            "--name",
+            "SST bolt-on",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(
+        done.stdout.split("\n\n")[0]
+        if "\n\n" in done.stdout
+        else done.stdout.rsplit("}", 1)[0] + "}"
+    )
+    with sqlite3.connect(tmp_path / "ops.db") as connection:
+        grant_types, redirects = connection.execute(
+            "SELECT grant_types, redirect_uris FROM application WHERE client_id = ?",
+            (out["client_id"],),
+        ).fetchone()
+    assert json.loads(grant_types) == ["introspection"] and json.loads(redirects) == []

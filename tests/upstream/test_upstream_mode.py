@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 import requests
 from espi_sst_server import create_app
+from espi_sst_server.admin import register_resource_server
 from espi_sst_server.demo import seed
-from espi_sst_server.security import hash_secret, now
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import (
     Application,
@@ -54,7 +54,7 @@ SCOPE = (
     "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=900_3600;BlockDuration=daily;"
     "HistoryLength=13 basic billing usage sst:rin sst:bill_comparison sst:rate_change"
 )
-BOLT_ON_ID, BOLT_ON_SECRET = "sst-bolt-on", "bolt-on-introspection-secret"
+BOLT_ON_ID = "sst-bolt-on"
 
 
 @dataclass
@@ -104,25 +104,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
             "RESOURCE_BASE_URL": f"{b_url}/espi/1_1/resource",
         },
     )
-    with upstream_app.app_context(), db.transaction() as session:
-        session.add(
-            Application(
-                uuid="0b0b0b0b-0000-4000-8000-000000000001",
-                client_id=BOLT_ON_ID,
-                client_secret_hash=hash_secret(BOLT_ON_SECRET),
-                client_name="SST bolt-on (resource server)",
-                redirect_uris=[],
-                notify_uri="",
-                scope="",
-                grant_types=["introspection"],
-                token_endpoint_auth_method="client_secret_basic",
-                qualification="qualified",
-                software_id="espi-sst-bolt-on",
-                software_version="1",
-                contacts=[],
-                created_at=now(),
-            )
-        )
+    with upstream_app.app_context():  # the bolt-on may introspect tokens at A
+        registered = register_resource_server(db.session, name="SST bolt-on", client_id=BOLT_ON_ID)
+    bolt_on_secret = registered.client_secret
     bolt_on_app = seeded_app(
         f"sqlite:///{folder}/b.db",
         {
@@ -131,7 +115,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
             "TOKEN_VALIDATION": "introspection",
             "INTROSPECTION_URL": f"{a_url}/oauth/introspect",
             "INTROSPECTION_CLIENT_ID": BOLT_ON_ID,
-            "INTROSPECTION_CLIENT_SECRET": BOLT_ON_SECRET,
+            "INTROSPECTION_CLIENT_SECRET": bolt_on_secret,
             "UPSTREAM_READ_TIMEOUT": 20,
         },
     )
