@@ -100,11 +100,8 @@ def test_register_resource_server_may_introspect_only(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    out = json.loads(
-        done.stdout.split("\n\n")[0]
-        if "\n\n" in done.stdout
-        else done.stdout.rsplit("}", 1)[0] + "}"
-    )
+    out = json.loads(done.stdout)
+    assert "INTROSPECTION_CLIENT_SECRET" in done.stderr
     with sqlite3.connect(tmp_path / "ops.db") as connection:
         grant_types, redirects = connection.execute(
             "SELECT grant_types, redirect_uris FROM application WHERE client_id = ?",
