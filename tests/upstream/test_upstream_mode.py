@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ import requests
 from espi_sst_server import create_app
 from espi_sst_server.admin import register_resource_server
 from espi_sst_server.demo import seed
+from espi_sst_server.gateway.registry import parse_gateway_registry
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import (
     Application,
@@ -47,6 +49,7 @@ from espi_sst.client import AspClient, MemoryTokenStore
 from espi_sst.model import sst
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gateway"))
 from demo_process import CustomerBrowser, free_port  # noqa: E402
 
 SEED_NOW = int(time.time())
@@ -89,33 +92,40 @@ class Pair:
     upstream: Live  # A
     bolt_on: Live  # B
     demo: Any
+    upstream_public: str  # A's issuer as ASPs see it
+    bolt_on_public: str  # B's base as ASPs see it
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    folder = tmp_path_factory.mktemp("upstream")
+@contextmanager
+def running_pair(folder: Path, *, gateway: str | None = None) -> Iterator[Pair]:
+    """A and B on loopback; with ``gateway``, both are published under it (A as PGEGBC,
+    B as PGE) and build their URLs from the gateway's forwarded headers."""
     port_a, port_b = free_port(), free_port()
     a_url, b_url = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
+    a_public = f"{gateway}/SST/v1/PGEGBC" if gateway else a_url
+    b_public = f"{gateway}/SST/v1/PGE" if gateway else b_url
+    hops = 1 if gateway else 0
     upstream_app = seeded_app(
         f"sqlite:///{folder}/a.db",
         {
-            "ISSUER": a_url,
+            "ISSUER": a_public,
             "SST_ENABLED": False,
-            "RESOURCE_BASE_URL": f"{b_url}/espi/1_1/resource",
+            "RESOURCE_BASE_URL": f"{b_public}/espi/1_1/resource",
+            "TRUSTED_PROXY_HOPS": hops,
         },
     )
     with upstream_app.app_context():  # the bolt-on may introspect tokens at A
         registered = register_resource_server(db.session, name="SST bolt-on", client_id=BOLT_ON_ID)
-    bolt_on_secret = registered.client_secret
     bolt_on_app = seeded_app(
         f"sqlite:///{folder}/b.db",
         {
-            "ISSUER": b_url,
-            "UPSTREAM_RESOURCE_URL": f"{a_url}/espi/1_1/resource",
+            "ISSUER": b_public,
+            "TRUSTED_PROXY_HOPS": hops,
+            "UPSTREAM_RESOURCE_URL": f"{a_url}/espi/1_1/resource",  # server to server
             "TOKEN_VALIDATION": "introspection",
             "INTROSPECTION_URL": f"{a_url}/oauth/introspect",
             "INTROSPECTION_CLIENT_ID": BOLT_ON_ID,
-            "INTROSPECTION_CLIENT_SECRET": bolt_on_secret,
+            "INTROSPECTION_CLIENT_SECRET": registered.client_secret,
             "UPSTREAM_READ_TIMEOUT": 20,
         },
     )
@@ -124,19 +134,54 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         session.execute(delete(UsageSummary))
         session.execute(delete(MeterReading))
         session.execute(delete(ReadingType))
-    with upstream_app.app_context():
-        from espi_sst_server.demo.data import DemoData  # noqa: F401
-
     a, b = serve(upstream_app, port_a), serve(bolt_on_app, port_b)
-    demo = _demo_document(upstream_app, a_url)
-    yield Pair(a, b, demo)
-    b.stop()
-    a.stop()
-    for app in (upstream_app, bolt_on_app):
-        session = app.extensions.get("espi_sst_upstream_session")
-        if session is not None:
-            session.close()
-        app.extensions["espi_sst_db"].engine.dispose()
+    try:
+        yield Pair(a, b, _demo_document(upstream_app, a_public), a_public, b_public)
+    finally:
+        b.stop()
+        a.stop()
+        for app in (upstream_app, bolt_on_app):
+            session = app.extensions.get("espi_sst_upstream_session")
+            if session is not None:
+                session.close()
+            app.extensions["espi_sst_db"].engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    with running_pair(tmp_path_factory.mktemp("upstream")) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def pair_behind_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    """Case (c) of issue 7: the existing GBC and the bolt-on, both behind Debian's nginx."""
+    from gateway_world import nginx_binary, running_nginx
+
+    nginx_binary()  # skip (or fail under ESPI_REQUIRE_NGINX) without nginx
+    folder = tmp_path_factory.mktemp("upstream-gateway")
+    port = free_port()
+    gateway = f"http://127.0.0.1:{port}"
+    with running_pair(folder, gateway=gateway) as made:
+        registry = parse_gateway_registry(
+            {
+                "format": "espi-sst-gateway-registry/1",
+                "public_base_url": gateway,
+                "entities": [
+                    {
+                        "id": "PGEGBC",
+                        "name": "PG&E Share My Data",
+                        "kind": "IOU",
+                        "upstream": made.upstream.url,
+                    },
+                    {"id": "PGE", "name": "PG&E SST", "kind": "IOU", "upstream": made.bolt_on.url},
+                ],
+            }
+        )
+        with running_nginx(
+            registry, folder / "nginx", port, rate="1000r/s", address_rate="1000r/s"
+        ):
+            yield made
 
 
 def _demo_document(app: Flask, base: str) -> dict[str, Any]:
@@ -174,7 +219,7 @@ def _demo_document(app: Flask, base: str) -> dict[str, Any]:
 def connect(pair: Pair, username: str) -> Any:
     client = pair.demo["client"]
     asp = AspClient.from_issuer(
-        pair.upstream.url,
+        pair.upstream_public,
         client_id=client["client_id"],
         client_secret=client["client_secret"],
         redirect_uri=client["redirect_uri"],
@@ -183,17 +228,28 @@ def connect(pair: Pair, username: str) -> Any:
     )
     customer = next(c for c in pair.demo["customers"] if c["username"] == username)
     started = asp.authorization_url()
-    callback = CustomerBrowser(pair.upstream.url, customer).approve(started.url)
+    callback = CustomerBrowser(pair.upstream_public, customer).approve(started.url)
     grant = asp.fetch_token(callback, started)
-    assert grant.resource_uri is not None and grant.resource_uri.startswith(pair.bolt_on.url)
+    assert grant.resource_uri is not None
+    assert grant.resource_uri.startswith(pair.bolt_on_public)
     return asp.connect(grant.key), grant
 
 
 def test_the_client_flow_runs_unchanged_through_the_bolt_on(pair: Pair) -> None:
+    client_flow(pair)
+
+
+def test_the_client_flow_runs_unchanged_with_both_behind_the_gateway(
+    pair_behind_gateway: Pair,
+) -> None:
+    client_flow(pair_behind_gateway)
+
+
+def client_flow(pair: Pair) -> None:
     connection, _grant = connect(pair, "blake")
     with connection:
         points = connection.usage_points()
-        assert all(p.url.startswith(pair.bolt_on.url) for p in points)
+        assert all(p.url.startswith(pair.bolt_on_public + "/espi/") for p in points)
         (point,) = [p for p in points if p.electric]
         assert [str(r.value) for r in connection.rins(point)] == [
             "USCA-PGXX-0100-0000",
@@ -207,11 +263,14 @@ def test_the_client_flow_runs_unchanged_through_the_bolt_on(pair: Pair) -> None:
         readings = list(connection.interval_readings(point))
         assert readings and all(r.unit == "Wh" for r in readings)
         change = connection.request_rate_change(point, rin="USCA-PGXX-0010-0000")
-        assert change.url.startswith(pair.bolt_on.url)
+        assert change.url.startswith(pair.bolt_on_public)
         with pair.bolt_on.app.app_context():
             mail = db.session.scalars(
-                select(OutboxMessage).where(OutboxMessage.kind == "email")
-            ).all()[-1]
+                select(OutboxMessage)
+                .where(OutboxMessage.kind == "email")
+                .order_by(OutboxMessage.id.desc())
+            ).first()
+        assert mail is not None
         code = next(
             line.rsplit(" ", 1)[1]
             for line in mail.payload["text"].splitlines()
