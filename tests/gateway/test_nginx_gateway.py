@@ -486,7 +486,7 @@ def test_the_command_writes_a_configuration_nginx_accepts(
     assert "nginx -t: the configuration is valid" in printed.out
     config = (out / "nginx.conf").read_text()
     assert "ssl_verify_client optional;" in config and "proxy_cache " not in config
-    assert "location /SST/v1/PCE/" in config and "proxy_pass http://127.0.0.1:5003/pce/;" in config
+    assert "location /SST/v1/PCE/" in config and "proxy_pass http://sst_pce/pce/;" in config
     assert json.loads((out / "directory.json").read_text())["entities"][2]["udc"] == "PGE"
     checked = subprocess.run(
         [nginx, "-t", "-p", str(out), "-c", "nginx.conf"], capture_output=True, text=True

@@ -133,7 +133,9 @@ def test_the_directory_uses_the_servers_resource_path() -> None:
 
 def test_the_configuration_proxies_without_caching_or_disk() -> None:
     config = render_nginx_config(parse_gateway_registry(document()), prefix_dir="/srv/gw")
-    assert "proxy_pass http://10.0.0.3:8000/pce/;" in config
+    assert "proxy_pass http://sst_pce/pce/;" in config  # through the entity's pool
+    assert "upstream sst_pce {\n        server 10.0.0.3:8000;\n        keepalive 32;" in config
+    assert "proxy_ssl_name " in config  # the https upstream is verified by its host name
     assert "proxy_set_header X-Forwarded-Prefix /SST/v1/PCE;" in config
     assert config.count("proxy_no_cache 1;") == 3 and "proxy_cache " not in config
     assert config.count("proxy_max_temp_file_size 0;") == 3
