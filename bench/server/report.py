@@ -413,7 +413,11 @@ def rewrite_performance_page(reading: ModuleType) -> str:
         )  # fmt: skip
     page = DOCS.read_text() if DOCS.exists() else "# Performance\n"
     before = page.split(f"\n{MARKER}", 1)[0].rstrip("\n")
-    return f"{before}\n\n{MARKER}\n\n{RESULTS_MD.read_text().strip()}\n"
+    text = f"{before}\n\n{MARKER}\n\n{RESULTS_MD.read_text().strip()}\n"
+    gateway = RESULTS_MD.with_name("gateway.md")  # bench/gateway's section stays last
+    if gateway.exists():
+        text += f"\n<!-- gateway benchmark: bench/results/gateway.md -->\n\n{gateway.read_text().strip()}\n"
+    return text
 
 
 def load_results(path: Path) -> tuple[dict[str, Any], list[Series], list[FlowSeries]]:
