@@ -11,7 +11,7 @@ confirms that something outside the grant exists (no 403 that leaks existence).
 from __future__ import annotations
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from ..storage.models import (
     Authorization,
@@ -107,6 +107,12 @@ _USAGE_SUMMARY = (
         authorization_usage_point.c.authorization_id == bindparam("authorization"),
         UsagePoint.customer_id == bindparam("customer"),
         UsagePoint.closed_at.is_(None),
+    )
+    # The usage point and its rates come in the same round trip: the RIN elements of an
+    # sst:rin grant need them (two lazy loads were half the request's queries).
+    .options(
+        contains_eager(UsageSummary.usage_point).joinedload(UsagePoint.tariff),
+        contains_eager(UsageSummary.usage_point).joinedload(UsagePoint.generation_tariff),
     )
 )
 """Built once (the hottest read; measured: rebuilding statements was ~12% of a request)."""
