@@ -28,7 +28,14 @@ from espi_sst.scope import Category, Scope
 
 from ..security import hash_secret, now
 from ..storage import db
-from ..storage.models import Authorization, AuthorizationCode, RetailCustomer, Token
+from ..storage.models import (
+    Application,
+    Authorization,
+    AuthorizationCode,
+    RetailCustomer,
+    Token,
+)
+from ..usable import grant_refusal
 from .adapters import OAuthClient, OAuthCode, OAuthToken
 from .audit import record
 from .keys import ALGORITHM, signing_key
@@ -164,6 +171,12 @@ def query_code(code: str, client: OAuthClient) -> OAuthCode | None:
     return OAuthCode(row)
 
 
+def _qualification(client_id: str) -> str | None:
+    return db.session.scalar(
+        select(Application.qualification).where(Application.client_id == client_id)
+    )
+
+
 def revoke_family(family: str, *, reason: str) -> None:
     db.session.execute(
         update(Token)
@@ -188,9 +201,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         db.session.commit()
 
     def authenticate_user(self, authorization_code: OAuthCode) -> RetailCustomer | None:
-        grant = db.session.get(Authorization, authorization_code.row.authorization_id)
-        if grant is None or grant.status != 1 or grant.customer is None:
+        row = authorization_code.row
+        grant = db.session.get(Authorization, row.authorization_id)
+        if grant is None or grant.customer is None:
             return None
+        if grant_refusal(_qualification(row.client_id), grant, now()) is not None:
+            return None  # revoked between consent and exchange, or already past its end
         return grant.customer
 
 
@@ -221,12 +237,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         if row.revoked_at is not None or (row.refresh_expires_at or 0) <= now():
             return None
-        authorization = row.authorization
-        if authorization is not None and (
-            authorization.status != 1
-            or (authorization.ends_at is not None and authorization.ends_at <= now())
-        ):
-            return None  # revoked, or past the end date the customer chose
+        if grant_refusal(_qualification(row.client_id), row.authorization, now()) is not None:
+            return None  # ended, past the end date the customer chose, or ASP withdrawn
         return OAuthToken(row)
 
     def authenticate_user(self, refresh_token: OAuthToken) -> RetailCustomer | None:

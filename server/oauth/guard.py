@@ -3,7 +3,8 @@
 ``current_grant()`` is the one gate: it finds the token by hash, refuses expired or revoked
 tokens, tokens of an ASP whose access was withdrawn (concept design 6.4.5-6.4.6: suspended,
 de-qualified or blocked -- a token issued in a race with the withdrawal survives its sweep)
-and tokens of revoked authorizations (401 ``invalid_token``), and checks the scope category
+and tokens of ended authorizations (401 ``invalid_token``) -- the one rule of
+``server/usable.py``, which introspection, the token endpoint and bolt-on mode share, and checks the scope category
 the endpoint needs (403 ``insufficient_scope``).  Endpoints then check that what is asked
 for belongs to the grant (another subscription's resources are 404, never data).
 """
@@ -18,12 +19,11 @@ from sqlalchemy.orm import joinedload
 
 from espi_sst.scope import Category, Scope
 
-from ..lifecycle import USABLE
 from ..security import hash_secret, now
 from ..storage import db
 from ..storage.models import Application, Authorization, Token
+from ..usable import token_refusal
 
-ACTIVE = 1
 _TOKEN_BY_HASH = (
     select(Token, Application.qualification)
     .join(Application, Application.client_id == Token.client_id)
@@ -81,23 +81,14 @@ def current_grant(required: Category | None = None, *, client_level: bool = Fals
         response.headers["WWW-Authenticate"] = 'Bearer realm="espi"'
         abort(response)
     found = db.session.execute(_TOKEN_BY_HASH, {"digest": hash_secret(value.strip())}).first()
-    token, qualification = (None, None) if found is None else found
-    moment = now()
-    if token is None or token.revoked_at is not None or token.access_expires_at <= moment:
+    if found is None:
         refuse(401, "invalid_token", "the access token is unknown, expired or revoked")
-    assert token is not None
-    if qualification not in USABLE:
-        refuse(
-            401,
-            "invalid_token",
-            "the application behind this token is no longer allowed: its access was withdrawn",
-        )
+    assert found is not None
+    token, qualification = found
+    refusal = token_refusal(token, qualification, now())
+    if refusal is not None:  # the one rule (server/usable.py)
+        refuse(401, "invalid_token", refusal.description)
     authorization = token.authorization
-    if authorization is not None and (
-        authorization.status != ACTIVE
-        or (authorization.ends_at is not None and authorization.ends_at <= moment)
-    ):
-        refuse(401, "invalid_token", "the authorization behind this token is revoked or ended")
     if client_level and authorization is not None:
         refuse(403, "insufficient_scope", "this resource needs a client_credentials token")
     if not client_level and authorization is None:

@@ -23,6 +23,7 @@ from ..lifecycle import may_request_consent
 from ..security import hash_secret, new_uuid, now
 from ..storage import db
 from ..storage.models import Application, Authorization, Token
+from ..usable import token_refusal
 from .adapters import OAuthClient, OAuthToken
 from .audit import record
 from .grants import (
@@ -148,15 +149,15 @@ class Introspection(IntrospectionEndpoint):
 
     def introspect_token(self, token: OAuthToken) -> dict[str, Any]:
         row = token.row
-        moment = now()
-        authorization = row.authorization
-        active = (
-            row.revoked_at is None
-            and row.access_expires_at > moment
-            and (authorization is None or authorization.status == 1)
+        qualification = db.session.scalar(
+            select(Application.qualification).where(Application.client_id == row.client_id)
         )
-        if not active:
+        # The guard's own rule (server/usable.py): a grant past its end date, or an ASP whose
+        # access was withdrawn, is inactive here too -- a bolt-on relying on this answer
+        # must not accept what this server's own resource API refuses.
+        if token_refusal(row, qualification, now()) is not None:
             return {"active": False}
+        authorization = row.authorization
         payload: dict[str, Any] = {
             "active": True,
             "client_id": row.client_id,

@@ -14,6 +14,7 @@ from ..oauth.audit import record
 from ..security import now
 from ..storage import db
 from ..storage.models import Authorization, RetailCustomer
+from ..usable import grant_refusal
 from . import bp
 from .forms import LoginForm, RevokeForm, SecondFactorForm
 from .identity import IdentitySource
@@ -99,8 +100,18 @@ def authorizations() -> str | Response:
         .where(Authorization.customer_id == customer.id)
         .order_by(Authorization.created_at.desc())
     ).all()
+    moment = now()
+    active = {  # the guard's own rule (server/usable.py): "active" is what an ASP can use
+        grant.id
+        for grant in grants
+        if grant_refusal(grant.application.qualification, grant, moment) is None
+    }
     return render_template(
-        "portal/authorizations.html", customer=customer, grants=grants, form=RevokeForm(), now=now()
+        "portal/authorizations.html",
+        customer=customer,
+        grants=grants,
+        active=active,
+        form=RevokeForm(),
     )
 
 

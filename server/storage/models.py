@@ -28,11 +28,13 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -53,6 +55,8 @@ class RetailCustomer(Base):
     username: Mapped[str] = mapped_column(String(120), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The last TOTP time step accepted: a code is good once, not for its whole window.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
     service_address: Mapped[str | None] = mapped_column(String(300))
@@ -336,6 +340,42 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class PortalSession(Base):
+    """A signed-in browser.  The session cookie carries a random id whose hash is kept here,
+    so signing out ends the session on the server: a copied cookie is worthless afterwards,
+    and every session has an absolute end (``expires_at``) whatever the cookie says."""
+
+    __tablename__ = "portal_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("retail_customer.id"), index=True)
+    auth_time: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_seen_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger)
+    ended_reason: Mapped[str | None] = mapped_column(String(32))  # signed_out | replaced ...
+    customer: Mapped[RetailCustomer] = relationship()
+
+
+class SignInThrottle(Base):
+    """Failed sign-in attempts under one key, and the backoff they earned.
+
+    A key is a keyed hash (HMAC) naming what is throttled -- an account tried from browsers
+    it has not seen, one recognised browser, one remote address -- never the typed text.
+    Backoff, not lock-out: a stranger can slow guesses at an account, never shut its owner
+    out of a browser the owner signed in from before.
+    """
+
+    __tablename__ = "sign_in_throttle"
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    first_failure_at: Mapped[int] = mapped_column(BigInteger)
+    last_failure_at: Mapped[int] = mapped_column(BigInteger)
+    next_allowed_at: Mapped[int] = mapped_column(BigInteger)
+    notified_at: Mapped[int | None] = mapped_column(BigInteger)  # the owner was e-mailed
+
+
 # ---- SST services -------------------------------------------------------------------------
 
 
@@ -362,6 +402,10 @@ class BillComparisonRecord(Base):
     __table_args__ = (
         UniqueConstraint("usage_point_id", "cycle_start", name="uq_bill_comparison_cycle"),
     )
+
+
+OPEN_RATE_CHANGE_CONDITION = "status IN ('awaitingConfirmation', 'confirmed', 'submitted')"
+"""A rate change still in progress (server.sst.rate_change.OPEN): at most one per usage point."""
 
 
 class RateChangeRequestRecord(Base):
@@ -405,6 +449,15 @@ class RateChangeRequestRecord(Base):
     target_tariff: Mapped[Tariff] = relationship()
     __table_args__ = (
         UniqueConstraint("application_id", "idempotency_key", name="uq_rate_change_idempotency"),
+        # One open request per service agreement, held by the database (a check-then-insert
+        # lets parallel POSTs through): a partial unique index, on SQLite and PostgreSQL.
+        Index(
+            "uq_rate_change_one_open_per_usage_point",
+            "usage_point_id",
+            unique=True,
+            sqlite_where=text(OPEN_RATE_CHANGE_CONDITION),
+            postgresql_where=text(OPEN_RATE_CHANGE_CONDITION),
+        ),
     )
 
 

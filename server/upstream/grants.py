@@ -4,11 +4,14 @@ token allows; the grant is mirrored locally (``shadow.py``)."""
 from __future__ import annotations
 
 from flask import abort, current_app, g, jsonify, make_response, request
+from sqlalchemy import select
 
 from espi_sst.scope import Category, Scope
 
+from ..security import now
 from ..storage import db
-from ..storage.models import Token
+from ..storage.models import Application, Token
+from ..usable import grant_refusal
 from .forward import UpstreamError
 from .introspection import introspect
 from .shadow import ShadowError, shadow_authorization
@@ -39,6 +42,16 @@ def introspected_grant(required: Category | None, *, client_level: bool) -> obje
     except ShadowError as exc:
         refuse(401, "invalid_token", str(exc).replace('"', "'"))
         raise
+    qualification = db.session.scalar(
+        select(Application.qualification).where(Application.client_id == found.client_id)
+    )
+    # The one rule (server/usable.py), with this utility's own view of the ASP.  An ASP-level
+    # token of an ASP registered only upstream is the upstream's business: nothing served
+    # for it comes from this server's rows.
+    if authorization is not None or qualification is not None:
+        refusal = grant_refusal(qualification, authorization, now())
+        if refusal is not None:
+            refuse(401, "invalid_token", refusal.description)
     if client_level and authorization is not None:
         refuse(403, "insufficient_scope", "this resource needs a client_credentials token")
     if not client_level and authorization is None:

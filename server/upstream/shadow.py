@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..security import now
 from ..storage.models import Application, Authorization, RetailCustomer, UsagePoint
+from ..usable import grant_refusal
 from .introspection import Introspected
 
 
@@ -39,9 +40,8 @@ def shadow_authorization(session: Session, found: Introspected) -> Authorization
         if found.usage_points
         else []
     )
-    from ..lifecycle import USABLE
-
-    if application.qualification not in USABLE:  # withdrawn here, whatever the upstream says
+    if grant_refusal(application.qualification, None, now()) is not None:
+        # withdrawn here, whatever the upstream says: no mirror rows for it (server/usable.py)
         raise ShadowError(
             f"the application {found.client_id} is no longer allowed here: its access was withdrawn"
         )

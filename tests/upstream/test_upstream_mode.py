@@ -34,6 +34,7 @@ from espi_sst_server.gateway.registry import parse_gateway_registry
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import (
     Application,
+    Authorization,
     IntervalReading,
     MeterReading,
     OutboxMessage,
@@ -42,7 +43,7 @@ from espi_sst_server.storage.models import (
 )
 from espi_sst_server.worker import Worker
 from flask import Flask
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from espi_sst.client import AspClient, MemoryTokenStore
@@ -381,6 +382,7 @@ def test_a_token_revoked_upstream_is_refused_by_the_bolt_on(pair: Pair) -> None:
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
+    print("DEBUG", answer.status_code, answer.text)
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_token"
 
 
@@ -426,3 +428,57 @@ def test_an_asp_blocked_at_the_bolt_on_is_refused_even_if_the_upstream_still_acc
                 select(Application).where(Application.client_id == client_id)
             ).one()
             application.qualification = "qualified"
+
+
+def test_an_asp_blocked_at_the_bolt_on_gets_nothing_with_a_client_credentials_token(
+    pair: Pair,
+) -> None:
+    """The one rule (server/usable.py) holds for ASP-level tokens too: the bolt-on knows
+    the ASP, so its standing here counts, whatever the upstream still accepts."""
+    client = pair.demo["client"]
+    issued = requests.post(
+        f"{pair.upstream.url}/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "FB=3_19_35"},
+        auth=(client["client_id"], client["client_secret"]),
+        timeout=10,
+    )
+    assert issued.status_code == 200, issued.text
+    body = issued.json()
+    assert body["resourceURI"].startswith(pair.bolt_on_public)
+    bearer = {"Authorization": f"Bearer {body['access_token']}"}
+    assert requests.get(body["resourceURI"], headers=bearer, timeout=30).status_code == 200
+    with pair.bolt_on.app.app_context(), db.transaction() as session:
+        application = session.scalars(
+            select(Application).where(Application.client_id == client["client_id"])
+        ).one()
+        application.qualification = "blocked"
+    try:
+        time.sleep(pair.bolt_on.app.config["INTROSPECTION_CACHE_SECONDS"] + 0.5)
+        answer = requests.get(body["resourceURI"], headers=bearer, timeout=30)
+        assert answer.status_code == 401 and "withdrawn" in answer.json()["error_description"]
+    finally:
+        with pair.bolt_on.app.app_context(), db.transaction() as session:
+            application = session.scalars(
+                select(Application).where(Application.client_id == client["client_id"])
+            ).one()
+            application.qualification = "qualified"
+
+
+def test_a_grant_past_its_end_date_upstream_is_refused_by_the_bolt_on(pair: Pair) -> None:
+    """The upstream's introspection follows the guard's rule: a grant whose end date has
+    passed (the expiry sweep not yet run) is inactive, so the bolt-on refuses it too -- for
+    what the bolt-on serves itself (RateInformation), not only what it forwards."""
+    connection, grant = connect(pair, "dana")
+    token = connection.session.token["access_token"]
+    connection.close()
+    dana = next(c for c in pair.demo["customers"] if c["username"] == "dana")
+    rates = f"{grant.subscription_uri}/UsagePoint/{dana['usage_points'][0]}/RateInformation"
+    with pair.upstream.app.app_context(), db.transaction() as session:
+        ended = session.execute(
+            update(Authorization)
+            .where(Authorization.uuid == grant.authorization_uri.rsplit("/", 1)[1])
+            .values(ends_at=int(time.time()) - 1)
+        )
+        assert ended.rowcount == 1
+    answer = requests.get(rates, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid_token"
