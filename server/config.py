@@ -42,6 +42,14 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
     "WTF_CSRF_TIME_LIMIT": 3600,
+    # Input at the edge (server/edge.py): larger bodies get 413, deeper JSON 400 (NUL
+    # characters anywhere in a request get 400 too; that needs no setting).  The three
+    # MAX_* keys are Flask's own, enforced by Werkzeug while it reads the body: the whole
+    # body, one form field held in memory, the number of form fields.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 500_000,
+    "MAX_FORM_PARTS": 1000,
+    "JSON_MAX_DEPTH": 64,
     # Where customers sign in: None for the built-in table, or "module:attribute" naming an
     # IdentitySource (authenticate, needs_second_factor, verify_second_factor).
     "IDENTITY_SOURCE": None,
