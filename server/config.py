@@ -116,10 +116,14 @@ DEFAULTS: dict[str, Any] = {
     # remote address (looser: a household or an office shares one address).
     "LOGIN_RATE_LIMIT": "10 per minute;100 per day",
     "LOGIN_IP_RATE_LIMIT": "30 per minute;1000 per day",
-    # Token, revocation and introspection requests per client id, each endpoint apart.  An
-    # ASP refreshes each customer's token every ACCESS_TOKEN_SECONDS: raise this for ASPs
-    # with tens of thousands of customers.
+    # Token, revocation and introspection requests per authenticated client (a public
+    # client: per client and remote address), each endpoint apart.  An ASP refreshes each
+    # customer's token every ACCESS_TOKEN_SECONDS: raise this for ASPs with tens of
+    # thousands of customers.
     "TOKEN_RATE_LIMIT": "20 per second;1200 per minute",
+    # Failed client authentications at those endpoints per remote address; an address over
+    # it is refused before it may authenticate again (server/client_limits.py).
+    "TOKEN_FAILURE_IP_RATE_LIMIT": "10 per minute;100 per hour",
     # One-time-passcode confirmation (rate change): per request (above the request's own
     # attempt counter, so that is what customers meet; this stops hammering and parallel
     # guesses), then per client.

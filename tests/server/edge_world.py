@@ -35,6 +35,7 @@ SECRETS = {"asp-a": "secret-of-a", "asp-b": "secret-of-b", "asp-public": None}
 class Grant:
     client_id: str
     token: str
+    refresh_token: str
     subscription: str
     usage_point: str
 
@@ -132,19 +133,23 @@ def make_edge_world(database_url: str, **config: Any) -> EdgeWorld:
             )
             session.add(authorization)
             session.flush()
-            token = f"token-of-{client_id}"
+            token, refresh = f"token-of-{client_id}", f"refresh-of-{client_id}"
             session.add(
                 Token(
                     family=new_uuid(),
                     client_id=client_id,
                     authorization_id=authorization.id,
                     access_token_hash=hash_secret(token),
+                    refresh_token_hash=hash_secret(refresh),
                     scope=SCOPE,
                     issued_at=moment,
                     access_expires_at=moment + 3600,
+                    refresh_expires_at=moment + 86400,
                 )
             )
-            grants[client_id] = Grant(client_id, token, authorization.subscription_uuid, point.uuid)
+            grants[client_id] = Grant(
+                client_id, token, refresh, authorization.subscription_uuid, point.uuid
+            )
     return EdgeWorld(app, grants)
 
 
