@@ -124,6 +124,12 @@ DEFAULTS: dict[str, Any] = {
     # Failed client authentications at those endpoints per remote address; an address over
     # it is refused before it may authenticate again (server/client_limits.py).
     "TOKEN_FAILURE_IP_RATE_LIMIT": "10 per minute;100 per hour",
+    # The resource API (and userinfo) per ASP, counted once its bearer token is validated
+    # (server/resource_limits.py): every request, and in addition the bulk feeds
+    # (Batch/Subscription, Subscription, IntervalBlock feeds, Batch/Bulk), which cost
+    # seconds each.  Raise both for ASPs with many customers.
+    "RESOURCE_RATE_LIMIT": "20 per second;600 per minute",
+    "RESOURCE_BULK_RATE_LIMIT": "2 per second;60 per minute",
     # One-time-passcode confirmation (rate change): per request (above the request's own
     # attempt counter, so that is what customers meet; this stops hammering and parallel
     # guesses), then per client.

@@ -6,7 +6,9 @@ redis-server on loopback)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import pyotp
 import pytest
 import redis
+import requests
 from edge_world import EdgeWorld, Grant, basic, dispose, make_edge_world
 from espi_sst_server import create_app
 from espi_sst_server.limits import otp_confirmation_limit
@@ -24,6 +27,7 @@ from espi_sst_server.storage.models import RetailCustomer
 from flask import Flask, g, jsonify, request
 from flask.testing import FlaskClient
 from redis_server import redis_url, running_redis  # noqa: F401  (redis_url: the fixture)
+from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 LOOSE = "1000 per minute"
@@ -320,6 +324,96 @@ def test_disabled_rate_limits_refuse_no_client(asps: Callable[..., EdgeWorld]) -
     for _ in range(3):
         assert client_token(client, "asp-a", "wrong").status_code == 401
         assert client_token(client, "asp-a", "secret-of-a").status_code == 200
+
+
+# ---- the resource API per ASP (server/resource_limits.py) ----------------------------------------
+#
+# Counted once the bearer token is validated, by the ASP it belongs to (issue 11, finding
+# 24): a stranger's tokens are refused 401 and spend no ASP's budget.
+
+
+def resource_get(client: FlaskClient, grant: Grant, path: str | None = None) -> Any:
+    return client.get(path or grant.url(), headers=grant.headers)
+
+
+def test_the_resource_api_is_limited_per_asp(database_url: str) -> None:
+    world = make_edge_world(database_url, RESOURCE_RATE_LIMIT="3 per minute")
+    try:
+        client = world.app.test_client()
+        a, b = world.grants["asp-a"], world.grants["asp-b"]
+        for _ in range(3):
+            assert resource_get(client, a).status_code == 200
+        refused = resource_get(client, a, a.url("/MeterReading"))
+        assert_refused(refused, html=False)
+        assert set(refused.get_json()) == {"error", "error_description"}
+        assert resource_get(client, b).status_code == 200  # another ASP: its own budget
+    finally:
+        dispose(world)
+
+
+def test_a_stranger_cannot_spend_an_asps_resource_budget(asps: Callable[..., EdgeWorld]) -> None:
+    world = asps(RESOURCE_RATE_LIMIT="2 per minute")
+    client = world.app.test_client()
+    a = world.grants["asp-a"]
+    for number in range(5):
+        forged = client.get(a.url(), headers={"Authorization": f"Bearer forged-{number}"})
+        assert forged.status_code == 401
+    assert client.get(a.url()).status_code == 401  # no token at all
+    assert resource_get(client, a).status_code == 200
+    assert resource_get(client, a).status_code == 200
+    assert_refused(resource_get(client, a), html=False)
+
+
+def test_bulk_feeds_have_their_own_tighter_limit(asps: Callable[..., EdgeWorld]) -> None:
+    """Batch/Subscription (and the Subscription and IntervalBlock feeds) cost seconds each."""
+    world = asps(RESOURCE_RATE_LIMIT=LOOSE, RESOURCE_BULK_RATE_LIMIT="2 per minute")
+    client = world.app.test_client()
+    a, b = world.grants["asp-a"], world.grants["asp-b"]
+    assert resource_get(client, a, a.batch).status_code == 200
+    assert resource_get(client, a, a.batch.replace("/Batch", "")).status_code == 200
+    assert_refused(resource_get(client, a, a.batch), html=False)
+    assert resource_get(client, a).status_code == 200  # single resources: the general limit
+    assert resource_get(client, b, b.batch).status_code == 200  # another ASP
+
+
+def test_bulk_requests_count_in_the_general_limit_too(asps: Callable[..., EdgeWorld]) -> None:
+    world = asps(RESOURCE_RATE_LIMIT="2 per minute", RESOURCE_BULK_RATE_LIMIT=LOOSE)
+    client = world.app.test_client()
+    a = world.grants["asp-a"]
+    assert resource_get(client, a, a.batch).status_code == 200
+    assert resource_get(client, a).status_code == 200
+    assert_refused(resource_get(client, a, a.batch), html=False)
+
+
+def test_a_parallel_burst_gets_exactly_the_limit(tmp_path: Path) -> None:
+    """The reported burst (200 GETs, no 429), through real sockets, released together: the
+    limit holds exactly, and nothing fails."""
+    world = make_edge_world(f"sqlite:///{tmp_path}/burst.db", RESOURCE_RATE_LIMIT="10 per minute")
+    server = make_server("127.0.0.1", 0, world.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    a = world.grants["asp-a"]
+    url = f"http://127.0.0.1:{server.server_port}{a.url()}"
+    barrier = threading.Barrier(30)
+
+    def one() -> int:
+        with requests.Session() as session:
+            barrier.wait(timeout=30)
+            answer = session.get(url, headers=a.headers, timeout=30)
+            if answer.status_code == 429:
+                assert int(answer.headers["Retry-After"]) >= 1
+            return answer.status_code
+
+    try:
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            statuses = list(pool.map(lambda _: one(), range(30)))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        dispose(world)
+    assert statuses.count(200) == 10
+    assert statuses.count(429) == 20
 
 
 # ---- the OTP confirmation decorator, on a throw-away view ------------------------------------
