@@ -17,8 +17,9 @@ import pyotp
 import pytest
 import redis
 import requests
-from edge_world import EdgeWorld, Grant, basic, dispose, make_edge_world
+from edge_world import SECRETS, EdgeWorld, Grant, basic, dispose, make_edge_world
 from espi_sst_server import create_app
+from espi_sst_server.admin import register_resource_server
 from espi_sst_server.limits import otp_confirmation_limit
 from espi_sst_server.portal.identity import hash_password
 from espi_sst_server.security import now
@@ -414,6 +415,54 @@ def test_a_parallel_burst_gets_exactly_the_limit(tmp_path: Path) -> None:
         dispose(world)
     assert statuses.count(200) == 10
     assert statuses.count(429) == 20
+
+
+def test_the_bolt_on_limits_each_asp_after_introspection(tmp_path: Path) -> None:
+    """Bolt-on mode (TOKEN_VALIDATION=introspection): the bolt-on counts the ASP the
+    upstream's introspection names, before forwarding (the costly part) -- a real upstream
+    on a loopback socket."""
+    upstream = make_edge_world(f"sqlite:///{tmp_path}/upstream.db")
+    with upstream.app.app_context():
+        registered = register_resource_server(db.session, name="bolt-on", client_id="bolt-on")
+    server = make_server("127.0.0.1", 0, upstream.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    bolt_on = make_app(
+        tmp_path,
+        "bolt-on",
+        UPSTREAM_RESOURCE_URL=f"{base}/espi/1_1/resource",
+        TOKEN_VALIDATION="introspection",
+        INTROSPECTION_URL=f"{base}/oauth/introspect",
+        INTROSPECTION_CLIENT_ID=registered.client_id,
+        INTROSPECTION_CLIENT_SECRET=registered.client_secret,
+        RESOURCE_RATE_LIMIT="2 per minute",
+    )
+    try:
+        bearers = {}
+        for client_id in ("asp-a", "asp-b"):
+            issued = upstream.app.test_client().post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials", "scope": "FB=3_19_35"},
+                headers=basic(client_id, SECRETS[client_id]),
+            )
+            assert issued.status_code == 200, issued.get_json()
+            bearers[client_id] = {"Authorization": "Bearer " + issued.get_json()["access_token"]}
+        client = bolt_on.test_client()
+        status = "/espi/1_1/resource/ReadServiceStatus"
+        assert client.get(status, headers=bearers["asp-a"]).status_code == 200
+        assert client.get(status, headers=bearers["asp-a"]).status_code == 200
+        assert_refused(client.get(status, headers=bearers["asp-a"]), html=False)
+        assert client.get(status, headers=bearers["asp-b"]).status_code == 200
+        assert client.get(status, headers={"Authorization": "Bearer forged"}).status_code == 401
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        session = bolt_on.extensions.get("espi_sst_upstream_session")
+        if session is not None:
+            session.close()
+        dispose(upstream)
 
 
 # ---- the OTP confirmation decorator, on a throw-away view ------------------------------------
