@@ -41,7 +41,10 @@ Decorators, placed under the route decorator:
 
 Every attempt counts, right or wrong.  Flask-Limiter's ``deduct_when`` could count failures
 only, but it *tests* before the view and *deducts* after it, so parallel guesses all pass the
-test: a brute-force window we do not open.  An empty limit string switches one limit off.
+test: a brute-force window we do not open.  (The client endpoints are the exception, on
+purpose: what they guard are 256-bit secrets, and counting every attempt per claimed client
+let a stranger lock the client out; ``client_limits.py`` says how they count instead.)  An
+empty limit string switches one limit off.
 
 Refused requests get 429 (RFC 6585 section 4) with ``Retry-After`` in seconds: an HTML page
 on the portal, ``{"error": "too_many_requests", "error_description": ...}`` elsewhere (the
