@@ -17,7 +17,7 @@ from flask import Flask
 from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import limits
+from . import edge, limits
 from .config import load_config
 from .storage import db
 
@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
     db.init_app(app)
+    edge.init_app(app)  # first hook: NUL, size and JSON depth before CSRF, limits and views
     csrf.init_app(app)
     limits.init_app(app)  # per-app Flask-Limiter for the views limits.py decorates
 

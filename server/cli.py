@@ -73,14 +73,43 @@ def register_resource_server_command(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """A development server (production: gunicorn espi_sst_server.wsgi:app)."""
+    """A development server (production: gunicorn behind nginx, docs/deployment.md).
+
+    Werkzeug's server with a socket timeout and a bound on threads (server/dev_server.py):
+    half-sent requests no longer hold a thread each for ever."""
+    from .dev_server import make_dev_server
+
     app = create_app(
         {"ISSUER": f"http://{args.host}:{args.port}"}
         if args.issuer is None
         else {"ISSUER": args.issuer}
     )
-    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    server = make_dev_server(
+        args.host, args.port, app, timeout=args.socket_timeout, max_threads=args.max_threads
+    )
+    server.log_startup()
+    server.serve_forever()  # until Ctrl-C; closes the socket
     return 0
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """The development server's limits (``serve`` and ``demo``; server/dev_server.py)."""
+    from .dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT
+
+    parser.add_argument(
+        "--socket-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"close a connection silent this long (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--max-threads",
+        type=int,
+        default=DEFAULT_MAX_THREADS,
+        metavar="N",
+        help=f"connections served at once; more get 503 (default {DEFAULT_MAX_THREADS})",
+    )
 
 
 def _operator() -> str:
@@ -319,6 +348,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--issuer", default=None, help="public base URL (default http://HOST:PORT)")
+    add_server_options(p)
     p.set_defaults(server_command=serve)
 
     p = sub.add_parser("worker", help="run the background worker (server extra)")
@@ -355,6 +385,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         help="two IOUs, a CCA and the gateway (nginx when installed) at --port",
     )
     p.add_argument("--no-nginx", action="store_true", help=argparse.SUPPRESS)
+    add_server_options(p)
     p.set_defaults(server_command=_demo)
 
     p = sub.add_parser(

@@ -42,6 +42,14 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
     "WTF_CSRF_TIME_LIMIT": 3600,
+    # Input at the edge (server/edge.py): larger bodies get 413, deeper JSON 400 (NUL
+    # characters anywhere in a request get 400 too; that needs no setting).  The three
+    # MAX_* keys are Flask's own, enforced by Werkzeug while it reads the body: the whole
+    # body, one form field held in memory, the number of form fields.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 500_000,
+    "MAX_FORM_PARTS": 1000,
+    "JSON_MAX_DEPTH": 64,
     # Where customers sign in: None for the built-in table, or "module:attribute" naming an
     # IdentitySource (authenticate, needs_second_factor, verify_second_factor).
     "IDENTITY_SOURCE": None,
@@ -108,10 +116,20 @@ DEFAULTS: dict[str, Any] = {
     # remote address (looser: a household or an office shares one address).
     "LOGIN_RATE_LIMIT": "10 per minute;100 per day",
     "LOGIN_IP_RATE_LIMIT": "30 per minute;1000 per day",
-    # Token, revocation and introspection requests per client id, each endpoint apart.  An
-    # ASP refreshes each customer's token every ACCESS_TOKEN_SECONDS: raise this for ASPs
-    # with tens of thousands of customers.
+    # Token, revocation and introspection requests per authenticated client (a public
+    # client: per client and remote address), each endpoint apart.  An ASP refreshes each
+    # customer's token every ACCESS_TOKEN_SECONDS: raise this for ASPs with tens of
+    # thousands of customers.
     "TOKEN_RATE_LIMIT": "20 per second;1200 per minute",
+    # Failed client authentications at those endpoints per remote address; an address over
+    # it is refused before it may authenticate again (server/client_limits.py).
+    "TOKEN_FAILURE_IP_RATE_LIMIT": "10 per minute;100 per hour",
+    # The resource API (and userinfo) per ASP, counted once its bearer token is validated
+    # (server/resource_limits.py): every request, and in addition the bulk feeds
+    # (Batch/Subscription, Subscription, IntervalBlock feeds, Batch/Bulk), which cost
+    # seconds each.  Raise both for ASPs with many customers.
+    "RESOURCE_RATE_LIMIT": "20 per second;600 per minute",
+    "RESOURCE_BULK_RATE_LIMIT": "2 per second;60 per minute",
     # One-time-passcode confirmation (rate change): per request (above the request's own
     # attempt counter, so that is what customers meet; this stops hammering and parallel
     # guesses), then per client.

@@ -19,9 +19,12 @@ Decorators, placed under the route decorator:
   SHA-256, never in clear in Redis) and ``LOGIN_IP_RATE_LIMIT`` per remote address.
 * ``second_factor_limit`` -- POSTs of the second-factor form: the same two settings, the
   account being the one that passed the password step.
-* ``client_limit`` -- token, revocation, introspection: ``TOKEN_RATE_LIMIT`` per client id
-  (the HTTP Basic user, parsed as Authlib parses it, or the ``client_id`` form field; the
-  remote address when neither is sent).  A separate bucket per endpoint.
+* ``client_limit`` -- token, revocation, introspection: refuses, before anything else, a
+  remote address over ``TOKEN_FAILURE_IP_RATE_LIMIT`` (failed client authentications).  The
+  counting happens where the client is known, in Authlib's client authentication
+  (``client_limits.py``): a failure per remote address, a success per client
+  (``TOKEN_RATE_LIMIT``) -- never per the client id a request merely claims, which let a
+  stranger lock an ASP out.  A separate bucket per endpoint.
 * ``otp_confirmation_limit`` -- for the SST rate-change confirmation endpoint, a view whose
   URL has ``<rid>`` (the rate-change request id) and whose bearer token names the client::
 
@@ -38,7 +41,10 @@ Decorators, placed under the route decorator:
 
 Every attempt counts, right or wrong.  Flask-Limiter's ``deduct_when`` could count failures
 only, but it *tests* before the view and *deducts* after it, so parallel guesses all pass the
-test: a brute-force window we do not open.  An empty limit string switches one limit off.
+test: a brute-force window we do not open.  (The client endpoints are the exception, on
+purpose: what they guard are 256-bit secrets, and counting every attempt per claimed client
+let a stranger lock the client out; ``client_limits.py`` says how they count instead.)  An
+empty limit string switches one limit off.
 
 Refused requests get 429 (RFC 6585 section 4) with ``Retry-After`` in seconds: an HTML page
 on the portal, ``{"error": "too_many_requests", "error_description": ...}`` elsewhere (the
@@ -61,7 +67,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request, session
 from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.wrappers import Response
@@ -95,20 +100,6 @@ def _submitted_account() -> str:
 def _pending_account() -> str:
     pending = session.get("pending_customer_id")
     return f"customer:{pending}" if pending is not None else remote_address()
-
-
-def client_key() -> str:
-    """The OAuth client a token, revocation or introspection request speaks for.
-
-    The Basic header is read with Authlib's own parser, so the bucket is the client Authlib
-    authenticates; credentials that are not UTF-8 name no client (the address counts).
-    """
-    try:
-        client_id, _ = extract_basic_authorization(request.headers)
-    except UnicodeDecodeError:
-        client_id = None
-    client_id = client_id or request.form.get("client_id")
-    return f"client:{_bounded(client_id)}" if client_id else remote_address()
 
 
 def _otp_client() -> str:
@@ -196,7 +187,22 @@ second_factor_limit = _limited(
     _Rule("LOGIN_RATE_LIMIT", _pending_account, "account", _POST),
     _Rule("LOGIN_IP_RATE_LIMIT", remote_address, "ip", _POST),
 )
-client_limit = _limited(_Rule("TOKEN_RATE_LIMIT", client_key, "client"))
+
+
+def client_limit(view: Callable[P, R]) -> Callable[P, R]:
+    """Refuse an address over its failed client authentications before the view runs; the
+    view's client authentication counts the rest (``client_limits.py``)."""
+
+    @functools.wraps(view)
+    def limited(*args: P.args, **kwargs: P.kwargs) -> R:
+        from .client_limits import refuse_failing_address  # it counts with this module
+
+        refuse_failing_address()
+        return view(*args, **kwargs)
+
+    return limited
+
+
 otp_confirmation_limit = _limited(
     _Rule("OTP_RATE_LIMIT", _otp_request, "request"),
     _Rule("OTP_CLIENT_RATE_LIMIT", _otp_client, "client"),
@@ -218,6 +224,11 @@ def _retry_after(error: RateLimitExceeded) -> int:
 def _too_many_requests(error: RateLimitExceeded) -> Response:
     seconds = _retry_after(error)
     current_app.logger.warning("rate limit %s reached at %s", error.limit.limit, request.path)
+    return too_many_requests(seconds)
+
+
+def too_many_requests(seconds: int) -> Response:
+    """The 429 of every limit: Retry-After, no-store, HTML or JSON by path."""
     if request.path.startswith(_BROWSER_PATHS):
         page = render_template(
             "portal/error.html",
@@ -243,11 +254,11 @@ def init_app(app: Flask) -> None:
 
 
 __all__ = [
-    "client_key",
     "client_limit",
     "init_app",
     "login_limit",
     "otp_confirmation_limit",
     "remote_address",
     "second_factor_limit",
+    "too_many_requests",
 ]

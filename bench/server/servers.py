@@ -130,6 +130,10 @@ def espi_env(database_url: str, base_url: str) -> dict[str, str]:
         "ESPI_ISSUER": base_url,
         # One key for both workers (otherwise they share the instance folder's key file).
         "ESPI_SECRET_KEY": secrets.token_urlsafe(32),
+        # The load is one ASP's token at full speed: its per-ASP limits (server/
+        # resource_limits.py) would answer 429 to most of it, so they are off here.
+        "ESPI_RESOURCE_RATE_LIMIT": "",
+        "ESPI_RESOURCE_BULK_RATE_LIMIT": "",
     }
 
 

@@ -6,8 +6,9 @@ page ``/demo/inbox`` shows: the customers' rate-change passcodes arrive there) a
 background worker (rate-change decisions, e-mail, ASP notifications), a fake MIDAS server
 (prices for the demo RINs) and the sample ASP app (``examples/asp_app``, when run from a
 checkout), writes ``DIR/demo.json`` (where everything is, the demo accounts and clients)
-and serves until interrupted.  Production deployments run gunicorn and ``espi-sst worker``
-instead (README).
+and serves until interrupted, on Werkzeug's server with a socket timeout and a bound on
+threads (``server/dev_server.py``).  Production deployments run gunicorn behind nginx and
+``espi-sst worker`` instead (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import make_server
-
 from .. import create_app
+from ..dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT, make_dev_server
 from ..storage import db
 from ..worker import Worker
 from .data import DemoData
@@ -147,7 +147,13 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             helpers.append((asp, asp_thread))
         demo_json = write_demo_json(data_dir, demo, base_url, asp_url=asp_url, midas_url=midas_url)
-        server = make_server(args.host, args.port, app, threaded=True)
+        server = make_dev_server(
+            args.host,
+            args.port,
+            app,
+            timeout=getattr(args, "socket_timeout", DEFAULT_TIMEOUT),
+            max_threads=getattr(args, "max_threads", DEFAULT_MAX_THREADS),
+        )
         worker = threading.Thread(
             target=Worker(app).run_forever,
             args=(stop_worker,),

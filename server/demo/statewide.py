@@ -36,10 +36,10 @@ from flask import Flask
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from .. import create_app
+from ..dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT, BoundedServer, make_dev_server
 from ..gateway.directory import serialize_directory
 from ..gateway.nginx import write_nginx_gateway
 from ..gateway.registry import GatewayRegistry, parse_gateway_registry
@@ -178,6 +178,27 @@ def dispatcher(apps: dict[str, Flask], registry: GatewayRegistry) -> DispatcherM
     return DispatcherMiddleware(root, {f"/SST/v1/{code}": app for code, app in apps.items()})
 
 
+NGINX_KEEPALIVE_OUTLASTED = 75.0
+"""Seconds an entity's server behind nginx keeps a silent connection: longer than the
+gateway's upstream ``keepalive_timeout 60s``, as gunicorn's ``--keep-alive 75`` is, or nginx
+may send a request on a connection the server is closing.  nginx's own client timeouts
+(15 s) protect those loopback servers from slow clients."""
+
+
+def _server(
+    args: argparse.Namespace, host: str, port: int, app: Any, *, behind_nginx: bool = False
+) -> BoundedServer:
+    """Werkzeug's server with the demo's socket timeout and thread bound (dev_server.py)."""
+    timeout = float(getattr(args, "socket_timeout", DEFAULT_TIMEOUT))
+    return make_dev_server(
+        host,
+        port,
+        app,
+        timeout=max(timeout, NGINX_KEEPALIVE_OUTLASTED) if behind_nginx else timeout,
+        max_threads=getattr(args, "max_threads", DEFAULT_MAX_THREADS),
+    )
+
+
 def run_statewide(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -227,7 +248,7 @@ def run_statewide(args: argparse.Namespace) -> int:
         ours: list[Any] = []  # servers this function runs (the helpers run their own)
         if nginx is not None:
             for code, app in apps.items():
-                ours.append(make_server("127.0.0.1", ports[code], app, threaded=True))
+                ours.append(_server(args, "127.0.0.1", ports[code], app, behind_nginx=True))
             files = write_nginx_gateway(
                 registry,
                 data_dir / "gateway",
@@ -244,9 +265,7 @@ def run_statewide(args: argparse.Namespace) -> int:
             )
             gateway_kind = f"nginx ({files.config})"
         else:
-            ours.append(
-                make_server(args.host, gateway_port, dispatcher(apps, registry), threaded=True)
-            )
+            ours.append(_server(args, args.host, gateway_port, dispatcher(apps, registry)))
             gateway_kind = "in-process dispatcher (install nginx for the real gateway)"
         servers += ours
         for server in ours:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from espi_sst.scope import Scope, ScopeError
 
+from .. import client_limits
 from ..lifecycle import may_request_consent
 from ..security import hash_secret, new_uuid, now
 from ..storage import db
@@ -94,6 +95,22 @@ def save_token(token: dict[str, Any], request: Any) -> None:
 
 
 class EspiAuthorizationServer(AuthorizationServer):
+    def authenticate_client(
+        self, request: Any, methods: list[str], endpoint: str = "token"
+    ) -> OAuthClient:
+        """Authlib's client authentication, counted where a stranger cannot spend it: a
+        failure against the remote address, a success against the client it authenticated
+        (``client_limits.py``; issue 11, finding 1).  Every grant and the revocation and
+        introspection endpoints authenticate their client here."""
+        client_limits.refuse_failing_address()
+        try:
+            client: OAuthClient = super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            client_limits.authentication_failed()
+            raise
+        client_limits.authenticated(client.get_client_id(), getattr(request, "auth_method", None))
+        return client
+
     def validate_requested_scope(self, scope: str | None) -> None:
         if not scope:
             raise InvalidScopeError(

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from espi_sst.scope import Category, Scope
 
+from ..resource_limits import charge
 from ..security import now
 from ..storage import db
 from ..storage.models import Application, Token
@@ -52,6 +53,7 @@ def introspected_grant(required: Category | None, *, client_level: bool) -> obje
         refusal = grant_refusal(qualification, authorization, now())
         if refusal is not None:
             refuse(401, "invalid_token", refusal.description)
+    charge(found.client_id)  # per-ASP limits, once the token is known good (429)
     if client_level and authorization is not None:
         refuse(403, "insufficient_scope", "this resource needs a client_credentials token")
     if not client_level and authorization is None:

@@ -1,10 +1,14 @@
-"""Rate limits (server/limits.py): sign-in per account and per address, the token endpoint
-per client, the OTP confirmation decorator per request and per client, the 429 responses,
-the off switch, and Redis storage shared by two apps (a real redis-server on loopback)."""
+"""Rate limits (server/limits.py, server/client_limits.py): sign-in per account and per
+address, the OAuth client endpoints per authenticated client and their failed
+authentications per address, the OTP confirmation decorator per request and per client,
+the 429 responses, the off switch, and Redis storage shared by two apps (a real
+redis-server on loopback)."""
 
 from __future__ import annotations
 
-from base64 import b64encode
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,8 +16,11 @@ from typing import Any
 import pyotp
 import pytest
 import redis
+import requests
+from edge_world import SECRETS, EdgeWorld, Grant, basic, dispose, make_edge_world
 from espi_sst_server import create_app
-from espi_sst_server.limits import client_key, otp_confirmation_limit
+from espi_sst_server.admin import register_resource_server
+from espi_sst_server.limits import otp_confirmation_limit
 from espi_sst_server.portal.identity import hash_password
 from espi_sst_server.security import now
 from espi_sst_server.storage import db
@@ -21,6 +28,7 @@ from espi_sst_server.storage.models import RetailCustomer
 from flask import Flask, g, jsonify, request
 from flask.testing import FlaskClient
 from redis_server import redis_url, running_redis  # noqa: F401  (redis_url: the fixture)
+from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 LOOSE = "1000 per minute"
@@ -153,53 +161,145 @@ def test_second_factor_is_limited_per_pending_account(tmp_path: Path) -> None:
     assert_refused(refused, html=True)
 
 
-# ---- OAuth client endpoints -----------------------------------------------------------------
+# ---- OAuth client endpoints (server/client_limits.py) -----------------------------------------
+#
+# Failed client authentications count per remote address; the per-client limit counts only
+# requests whose client authenticated (a public client: per client and address).  So a
+# stranger who knows an ASP's client id cannot spend its budget (issue 11, finding 1).
+
+ATTACKER, ASP_HOST, OTHER_HOST = "203.0.113.66", "198.51.100.10", "198.51.100.20"
+CLIENT_SCOPE = "FB=4_5_15 basic"
 
 
-def test_token_endpoint_is_limited_per_client(tmp_path: Path) -> None:
-    app = make_app(tmp_path, TOKEN_RATE_LIMIT="2 per minute")
-    client = app.test_client()
-    assert token_request(client, "asp-a").status_code == 401  # unknown client, still counted
-    assert token_request(client, "asp-a", basic=False).status_code != 429  # the same bucket
-    assert_refused(token_request(client, "asp-a"), html=False)
-    assert token_request(client, "asp-b").status_code == 401  # another client
-    assert token_request(client, "asp-b", basic=False).status_code != 429
-    # revocation and introspection count apart from the token endpoint
-    revoked = client.post("/oauth/revoke", data={"token": "x"}, auth=("asp-a", "nope"))
-    assert revoked.status_code != 429
+@pytest.fixture()
+def asps(tmp_path: Path) -> Iterator[Callable[..., EdgeWorld]]:
+    """``asps(**config)``: the edge world (three ASPs, their grants) on SQLite."""
+    made: list[EdgeWorld] = []
+
+    def make(**config: Any) -> EdgeWorld:
+        world = make_edge_world(f"sqlite:///{tmp_path}/asps-{len(made)}.db", **config)
+        made.append(world)
+        return world
+
+    yield make
+    for world in made:
+        dispose(world)
 
 
-@pytest.mark.parametrize(
-    ("headers", "form", "key"),
-    [
-        ({"Authorization": "Basic " + b64encode(b"asp%2Da:secret").decode()}, {}, "client:asp-a"),
-        ({}, {"client_id": "asp-a"}, "client:asp-a"),
-        ({"Authorization": "Basic " + b64encode(b"\xff\xfe:x").decode()}, {}, "ip:192.0.2.9"),
-        ({}, {}, "ip:192.0.2.9"),
-    ],
-)
-def test_the_client_key_is_the_client_authlib_authenticates(
-    tmp_path: Path, headers: dict[str, str], form: dict[str, str], key: str
-) -> None:
-    """Basic credentials are form-encoded (RFC 6749 2.3.1): one client, one bucket."""
-    app = make_app(tmp_path)
-    with app.test_request_context(
+def client_token(
+    client: FlaskClient, client_id: str, secret: str, address: str = ASP_HOST, **form: str
+) -> Any:
+    return client.post(
         "/oauth/token",
-        method="POST",
-        headers=headers,
-        data=form,
-        environ_base={"REMOTE_ADDR": "192.0.2.9"},
-    ):
-        assert client_key() == key
+        data={"grant_type": "client_credentials", "scope": CLIENT_SCOPE, **form},
+        headers=basic(client_id, secret),
+        environ_base={"REMOTE_ADDR": address},
+    )
 
 
-def test_revocation_and_introspection_are_limited_per_client(tmp_path: Path) -> None:
-    app = make_app(tmp_path, TOKEN_RATE_LIMIT="1 per minute")
-    client = app.test_client()
+def test_wrong_secrets_under_an_asps_id_do_not_lock_the_asp_out(database_url: str) -> None:
+    """The reported attack: 40 wrong-secret requests in a second under an ASP's client id.
+    The attacker's address is refused; the ASP, from its own address, is not."""
+    world = make_edge_world(database_url, TOKEN_RATE_LIMIT="20 per minute")
+    try:
+        client = world.app.test_client()
+        answers = [
+            client_token(client, "asp-a", f"guess-{n}", ATTACKER).status_code for n in range(40)
+        ]
+        assert set(answers) == {401, 429} and answers[0] == 401
+        assert answers[-1] == 429
+        assert_refused(client_token(client, "asp-a", "secret-of-a", ATTACKER), html=False)
+        granted = client_token(client, "asp-a", "secret-of-a", ASP_HOST)
+        assert granted.status_code == 200, granted.get_json()
+        assert granted.get_json()["access_token"]
+    finally:
+        dispose(world)
+
+
+def test_failed_client_authentications_are_limited_per_address(
+    asps: Callable[..., EdgeWorld],
+) -> None:
+    world = asps(TOKEN_FAILURE_IP_RATE_LIMIT="3 per minute")
+    client = world.app.test_client()
+    for client_id in ("asp-a", "asp-b", "no-such-asp"):  # any client id: one address
+        assert client_token(client, client_id, "wrong", ATTACKER).status_code == 401
+    assert_refused(client_token(client, "asp-z", "wrong", ATTACKER), html=False)
+    assert_refused(client_token(client, "asp-b", "secret-of-b", ATTACKER), html=False)
+    assert client_token(client, "asp-b", "secret-of-b", OTHER_HOST).status_code == 200
+    assert client_token(client, "asp-a", "wrong", OTHER_HOST).status_code == 401
+
+
+def test_an_authenticated_clients_burst_is_limited_per_client(
+    asps: Callable[..., EdgeWorld],
+) -> None:
+    world = asps(TOKEN_RATE_LIMIT="3 per minute")
+    client = world.app.test_client()
+    for number in range(3):  # from any address: the client is the bucket
+        granted = client_token(client, "asp-a", "secret-of-a", f"198.51.100.{number + 1}")
+        assert granted.status_code == 200
+    assert_refused(client_token(client, "asp-a", "secret-of-a", "198.51.100.9"), html=False)
+    assert client_token(client, "asp-b", "secret-of-b", "198.51.100.9").status_code == 200
+    # the Basic user is form-encoded (RFC 6749 2.3.1): asp%2Da is asp-a, one bucket
+    assert_refused(client_token(client, "asp%2Da", "secret-of-a"), html=False)
+
+
+def test_wrong_secrets_do_not_count_against_the_client(asps: Callable[..., EdgeWorld]) -> None:
+    world = asps(TOKEN_RATE_LIMIT="2 per minute", TOKEN_FAILURE_IP_RATE_LIMIT=LOOSE)
+    client = world.app.test_client()
+    for number in range(5):
+        assert client_token(client, "asp-a", f"guess-{number}", ATTACKER).status_code == 401
+    assert client_token(client, "asp-a", "secret-of-a").status_code == 200
+    assert client_token(client, "asp-a", "secret-of-a").status_code == 200
+    assert_refused(client_token(client, "asp-a", "secret-of-a"), html=False)
+
+
+def refresh(client: FlaskClient, grant: Grant, address: str, token: str | None = None) -> Any:
+    return client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token or grant.refresh_token,
+            "client_id": grant.client_id,
+        },
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_a_public_clients_budget_is_not_a_strangers_to_spend(
+    asps: Callable[..., EdgeWorld],
+) -> None:
+    """A public client authenticates by its id alone: a stranger could name it.  Its budget
+    is counted per client *and* address, so the stranger spends only his own share."""
+    world = asps(TOKEN_RATE_LIMIT="3 per minute")
+    client = world.app.test_client()
+    public = world.grants["asp-public"]
+    for number in range(3):
+        assert refresh(client, public, ATTACKER, f"stolen-{number}").status_code == 400
+    assert_refused(refresh(client, public, ATTACKER, "stolen-4"), html=False)
+    renewed = refresh(client, public, ASP_HOST)  # the app on a customer's device
+    assert renewed.status_code == 200, renewed.get_json()
+
+
+def test_each_client_endpoint_counts_apart(asps: Callable[..., EdgeWorld]) -> None:
+    world = asps(TOKEN_RATE_LIMIT="1 per minute", TOKEN_FAILURE_IP_RATE_LIMIT="1 per minute")
+    client = world.app.test_client()
+    token = world.grants["asp-a"].token
     for path in ("/oauth/revoke", "/oauth/introspect"):
-        assert client.post(path, data={"token": "x"}, auth=("asp-a", "nope")).status_code != 429
-        assert_refused(client.post(path, data={"token": "x"}, auth=("asp-a", "no")), html=False)
-        assert client.post(path, data={"token": "x"}, auth=("asp-b", "nope")).status_code != 429
+        wrong = client.post(path, data={"token": token}, headers=basic("asp-a", "no"))
+        assert wrong.status_code == 401
+        assert_refused(
+            client.post(path, data={"token": token}, headers=basic("asp-a", "no")), html=False
+        )
+    # the token endpoint has its own buckets: neither the failures nor the client used up
+    assert client_token(client, "asp-a", "secret-of-a", "127.0.0.1").status_code == 200
+    assert_refused(client_token(client, "asp-a", "secret-of-a", "127.0.0.2"), html=False)
+    answer = client.post(
+        "/oauth/introspect",
+        data={"token": token},
+        headers=basic("asp-a", "secret-of-a"),
+        environ_base={"REMOTE_ADDR": OTHER_HOST},
+    )
+    assert answer.status_code == 200 and answer.get_json()["active"] is True
 
 
 def test_disabled_rate_limits_refuse_nothing(tmp_path: Path) -> None:
@@ -213,6 +313,156 @@ def test_disabled_rate_limits_refuse_nothing(tmp_path: Path) -> None:
     for _ in range(4):
         assert sign_in(client, "alice").status_code == 401
         assert token_request(client, "asp-a").status_code == 401
+
+
+def test_disabled_rate_limits_refuse_no_client(asps: Callable[..., EdgeWorld]) -> None:
+    world = asps(
+        RATELIMIT_ENABLED=False,
+        TOKEN_RATE_LIMIT="1 per minute",
+        TOKEN_FAILURE_IP_RATE_LIMIT="1 per minute",
+    )
+    client = world.app.test_client()
+    for _ in range(3):
+        assert client_token(client, "asp-a", "wrong").status_code == 401
+        assert client_token(client, "asp-a", "secret-of-a").status_code == 200
+
+
+# ---- the resource API per ASP (server/resource_limits.py) ----------------------------------------
+#
+# Counted once the bearer token is validated, by the ASP it belongs to (issue 11, finding
+# 24): a stranger's tokens are refused 401 and spend no ASP's budget.
+
+
+def resource_get(client: FlaskClient, grant: Grant, path: str | None = None) -> Any:
+    return client.get(path or grant.url(), headers=grant.headers)
+
+
+def test_the_resource_api_is_limited_per_asp(database_url: str) -> None:
+    world = make_edge_world(database_url, RESOURCE_RATE_LIMIT="3 per minute")
+    try:
+        client = world.app.test_client()
+        a, b = world.grants["asp-a"], world.grants["asp-b"]
+        for _ in range(3):
+            assert resource_get(client, a).status_code == 200
+        refused = resource_get(client, a, a.url("/MeterReading"))
+        assert_refused(refused, html=False)
+        assert set(refused.get_json()) == {"error", "error_description"}
+        assert resource_get(client, b).status_code == 200  # another ASP: its own budget
+    finally:
+        dispose(world)
+
+
+def test_a_stranger_cannot_spend_an_asps_resource_budget(asps: Callable[..., EdgeWorld]) -> None:
+    world = asps(RESOURCE_RATE_LIMIT="2 per minute")
+    client = world.app.test_client()
+    a = world.grants["asp-a"]
+    for number in range(5):
+        forged = client.get(a.url(), headers={"Authorization": f"Bearer forged-{number}"})
+        assert forged.status_code == 401
+    assert client.get(a.url()).status_code == 401  # no token at all
+    assert resource_get(client, a).status_code == 200
+    assert resource_get(client, a).status_code == 200
+    assert_refused(resource_get(client, a), html=False)
+
+
+def test_bulk_feeds_have_their_own_tighter_limit(asps: Callable[..., EdgeWorld]) -> None:
+    """Batch/Subscription (and the Subscription and IntervalBlock feeds) cost seconds each."""
+    world = asps(RESOURCE_RATE_LIMIT=LOOSE, RESOURCE_BULK_RATE_LIMIT="2 per minute")
+    client = world.app.test_client()
+    a, b = world.grants["asp-a"], world.grants["asp-b"]
+    assert resource_get(client, a, a.batch).status_code == 200
+    assert resource_get(client, a, a.batch.replace("/Batch", "")).status_code == 200
+    assert_refused(resource_get(client, a, a.batch), html=False)
+    assert resource_get(client, a).status_code == 200  # single resources: the general limit
+    assert resource_get(client, b, b.batch).status_code == 200  # another ASP
+
+
+def test_bulk_requests_count_in_the_general_limit_too(asps: Callable[..., EdgeWorld]) -> None:
+    world = asps(RESOURCE_RATE_LIMIT="2 per minute", RESOURCE_BULK_RATE_LIMIT=LOOSE)
+    client = world.app.test_client()
+    a = world.grants["asp-a"]
+    assert resource_get(client, a, a.batch).status_code == 200
+    assert resource_get(client, a).status_code == 200
+    assert_refused(resource_get(client, a, a.batch), html=False)
+
+
+def test_a_parallel_burst_gets_exactly_the_limit(tmp_path: Path) -> None:
+    """The reported burst (200 GETs, no 429), through real sockets, released together: the
+    limit holds exactly, and nothing fails."""
+    world = make_edge_world(f"sqlite:///{tmp_path}/burst.db", RESOURCE_RATE_LIMIT="10 per minute")
+    server = make_server("127.0.0.1", 0, world.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    a = world.grants["asp-a"]
+    url = f"http://127.0.0.1:{server.server_port}{a.url()}"
+    barrier = threading.Barrier(30)
+
+    def one() -> int:
+        with requests.Session() as session:
+            barrier.wait(timeout=30)
+            answer = session.get(url, headers=a.headers, timeout=30)
+            if answer.status_code == 429:
+                assert int(answer.headers["Retry-After"]) >= 1
+            return answer.status_code
+
+    try:
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            statuses = list(pool.map(lambda _: one(), range(30)))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        dispose(world)
+    assert statuses.count(200) == 10
+    assert statuses.count(429) == 20
+
+
+def test_the_bolt_on_limits_each_asp_after_introspection(tmp_path: Path) -> None:
+    """Bolt-on mode (TOKEN_VALIDATION=introspection): the bolt-on counts the ASP the
+    upstream's introspection names, before forwarding (the costly part) -- a real upstream
+    on a loopback socket."""
+    upstream = make_edge_world(f"sqlite:///{tmp_path}/upstream.db")
+    with upstream.app.app_context():
+        registered = register_resource_server(db.session, name="bolt-on", client_id="bolt-on")
+    server = make_server("127.0.0.1", 0, upstream.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    bolt_on = make_app(
+        tmp_path,
+        "bolt-on",
+        UPSTREAM_RESOURCE_URL=f"{base}/espi/1_1/resource",
+        TOKEN_VALIDATION="introspection",
+        INTROSPECTION_URL=f"{base}/oauth/introspect",
+        INTROSPECTION_CLIENT_ID=registered.client_id,
+        INTROSPECTION_CLIENT_SECRET=registered.client_secret,
+        RESOURCE_RATE_LIMIT="2 per minute",
+    )
+    try:
+        bearers = {}
+        for client_id in ("asp-a", "asp-b"):
+            issued = upstream.app.test_client().post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials", "scope": "FB=3_19_35"},
+                headers=basic(client_id, SECRETS[client_id]),
+            )
+            assert issued.status_code == 200, issued.get_json()
+            bearers[client_id] = {"Authorization": "Bearer " + issued.get_json()["access_token"]}
+        client = bolt_on.test_client()
+        status = "/espi/1_1/resource/ReadServiceStatus"
+        assert client.get(status, headers=bearers["asp-a"]).status_code == 200
+        assert client.get(status, headers=bearers["asp-a"]).status_code == 200
+        assert_refused(client.get(status, headers=bearers["asp-a"]), html=False)
+        assert client.get(status, headers=bearers["asp-b"]).status_code == 200
+        assert client.get(status, headers={"Authorization": "Bearer forged"}).status_code == 401
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        session = bolt_on.extensions.get("espi_sst_upstream_session")
+        if session is not None:
+            session.close()
+        dispose(upstream)
 
 
 # ---- the OTP confirmation decorator, on a throw-away view ------------------------------------
@@ -325,3 +575,25 @@ def test_a_lost_redis_falls_back_to_counting_in_memory(tmp_path: Path) -> None:
         assert sign_in(client, "alice").status_code == 401
         assert sign_in(client, "alice").status_code == 401
         assert_refused(sign_in(client, "alice"), html=True)
+
+
+def test_client_limits_count_together_in_redis(tmp_path: Path, empty_redis: str) -> None:
+    config = {
+        "RATELIMIT_STORAGE_URI": empty_redis,
+        "TOKEN_RATE_LIMIT": "2 per minute",
+        "TOKEN_FAILURE_IP_RATE_LIMIT": "2 per minute",
+    }
+    worlds = [make_edge_world(f"sqlite:///{tmp_path}/{n}.db", **config) for n in ("a", "b")]
+    try:
+        first, second = (w.app.test_client() for w in worlds)
+        assert client_token(first, "asp-a", "wrong", ATTACKER).status_code == 401
+        assert client_token(second, "asp-a", "wrong", ATTACKER).status_code == 401
+        assert_refused(client_token(first, "asp-a", "secret-of-a", ATTACKER), html=False)
+        assert client_token(second, "asp-a", "secret-of-a").status_code == 200
+        assert client_token(first, "asp-a", "secret-of-a").status_code == 200
+        assert_refused(client_token(second, "asp-a", "secret-of-a"), html=False)
+        keys = redis.Redis.from_url(empty_redis).keys("*")
+        assert any(b"asp-a" in key for key in keys), "the client's counter is in Redis"
+    finally:
+        for world in worlds:
+            dispose(world)

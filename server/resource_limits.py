@@ -1,0 +1,59 @@
+"""Per-ASP limits on the resource API, counted after the bearer token is validated.
+
+Why (issue 11, finding 24): the resource API had no limit at all -- 200 GETs in a burst
+got 200 answers, and one Batch/Subscription feed costs about two seconds of a worker.  One
+ASP (or one stolen token) could take every worker thread from the others, which the concept
+design's NFRs forbid.
+
+How: ``charge(client_id)`` is called by the token guard (``server/oauth/guard.py``;
+``server/upstream/grants.py`` in bolt-on mode) as soon as the token is known to be good,
+before the scope checks and before any work: so a stranger, whose tokens are refused 401,
+spends no ASP's budget, and an ASP's 403s count like its other requests.  Once per request
+(``any_grant`` may ask the guard twice).
+
+* ``RESOURCE_RATE_LIMIT`` -- every request of the ASP with a bearer token: the resource API
+  and ``/oauth/userinfo``;
+* ``RESOURCE_BULK_RATE_LIMIT`` -- in addition, the feeds that carry a whole subscription or
+  a year of interval data (``BULK_ENDPOINTS``): each costs seconds, so they get a tighter
+  bucket of their own.
+
+Requests without a valid token are refused 401 by the guard and not counted here: that
+costs one indexed lookup, and an address-based limit on 401s would also lock out an ASP
+whose customers' tokens were just revoked in bulk (each 401 honest).  Floods from one
+address are the proxy's to cut (the gateway's ``--address-rate``; nginx ``limit_req``).
+
+Counts live in Flask-Limiter's storage (``_counters.py``); a refusal is the usual 429 with
+``Retry-After``, as JSON (the resource API's error shape).
+"""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from . import _counters
+
+GENERAL = "RESOURCE_RATE_LIMIT"
+BULK = "RESOURCE_BULK_RATE_LIMIT"
+BULK_ENDPOINTS = frozenset(
+    {
+        "espi_resource.subscription",
+        "espi_resource.batch_subscription",
+        "espi_resource.interval_blocks",
+        "espi_resource.batch_bulk",
+    }
+)
+"""The feeds whose cost grows with the customer's whole history (routes.py)."""
+
+
+def charge(client_id: str) -> None:
+    """Count this request against the ASP's limits (once per request); 429 when over."""
+    if getattr(g, "espi_resource_charged", False):
+        return
+    g.espi_resource_charged = True
+    key = f"client:{client_id}"
+    _counters.hit(GENERAL, key, "resource")
+    if request.endpoint in BULK_ENDPOINTS:
+        _counters.hit(BULK, key, "resource/bulk")
+
+
+__all__ = ["BULK_ENDPOINTS", "charge"]
