@@ -42,6 +42,13 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
     "WTF_CSRF_TIME_LIMIT": 3600,
+    # A portal sign-in lasts at most PORTAL_SESSION_SECONDS and ends after
+    # PORTAL_SESSION_IDLE_SECONDS unused (NIST SP 800-63B 7.2 allows 12 h and 30 min at
+    # AAL2; customers come to consent or revoke, minutes of work).  The session is a
+    # server-side row that sign-out ends (server/portal/session.py); the signed cookie,
+    # a browser-session cookie, is refused after PORTAL_SESSION_SECONDS too.
+    "PORTAL_SESSION_SECONDS": 4 * 3600,
+    "PORTAL_SESSION_IDLE_SECONDS": 30 * 60,
     # Where customers sign in: None for the built-in table, or "module:attribute" naming an
     # IdentitySource (authenticate, needs_second_factor, verify_second_factor).
     "IDENTITY_SOURCE": None,

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import importlib
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response
@@ -67,6 +67,9 @@ def init_app(app: Flask) -> None:
     from . import onboarding, views  # noqa: F401  (register the routes on bp)
 
     app.register_blueprint(bp)
+    # The signed cookie is worth nothing after a session's absolute end (the row decides;
+    # this bounds what a cookie without a row could carry, such as a pending sign-in).
+    app.permanent_session_lifetime = timedelta(seconds=int(app.config["PORTAL_SESSION_SECONDS"]))
     app.after_request(_deny_framing)
     app.extensions["espi_sst_identity"] = _identity_source(app.config.get("IDENTITY_SOURCE"))
     app.add_template_filter(_date, "date")
