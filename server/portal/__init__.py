@@ -92,4 +92,10 @@ def init_app(app: Flask) -> None:
     app.after_request(_deny_framing)
     app.after_request(_no_store)
     app.extensions["espi_sst_identity"] = _identity_source(app.config.get("IDENTITY_SOURCE"))
+    if app.config.get("LOGIN_RATE_LIMIT"):  # an operator's setting that now does nothing
+        app.logger.warning(
+            "LOGIN_RATE_LIMIT is no longer used: a window per account let strangers lock "
+            "customers out (issue 11). Accounts back off instead (SIGN_IN_* settings); "
+            "LOGIN_IP_RATE_LIMIT limits each address (docs/server.md, Rate limits)."
+        )
     app.add_template_filter(_date, "date")

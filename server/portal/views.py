@@ -20,6 +20,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -64,7 +65,7 @@ def _account_of(typed: str) -> RetailCustomer | None:
     """The customer a typed user name names, if the identity source can tell (audit and
     notices only; never decides a sign-in)."""
     find = getattr(_identity(), "account_of", None)
-    return find(typed) if find is not None else None  # type: ignore[no-any-return]
+    return find(typed) if find is not None else None
 
 
 def _wait(template: str, form: FlaskForm, seconds: int) -> Response:
@@ -82,7 +83,7 @@ def _wait(template: str, form: FlaskForm, seconds: int) -> Response:
 
 @bp.route("/login", methods=["GET", "POST"])
 @login_limit
-def login() -> str | Response:
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -129,7 +130,7 @@ def _pending() -> tuple[RetailCustomer, str] | None:
 
 @bp.route("/login/code", methods=["GET", "POST"])
 @second_factor_limit
-def second_factor() -> str | Response:
+def second_factor() -> ResponseReturnValue:
     pending = _pending()
     if pending is None:
         return redirect(url_for("portal.login"))

@@ -100,6 +100,16 @@ def test_sign_in_has_no_window_limit_per_account(tmp_path: Path) -> None:
         assert sign_in(client, spelling, f"198.51.100.{number}").status_code == 401
 
 
+def test_an_old_login_rate_limit_setting_is_reported_not_obeyed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(tmp_path, LOGIN_RATE_LIMIT="1 per minute", SIGN_IN_FREE_FAILURES=50)
+    assert "LOGIN_RATE_LIMIT is no longer used" in caplog.text
+    client = app.test_client()
+    for number in range(3):
+        assert sign_in(client, "alice", f"198.51.100.{number}").status_code == 401
+
+
 def test_successful_sign_ins_count_too(tmp_path: Path) -> None:
     """Counting failures only would test before the view and deduct after it: parallel
     guesses would all pass.  So every attempt counts (docs/server.md, Rate limits)."""
