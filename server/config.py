@@ -50,6 +50,13 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FORM_MEMORY_SIZE": 500_000,
     "MAX_FORM_PARTS": 1000,
     "JSON_MAX_DEPTH": 64,
+    # A portal sign-in lasts at most PORTAL_SESSION_SECONDS and ends after
+    # PORTAL_SESSION_IDLE_SECONDS unused (NIST SP 800-63B 7.2 allows 12 h and 30 min at
+    # AAL2; customers come to consent or revoke, minutes of work).  The session is a
+    # server-side row that sign-out ends (server/portal/session.py); the signed cookie,
+    # a browser-session cookie, is refused after PORTAL_SESSION_SECONDS too.
+    "PORTAL_SESSION_SECONDS": 4 * 3600,
+    "PORTAL_SESSION_IDLE_SECONDS": 30 * 60,
     # Where customers sign in: None for the built-in table, or "module:attribute" naming an
     # IdentitySource (authenticate, needs_second_factor, verify_second_factor).
     "IDENTITY_SOURCE": None,
@@ -112,10 +119,23 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STRATEGY": "moving-window",  # "10 per minute" holds for any 60 seconds
     "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     # Limits in Flask-Limiter's notation, ";" between several; "" switches one off.
-    # Sign-in and second-factor POSTs per account (user name, case-insensitive) and per
-    # remote address (looser: a household or an office shares one address).
-    "LOGIN_RATE_LIMIT": "10 per minute;100 per day",
+    # Sign-in and second-factor POSTs per remote address (a household or an office shares
+    # one address).  Per account there is no window limit -- one is a lock-out a stranger
+    # can trigger -- but the backoff below.
     "LOGIN_IP_RATE_LIMIT": "30 per minute;1000 per day",
+    # Sign-in backoff per account (server/portal/throttle.py; NIST SP 800-63B 5.2.2): from
+    # browsers the account has not signed in from, SIGN_IN_FREE_FAILURES wrong passwords
+    # (or codes) at once, then each next attempt waits SIGN_IN_BACKOFF_FIRST_SECONDS,
+    # doubling up to SIGN_IN_BACKOFF_MAX_SECONDS (about 100 guesses a day; never a lock);
+    # failures are forgotten after SIGN_IN_FORGET_SECONDS without one.  A browser that
+    # signed in to the account within SIGN_IN_DEVICE_SECONDS is counted on its own.  At
+    # SIGN_IN_NOTIFY_FAILURES strangers' failures the owner is e-mailed (once a day at most).
+    "SIGN_IN_FREE_FAILURES": 5,
+    "SIGN_IN_BACKOFF_FIRST_SECONDS": 1,
+    "SIGN_IN_BACKOFF_MAX_SECONDS": 900,
+    "SIGN_IN_FORGET_SECONDS": 86400,
+    "SIGN_IN_DEVICE_SECONDS": 90 * 86400,
+    "SIGN_IN_NOTIFY_FAILURES": 10,
     # Token, revocation and introspection requests per authenticated client (a public
     # client: per client and remote address), each endpoint apart.  An ASP refreshes each
     # customer's token every ACCESS_TOKEN_SECONDS: raise this for ASPs with tens of

@@ -3,9 +3,10 @@
 Why: the authorization server must stop credential guessing -- passwords, second-factor
 codes, client secrets, authorization codes (RFC 6749 section 10.10; RFC 9700, the OAuth 2.0
 Security BCP) -- and the concept design's NFRs ask that no one party can starve the others.
-A limit per *account* stops a spray from many addresses against one customer; a limit per
-*remote address* stops one host from trying many accounts; a limit per *client* keeps one
-ASP (or someone posing as it) from flooding the token endpoint.
+A limit per *remote address* stops one host from trying many accounts (a spray from many
+addresses against one customer is the portal's account backoff's job:
+server/portal/throttle.py); a limit per *client* keeps one ASP (or someone posing as it)
+from flooding the token endpoint.
 
 Flask-Limiter counts (windows, in memory or in Redis) and reads its own ``RATELIMIT_*``
 configuration (``RATELIMIT_ENABLED``, ``RATELIMIT_STORAGE_URI``, ``RATELIMIT_STRATEGY``, ...);
@@ -14,11 +15,11 @@ what a refused request looks like.
 
 Decorators, placed under the route decorator:
 
-* ``login_limit`` -- POSTs of the sign-in form: ``LOGIN_RATE_LIMIT`` per submitted user name
-  (NFKC, case-folded, stripped, so ``Alice`` and `` alice`` share one bucket; kept as its
-  SHA-256, never in clear in Redis) and ``LOGIN_IP_RATE_LIMIT`` per remote address.
-* ``second_factor_limit`` -- POSTs of the second-factor form: the same two settings, the
-  account being the one that passed the password step.
+* ``login_limit`` -- POSTs of the sign-in form: ``LOGIN_IP_RATE_LIMIT`` per remote address
+  (one host slows only itself).  Per *account* there is no window here: a window per
+  account is a lock-out any stranger can trigger (issue 11, item 9).  Accounts get a
+  backoff that spares browsers their owner used before (server/portal/guard.py).
+* ``second_factor_limit`` -- POSTs of the second-factor form: the same, per address.
 * ``client_limit`` -- token, revocation, introspection: refuses, before anything else, a
   remote address over ``TOKEN_FAILURE_IP_RATE_LIMIT`` (failed client authentications).  The
   counting happens where the client is known, in Authlib's client authentication
@@ -62,12 +63,11 @@ import functools
 import math
 import threading
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask, current_app, g, jsonify, make_response, render_template, request, session
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.wrappers import Response
 
@@ -92,14 +92,6 @@ def _bounded(value: str) -> str:
     return value if len(value) <= _LONGEST_CLEAR_KEY else hash_secret(value)
 
 
-def _submitted_account() -> str:
-    username = request.form.get("username", "")
-    return "account:" + hash_secret(unicodedata.normalize("NFKC", username).casefold().strip())
-
-
-def _pending_account() -> str:
-    pending = session.get("pending_customer_id")
-    return f"customer:{pending}" if pending is not None else remote_address()
 
 
 def _otp_client() -> str:
@@ -179,14 +171,8 @@ def _limited(*rules: _Rule) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
 
 _POST = ("POST",)
-login_limit = _limited(
-    _Rule("LOGIN_RATE_LIMIT", _submitted_account, "account", _POST),
-    _Rule("LOGIN_IP_RATE_LIMIT", remote_address, "ip", _POST),
-)
-second_factor_limit = _limited(
-    _Rule("LOGIN_RATE_LIMIT", _pending_account, "account", _POST),
-    _Rule("LOGIN_IP_RATE_LIMIT", remote_address, "ip", _POST),
-)
+login_limit = _limited(_Rule("LOGIN_IP_RATE_LIMIT", remote_address, "ip", _POST))
+second_factor_limit = _limited(_Rule("LOGIN_IP_RATE_LIMIT", remote_address, "ip", _POST))
 
 
 def client_limit(view: Callable[P, R]) -> Callable[P, R]:

@@ -1,7 +1,8 @@
 """The customer portal: sign-in, consent, and the customer's authorizations.
 
 Server-rendered HTML that works without JavaScript; every form is CSRF-protected
-(Flask-WTF) and no page may be framed (X-Frame-Options DENY, CSP frame-ancestors 'none').
+(Flask-WTF), no page may be framed (X-Frame-Options DENY, CSP frame-ancestors 'none') and
+no page may be cached (Cache-Control no-store).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import base64
 import hashlib
 import importlib
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Flask, Response, request
 
 from .identity import IdentitySource, TableIdentitySource
 
@@ -45,6 +46,24 @@ def _deny_framing(response: Response) -> Response:
     return response
 
 
+_PERSONAL_PATHS = ("/portal/", "/oauth/authorize")
+"""Pages about one customer or carrying their forms' CSRF tokens: sign-in, second factor,
+consent, authorizations, onboarding (the authorize view's HTML answers and redirects too)."""
+
+
+def _no_store(response: Response) -> Response:
+    """Issue 11, item 22: no cache -- a shared computer's browser, a proxy -- keeps them.
+
+    ``no-store`` (RFC 9111 5.2.2.5) forbids storing the answer at all; ``Pragma:
+    no-cache`` is for HTTP/1.0 caches.  Keyed on the path (``request.path`` has no script
+    root), so the authorize view needs no change of its own.
+    """
+    if request.path.startswith(_PERSONAL_PATHS):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+    return response
+
+
 def _date(epoch: int | None) -> str:
     """Epoch seconds as a calendar date for the pages (UTC)."""
     if epoch is None:
@@ -67,6 +86,16 @@ def init_app(app: Flask) -> None:
     from . import onboarding, views  # noqa: F401  (register the routes on bp)
 
     app.register_blueprint(bp)
+    # The signed cookie is worth nothing after a session's absolute end (the row decides;
+    # this bounds what a cookie without a row could carry, such as a pending sign-in).
+    app.permanent_session_lifetime = timedelta(seconds=int(app.config["PORTAL_SESSION_SECONDS"]))
     app.after_request(_deny_framing)
+    app.after_request(_no_store)
     app.extensions["espi_sst_identity"] = _identity_source(app.config.get("IDENTITY_SOURCE"))
+    if app.config.get("LOGIN_RATE_LIMIT"):  # an operator's setting that now does nothing
+        app.logger.warning(
+            "LOGIN_RATE_LIMIT is no longer used: a window per account let strangers lock "
+            "customers out (issue 11). Accounts back off instead (SIGN_IN_* settings); "
+            "LOGIN_IP_RATE_LIMIT limits each address (docs/server.md, Rate limits)."
+        )
     app.add_template_filter(_date, "date")

@@ -361,8 +361,9 @@ class PortalSession(Base):
 class SignInThrottle(Base):
     """Failed sign-in attempts under one key, and the backoff they earned.
 
-    A key is a keyed hash (HMAC) naming what is throttled -- an account tried from browsers
-    it has not seen, one recognised browser, one remote address -- never the typed text.
+    A key is a step and a keyed hash (HMAC) naming what is throttled -- an account tried
+    from browsers it has not seen, or one recognised browser -- never the typed text
+    (server/portal/throttle.py).  Failures count every attempt until it succeeds.
     Backoff, not lock-out: a stranger can slow guesses at an account, never shut its owner
     out of a browser the owner signed in from before.
     """
@@ -371,8 +372,8 @@ class SignInThrottle(Base):
     key: Mapped[str] = mapped_column(String(96), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
     first_failure_at: Mapped[int] = mapped_column(BigInteger)
-    last_failure_at: Mapped[int] = mapped_column(BigInteger)
-    next_allowed_at: Mapped[int] = mapped_column(BigInteger)
+    last_failure_at: Mapped[int] = mapped_column(BigInteger, index=True)  # purge by age
+    next_allowed_at: Mapped[int] = mapped_column(BigInteger)  # 0: no wait
     notified_at: Mapped[int | None] = mapped_column(BigInteger)  # the owner was e-mailed
 
 

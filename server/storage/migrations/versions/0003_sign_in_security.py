@@ -8,6 +8,7 @@ Why (issue 11, docs/security.md): a copied session cookie stayed valid after sig
 the cookie names a server-side session that sign-out ends); wrong passwords locked an account
 for a day, so a stranger could lock a customer out (now a backoff state per keyed hash); a
 TOTP code could be used twice within its step (now the last accepted step is kept).
+``sign_in_throttle.last_failure_at`` is indexed: forgotten keys are purged by it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ def upgrade() -> None:
         sa.Column("notified_at", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("key"),
     )
+    with op.batch_alter_table("sign_in_throttle", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sign_in_throttle_last_failure_at"), ["last_failure_at"], unique=False
+        )
     with op.batch_alter_table("retail_customer", schema=None) as batch_op:
         batch_op.add_column(sa.Column("totp_last_step", sa.BigInteger(), nullable=True))
 
@@ -58,6 +63,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("retail_customer", schema=None) as batch_op:
         batch_op.drop_column("totp_last_step")
+    with op.batch_alter_table("sign_in_throttle", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sign_in_throttle_last_failure_at"))
     op.drop_table("sign_in_throttle")
     with op.batch_alter_table("portal_session", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_portal_session_customer_id"))
