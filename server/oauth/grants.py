@@ -7,6 +7,10 @@
   token it issued (RFC 6749 4.1.2, RFC 9700 4.5).
 * Refresh tokens rotate; presenting a used refresh token revokes the whole token family
   (RFC 9700 4.14.2).
+* Both are claimed race-safely: a conditional UPDATE marks the code or refresh token used
+  as the request's first write, committed only with the new token (``save_token``).  Of N
+  parallel requests exactly one gets tokens; the others are replays, refused and punished
+  (issue 11, items 2 and 13).
 * OpenID Connect: a nonce is required (for ``code`` and the ``code id_token`` hybrid), and
   a nonce cannot be replayed for the same client.
 """
@@ -26,6 +30,7 @@ from sqlalchemy import select, update
 
 from espi_sst.scope import Category, Scope
 
+from .._rows import revoke_tokens, rowcount
 from ..security import hash_secret, now
 from ..storage import db
 from ..storage.models import (
@@ -150,25 +155,53 @@ def save_code(code: str, request: Any, response_type: str) -> None:
 
 
 def query_code(code: str, client: OAuthClient) -> OAuthCode | None:
+    """Find the code and claim it for this request: a code is used once (RFC 6749 4.1.2).
+
+    The claim is a conditional UPDATE (``used_at`` set where it is still NULL), so of N
+    requests presenting one code at once exactly one matches the row; the others wait on
+    the row lock (PostgreSQL) or the write lock (SQLite) and match nothing.  It is NOT
+    committed here: ``save_token`` commits it together with the token, and a request that
+    fails after the claim (wrong PKCE verifier, wrong redirect_uri) is rolled back by the
+    token endpoint (``EspiAuthorizationServer.create_token_response``), so the code stays
+    usable by its holder.  A request that finds the code already used is a replay:
+    :func:`_refuse_replayed_code`.
+    """
     row = db.session.scalar(
         select(AuthorizationCode).where(AuthorizationCode.code_hash == hash_secret(code))
     )
     if row is None or row.client_id != client.get_client_id():
         return None
-    if row.used_at is not None:
-        # Replay: revoke whatever the first use issued (RFC 6749 4.1.2).
-        if row.token_family:
-            revoke_family(row.token_family, reason="authorization code reused")
-        record(
-            "client:" + row.client_id,
-            "code_reused",
-            subject=f"authorization:{row.authorization_id}",
+    moment = now()
+    claimed = rowcount(
+        db.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=moment)
         )
-        db.session.commit()
+    )
+    if not claimed:
+        _refuse_replayed_code(row, moment)
         return None
-    if row.expires_at <= now():
-        return None
+    if row.expires_at <= moment:
+        return None  # the claim is rolled back with the refused request
     return OAuthCode(row)
+
+
+def _refuse_replayed_code(row: AuthorizationCode, moment: int) -> None:
+    """A second use of a code: revoke every token of the grant it was issued for (RFC 6749
+    4.1.2, RFC 9700 4.5) -- each consent is its own Authorization row, so its tokens are
+    exactly what this code produced, in every family (a refreshed token included).  The
+    request that claimed the code first has committed its token before this statement runs
+    (it held the lock this request waited on), so a racer revokes the winner's token too.
+    Committed here: the refusal that follows rolls back nothing of it."""
+    revoked = revoke_tokens(db.session, Token.authorization_id == row.authorization_id, moment)
+    record(
+        "client:" + row.client_id,
+        "code_reused",
+        subject=f"authorization:{row.authorization_id}",
+        detail={"tokens_revoked": revoked},
+    )
+    db.session.commit()
 
 
 def _qualification(client_id: str) -> str | None:
@@ -177,13 +210,16 @@ def _qualification(client_id: str) -> str | None:
     )
 
 
-def revoke_family(family: str, *, reason: str) -> None:
-    db.session.execute(
-        update(Token)
-        .where(Token.family == family, Token.revoked_at.is_(None))
-        .values(revoked_at=now())
+def revoke_family(family: str, *, reason: str) -> int:
+    """Revoke every live token of a family (the caller commits); how many."""
+    revoked = revoke_tokens(db.session, Token.family == family, now())
+    record(
+        "system",
+        "token_family_revoked",
+        subject=f"family:{family}",
+        detail={"reason": reason, "tokens_revoked": revoked},
     )
-    record("system", "token_family_revoked", subject=f"family:{family}", detail={"reason": reason})
+    return revoked
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -196,9 +232,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return query_code(code, client)
 
     def delete_authorization_code(self, authorization_code: OAuthCode) -> None:
-        # Kept, marked used: a second presentation must be recognised (and punished).
-        authorization_code.row.used_at = now()
-        db.session.commit()
+        """Nothing left to do: the code was marked used when it was claimed (``query_code``)
+        and that claim was committed with the token.  The row is kept so that a second
+        presentation is recognised (and punished)."""
 
     def authenticate_user(self, authorization_code: OAuthCode) -> RetailCustomer | None:
         row = authorization_code.row
@@ -224,20 +260,37 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation
 
     def authenticate_refresh_token(self, refresh_token: str) -> OAuthToken | None:
+        """Find the refresh token and claim it for this request (rotation: used once).
+
+        The claim is a conditional UPDATE (``refresh_used_at`` and ``revoked_at`` set where
+        both are NULL), committed by ``save_token`` with the successor; a request that
+        fails afterwards is rolled back by the token endpoint.  Of N parallel refreshes one
+        claims the row; the others wait for its commit and match nothing -- a reuse
+        (RFC 9700 4.14.2): :func:`_refuse_reused_refresh_token`.
+        """
         row = db.session.scalar(
             select(Token).where(Token.refresh_token_hash == hash_secret(refresh_token))
         )
-        if row is None:
+        if row is None or row.client_id != self.request.client.get_client_id():
+            return None  # another client's token is not claimed (nor punished) for it
+        moment = now()
+        claimed = rowcount(
+            db.session.execute(
+                update(Token)
+                .where(
+                    Token.id == row.id,
+                    Token.refresh_used_at.is_(None),
+                    Token.revoked_at.is_(None),
+                )
+                .values(refresh_used_at=moment, revoked_at=moment)
+            )
+        )
+        if not claimed:
+            _refuse_reused_refresh_token(row)
             return None
-        if row.refresh_used_at is not None:
-            # Reuse of a rotated refresh token: someone else holds a copy. Revoke it all.
-            revoke_family(row.family, reason="refresh token reused")
-            record("client:" + row.client_id, "refresh_reused", subject=f"family:{row.family}")
-            db.session.commit()
-            return None
-        if row.revoked_at is not None or (row.refresh_expires_at or 0) <= now():
-            return None
-        if grant_refusal(_qualification(row.client_id), row.authorization, now()) is not None:
+        if (row.refresh_expires_at or 0) <= moment:
+            return None  # the claim is rolled back with the refused request
+        if grant_refusal(_qualification(row.client_id), row.authorization, moment) is not None:
             return None  # ended, past the end date the customer chose, or ASP withdrawn
         return OAuthToken(row)
 
@@ -246,10 +299,23 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return authorization.customer if authorization is not None else None
 
     def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
-        moment = now()
-        refresh_token.row.refresh_used_at = moment
-        refresh_token.row.revoked_at = moment
-        db.session.commit()
+        """Nothing left to do: the old token was marked used and revoked when it was
+        claimed (``authenticate_refresh_token``), committed with its successor."""
+
+
+def _refuse_reused_refresh_token(row: Token) -> None:
+    """A refresh token that could not be claimed: revoked (nothing to do) or already used.
+
+    Used: someone else holds a copy, or two requests raced (RFC 9700 4.14.2).  The whole
+    family is revoked -- including the successor the first use received, committed before
+    this request's claim returned -- audited and committed (the refusal that follows rolls
+    back nothing of it)."""
+    used_at = db.session.scalar(select(Token.refresh_used_at).where(Token.id == row.id))
+    if used_at is None:
+        return
+    revoke_family(row.family, reason="refresh token reused")
+    record("client:" + row.client_id, "refresh_reused", subject=f"family:{row.family}")
+    db.session.commit()
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):

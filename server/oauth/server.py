@@ -49,7 +49,11 @@ def query_client(client_id: str) -> OAuthClient | None:
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
-    """Store a new token (hashed) in its family, and add ESPI's URIs to the response."""
+    """Store a new token (hashed) in its family, and add ESPI's URIs to the response.
+
+    The one commit of a successful token request: the claim of the code or refresh token
+    (``grants.query_code``, ``RefreshTokenGrant.authenticate_refresh_token``) becomes
+    durable together with the token it paid for -- never one without the other."""
     config = current_app.config
     client: OAuthClient = request.client
     moment = now()
@@ -94,6 +98,18 @@ def save_token(token: dict[str, Any], request: Any) -> None:
 
 
 class EspiAuthorizationServer(AuthorizationServer):
+    def create_token_response(self, request: Any = None) -> Any:
+        """Authlib's token endpoint; a refused request leaves nothing behind.
+
+        A code or refresh token is claimed (marked used) before the checks that follow it
+        (PKCE verifier, redirect_uri, the grant's state): a refusal rolls that claim back,
+        so only a successful exchange uses a code up.  What a refusal must keep -- the
+        revocation after a replay or reuse -- was committed where it was decided."""
+        response = super().create_token_response(request)
+        if response.status_code != 200:
+            db.session.rollback()
+        return response
+
     def validate_requested_scope(self, scope: str | None) -> None:
         if not scope:
             raise InvalidScopeError(
