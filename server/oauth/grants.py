@@ -25,7 +25,9 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN, compare_s256_code_challenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode, OpenIDHybridGrant
+from authlib.oidc.core.util import create_half_hash
 from flask import current_app, g
+from joserfc import jwt
 from sqlalchemy import select, update
 
 from espi_sst.scope import Category, Scope
@@ -222,8 +224,19 @@ def revoke_family(family: str, *, reason: str) -> int:
     return revoked
 
 
+Params = list[tuple[str, str]]
+
+
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def front_channel_params(self, grant_user: RetailCustomer) -> Params:
+        """What the approved authorization response carries: the code (RFC 6749 4.1.2).
+        ``responses.authorization_redirect`` adds state and iss where the mode says."""
+        self.request.user = grant_user
+        code = self.generate_authorization_code()
+        self.save_authorization_code(code, self.request)
+        return [("code", code)]
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         save_code(code, request, "code")
@@ -251,8 +264,41 @@ class HybridGrant(_OpenIDSigning, OpenIDHybridGrant):
 
     RESPONSE_TYPES = {"code id_token"}
 
+    def validate_consent_request(self) -> str:
+        """Authlib's check, keeping the verified redirect URI on the grant as the code
+        grant does (the authorization endpoint answers every error there)."""
+        self.redirect_uri = super().validate_consent_request()
+        return self.redirect_uri
+
     def save_authorization_code(self, code: str, request: Any) -> None:
         save_code(code, request, "code id_token")
+
+    def front_channel_params(self, grant_user: RetailCustomer) -> Params:
+        """The code and an id_token -- nothing else: no ``expires_in`` or ``scope``, which
+        describe an access token the front channel never gets (issue 11, item 6)."""
+        self.request.user = grant_user
+        code = self.generate_authorization_code()
+        self.save_authorization_code(code, self.request)
+        return [("code", code), ("id_token", self._front_channel_id_token(grant_user, code))]
+
+    def _front_channel_id_token(self, customer: RetailCustomer, code: str) -> str:
+        """Who signed in, when, for which request, bound to the code (OIDC Core 3.3.2.11:
+        iss, sub, aud, exp, iat, auth_time, nonce, c_hash) -- and nothing personal (issue
+        11, item 20).  The fragment is read by the browser and by any script at the
+        redirect URI; name and e-mail go only to the authenticated client, in the token
+        endpoint's id_token and at userinfo, and only with the basic category granted."""
+        client = self.request.client
+        claims = self.get_client_claims(client)
+        half_hash = create_half_hash(code, ALGORITHM)
+        assert half_hash is not None  # RS256 has a hash
+        claims.update(
+            sub=customer.uuid,
+            auth_time=g.espi_consent.auth_time,
+            nonce=self.request.payload.data["nonce"],  # required (validate_nonce)
+            c_hash=half_hash.decode("ascii"),
+        )
+        header = self.get_encode_header(client)
+        return jwt.encode(header, claims, self.resolve_client_private_key(client), [ALGORITHM])
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):

@@ -3,7 +3,8 @@ userinfo, JWKS and discovery metadata (RFC 8414, OpenID Connect Discovery).
 
 The authorization endpoint never redirects to an unverified client or redirect URI: such
 errors get an error page (RFC 6749 4.1.2.1).  Every other authorization response, error or
-not, carries ``state`` and ``iss`` (RFC 9207).  Both onboarding modes of the concept design
+not, is written by ``responses.py``: in the response mode, with ``state`` and ``iss``
+(RFC 9207) beside the rest.  Both onboarding modes of the concept design
 (section 7.2) end here: Mode 2, consent in the flow; Mode 1, a pre-authorization the
 customer made in the portal, so the flow needs only sign-in.
 """
@@ -14,9 +15,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import OAuth2Payload
 from authlib.oauth2.rfc6749.errors import (
+    AccessDeniedError,
     InvalidRequestError,
     InvalidScopeError,
     UnauthorizedClientError,
@@ -42,6 +44,7 @@ from ..storage.models import (
     RetailCustomer,
     UsagePoint,
 )
+from . import responses
 from .audit import record
 from .guard import current_grant, refuse
 from .keys import jwks
@@ -69,20 +72,31 @@ def _error_page(error: OAuth2Error, status: int = 400) -> tuple[str, int]:
     ), status
 
 
+def _payload() -> OAuth2Payload:
+    """The authorization request's parameters, as Authlib reads them."""
+    return _server().create_oauth2_request(None).payload
+
+
+def _answer(redirect_uri: str, params: responses.Params) -> Response:
+    """The authorization response: ``params`` with state and iss, in the request's mode."""
+    payload = _payload()
+    return responses.authorization_redirect(
+        redirect_uri,
+        params,
+        mode=responses.delivery_mode(payload),
+        state=payload.state,
+        issuer=current_app.config["ISSUER"],
+    )
+
+
 def _error_redirect(
-    error: OAuth2Error, extra: list[tuple[str, str]] | None = None
+    error: OAuth2Error, extra: responses.Params | None = None
 ) -> Response | tuple[str, int]:
-    """Errors after the client and redirect URI are verified go back to the client."""
+    """Errors after the client and redirect URI are verified go back to the client; before
+    that, an error page (RFC 6749 4.1.2.1: never redirect to an unverified URI)."""
     if not error.redirect_uri:
         return _error_page(error)
-    params = [("error", error.error)]
-    if error.description:
-        params.append(("error_description", error.description))
-    if request.values.get("state"):
-        params.append(("state", request.values["state"]))
-    params.append(("iss", current_app.config["ISSUER"]))
-    params += extra or []
-    return redirect(add_params_to_uri(error.redirect_uri, params, fragment=error.redirect_fragment))
+    return _answer(error.redirect_uri, responses.error_params(error) + (extra or []))
 
 
 def _refuse_withdrawn_client() -> tuple[str, int] | None:
@@ -112,6 +126,8 @@ def authorize() -> Any:
     server = _server()
     try:
         grant = server.get_consent_grant(end_user=None)
+        # Before any page: an answer the client could not receive must not need consent.
+        responses.check_response_mode(grant.request.payload, grant.redirect_uri)
     except OAuth2Error as error:
         return _error_redirect(error)
     config = current_app.config
@@ -130,7 +146,6 @@ def authorize() -> Any:
         return _error_redirect(
             InvalidRequestError(
                 misrouted.description,
-                state=grant.request.payload.state,
                 redirect_uri=grant.redirect_uri,
             ),
             extra=misrouted.params(),
@@ -145,7 +160,6 @@ def authorize() -> Any:
         return _error_redirect(
             InvalidScopeError(
                 f"the scope asks for more than {client.client_id} is registered for",
-                state=grant.request.payload.state,
                 redirect_uri=grant.redirect_uri,
             )
         )
@@ -179,7 +193,7 @@ def authorize() -> Any:
     if request.form.get("decision") != "approve":
         record(f"customer:{customer.uuid}", "consent_denied", subject=f"client:{client.client_id}")
         db.session.commit()
-        return server.create_authorization_response(grant=grant, grant_user=None)
+        return _error_redirect(AccessDeniedError(redirect_uri=grant.redirect_uri))
     chosen_categories = frozenset(Category(v) for v in form.categories.data or [])
     chosen_points = [p for p in points if p.uuid in set(form.usage_points.data or [])]
     if not chosen_points:
@@ -257,7 +271,7 @@ def _approve(
         usage_points=usage_points,
     )
     db.session.add(authorization)
-    db.session.flush()
+    db.session.flush()  # its id, for the code; committed with the code (save_code)
     record(
         f"customer:{customer.uuid}",
         "consent_granted",
@@ -270,9 +284,9 @@ def _approve(
             "ends_at": ends_at,
         },
     )
-    db.session.commit()
     g.espi_consent = Consent(authorization.id, str(scope), auth_time())
-    return _server().create_authorization_response(grant=grant, grant_user=customer)  # type: ignore[no-any-return]
+    # The grant, its audit row and the code are one commit: no grant its ASP never got.
+    return _answer(grant.redirect_uri, grant.front_channel_params(customer))
 
 
 @bp.route("/oauth/token", methods=["POST"])
@@ -328,7 +342,7 @@ def metadata() -> dict[str, Any]:
         "userinfo_endpoint": f"{issuer}/oauth/userinfo",
         "jwks_uri": f"{issuer}/oauth/jwks.json",
         "response_types_supported": ["code", "code id_token"],
-        "response_modes_supported": ["query", "fragment"],
+        "response_modes_supported": responses.ADVERTISED,
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": [

@@ -13,7 +13,6 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, current_app
 from sqlalchemy import select
 
@@ -121,11 +120,6 @@ class EspiAuthorizationServer(AuthorizationServer):
             raise InvalidScopeError(exc.message.replace('"', "'")) from None
 
 
-class EspiIssuer(IssuerParameter):
-    def get_issuer(self) -> str:
-        return str(current_app.config["ISSUER"])
-
-
 def _find_token(token_string: str, hint: str | None) -> OAuthToken | None:
     digest = hash_secret(token_string)
     columns = [Token.access_token_hash, Token.refresh_token_hash]
@@ -212,6 +206,5 @@ def init_oauth(app: Flask) -> EspiAuthorizationServer:
     server.register_grant(ClientCredentialsGrant)
     server.register_endpoint(Revocation)
     server.register_endpoint(Introspection)
-    server.register_extension(EspiIssuer())
     app.extensions["espi_sst_oauth"] = server
     return server
