@@ -6,7 +6,8 @@ errors get an error page (RFC 6749 4.1.2.1).  Every other authorization response
 not, is written by ``responses.py``: in the response mode, with ``state`` and ``iss``
 (RFC 9207) beside the rest.  Both onboarding modes of the concept design
 (section 7.2) end here: Mode 2, consent in the flow; Mode 1, a pre-authorization the
-customer made in the portal, so the flow needs only sign-in.
+customer made in the portal, so the flow needs only sign-in.  Which pages the request
+allows or demands (``prompt``, ``max_age``) is ``prompt.py``'s rule.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidScopeError,
     UnauthorizedClientError,
 )
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
@@ -48,6 +50,7 @@ from . import responses
 from .audit import record
 from .guard import current_grant, refuse
 from .keys import jwks
+from .prompt import after_sign_in, read_prompt
 from .server import RESOURCE_BASE, EspiAuthorizationServer
 
 bp = Blueprint("oauth", __name__)
@@ -123,16 +126,16 @@ def authorize() -> Any:
     refused = _refuse_withdrawn_client()
     if refused is not None:
         return refused
-    server = _server()
+    customer = current_customer()
     try:
-        grant = server.get_consent_grant(end_user=None)
+        grant = _server().get_consent_grant(end_user=customer)
         # Before any page: an answer the client could not receive must not need consent.
         responses.check_response_mode(grant.request.payload, grant.redirect_uri)
+        demands = read_prompt(grant.request.payload, grant.redirect_uri)
     except OAuth2Error as error:
         return _error_redirect(error)
     config = current_app.config
     misrouted = routing.before_sign_in(config)
-    customer = current_customer()
     if misrouted is None and customer is not None:
         misrouted = routing.after_sign_in(config, customer)
     if misrouted is not None:  # concept design 7.3.5: tell the ASP where to go instead
@@ -150,8 +153,11 @@ def authorize() -> Any:
             ),
             extra=misrouted.params(),
         )
-    if customer is None:
-        return redirect(url_for("portal.login", next=request.script_root + request.full_path))
+    if customer is None or demands.needs_fresh_sign_in(auth_time(), now()):
+        if demands.none:  # OIDC Core 3.1.2.1: no page, not even the sign-in page
+            return _error_redirect(LoginRequiredError(redirect_uri=grant.redirect_uri))
+        target = after_sign_in(request.script_root + request.path, request.args)
+        return redirect(url_for("portal.login", next=target))
     client = grant.client.row
     requested = Scope.parse(grant.request.payload.scope)
     if not requested.within(Scope.parse(client.scope)):
@@ -165,8 +171,8 @@ def authorize() -> Any:
         )
     points = [p for p in customer.usage_points if p.closed_at is None]  # closed: not shareable
 
-    if request.method == "GET":
-        pre = _preauthorization(customer, client.id, requested)
+    if request.method == "GET" or demands.none:
+        pre = None if demands.consent else _preauthorization(customer, client.id, requested)
         if pre is not None and any(p.closed_at is None for p in pre.usage_points):
             # Mode 1: consent was given in the portal beforehand
             pre.used_at = now()
@@ -179,6 +185,8 @@ def authorize() -> Any:
                 pre.ends_at,
                 "mode1",
             )
+        if demands.none:  # signed in, but only the consent page could grant this
+            return _error_redirect(ConsentRequiredError(redirect_uri=grant.redirect_uri))
         return _consent_page(client, requested, points, ConsentForm())
 
     form = ConsentForm()
