@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN, compare_s256_code_challenge
 from authlib.oidc.core import UserInfo
@@ -368,3 +368,35 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     """ASP-level access (ApplicationInformation, Bulk) with the client's own credentials."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """Authlib's, with the scope narrowed by :func:`client_token_scope` (Authlib issues
+        whatever scope the request names)."""
+        client: OAuthClient = self.request.client
+        scope = client_token_scope(self.request.payload.scope or "", client.row.scope)
+        token = self.generate_token(scope=scope, include_refresh_token=False)
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+def client_token_scope(requested: str, registered: str) -> str:
+    """What a client_credentials token may carry: ESPI function blocks only (issue 11,
+    item 19).
+
+    The endpoints that take such a token (``current_grant(client_level=True)``:
+    ApplicationInformation, Batch/Bulk, ReadServiceStatus) need no category; categories
+    (usage, billing, basic, sst:*) and openid are a customer's to grant, never an ASP's
+    own.  RFC 6749 3.3 lets the server "fully or partially ignore the scope requested"
+    and says the response's ``scope`` tells the client what it got, so the request is
+    narrowed, not refused: its function blocks that the client registered, with its
+    parameters; when it names none of those, the registration's own ESPI scope (the
+    "pre-defined default value").  Both are within the registration.
+    """
+    asked = Scope.parse(requested)
+    allowed = Scope.parse(registered)
+    if not allowed.function_blocks:
+        raise InvalidScopeError("this client is registered for no ESPI function block (FB=...)")
+    blocks = asked.function_blocks & allowed.function_blocks
+    if blocks:
+        return str(Scope(frozenset(blocks), asked.parameters))
+    return str(Scope(allowed.function_blocks, allowed.parameters))
