@@ -12,7 +12,6 @@ allows or demands (``prompt``, ``max_age``) is ``prompt.py``'s rule.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,33 +188,28 @@ def authorize() -> Any:
             return _error_redirect(ConsentRequiredError(redirect_uri=grant.redirect_uri))
         return _consent_page(client, requested, points, ConsentForm())
 
+    if request.form.get("decision") != "approve":  # CSRF was checked (CSRFProtect)
+        record(f"customer:{customer.uuid}", "consent_denied", subject=f"client:{client.client_id}")
+        db.session.commit()
+        return _error_redirect(AccessDeniedError(redirect_uri=grant.redirect_uri))
     form = ConsentForm()
     form.categories.choices = [(c.value, c.label) for c in requested.categories]
     form.usage_points.choices = [(p.uuid, p.title) for p in points]
     if not form.validate_on_submit():
+        if form.until.errors:  # an end date out of range: say which dates to choose
+            return _consent_page(client, requested, points, form, form.until.errors[0]), 400
         return render_template(
             "portal/error.html",
             error="invalid_request",
             description="the consent form expired or was not ours",
         ), 400
-    if request.form.get("decision") != "approve":
-        record(f"customer:{customer.uuid}", "consent_denied", subject=f"client:{client.client_id}")
-        db.session.commit()
-        return _error_redirect(AccessDeniedError(redirect_uri=grant.redirect_uri))
     chosen_categories = frozenset(Category(v) for v in form.categories.data or [])
     chosen_points = [p for p in points if p.uuid in set(form.usage_points.data or [])]
     if not chosen_points:
         return _consent_page(
             client, requested, points, form, "Choose at least one service agreement to share."
         ), 400
-    ends_at = None
-    if not form.until_revoked.data and form.until.data:
-        end_day = form.until.data + dt.timedelta(days=1)
-        ends_at = int(dt.datetime.combine(end_day, dt.time(), dt.UTC).timestamp())
-        if ends_at <= now():
-            return _consent_page(
-                client, requested, points, form, "Choose an end date in the future."
-            ), 400
+    ends_at = form.ends_at()
     return _approve(
         grant, customer, requested.narrowed_to(chosen_categories), chosen_points, ends_at, "mode2"
     )
