@@ -26,12 +26,13 @@ from authlib.oauth2.rfc6749.errors import (
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
 from espi_sst.scope import Category, Scope
 
 from .. import routing
+from .._rows import rowcount
 from ..lifecycle import may_request_consent, refusal_reason
 from ..limits import client_limit
 from ..portal.forms import ConsentForm
@@ -172,9 +173,8 @@ def authorize() -> Any:
 
     if request.method == "GET" or demands.none:
         pre = None if demands.consent else _preauthorization(customer, client.id, requested)
-        if pre is not None and any(p.closed_at is None for p in pre.usage_points):
+        if pre is not None and any(p.closed_at is None for p in pre.usage_points) and _claim(pre):
             # Mode 1: consent was given in the portal beforehand
-            pre.used_at = now()
             chosen = frozenset(requested.categories & Scope.parse(pre.scope).categories)
             return _approve(
                 grant,
@@ -230,6 +230,23 @@ def _consent_page(
         usage_points=points,
         form=form,
         error=error,
+    )
+
+
+def _claim(pre: PreAuthorization) -> bool:
+    """Use the pre-authorization up, race-safely: a conditional UPDATE as the request's first
+    write, committed with the grant and its code (``save_code``).  Parallel requests (with
+    ``prompt=none`` a script can send many) wait for the first one's commit and match
+    nothing: one grant per pre-authorization."""
+    return (
+        rowcount(
+            db.session.execute(
+                update(PreAuthorization)
+                .where(PreAuthorization.id == pre.id, PreAuthorization.used_at.is_(None))
+                .values(used_at=now())
+            )
+        )
+        == 1
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 from espi_sst_server.storage import db
-from espi_sst_server.storage.models import AuthorizationCode, Token
+from espi_sst_server.storage.models import Authorization, AuthorizationCode, Token
 from live import served, statuses, together
 from oauth_world import (
     REDIRECT,
@@ -17,6 +17,7 @@ from oauth_world import (
     authorize_params,
     basic,
     consent,
+    csrf_of,
     login,
     pkce,
     redirect_params,
@@ -186,3 +187,57 @@ def test_a_refresh_token_of_another_client_is_refused_and_stays_usable(world: Wo
             "unauthorized_client",
         )
         assert _refresh(base, world, first["refresh_token"]).status_code == 200
+
+
+# ---- a Mode 1 pre-authorization is used once, also by parallel requests -----------------------
+
+
+def test_one_preauthorization_used_by_parallel_requests_grants_once(world: World) -> None:
+    """prompt=none makes a pre-authorization usable without any page, so a script can
+    send the same request many times at once: one grant, the others consent_required."""
+    from test_prompt import _preauthorize
+
+    _preauthorize(world)
+    with served(world.app) as base:
+        browser = requests.Session()
+        page = browser.get(f"{base}/portal/login", timeout=30)
+        signed_in = browser.post(
+            f"{base}/portal/login",
+            data={
+                "username": world.customer_username,
+                "password": world.customer_password,
+                "csrf_token": csrf_of(page.content),
+            },
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert signed_in.status_code == 302
+        cookies = browser.cookies.get_dict()
+
+        def ask() -> Any:
+            params = authorize_params(world.confidential_id, pkce()[1], prompt="none")
+            return requests.get(
+                f"{base}/oauth/authorize",
+                params=params,
+                cookies=cookies,
+                allow_redirects=False,
+                timeout=30,
+            )
+
+        answers = together(PARALLEL, ask)
+    outcomes = sorted(
+        "code" if "code" in got else got["error"]
+        for got in (redirect_params(_Redirect(a)) for a in answers)
+    )
+    assert outcomes == ["code"] + ["consent_required"] * (PARALLEL - 1)
+    with world.app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Authorization)) == 1
+
+
+class _Redirect:
+    """A requests answer as redirect_params reads a Flask test response."""
+
+    def __init__(self, answer: Any) -> None:
+        self.status_code = answer.status_code
+        self.headers = answer.headers
+        self.data = answer.content
