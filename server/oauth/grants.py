@@ -4,15 +4,14 @@
   method and a verifier without a challenge are refused (Authlib's ``CodeChallenge``
   forces PKCE for public clients only and allows ``plain``).
 * Authorization codes are single-use and short-lived; a code presented twice revokes every
-  token it issued (RFC 6749 4.1.2, RFC 9700 4.5).
+  token of the grant it was issued for (RFC 6749 4.1.2, RFC 9700 4.5).
 * Refresh tokens rotate; presenting a used refresh token revokes the whole token family
   (RFC 9700 4.14.2).
 * Both are claimed race-safely: a conditional UPDATE marks the code or refresh token used
   as the request's first write, committed only with the new token (``save_token``).  Of N
   parallel requests exactly one gets tokens; the others are replays, refused and punished
   (issue 11, items 2 and 13).
-* OpenID Connect: a nonce is required (for ``code`` and the ``code id_token`` hybrid), and
-  a nonce cannot be replayed for the same client.
+* OpenID Connect (id_tokens, the ``code id_token`` hybrid) is ``openid.py``.
 """
 
 from __future__ import annotations
@@ -23,14 +22,10 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN, compare_s256_code_challenge
-from authlib.oidc.core import UserInfo
-from authlib.oidc.core.grants import OpenIDCode, OpenIDHybridGrant
-from authlib.oidc.core.util import create_half_hash
 from flask import current_app, g
-from joserfc import jwt
 from sqlalchemy import select, update
 
-from espi_sst.scope import Category, Scope
+from espi_sst.scope import Scope
 
 from .._rows import revoke_tokens, rowcount
 from ..security import hash_secret, now
@@ -45,7 +40,9 @@ from ..storage.models import (
 from ..usable import grant_refusal
 from .adapters import OAuthClient, OAuthCode, OAuthToken
 from .audit import record
-from .keys import ALGORITHM, signing_key
+
+Params = list[tuple[str, str]]
+"""Authorization response parameters, in order."""
 
 
 class StrictPKCE(CodeChallenge):
@@ -82,57 +79,6 @@ class StrictPKCE(CodeChallenge):
             raise InvalidRequestError("Invalid 'code_verifier'")
         if not compare_s256_code_challenge(verifier, challenge):
             raise InvalidGrantError(description="Code challenge failed.")
-
-
-def _user_info(customer: RetailCustomer, scope: str) -> UserInfo:
-    info = UserInfo(sub=customer.uuid)
-    if Scope.parse(scope).allows(Category.BASIC):
-        info["name"] = customer.display_name
-        if customer.email:
-            info["email"] = customer.email
-    return info
-
-
-class _OpenIDSigning:
-    """How id_tokens are signed and what they claim (shared by code and hybrid flows)."""
-
-    def resolve_client_private_key(self, client: OAuthClient) -> Any:
-        return signing_key(db.session)[1]
-
-    def get_client_algorithm(self, client: OAuthClient) -> str:
-        return ALGORITHM
-
-    def get_encode_header(self, client: OAuthClient) -> dict[str, str]:
-        return {"alg": ALGORITHM, "kid": signing_key(db.session)[0]}
-
-    def get_client_claims(self, client: OAuthClient) -> dict[str, Any]:
-        moment = now()
-        return {
-            "iss": current_app.config["ISSUER"],
-            "aud": [client.get_client_id()],
-            "iat": moment,
-            "exp": moment + int(current_app.config["ID_TOKEN_SECONDS"]),
-        }
-
-    def exists_nonce(self, nonce: str, request: Any) -> bool:
-        """A nonce already used with this client is a replay."""
-        return (
-            db.session.scalar(
-                select(AuthorizationCode.id).where(
-                    AuthorizationCode.client_id == request.payload.client_id,
-                    AuthorizationCode.nonce == nonce,
-                )
-            )
-            is not None
-        )
-
-    def generate_user_info(self, user: RetailCustomer, scope: str) -> UserInfo:
-        return _user_info(user, scope)
-
-
-class RequiredNonceOpenIDCode(_OpenIDSigning, OpenIDCode):
-    def __init__(self) -> None:
-        super().__init__(require_nonce=True)
 
 
 def save_code(code: str, request: Any, response_type: str) -> None:
@@ -224,9 +170,6 @@ def revoke_family(family: str, *, reason: str) -> int:
     return revoked
 
 
-Params = list[tuple[str, str]]
-
-
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -257,48 +200,6 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if grant_refusal(_qualification(row.client_id), grant, now()) is not None:
             return None  # revoked between consent and exchange, or already past its end
         return grant.customer
-
-
-class HybridGrant(_OpenIDSigning, OpenIDHybridGrant):
-    """``response_type=code id_token`` (concept design section 8): id_token with c_hash."""
-
-    RESPONSE_TYPES = {"code id_token"}
-
-    def validate_consent_request(self) -> str:
-        """Authlib's check, keeping the verified redirect URI on the grant as the code
-        grant does (the authorization endpoint answers every error there)."""
-        self.redirect_uri = super().validate_consent_request()
-        return self.redirect_uri
-
-    def save_authorization_code(self, code: str, request: Any) -> None:
-        save_code(code, request, "code id_token")
-
-    def front_channel_params(self, grant_user: RetailCustomer) -> Params:
-        """The code and an id_token -- nothing else: no ``expires_in`` or ``scope``, which
-        describe an access token the front channel never gets (issue 11, item 6)."""
-        self.request.user = grant_user
-        code = self.generate_authorization_code()
-        self.save_authorization_code(code, self.request)
-        return [("code", code), ("id_token", self._front_channel_id_token(grant_user, code))]
-
-    def _front_channel_id_token(self, customer: RetailCustomer, code: str) -> str:
-        """Who signed in, when, for which request, bound to the code (OIDC Core 3.3.2.11:
-        iss, sub, aud, exp, iat, auth_time, nonce, c_hash) -- and nothing personal (issue
-        11, item 20).  The fragment is read by the browser and by any script at the
-        redirect URI; name and e-mail go only to the authenticated client, in the token
-        endpoint's id_token and at userinfo, and only with the basic category granted."""
-        client = self.request.client
-        claims = self.get_client_claims(client)
-        half_hash = create_half_hash(code, ALGORITHM)
-        assert half_hash is not None  # RS256 has a hash
-        claims.update(
-            sub=customer.uuid,
-            auth_time=g.espi_consent.auth_time,
-            nonce=self.request.payload.data["nonce"],  # required (validate_nonce)
-            c_hash=half_hash.decode("ascii"),
-        )
-        header = self.get_encode_header(client)
-        return jwt.encode(header, claims, self.resolve_client_private_key(client), [ALGORITHM])
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):

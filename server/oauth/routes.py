@@ -48,10 +48,11 @@ from ..storage.models import (
 )
 from . import responses
 from .audit import record
+from .discovery import metadata
 from .guard import current_grant, refuse
 from .keys import jwks
 from .prompt import after_sign_in, read_prompt
-from .server import RESOURCE_BASE, EspiAuthorizationServer
+from .server import EspiAuthorizationServer
 
 bp = Blueprint("oauth", __name__)
 
@@ -350,49 +351,10 @@ def jwks_document() -> Any:
     return jsonify(jwks(db.session))
 
 
-def metadata() -> dict[str, Any]:
-    issuer = current_app.config["ISSUER"]
-    return {
-        "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/oauth/authorize",
-        "token_endpoint": f"{issuer}/oauth/token",
-        "revocation_endpoint": f"{issuer}/oauth/revoke",
-        "introspection_endpoint": f"{issuer}/oauth/introspect",
-        "userinfo_endpoint": f"{issuer}/oauth/userinfo",
-        "jwks_uri": f"{issuer}/oauth/jwks.json",
-        "response_types_supported": ["code", "code id_token"],
-        "response_modes_supported": responses.ADVERTISED,
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        "revocation_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        "introspection_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-        ],
-        "scopes_supported": ["openid", *[c.value for c in Category], "FB=..."],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "claims_supported": ["sub", "name", "email", "auth_time", "nonce", "c_hash", "at_hash"],
-        "authorization_response_iss_parameter_supported": True,
-        "require_pushed_authorization_requests": False,
-        "espi_resource_endpoint": f"{issuer}{RESOURCE_BASE}",
-        "service_documentation": f"{issuer}/",
-    }
-
-
 @bp.route("/.well-known/oauth-authorization-server")
 @bp.route("/.well-known/openid-configuration")
 def discovery() -> Any:
-    return jsonify(metadata())
+    return jsonify(metadata())  # discovery.py
 
 
 def init_app(app: Any) -> None:

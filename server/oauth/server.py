@@ -28,12 +28,11 @@ from .audit import record
 from .grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
-    HybridGrant,
     RefreshTokenGrant,
-    RequiredNonceOpenIDCode,
     StrictPKCE,
     revoke_family,
 )
+from .openid import HybridGrant, RequiredNonceOpenIDCode
 
 RESOURCE_BASE = "/espi/1_1/resource"
 
