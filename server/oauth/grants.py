@@ -4,11 +4,14 @@
   method and a verifier without a challenge are refused (Authlib's ``CodeChallenge``
   forces PKCE for public clients only and allows ``plain``).
 * Authorization codes are single-use and short-lived; a code presented twice revokes every
-  token it issued (RFC 6749 4.1.2, RFC 9700 4.5).
+  token of the grant it was issued for (RFC 6749 4.1.2, RFC 9700 4.5).
 * Refresh tokens rotate; presenting a used refresh token revokes the whole token family
   (RFC 9700 4.14.2).
-* OpenID Connect: a nonce is required (for ``code`` and the ``code id_token`` hybrid), and
-  a nonce cannot be replayed for the same client.
+* Both are claimed race-safely: a conditional UPDATE marks the code or refresh token used
+  as the request's first write, committed only with the new token (``save_token``).  Of N
+  parallel requests exactly one gets tokens; the others are replays, refused and punished
+  (issue 11, items 2 and 13).
+* OpenID Connect (id_tokens, the ``code id_token`` hybrid) is ``openid.py``.
 """
 
 from __future__ import annotations
@@ -16,16 +19,15 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN, compare_s256_code_challenge
-from authlib.oidc.core import UserInfo
-from authlib.oidc.core.grants import OpenIDCode, OpenIDHybridGrant
 from flask import current_app, g
 from sqlalchemy import select, update
 
-from espi_sst.scope import Category, Scope
+from espi_sst.scope import Scope
 
+from .._rows import revoke_tokens, rowcount
 from ..security import hash_secret, now
 from ..storage import db
 from ..storage.models import (
@@ -38,7 +40,9 @@ from ..storage.models import (
 from ..usable import grant_refusal
 from .adapters import OAuthClient, OAuthCode, OAuthToken
 from .audit import record
-from .keys import ALGORITHM, signing_key
+
+Params = list[tuple[str, str]]
+"""Authorization response parameters, in order."""
 
 
 class StrictPKCE(CodeChallenge):
@@ -77,57 +81,6 @@ class StrictPKCE(CodeChallenge):
             raise InvalidGrantError(description="Code challenge failed.")
 
 
-def _user_info(customer: RetailCustomer, scope: str) -> UserInfo:
-    info = UserInfo(sub=customer.uuid)
-    if Scope.parse(scope).allows(Category.BASIC):
-        info["name"] = customer.display_name
-        if customer.email:
-            info["email"] = customer.email
-    return info
-
-
-class _OpenIDSigning:
-    """How id_tokens are signed and what they claim (shared by code and hybrid flows)."""
-
-    def resolve_client_private_key(self, client: OAuthClient) -> Any:
-        return signing_key(db.session)[1]
-
-    def get_client_algorithm(self, client: OAuthClient) -> str:
-        return ALGORITHM
-
-    def get_encode_header(self, client: OAuthClient) -> dict[str, str]:
-        return {"alg": ALGORITHM, "kid": signing_key(db.session)[0]}
-
-    def get_client_claims(self, client: OAuthClient) -> dict[str, Any]:
-        moment = now()
-        return {
-            "iss": current_app.config["ISSUER"],
-            "aud": [client.get_client_id()],
-            "iat": moment,
-            "exp": moment + int(current_app.config["ID_TOKEN_SECONDS"]),
-        }
-
-    def exists_nonce(self, nonce: str, request: Any) -> bool:
-        """A nonce already used with this client is a replay."""
-        return (
-            db.session.scalar(
-                select(AuthorizationCode.id).where(
-                    AuthorizationCode.client_id == request.payload.client_id,
-                    AuthorizationCode.nonce == nonce,
-                )
-            )
-            is not None
-        )
-
-    def generate_user_info(self, user: RetailCustomer, scope: str) -> UserInfo:
-        return _user_info(user, scope)
-
-
-class RequiredNonceOpenIDCode(_OpenIDSigning, OpenIDCode):
-    def __init__(self) -> None:
-        super().__init__(require_nonce=True)
-
-
 def save_code(code: str, request: Any, response_type: str) -> None:
     """Store a code's hash with what the customer consented to (set by the consent view)."""
     consent = g.espi_consent
@@ -150,25 +103,53 @@ def save_code(code: str, request: Any, response_type: str) -> None:
 
 
 def query_code(code: str, client: OAuthClient) -> OAuthCode | None:
+    """Find the code and claim it for this request: a code is used once (RFC 6749 4.1.2).
+
+    The claim is a conditional UPDATE (``used_at`` set where it is still NULL), so of N
+    requests presenting one code at once exactly one matches the row; the others wait on
+    the row lock (PostgreSQL) or the write lock (SQLite) and match nothing.  It is NOT
+    committed here: ``save_token`` commits it together with the token, and a request that
+    fails after the claim (wrong PKCE verifier, wrong redirect_uri) is rolled back by the
+    token endpoint (``EspiAuthorizationServer.create_token_response``), so the code stays
+    usable by its holder.  A request that finds the code already used is a replay:
+    :func:`_refuse_replayed_code`.
+    """
     row = db.session.scalar(
         select(AuthorizationCode).where(AuthorizationCode.code_hash == hash_secret(code))
     )
     if row is None or row.client_id != client.get_client_id():
         return None
-    if row.used_at is not None:
-        # Replay: revoke whatever the first use issued (RFC 6749 4.1.2).
-        if row.token_family:
-            revoke_family(row.token_family, reason="authorization code reused")
-        record(
-            "client:" + row.client_id,
-            "code_reused",
-            subject=f"authorization:{row.authorization_id}",
+    moment = now()
+    claimed = rowcount(
+        db.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=moment)
         )
-        db.session.commit()
+    )
+    if not claimed:
+        _refuse_replayed_code(row, moment)
         return None
-    if row.expires_at <= now():
-        return None
+    if row.expires_at <= moment:
+        return None  # the claim is rolled back with the refused request
     return OAuthCode(row)
+
+
+def _refuse_replayed_code(row: AuthorizationCode, moment: int) -> None:
+    """A second use of a code: revoke every token of the grant it was issued for (RFC 6749
+    4.1.2, RFC 9700 4.5) -- each consent is its own Authorization row, so its tokens are
+    exactly what this code produced, in every family (a refreshed token included).  The
+    request that claimed the code first has committed its token before this statement runs
+    (it held the lock this request waited on), so a racer revokes the winner's token too.
+    Committed here: the refusal that follows rolls back nothing of it."""
+    revoked = revoke_tokens(db.session, Token.authorization_id == row.authorization_id, moment)
+    record(
+        "client:" + row.client_id,
+        "code_reused",
+        subject=f"authorization:{row.authorization_id}",
+        detail={"tokens_revoked": revoked},
+    )
+    db.session.commit()
 
 
 def _qualification(client_id: str) -> str | None:
@@ -177,17 +158,28 @@ def _qualification(client_id: str) -> str | None:
     )
 
 
-def revoke_family(family: str, *, reason: str) -> None:
-    db.session.execute(
-        update(Token)
-        .where(Token.family == family, Token.revoked_at.is_(None))
-        .values(revoked_at=now())
+def revoke_family(family: str, *, reason: str) -> int:
+    """Revoke every live token of a family (the caller commits); how many."""
+    revoked = revoke_tokens(db.session, Token.family == family, now())
+    record(
+        "system",
+        "token_family_revoked",
+        subject=f"family:{family}",
+        detail={"reason": reason, "tokens_revoked": revoked},
     )
-    record("system", "token_family_revoked", subject=f"family:{family}", detail={"reason": reason})
+    return revoked
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def front_channel_params(self, grant_user: RetailCustomer) -> Params:
+        """What the approved authorization response carries: the code (RFC 6749 4.1.2).
+        ``responses.authorization_redirect`` adds state and iss where the mode says."""
+        self.request.user = grant_user
+        code = self.generate_authorization_code()
+        self.save_authorization_code(code, self.request)
+        return [("code", code)]
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         save_code(code, request, "code")
@@ -196,9 +188,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return query_code(code, client)
 
     def delete_authorization_code(self, authorization_code: OAuthCode) -> None:
-        # Kept, marked used: a second presentation must be recognised (and punished).
-        authorization_code.row.used_at = now()
-        db.session.commit()
+        """Nothing left to do: the code was marked used when it was claimed (``query_code``)
+        and that claim was committed with the token.  The row is kept so that a second
+        presentation is recognised (and punished)."""
 
     def authenticate_user(self, authorization_code: OAuthCode) -> RetailCustomer | None:
         row = authorization_code.row
@@ -210,34 +202,42 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return grant.customer
 
 
-class HybridGrant(_OpenIDSigning, OpenIDHybridGrant):
-    """``response_type=code id_token`` (concept design section 8): id_token with c_hash."""
-
-    RESPONSE_TYPES = {"code id_token"}
-
-    def save_authorization_code(self, code: str, request: Any) -> None:
-        save_code(code, request, "code id_token")
-
-
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation
 
     def authenticate_refresh_token(self, refresh_token: str) -> OAuthToken | None:
+        """Find the refresh token and claim it for this request (rotation: used once).
+
+        The claim is a conditional UPDATE (``refresh_used_at`` and ``revoked_at`` set where
+        both are NULL), committed by ``save_token`` with the successor; a request that
+        fails afterwards is rolled back by the token endpoint.  Of N parallel refreshes one
+        claims the row; the others wait for its commit and match nothing -- a reuse
+        (RFC 9700 4.14.2): :func:`_refuse_reused_refresh_token`.
+        """
         row = db.session.scalar(
             select(Token).where(Token.refresh_token_hash == hash_secret(refresh_token))
         )
-        if row is None:
+        if row is None or row.client_id != self.request.client.get_client_id():
+            return None  # another client's token is not claimed (nor punished) for it
+        moment = now()
+        claimed = rowcount(
+            db.session.execute(
+                update(Token)
+                .where(
+                    Token.id == row.id,
+                    Token.refresh_used_at.is_(None),
+                    Token.revoked_at.is_(None),
+                )
+                .values(refresh_used_at=moment, revoked_at=moment)
+            )
+        )
+        if not claimed:
+            _refuse_reused_refresh_token(row)
             return None
-        if row.refresh_used_at is not None:
-            # Reuse of a rotated refresh token: someone else holds a copy. Revoke it all.
-            revoke_family(row.family, reason="refresh token reused")
-            record("client:" + row.client_id, "refresh_reused", subject=f"family:{row.family}")
-            db.session.commit()
-            return None
-        if row.revoked_at is not None or (row.refresh_expires_at or 0) <= now():
-            return None
-        if grant_refusal(_qualification(row.client_id), row.authorization, now()) is not None:
+        if (row.refresh_expires_at or 0) <= moment:
+            return None  # the claim is rolled back with the refused request
+        if grant_refusal(_qualification(row.client_id), row.authorization, moment) is not None:
             return None  # ended, past the end date the customer chose, or ASP withdrawn
         return OAuthToken(row)
 
@@ -246,13 +246,58 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return authorization.customer if authorization is not None else None
 
     def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
-        moment = now()
-        refresh_token.row.refresh_used_at = moment
-        refresh_token.row.revoked_at = moment
-        db.session.commit()
+        """Nothing left to do: the old token was marked used and revoked when it was
+        claimed (``authenticate_refresh_token``), committed with its successor."""
+
+
+def _refuse_reused_refresh_token(row: Token) -> None:
+    """A refresh token that could not be claimed: revoked (nothing to do) or already used.
+
+    Used: someone else holds a copy, or two requests raced (RFC 9700 4.14.2).  The whole
+    family is revoked -- including the successor the first use received, committed before
+    this request's claim returned -- audited and committed (the refusal that follows rolls
+    back nothing of it)."""
+    used_at = db.session.scalar(select(Token.refresh_used_at).where(Token.id == row.id))
+    if used_at is None:
+        return
+    revoke_family(row.family, reason="refresh token reused")
+    record("client:" + row.client_id, "refresh_reused", subject=f"family:{row.family}")
+    db.session.commit()
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     """ASP-level access (ApplicationInformation, Bulk) with the client's own credentials."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """Authlib's, with the scope narrowed by :func:`client_token_scope` (Authlib issues
+        whatever scope the request names)."""
+        client: OAuthClient = self.request.client
+        scope = client_token_scope(self.request.payload.scope or "", client.row.scope)
+        token = self.generate_token(scope=scope, include_refresh_token=False)
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+def client_token_scope(requested: str, registered: str) -> str:
+    """What a client_credentials token may carry: ESPI function blocks only (issue 11,
+    item 19).
+
+    The endpoints that take such a token (``current_grant(client_level=True)``:
+    ApplicationInformation, Batch/Bulk, ReadServiceStatus) need no category; categories
+    (usage, billing, basic, sst:*) and openid are a customer's to grant, never an ASP's
+    own.  RFC 6749 3.3 lets the server "fully or partially ignore the scope requested"
+    and says the response's ``scope`` tells the client what it got, so the request is
+    narrowed, not refused: its function blocks that the client registered, with its
+    parameters; when it names none of those, the registration's own ESPI scope (the
+    "pre-defined default value").  Both are within the registration.
+    """
+    asked = Scope.parse(requested)
+    allowed = Scope.parse(registered)
+    if not allowed.function_blocks:
+        raise InvalidScopeError("this client is registered for no ESPI function block (FB=...)")
+    blocks = asked.function_blocks & allowed.function_blocks
+    if blocks:
+        return str(Scope(frozenset(blocks), asked.parameters))
+    return str(Scope(allowed.function_blocks, allowed.parameters))

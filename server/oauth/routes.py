@@ -3,32 +3,36 @@ userinfo, JWKS and discovery metadata (RFC 8414, OpenID Connect Discovery).
 
 The authorization endpoint never redirects to an unverified client or redirect URI: such
 errors get an error page (RFC 6749 4.1.2.1).  Every other authorization response, error or
-not, carries ``state`` and ``iss`` (RFC 9207).  Both onboarding modes of the concept design
+not, is written by ``responses.py``: in the response mode, with ``state`` and ``iss``
+(RFC 9207) beside the rest.  Both onboarding modes of the concept design
 (section 7.2) end here: Mode 2, consent in the flow; Mode 1, a pre-authorization the
-customer made in the portal, so the flow needs only sign-in.
+customer made in the portal, so the flow needs only sign-in.  Which pages the request
+allows or demands (``prompt``, ``max_age``) is ``prompt.py``'s rule.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import OAuth2Payload
 from authlib.oauth2.rfc6749.errors import (
+    AccessDeniedError,
     InvalidRequestError,
     InvalidScopeError,
     UnauthorizedClientError,
 )
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
 from espi_sst.scope import Category, Scope
 
 from .. import routing
+from .._rows import rowcount
 from ..lifecycle import may_request_consent, refusal_reason
 from ..limits import client_limit
 from ..portal.forms import ConsentForm
@@ -42,10 +46,13 @@ from ..storage.models import (
     RetailCustomer,
     UsagePoint,
 )
+from . import responses
 from .audit import record
+from .discovery import metadata
 from .guard import current_grant, refuse
 from .keys import jwks
-from .server import RESOURCE_BASE, EspiAuthorizationServer
+from .prompt import after_sign_in, read_prompt
+from .server import EspiAuthorizationServer
 
 bp = Blueprint("oauth", __name__)
 
@@ -69,20 +76,31 @@ def _error_page(error: OAuth2Error, status: int = 400) -> tuple[str, int]:
     ), status
 
 
+def _payload() -> OAuth2Payload:
+    """The authorization request's parameters, as Authlib reads them."""
+    return _server().create_oauth2_request(None).payload
+
+
+def _answer(redirect_uri: str, params: responses.Params) -> Response:
+    """The authorization response: ``params`` with state and iss, in the request's mode."""
+    payload = _payload()
+    return responses.authorization_redirect(
+        redirect_uri,
+        params,
+        mode=responses.delivery_mode(payload),
+        state=payload.state,
+        issuer=current_app.config["ISSUER"],
+    )
+
+
 def _error_redirect(
-    error: OAuth2Error, extra: list[tuple[str, str]] | None = None
+    error: OAuth2Error, extra: responses.Params | None = None
 ) -> Response | tuple[str, int]:
-    """Errors after the client and redirect URI are verified go back to the client."""
+    """Errors after the client and redirect URI are verified go back to the client; before
+    that, an error page (RFC 6749 4.1.2.1: never redirect to an unverified URI)."""
     if not error.redirect_uri:
         return _error_page(error)
-    params = [("error", error.error)]
-    if error.description:
-        params.append(("error_description", error.description))
-    if request.values.get("state"):
-        params.append(("state", request.values["state"]))
-    params.append(("iss", current_app.config["ISSUER"]))
-    params += extra or []
-    return redirect(add_params_to_uri(error.redirect_uri, params, fragment=error.redirect_fragment))
+    return _answer(error.redirect_uri, responses.error_params(error) + (extra or []))
 
 
 def _refuse_withdrawn_client() -> tuple[str, int] | None:
@@ -109,14 +127,16 @@ def authorize() -> Any:
     refused = _refuse_withdrawn_client()
     if refused is not None:
         return refused
-    server = _server()
+    customer = current_customer()
     try:
-        grant = server.get_consent_grant(end_user=None)
+        grant = _server().get_consent_grant(end_user=customer)
+        # Before any page: an answer the client could not receive must not need consent.
+        responses.check_response_mode(grant.request.payload, grant.redirect_uri)
+        demands = read_prompt(grant.request.payload, grant.redirect_uri)
     except OAuth2Error as error:
         return _error_redirect(error)
     config = current_app.config
     misrouted = routing.before_sign_in(config)
-    customer = current_customer()
     if misrouted is None and customer is not None:
         misrouted = routing.after_sign_in(config, customer)
     if misrouted is not None:  # concept design 7.3.5: tell the ASP where to go instead
@@ -130,13 +150,15 @@ def authorize() -> Any:
         return _error_redirect(
             InvalidRequestError(
                 misrouted.description,
-                state=grant.request.payload.state,
                 redirect_uri=grant.redirect_uri,
             ),
             extra=misrouted.params(),
         )
-    if customer is None:
-        return redirect(url_for("portal.login", next=request.script_root + request.full_path))
+    if customer is None or demands.needs_fresh_sign_in(auth_time(), now()):
+        if demands.none:  # OIDC Core 3.1.2.1: no page, not even the sign-in page
+            return _error_redirect(LoginRequiredError(redirect_uri=grant.redirect_uri))
+        target = after_sign_in(request.script_root + request.path, request.args)
+        return redirect(url_for("portal.login", next=target))
     client = grant.client.row
     requested = Scope.parse(grant.request.payload.scope)
     if not requested.within(Scope.parse(client.scope)):
@@ -145,17 +167,15 @@ def authorize() -> Any:
         return _error_redirect(
             InvalidScopeError(
                 f"the scope asks for more than {client.client_id} is registered for",
-                state=grant.request.payload.state,
                 redirect_uri=grant.redirect_uri,
             )
         )
     points = [p for p in customer.usage_points if p.closed_at is None]  # closed: not shareable
 
-    if request.method == "GET":
-        pre = _preauthorization(customer, client.id, requested)
-        if pre is not None and any(p.closed_at is None for p in pre.usage_points):
+    if request.method == "GET" or demands.none:
+        pre = None if demands.consent else _preauthorization(customer, client.id, requested)
+        if pre is not None and any(p.closed_at is None for p in pre.usage_points) and _claim(pre):
             # Mode 1: consent was given in the portal beforehand
-            pre.used_at = now()
             chosen = frozenset(requested.categories & Scope.parse(pre.scope).categories)
             return _approve(
                 grant,
@@ -165,35 +185,32 @@ def authorize() -> Any:
                 pre.ends_at,
                 "mode1",
             )
+        if demands.none:  # signed in, but only the consent page could grant this
+            return _error_redirect(ConsentRequiredError(redirect_uri=grant.redirect_uri))
         return _consent_page(client, requested, points, ConsentForm())
 
+    if request.form.get("decision") != "approve":  # CSRF was checked (CSRFProtect)
+        record(f"customer:{customer.uuid}", "consent_denied", subject=f"client:{client.client_id}")
+        db.session.commit()
+        return _error_redirect(AccessDeniedError(redirect_uri=grant.redirect_uri))
     form = ConsentForm()
     form.categories.choices = [(c.value, c.label) for c in requested.categories]
     form.usage_points.choices = [(p.uuid, p.title) for p in points]
     if not form.validate_on_submit():
+        if form.until.errors:  # an end date out of range: say which dates to choose
+            return _consent_page(client, requested, points, form, form.until.errors[0]), 400
         return render_template(
             "portal/error.html",
             error="invalid_request",
             description="the consent form expired or was not ours",
         ), 400
-    if request.form.get("decision") != "approve":
-        record(f"customer:{customer.uuid}", "consent_denied", subject=f"client:{client.client_id}")
-        db.session.commit()
-        return server.create_authorization_response(grant=grant, grant_user=None)
     chosen_categories = frozenset(Category(v) for v in form.categories.data or [])
     chosen_points = [p for p in points if p.uuid in set(form.usage_points.data or [])]
     if not chosen_points:
         return _consent_page(
             client, requested, points, form, "Choose at least one service agreement to share."
         ), 400
-    ends_at = None
-    if not form.until_revoked.data and form.until.data:
-        end_day = form.until.data + dt.timedelta(days=1)
-        ends_at = int(dt.datetime.combine(end_day, dt.time(), dt.UTC).timestamp())
-        if ends_at <= now():
-            return _consent_page(
-                client, requested, points, form, "Choose an end date in the future."
-            ), 400
+    ends_at = form.ends_at()
     return _approve(
         grant, customer, requested.narrowed_to(chosen_categories), chosen_points, ends_at, "mode2"
     )
@@ -214,6 +231,23 @@ def _consent_page(
         usage_points=points,
         form=form,
         error=error,
+    )
+
+
+def _claim(pre: PreAuthorization) -> bool:
+    """Use the pre-authorization up, race-safely: a conditional UPDATE as the request's first
+    write, committed with the grant and its code (``save_code``).  Parallel requests (with
+    ``prompt=none`` a script can send many) wait for the first one's commit and match
+    nothing: one grant per pre-authorization."""
+    return (
+        rowcount(
+            db.session.execute(
+                update(PreAuthorization)
+                .where(PreAuthorization.id == pre.id, PreAuthorization.used_at.is_(None))
+                .values(used_at=now())
+            )
+        )
+        == 1
     )
 
 
@@ -257,7 +291,7 @@ def _approve(
         usage_points=usage_points,
     )
     db.session.add(authorization)
-    db.session.flush()
+    db.session.flush()  # its id, for the code; committed with the code (save_code)
     record(
         f"customer:{customer.uuid}",
         "consent_granted",
@@ -270,9 +304,9 @@ def _approve(
             "ends_at": ends_at,
         },
     )
-    db.session.commit()
     g.espi_consent = Consent(authorization.id, str(scope), auth_time())
-    return _server().create_authorization_response(grant=grant, grant_user=customer)  # type: ignore[no-any-return]
+    # The grant, its audit row and the code are one commit: no grant its ASP never got.
+    return _answer(grant.redirect_uri, grant.front_channel_params(customer))
 
 
 @bp.route("/oauth/token", methods=["POST"])
@@ -317,49 +351,10 @@ def jwks_document() -> Any:
     return jsonify(jwks(db.session))
 
 
-def metadata() -> dict[str, Any]:
-    issuer = current_app.config["ISSUER"]
-    return {
-        "issuer": issuer,
-        "authorization_endpoint": f"{issuer}/oauth/authorize",
-        "token_endpoint": f"{issuer}/oauth/token",
-        "revocation_endpoint": f"{issuer}/oauth/revoke",
-        "introspection_endpoint": f"{issuer}/oauth/introspect",
-        "userinfo_endpoint": f"{issuer}/oauth/userinfo",
-        "jwks_uri": f"{issuer}/oauth/jwks.json",
-        "response_types_supported": ["code", "code id_token"],
-        "response_modes_supported": ["query", "fragment"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        "revocation_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        "introspection_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-        ],
-        "scopes_supported": ["openid", *[c.value for c in Category], "FB=..."],
-        "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "claims_supported": ["sub", "name", "email", "auth_time", "nonce", "c_hash", "at_hash"],
-        "authorization_response_iss_parameter_supported": True,
-        "require_pushed_authorization_requests": False,
-        "espi_resource_endpoint": f"{issuer}{RESOURCE_BASE}",
-        "service_documentation": f"{issuer}/",
-    }
-
-
 @bp.route("/.well-known/oauth-authorization-server")
 @bp.route("/.well-known/openid-configuration")
 def discovery() -> Any:
-    return jsonify(metadata())
+    return jsonify(metadata())  # discovery.py
 
 
 def init_app(app: Any) -> None:

@@ -13,7 +13,6 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, current_app
 from sqlalchemy import select
 
@@ -30,12 +29,11 @@ from .audit import record
 from .grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
-    HybridGrant,
     RefreshTokenGrant,
-    RequiredNonceOpenIDCode,
     StrictPKCE,
     revoke_family,
 )
+from .openid import HybridGrant, RequiredNonceOpenIDCode
 
 RESOURCE_BASE = "/espi/1_1/resource"
 
@@ -50,7 +48,11 @@ def query_client(client_id: str) -> OAuthClient | None:
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
-    """Store a new token (hashed) in its family, and add ESPI's URIs to the response."""
+    """Store a new token (hashed) in its family, and add ESPI's URIs to the response.
+
+    The one commit of a successful token request: the claim of the code or refresh token
+    (``grants.query_code``, ``RefreshTokenGrant.authenticate_refresh_token``) becomes
+    durable together with the token it paid for -- never one without the other."""
     config = current_app.config
     client: OAuthClient = request.client
     moment = now()
@@ -111,6 +113,18 @@ class EspiAuthorizationServer(AuthorizationServer):
         client_limits.authenticated(client.get_client_id(), getattr(request, "auth_method", None))
         return client
 
+    def create_token_response(self, request: Any = None) -> Any:
+        """Authlib's token endpoint; a refused request leaves nothing behind.
+
+        A code or refresh token is claimed (marked used) before the checks that follow it
+        (PKCE verifier, redirect_uri, the grant's state): a refusal rolls that claim back,
+        so only a successful exchange uses a code up.  What a refusal must keep -- the
+        revocation after a replay or reuse -- was committed where it was decided."""
+        response = super().create_token_response(request)
+        if response.status_code != 200:
+            db.session.rollback()
+        return response
+
     def validate_requested_scope(self, scope: str | None) -> None:
         if not scope:
             raise InvalidScopeError(
@@ -120,11 +134,6 @@ class EspiAuthorizationServer(AuthorizationServer):
             Scope.parse(scope)
         except ScopeError as exc:
             raise InvalidScopeError(exc.message.replace('"', "'")) from None
-
-
-class EspiIssuer(IssuerParameter):
-    def get_issuer(self) -> str:
-        return str(current_app.config["ISSUER"])
 
 
 def _find_token(token_string: str, hint: str | None) -> OAuthToken | None:
@@ -213,6 +222,5 @@ def init_oauth(app: Flask) -> EspiAuthorizationServer:
     server.register_grant(ClientCredentialsGrant)
     server.register_endpoint(Revocation)
     server.register_endpoint(Introspection)
-    server.register_extension(EspiIssuer())
     app.extensions["espi_sst_oauth"] = server
     return server

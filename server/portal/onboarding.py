@@ -7,8 +7,6 @@ asked (the consent was given here).  A pre-authorization is used once.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -59,13 +57,7 @@ def preauthorize(client_id: str) -> str | Response | tuple[str, int]:
     if request.method == "POST" and form.validate_on_submit():
         chosen_points = [p for p in points if p.uuid in set(form.usage_points.data or [])]
         chosen = [Category(v) for v in form.categories.data or []]
-        ends_at = None
-        if not form.until_revoked.data and form.until.data:
-            ends_at = int(
-                dt.datetime.combine(
-                    form.until.data + dt.timedelta(days=1), dt.time(), dt.UTC
-                ).timestamp()
-            )
+        ends_at = form.ends_at()
         if not chosen_points:
             error = "Choose at least one service agreement to share."
         elif not chosen:
@@ -88,6 +80,8 @@ def preauthorize(client_id: str) -> str | Response | tuple[str, int]:
             )
             db.session.commit()
             return render_template("portal/preauthorized.html", application=application)
+    elif request.method == "POST" and form.until.errors:
+        error = form.until.errors[0]  # an end date out of range: which dates to choose
     elif request.method == "POST":
         error = "The form expired; please try again."
     status = 400 if error else 200
