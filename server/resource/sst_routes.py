@@ -323,7 +323,7 @@ def confirm_rate_change_request(sid: str, uid: str, rid: str) -> Response:
     db.session.commit()
     if outcome.confirmed:
         return atom(_request_entry(authorization, sid, uid, record))
-    if record.status == rate_change.Status.awaitingConfirmation.value:
+    if outcome.attempts_left > 0:
         raise ResourceError(
             422,
             "invalid_code",
@@ -332,10 +332,10 @@ def confirm_rate_change_request(sid: str, uid: str, rid: str) -> Response:
         )
     reason = (
         "the code expired: ask the customer to start a new rate change"
-        if record.status == rate_change.Status.expired.value
+        if outcome.status == rate_change.Status.expired.value
         else "too many wrong codes: the request is rejected (confirmationFailed)"
     )
-    raise ResourceError(409, "confirmation_closed", reason, request_status=record.status)
+    raise ResourceError(409, "confirmation_closed", reason, request_status=outcome.status)
 
 
 @bp.delete("/Subscription/<sid>/UsagePoint/<uid>/RateChangeRequest/<rid>")
