@@ -20,6 +20,7 @@ from ..storage.models import Authorization, RateChangeRequestRecord, Tariff, Usa
 from ._passcode import HASHER, new_passcode
 from ._workflow import OPEN, RateChangeError, Status, announce
 from .catalog import catalog_for
+from .eligibility import eligible_targets, ineligibility
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ def create(
     earlier = _by_key(session, authorization, idempotency_key)
     if earlier is not None:
         return _replayed(earlier, fingerprint), False
+    _check_eligible(app, session, point, tariff)
     _refuse_if_open(session, point)
     customer = point.customer
     if not customer.email:
@@ -190,6 +192,20 @@ def _replayed(earlier: RateChangeRequestRecord, fingerprint: str) -> RateChangeR
             "this Idempotency-Key was used for a different rate change; use a new key",
         )
     return earlier
+
+
+def _check_eligible(app: Flask, session: Session, point: UsagePoint, tariff: Tariff) -> None:
+    """Refuse, before any passcode is sent, a target billing would refuse (issue 11, 18)."""
+    catalog = catalog_for(app, session)
+    refused = ineligibility(catalog, point, tariff)
+    if refused is not None:
+        raise RateChangeError(
+            422,
+            refused.error,
+            f"{refused.message}; rates this service agreement may change to: "
+            f"{eligible_targets(catalog, point)} (its RateInformation lists them as "
+            "eligibleRate)",
+        )
 
 
 def _refuse_if_open(session: Session, point: UsagePoint) -> None:

@@ -26,6 +26,7 @@ from espi_sst_server.storage.models import (
     OutboxMessage,
     RateChangeRequestRecord,
     ScheduledRateChange,
+    Tariff,
 )
 from espi_sst_server.worker import Worker
 from sqlalchemy import func, select, update
@@ -149,7 +150,7 @@ def test_same_idempotency_key_returns_the_same_request(world: SstWorld) -> None:
         assert len(world.mails(s, _email("casey"))) == 1  # one passcode, not two
     other = post_change(world, casey, {"targetRin": "USCA-PGPG-0505-0000"}, key="k-42")
     assert other.status_code == 422 and other.json["error"] == "idempotency_key_reused"
-    busy = post_change(world, casey, {"targetRin": "USCA-PGPG-0505-0000"}, key="k-43")
+    busy = post_change(world, casey, {"targetRin": "USCA-PGPG-0100-0000"}, key="k-43")
     assert busy.status_code == 409 and busy.json["error"] == "request_in_progress"
 
 
@@ -269,20 +270,58 @@ def test_another_grant_cannot_see_or_confirm_the_request(world: SstWorld) -> Non
 
 
 @pytest.mark.parametrize(
-    ("username", "target", "reason"),
+    ("username", "target", "error"),
     [
-        ("casey", "USCA-PGPG-0010-0000", sst.RejectionReason.alreadyOnRate),
-        ("alex", "USCA-PGPG-0505-0000", sst.RejectionReason.twelveMonthRestriction),
-        ("blake", "USCA-XXPE-0445-0000", sst.RejectionReason.generationProductBelongsToCca),
-        ("blake", "USCA-PGPG-0505-0000", sst.RejectionReason.lseSwitchNotAllowed),
-        ("blake", "USCA-PGXX-0520-0000", sst.RejectionReason.notEligible),  # EV2-A: no EV
-        ("dana", "USCA-PGPG-0010-0000", sst.RejectionReason.notEligible),  # solar: no E-1
+        ("casey", "USCA-PGPG-0010-0000", "already_on_rate"),  # E-1: the current rate
+        ("blake", "USCA-XXPE-0440-0000", "already_on_rate"),  # the current generation rate
+        ("blake", "USCA-XXPE-0445-0000", "generation_product_belongs_to_cca"),
+        ("blake", "USCA-PGPG-0505-0000", "lse_switch_not_allowed"),  # PG&E mirror of PCE's
+        ("casey", "USCA-PGXX-0100-0000", "lse_switch_not_allowed"),  # delivery-only, bundled
+        ("blake", "USCA-PGXX-0520-0000", "not_eligible"),  # EV2-A: no EV
+        ("dana", "USCA-PGPG-0010-0000", "not_eligible"),  # solar: no E-1
+    ],
+)
+def test_ineligible_targets_are_refused_before_any_passcode(
+    world: SstWorld, username: str, target: str, error: str
+) -> None:
+    """Issue 11, item 18: billing would refuse these; the customer must get no passcode."""
+    granted = world.grant(username)
+    response = post_change(world, granted, {"targetRin": target})
+    assert response.status_code == 422, response.data
+    assert response.json["error"] == error
+    described = response.json["error_description"]
+    assert "may change to: USCA-" in described and target not in described.split("to: ")[1]
+    with world.session() as s:
+        assert s.scalar(select(func.count()).select_from(RateChangeRequestRecord)) == 0
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0  # no mail
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+@pytest.mark.parametrize(
+    ("username", "target", "change", "reason"),
+    [
+        # Billing keeps the 12-month rule (the last voluntary change is its knowledge).
+        ("alex", "USCA-PGPG-0505-0000", {}, sst.RejectionReason.twelveMonthRestriction),
+        # The second line: the service agreement changed after the request was accepted.
+        ("casey", "USCA-PGPG-0100-0000", {"tariff": "E-TOU-C"}, sst.RejectionReason.alreadyOnRate),
+        ("alex", "USCA-PGPG-0505-0000", {"features": []}, sst.RejectionReason.notEligible),
     ],
 )
 def test_billing_refuses_with_the_reason(
-    world: SstWorld, username: str, target: str, reason: sst.RejectionReason
+    world: SstWorld,
+    username: str,
+    target: str,
+    change: dict[str, Any],
+    reason: sst.RejectionReason,
 ) -> None:
     granted, rid = requested_and_confirmed(world, username, {"targetRin": target})
+    with world.session() as s:
+        point = world.point(s, granted.usage_points["electric"])
+        if "tariff" in change:
+            point.tariff = s.scalar(select(Tariff).where(Tariff.code == change["tariff"]))
+        if "features" in change:
+            point.features = change["features"]
+        s.commit()
     report = Worker(world.app).run_once()
     assert report.decided == 1
     found = status_of(world, granted, rid)
