@@ -89,6 +89,10 @@ DEFAULTS: dict[str, Any] = {
     "OTP_DIGITS": 6,
     "OTP_SECONDS": 600,
     "OTP_MAX_ATTEMPTS": 5,
+    # Rate changes a service agreement may start (each mails its customer a passcode),
+    # counted in the database over every ASP and web process; Flask-Limiter's notation,
+    # "" switches it off.  An idempotent replay of an existing request is not counted.
+    "RATE_CHANGE_USAGE_POINT_LIMIT": "3 per hour;5 per day",
     # The worker's claim on a request it submits to billing; a dead worker's claim ends then.
     "WORKER_LEASE_SECONDS": 300,
     # Submissions of one rate change before the worker gives up on a billing system that
@@ -117,6 +121,9 @@ DEFAULTS: dict[str, Any] = {
     # guesses), then per client.
     "OTP_RATE_LIMIT": "10 per 15 minutes;20 per day",
     "OTP_CLIENT_RATE_LIMIT": "60 per minute",
+    # Rate-change requests one ASP may create (POST .../RateChangeRequest), over all its
+    # customers: bounds the passcode e-mail one ASP can cause.
+    "RATE_CHANGE_CLIENT_RATE_LIMIT": "30 per minute;1000 per day",
     # Customer e-mail (one-time passcodes; server/notify.py).  NOTIFIER: None, or
     # "module:attribute" naming a factory(app) -> Notifier (mail through an API or a queue).
     # Else SMTP_HOST selects the SMTP relay: port 587 with STARTTLS (RFC 6409), or 465 with

@@ -29,7 +29,7 @@ from espi_sst.model import Entry, Link
 from espi_sst.model import sst as sst_model
 from espi_sst.scope import Category
 
-from ..limits import otp_confirmation_limit
+from ..limits import otp_confirmation_limit, rate_change_creation_limit
 from ..security import now
 from ..sst import comparison, rate_change
 from ..sst.catalog import catalog_for
@@ -277,6 +277,12 @@ def rate_change_request(sid: str, uid: str, rid: str) -> Response:
 
 @bp.post("/Subscription/<sid>/UsagePoint/<uid>/RateChangeRequest")
 def create_rate_change_request(sid: str, uid: str) -> Response:
+    customer(Category.SST_RATE_CHANGE)  # the token first: the creation limit counts per ASP
+    return _create_rate_change_request(sid, uid)
+
+
+@rate_change_creation_limit
+def _create_rate_change_request(sid: str, uid: str) -> Response:
     _grant, authorization = customer(Category.SST_RATE_CHANGE)
     access.subscription(authorization, sid)
     point = access.usage_point(db.session, authorization, uid)
@@ -295,7 +301,11 @@ def create_rate_change_request(sid: str, uid: str) -> Response:
         )
     except rate_change.RateChangeError as exc:
         db.session.rollback()
-        raise _refused(exc) from None
+        if exc.retry_after is None:
+            raise _refused(exc) from None
+        refusal = _refused(exc).response()
+        refusal.headers["Retry-After"] = str(exc.retry_after)
+        return refusal
     db.session.commit()
     response = atom(_request_entry(authorization, sid, uid, record))
     response.status_code = 202

@@ -18,6 +18,7 @@ from ..outbox import enqueue_email
 from ..security import new_uuid
 from ..storage.models import Authorization, RateChangeRequestRecord, Tariff, UsagePoint
 from ._passcode import HASHER, new_passcode
+from ._request_limit import exceeded
 from ._workflow import OPEN, RateChangeError, Status, announce
 from .catalog import catalog_for
 from .eligibility import eligible_targets, ineligibility
@@ -119,6 +120,16 @@ def create(
         return _replayed(earlier, fingerprint), False
     _check_eligible(app, session, point, tariff)
     _refuse_if_open(session, point)
+    limit = exceeded(session, point, str(app.config["RATE_CHANGE_USAGE_POINT_LIMIT"]), now=now)
+    if limit is not None:
+        raise RateChangeError(
+            429,
+            "too_many_rate_changes",
+            f"this service agreement has had {limit.limit} rate change requests, each of which "
+            f"e-mailed the customer a passcode; the next is possible in {limit.retry_after} "
+            "seconds",
+            retry_after=limit.retry_after,
+        )
     customer = point.customer
     if not customer.email:
         raise RateChangeError(
