@@ -131,6 +131,11 @@ DEFAULTS: dict[str, Any] = {
     # bounds the connect and each reply.  MAIL_FROM, the utility's sender, is required with
     # SMTP_HOST.  Neither NOTIFIER nor SMTP_HOST: messages are only logged (development).
     "NOTIFIER": None,
+    # Outbox bodies (e-mail text with passcodes, ASP notifications) are encrypted at rest
+    # (server/_outbox_seal.py) and purged once sent.  None: a key derived from SECRET_KEY
+    # (changing SECRET_KEY then makes still-pending messages undecryptable: they fail, each
+    # visibly).  Or a Fernet key, or a list of them (first encrypts, all decrypt: rotation).
+    "OUTBOX_KEY": None,
     "MAIL_FROM": None,
     "SMTP_HOST": None,
     "SMTP_PORT": 587,

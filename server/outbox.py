@@ -7,6 +7,12 @@ the process died in between.  So the change and an :class:`OutboxMessage` row co
 together, and the worker (``espi-sst worker``) delivers due rows with bounded retries and
 exponential backoff.
 
+Bodies are encrypted at rest (``server/_outbox_seal.py``: Fernet, the key derived from
+``SECRET_KEY`` or set as ``OUTBOX_KEY``) and purged once the message is delivered or given
+up: a passcode e-mail is readable in the database neither while it waits nor after
+(issue 11, item 4).  What operations need stays in clear: kind, destination, the e-mail's
+subject or the ASP's client id, times, attempts, the last error.
+
 Delivery is at-least-once: a crash after sending and before recording it sends again.  Both
 kinds tolerate that -- a ``BatchList`` only lists URLs the ASP then GETs, and an e-mail says
 the same thing twice.  Two workers never send the same row at once: each claims a row by
@@ -19,13 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import espi_sst
 from espi_sst.model import espi as m
 
+from ._outbox_seal import SealError, seal, unseal
 from .notify import NotifierError, compose, mail_from, notifier_for
 from .storage.models import Application, AuditEvent, OutboxMessage
 
@@ -39,14 +46,21 @@ CLAIM_SECONDS = 120
 HTTP_TIMEOUT_SECONDS = 10
 
 
+SEALED = "sealed"
+"""The payload key holding the encrypted body (the other keys are in clear)."""
+
+
 def enqueue_email(session: Session, *, to: str, subject: str, text: str, now: int) -> None:
-    """A customer e-mail, sent by the worker after the caller's transaction commits."""
+    """A customer e-mail, sent by the worker after the caller's transaction commits.
+
+    The body is sealed with the current app's outbox key (call it in an app context).
+    """
     compose(to=to, subject=subject, text=text, sender="check@localhost")  # refuse bad headers now
     session.add(
         OutboxMessage(
             kind=EMAIL,
             destination=to,
-            payload={"subject": subject, "text": text},
+            payload={"subject": subject, SEALED: seal(current_app, {"text": text})},
             created_at=now,
             next_attempt_at=now,
             attempts=0,
@@ -62,12 +76,34 @@ def enqueue_asp_notification(
         OutboxMessage(
             kind=ASP_NOTIFICATION,
             destination=application.notify_uri,
-            payload={"resources": list(resources), "client_id": application.client_id},
+            payload={
+                "client_id": application.client_id,
+                SEALED: seal(current_app, {"resources": list(resources)}),
+            },
             created_at=now,
             next_attempt_at=now,
             attempts=0,
         )
     )
+
+
+def open_payload(app: Flask, message: OutboxMessage) -> dict[str, Any]:
+    """The message's payload with its body decrypted (SealError when no key opens it).
+
+    A row written before bodies were sealed is returned as it is; a delivered row has no
+    body any more (only the fields kept in clear).
+    """
+    payload = dict(message.payload)
+    token = payload.pop(SEALED, None)
+    if token is not None:
+        payload.update(unseal(app, str(token)))
+    return payload
+
+
+def _purge(message: OutboxMessage) -> None:
+    """Forget the body of a message delivered or given up: keep what operations need."""
+    kept = ("subject", "client_id")
+    message.payload = {key: value for key, value in message.payload.items() if key in kept}
 
 
 def batch_list_xml(resources: list[str]) -> bytes:
@@ -115,10 +151,12 @@ def deliver_due(app: Flask, session: Session, *, now: int, limit: int = 50) -> D
         message.attempts += 1
         if error is None:
             message.sent_at = now
+            _purge(message)
             sent += 1
         elif message.attempts >= MAX_ATTEMPTS or error.startswith("permanent: "):
             message.failed_at = now
             message.last_error = error[:512]
+            _purge(message)
             session.add(
                 AuditEvent(
                     at=now,
@@ -144,7 +182,10 @@ def deliver_due(app: Flask, session: Session, *, now: int, limit: int = 50) -> D
 
 def _send(app: Flask, message: OutboxMessage) -> str | None:
     """Send one message; None when done, else why not (the caller schedules a retry)."""
-    payload: dict[str, Any] = message.payload
+    try:
+        payload = open_payload(app, message)
+    except SealError as exc:
+        return f"permanent: {exc}"
     if message.kind == EMAIL:
         try:
             notifier_for(app).send(

@@ -8,6 +8,12 @@ Why (issue 11, docs/security.md): "one open rate change per service agreement" w
 check-then-insert, and four parallel POSTs with different Idempotency-Keys opened four.  The
 database now refuses a second open request (SQLite and PostgreSQL both have partial indexes).
 
+It also forgets the bodies of outbox messages already delivered or given up (issue 11,
+item 4): sent passcode e-mails kept "Your confirmation code is: NNNNNN" in clear.  Only the
+subject (e-mail) and client id (ASP notification) stay, as the outbox keeps them from now
+on; messages still pending are sent as they are and purged then.  The downgrade cannot
+bring the bodies back.
+
 A database that already holds two open requests for one usage point (only a race could make
 one) cannot take the index: the upgrade stops and names them, so an operator decides which
 to cancel (``UPDATE rate_change_request SET status = 'cancelled' WHERE uuid = ...``).
@@ -57,6 +63,27 @@ def upgrade() -> None:
             sqlite_where=sa.text(CONDITION),
             postgresql_where=sa.text(CONDITION),
         )
+    _purge_delivered_outbox_bodies()
+
+
+def _purge_delivered_outbox_bodies() -> None:
+    outbox = sa.table(
+        "outbox_message",
+        sa.column("id", sa.Integer),
+        sa.column("payload", sa.JSON),
+        sa.column("sent_at", sa.BigInteger),
+        sa.column("failed_at", sa.BigInteger),
+    )
+    bind = op.get_bind()
+    done = bind.execute(
+        sa.select(outbox.c.id, outbox.c.payload).where(
+            sa.or_(outbox.c.sent_at.is_not(None), outbox.c.failed_at.is_not(None))
+        )
+    ).all()
+    for message_id, payload in done:
+        kept = {k: v for k, v in (payload or {}).items() if k in ("subject", "client_id")}
+        if kept != payload:
+            bind.execute(outbox.update().where(outbox.c.id == message_id).values(payload=kept))
 
 
 def downgrade() -> None:
