@@ -93,6 +93,13 @@ DEFAULTS: dict[str, Any] = {
     # counted in the database over every ASP and web process; Flask-Limiter's notation,
     # "" switches it off.  An idempotent replay of an existing request is not counted.
     "RATE_CHANGE_USAGE_POINT_LIMIT": "3 per hour;5 per day",
+    # ASP notifications (BatchList POSTs to notify URIs; server/outbound.py): https to public
+    # addresses only.  NOTIFY_ALLOW_LOOPBACK also lets http go to 127.0.0.1 / ::1 (the demo
+    # and tests, whose ASP listens on loopback; never on a real utility).  Timeouts in
+    # seconds: connecting, and waiting for the answer (a slow ASP costs its own lane this).
+    "NOTIFY_ALLOW_LOOPBACK": False,
+    "NOTIFY_CONNECT_TIMEOUT": 3.0,
+    "NOTIFY_READ_TIMEOUT": 5.0,
     # The worker's claim on a request it submits to billing; a dead worker's claim ends then.
     "WORKER_LEASE_SECONDS": 300,
     # Submissions of one rate change before the worker gives up on a billing system that

@@ -26,12 +26,14 @@ from typing import Any
 
 import requests
 from flask import Flask, current_app
+from requests_hardened.ip_filter import InvalidIPAddress
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import espi_sst
 from espi_sst.model import espi as m
 
+from . import outbound
 from ._outbox_seal import SealError, seal, unseal
 from .notify import NotifierError, compose, mail_from, notifier_for
 from .storage.models import Application, AuditEvent, OutboxMessage
@@ -43,7 +45,6 @@ BACKOFF_FIRST_SECONDS = 10
 BACKOFF_MAX_SECONDS = 3600
 CLAIM_SECONDS = 120
 """A claimed row is not due again for this long (a sender that dies releases it by time)."""
-HTTP_TIMEOUT_SECONDS = 10
 
 
 SEALED = "sealed"
@@ -203,16 +204,21 @@ def _send(app: Flask, message: OutboxMessage) -> str | None:
         return None
     if message.kind == ASP_NOTIFICATION:
         try:
-            response = requests.post(
+            response = outbound.post(
                 message.destination,
-                data=batch_list_xml(payload["resources"]),
-                headers={"Content-Type": "application/atom+xml"},
-                timeout=HTTP_TIMEOUT_SECONDS,
-                allow_redirects=False,
+                batch_list_xml(payload["resources"]),
+                {"Content-Type": "application/atom+xml"},
+                allow_loopback=bool(app.config["NOTIFY_ALLOW_LOOPBACK"]),
+                connect_timeout=float(app.config["NOTIFY_CONNECT_TIMEOUT"]),
+                read_timeout=float(app.config["NOTIFY_READ_TIMEOUT"]),
             )
-        except requests.RequestException as exc:
+        except (outbound.DestinationRefused, InvalidIPAddress) as exc:  # never contacted
+            return f"permanent: POST {message.destination} refused: {exc}"
+        except (requests.RequestException, outbound.DestinationUnresolved) as exc:
             return f"POST {message.destination}: {type(exc).__name__}: {exc}"
         if 200 <= response.status_code < 300:
             return None
+        if 300 <= response.status_code < 400:
+            return f"POST {message.destination}: HTTP {response.status_code} (redirects are not followed)"
         return f"POST {message.destination}: HTTP {response.status_code}"
     return f"unknown outbox message kind {message.kind!r}"

@@ -578,6 +578,7 @@ def receiver() -> Iterator[Receiver]:
 def test_asp_is_notified_of_every_status_change_and_retried_with_backoff(
     world: SstWorld, receiver: Receiver
 ) -> None:
+    world.app.config["NOTIFY_ALLOW_LOOPBACK"] = True  # the receiver is on 127.0.0.1
     with world.session() as s:
         s.execute(
             update(Application)
