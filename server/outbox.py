@@ -35,6 +35,7 @@ from espi_sst.model import espi as m
 
 from . import outbound
 from ._outbox_seal import SealError, seal, unseal
+from ._rows import rowcount
 from .notify import NotifierError, compose, mail_from, notifier_for
 from .storage.models import Application, AuditEvent, OutboxMessage
 
@@ -124,18 +125,32 @@ def backoff_seconds(attempts: int) -> int:
     return int(min(BACKOFF_FIRST_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS))
 
 
-def deliver_due(app: Flask, session: Session, *, now: int, limit: int = 50) -> DeliveryReport:
-    """Send every due message (at most ``limit``); each outcome commits on its own."""
+def deliver_due(
+    app: Flask, session: Session, *, now: int, kind: str | None = None, limit: int = 50
+) -> DeliveryReport:
+    """Send every due message of ``kind`` (None: both; at most ``limit``); each outcome
+    commits on its own.
+
+    The worker runs the two kinds as separate lanes (server/worker.py): customer e-mail
+    never waits behind an ASP's endpoint (issue 11, item 11).  An ASP notification that
+    fails for a reason a retry may cure defers every other due notification to the same
+    notify URI by the same backoff: a destination that is down costs one attempt (and at
+    most one timeout) per pass, however many messages wait for it.
+    """
+    due = [
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.failed_at.is_(None),
+        OutboxMessage.next_attempt_at <= now,
+    ]
+    if kind is not None:
+        due.append(OutboxMessage.kind == kind)
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.next_attempt_at)
-        .where(
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.failed_at.is_(None),
-            OutboxMessage.next_attempt_at <= now,
-        )
+        .where(*due)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
     ).all()
+    session.rollback()
     sent = retried = failed = 0
     for message_id, due_at in rows:
         claimed = session.execute(
@@ -144,8 +159,8 @@ def deliver_due(app: Flask, session: Session, *, now: int, limit: int = 50) -> D
             .values(next_attempt_at=now + CLAIM_SECONDS)
         )
         session.commit()
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            continue  # another worker took it
+        if rowcount(claimed) != 1:
+            continue  # another worker took it, or its destination was backed off
         message = session.get(OutboxMessage, message_id)
         assert message is not None
         error = _send(app, message)
@@ -176,9 +191,32 @@ def deliver_due(app: Flask, session: Session, *, now: int, limit: int = 50) -> D
         else:
             message.last_error = error[:512]
             message.next_attempt_at = now + backoff_seconds(message.attempts)
+            if message.kind == ASP_NOTIFICATION:
+                _back_off_destination(session, message, now=now)
             retried += 1
         session.commit()
     return DeliveryReport(sent, retried, failed)
+
+
+def _back_off_destination(session: Session, failed: OutboxMessage, *, now: int) -> None:
+    """Defer the other due notifications to ``failed``'s notify URI until its next try.
+
+    Only pushes times forward, so a row another worker has claimed keeps its claim.  The
+    deferred rows keep their attempt count: they were not tried.
+    """
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.kind == ASP_NOTIFICATION,
+            OutboxMessage.destination == failed.destination,
+            OutboxMessage.id != failed.id,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+            OutboxMessage.next_attempt_at < failed.next_attempt_at,
+        )
+        .values(next_attempt_at=failed.next_attempt_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _send(app: Flask, message: OutboxMessage) -> str | None:
