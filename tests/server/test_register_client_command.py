@@ -89,6 +89,20 @@ def test_a_lookalike_loopback_redirect_is_refused(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
 
 
+def test_register_client_refuses_a_notify_uri_the_server_must_not_call(tmp_path: Path) -> None:
+    """Issue 11, item 12: the operator's command applies the outbound policy (no SSRF)."""
+    redirect = ("--redirect-uri", "https://asp.example/cb")
+    for uri in (
+        "http://169.254.169.254/latest/meta-data/",
+        "file:///etc/passwd",
+        "https://10.0.0.1/n",
+    ):
+        refused = _cli(tmp_path, "--name", "Metadata", *redirect, "--notify-uri", uri)
+        assert refused.returncode == 2 and "notify URI" in refused.stderr, uri
+        assert "Traceback" not in refused.stderr
+    assert not (tmp_path / "ops.db").exists() or _software_ids(tmp_path) == {}
+
+
 def test_register_client_keeps_a_given_client_id(tmp_path: Path) -> None:
     args = ["--redirect-uri", "https://asp.example/cb", "--notify-uri", "https://asp.example/n"]
     done = _cli(tmp_path, "--name", "Same ASP", "--client-id", "asp-at-the-gbc", *args)
