@@ -237,3 +237,16 @@ def test_post_refuses_before_connecting(listener: Listener) -> None:
 def test_the_address_rule(address: str, allowed: bool) -> None:
     found = refusal(ipaddress.ip_address(address), allow_loopback=False)
     assert (found is None) is allowed, found
+
+
+def test_the_pinned_address_is_checked_again_by_this_rule() -> None:
+    """requests-hardened's own filter lets the deprecated site-local fec0::/10 through on
+    Python 3.11; the adapter applies this module's rule to the address it pinned."""
+    import requests
+    from espi_sst_server.outbound import _PinnedAdapter
+
+    prepared = requests.Request("POST", "http://[fec0::1]:9/n").prepare()
+    adapter = _PinnedAdapter(https=False, allow_loopback=False)
+    with pytest.raises(DestinationRefused, match="fec0::1"):
+        adapter.build_connection_pool_key_attributes(prepared, True)
+    adapter.close()
