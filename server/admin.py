@@ -1,7 +1,12 @@
 """Registering ASPs: an ApplicationInformation record per client (ESPI section 7.13).
 
 ``espi-sst register-client`` calls :func:`register_application`; the client secret is
-shown once and stored only as a hash.  The ``software_id`` is what the central registry of
+shown once and stored only as a hash.  The URIs an ASP gives are checked here: redirect
+URIs (RFC 6749 3.1.2, RFC 8252 8.3), the notify URI the worker will POST to (the outbound
+policy of ``server/outbound.py``: https, public addresses; issue 11, item 12) and the
+``client_uri`` customers are shown as a link (https only: a ``javascript:`` link on the
+consent page would run in the utility's origin; issue 11, item 25).  In demo and test mode
+(``NOTIFY_ALLOW_LOOPBACK``) http to a loopback host is accepted for both.  The ``software_id`` is what the central registry of
 qualified ASPs lists the ASP by (concept design 6.4.4, ``server/registry.py``).
 """
 
@@ -10,11 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from espi_sst.scope import Scope
 
+from .outbound import DestinationRefused, check_notify_uri
 from .security import hash_secret, new_token, new_uuid, now
 from .storage.models import Application
 
@@ -81,6 +88,12 @@ def register_application(
             raise RegistrationError(
                 f"redirect URI {uri!r} must not contain a fragment (RFC 6749 3.1.2)"
             )
+    allow_loopback = bool(current_app.config.get("NOTIFY_ALLOW_LOOPBACK"))
+    try:
+        check_notify_uri(notify_uri, allow_loopback=allow_loopback)
+    except DestinationRefused as exc:
+        raise RegistrationError(str(exc)) from None
+    client_uri = _checked_client_uri(client_uri, allow_loopback=allow_loopback)
     if qualification not in ("qualified", "pending", "suspended"):
         raise RegistrationError("qualification is one of qualified, pending, suspended")
     Scope.parse(scope)  # raises ScopeError with the reason
@@ -109,6 +122,21 @@ def register_application(
     session.add(application)
     session.commit()
     return Registered(client_id, secret, application.uuid)
+
+
+def _checked_client_uri(uri: str | None, *, allow_loopback: bool) -> str | None:
+    """The ASP's home page, shown to customers as a link: https with a host (or None)."""
+    if uri is None or not uri.strip():
+        return None
+    parts = urlsplit(uri.strip())
+    loopback = allow_loopback and parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+    if not (parts.scheme == "https" and parts.hostname) and not loopback:
+        raise RegistrationError(
+            f"client_uri {uri!r} must be an https URL (the ASP's page customers are shown)"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise RegistrationError(f"client_uri {uri!r} must not carry user information")
+    return uri.strip()
 
 
 def register_resource_server(

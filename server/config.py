@@ -104,6 +104,17 @@ DEFAULTS: dict[str, Any] = {
     "OTP_DIGITS": 6,
     "OTP_SECONDS": 600,
     "OTP_MAX_ATTEMPTS": 5,
+    # Rate changes a service agreement may start (each mails its customer a passcode),
+    # counted in the database over every ASP and web process; Flask-Limiter's notation,
+    # "" switches it off.  An idempotent replay of an existing request is not counted.
+    "RATE_CHANGE_USAGE_POINT_LIMIT": "3 per hour;5 per day",
+    # ASP notifications (BatchList POSTs to notify URIs; server/outbound.py): https to public
+    # addresses only.  NOTIFY_ALLOW_LOOPBACK also lets http go to 127.0.0.1 / ::1 (the demo
+    # and tests, whose ASP listens on loopback; never on a real utility).  Timeouts in
+    # seconds: connecting, and waiting for the answer (a slow ASP costs its own lane this).
+    "NOTIFY_ALLOW_LOOPBACK": False,
+    "NOTIFY_CONNECT_TIMEOUT": 3.0,
+    "NOTIFY_READ_TIMEOUT": 5.0,
     # The worker's claim on a request it submits to billing; a dead worker's claim ends then.
     "WORKER_LEASE_SECONDS": 300,
     # Submissions of one rate change before the worker gives up on a billing system that
@@ -155,6 +166,9 @@ DEFAULTS: dict[str, Any] = {
     # guesses), then per client.
     "OTP_RATE_LIMIT": "10 per 15 minutes;20 per day",
     "OTP_CLIENT_RATE_LIMIT": "60 per minute",
+    # Rate-change requests one ASP may create (POST .../RateChangeRequest), over all its
+    # customers: bounds the passcode e-mail one ASP can cause.
+    "RATE_CHANGE_CLIENT_RATE_LIMIT": "30 per minute;1000 per day",
     # Customer e-mail (one-time passcodes; server/notify.py).  NOTIFIER: None, or
     # "module:attribute" naming a factory(app) -> Notifier (mail through an API or a queue).
     # Else SMTP_HOST selects the SMTP relay: port 587 with STARTTLS (RFC 6409), or 465 with
@@ -162,6 +176,11 @@ DEFAULTS: dict[str, Any] = {
     # bounds the connect and each reply.  MAIL_FROM, the utility's sender, is required with
     # SMTP_HOST.  Neither NOTIFIER nor SMTP_HOST: messages are only logged (development).
     "NOTIFIER": None,
+    # Outbox bodies (e-mail text with passcodes, ASP notifications) are encrypted at rest
+    # (server/_outbox_seal.py) and purged once sent.  None: a key derived from SECRET_KEY
+    # (changing SECRET_KEY then makes still-pending messages undecryptable: they fail, each
+    # visibly).  Or a Fernet key, or a list of them (first encrypts, all decrypt: rotation).
+    "OUTBOX_KEY": None,
     "MAIL_FROM": None,
     "SMTP_HOST": None,
     "SMTP_PORT": 587,

@@ -193,6 +193,11 @@ otp_confirmation_limit = _limited(
     _Rule("OTP_RATE_LIMIT", _otp_request, "request"),
     _Rule("OTP_CLIENT_RATE_LIMIT", _otp_client, "client"),
 )
+# Rate-change creation (each mails a passcode): RATE_CHANGE_CLIENT_RATE_LIMIT per ASP.  Put it
+# on a function the view calls after the bearer token was checked, so the key is the client.
+rate_change_creation_limit = _limited(
+    _Rule("RATE_CHANGE_CLIENT_RATE_LIMIT", _otp_client, "rate_change_client", _POST)
+)
 
 
 def _retry_after(error: RateLimitExceeded) -> int:

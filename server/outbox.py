@@ -7,6 +7,12 @@ the process died in between.  So the change and an :class:`OutboxMessage` row co
 together, and the worker (``espi-sst worker``) delivers due rows with bounded retries and
 exponential backoff.
 
+Bodies are encrypted at rest (``server/_outbox_seal.py``: Fernet, the key derived from
+``SECRET_KEY`` or set as ``OUTBOX_KEY``) and purged once the message is delivered or given
+up: a passcode e-mail is readable in the database neither while it waits nor after
+(issue 11, item 4).  What operations need stays in clear: kind, destination, the e-mail's
+subject or the ASP's client id, times, attempts, the last error.
+
 Delivery is at-least-once: a crash after sending and before recording it sends again.  Both
 kinds tolerate that -- a ``BatchList`` only lists URLs the ASP then GETs, and an e-mail says
 the same thing twice.  Two workers never send the same row at once: each claims a row by
@@ -19,13 +25,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from flask import Flask
+from flask import Flask, current_app
+from requests_hardened.ip_filter import InvalidIPAddress
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import espi_sst
 from espi_sst.model import espi as m
 
+from . import outbound
+from ._outbox_seal import SealError, seal, unseal
+from ._rows import rowcount
 from .notify import NotifierError, compose, mail_from, notifier_for
 from .storage.models import Application, AuditEvent, OutboxMessage
 
@@ -36,17 +46,23 @@ BACKOFF_FIRST_SECONDS = 10
 BACKOFF_MAX_SECONDS = 3600
 CLAIM_SECONDS = 120
 """A claimed row is not due again for this long (a sender that dies releases it by time)."""
-HTTP_TIMEOUT_SECONDS = 10
+
+
+SEALED = "sealed"
+"""The payload key holding the encrypted body (the other keys are in clear)."""
 
 
 def enqueue_email(session: Session, *, to: str, subject: str, text: str, now: int) -> None:
-    """A customer e-mail, sent by the worker after the caller's transaction commits."""
+    """A customer e-mail, sent by the worker after the caller's transaction commits.
+
+    The body is sealed with the current app's outbox key (call it in an app context).
+    """
     compose(to=to, subject=subject, text=text, sender="check@localhost")  # refuse bad headers now
     session.add(
         OutboxMessage(
             kind=EMAIL,
             destination=to,
-            payload={"subject": subject, "text": text},
+            payload={"subject": subject, SEALED: seal(current_app, {"text": text})},
             created_at=now,
             next_attempt_at=now,
             attempts=0,
@@ -62,12 +78,34 @@ def enqueue_asp_notification(
         OutboxMessage(
             kind=ASP_NOTIFICATION,
             destination=application.notify_uri,
-            payload={"resources": list(resources), "client_id": application.client_id},
+            payload={
+                "client_id": application.client_id,
+                SEALED: seal(current_app, {"resources": list(resources)}),
+            },
             created_at=now,
             next_attempt_at=now,
             attempts=0,
         )
     )
+
+
+def open_payload(app: Flask, message: OutboxMessage) -> dict[str, Any]:
+    """The message's payload with its body decrypted (SealError when no key opens it).
+
+    A row written before bodies were sealed is returned as it is; a delivered row has no
+    body any more (only the fields kept in clear).
+    """
+    payload = dict(message.payload)
+    token = payload.pop(SEALED, None)
+    if token is not None:
+        payload.update(unseal(app, str(token)))
+    return payload
+
+
+def _purge(message: OutboxMessage) -> None:
+    """Forget the body of a message delivered or given up: keep what operations need."""
+    kept = ("subject", "client_id")
+    message.payload = {key: value for key, value in message.payload.items() if key in kept}
 
 
 def batch_list_xml(resources: list[str]) -> bytes:
@@ -87,18 +125,32 @@ def backoff_seconds(attempts: int) -> int:
     return int(min(BACKOFF_FIRST_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS))
 
 
-def deliver_due(app: Flask, session: Session, *, now: int, limit: int = 50) -> DeliveryReport:
-    """Send every due message (at most ``limit``); each outcome commits on its own."""
+def deliver_due(
+    app: Flask, session: Session, *, now: int, kind: str | None = None, limit: int = 50
+) -> DeliveryReport:
+    """Send every due message of ``kind`` (None: both; at most ``limit``); each outcome
+    commits on its own.
+
+    The worker runs the two kinds as separate lanes (server/worker.py): customer e-mail
+    never waits behind an ASP's endpoint (issue 11, item 11).  An ASP notification that
+    fails for a reason a retry may cure defers every other due notification to the same
+    notify URI by the same backoff: a destination that is down costs one attempt (and at
+    most one timeout) per pass, however many messages wait for it.
+    """
+    due = [
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.failed_at.is_(None),
+        OutboxMessage.next_attempt_at <= now,
+    ]
+    if kind is not None:
+        due.append(OutboxMessage.kind == kind)
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.next_attempt_at)
-        .where(
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.failed_at.is_(None),
-            OutboxMessage.next_attempt_at <= now,
-        )
+        .where(*due)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
     ).all()
+    session.rollback()
     sent = retried = failed = 0
     for message_id, due_at in rows:
         claimed = session.execute(
@@ -107,18 +159,20 @@ def deliver_due(app: Flask, session: Session, *, now: int, limit: int = 50) -> D
             .values(next_attempt_at=now + CLAIM_SECONDS)
         )
         session.commit()
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            continue  # another worker took it
+        if rowcount(claimed) != 1:
+            continue  # another worker took it, or its destination was backed off
         message = session.get(OutboxMessage, message_id)
         assert message is not None
         error = _send(app, message)
         message.attempts += 1
         if error is None:
             message.sent_at = now
+            _purge(message)
             sent += 1
         elif message.attempts >= MAX_ATTEMPTS or error.startswith("permanent: "):
             message.failed_at = now
             message.last_error = error[:512]
+            _purge(message)
             session.add(
                 AuditEvent(
                     at=now,
@@ -137,14 +191,40 @@ def deliver_due(app: Flask, session: Session, *, now: int, limit: int = 50) -> D
         else:
             message.last_error = error[:512]
             message.next_attempt_at = now + backoff_seconds(message.attempts)
+            if message.kind == ASP_NOTIFICATION:
+                _back_off_destination(session, message, now=now)
             retried += 1
         session.commit()
     return DeliveryReport(sent, retried, failed)
 
 
+def _back_off_destination(session: Session, failed: OutboxMessage, *, now: int) -> None:
+    """Defer the other due notifications to ``failed``'s notify URI until its next try.
+
+    Only pushes times forward, so a row another worker has claimed keeps its claim.  The
+    deferred rows keep their attempt count: they were not tried.
+    """
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.kind == ASP_NOTIFICATION,
+            OutboxMessage.destination == failed.destination,
+            OutboxMessage.id != failed.id,
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+            OutboxMessage.next_attempt_at < failed.next_attempt_at,
+        )
+        .values(next_attempt_at=failed.next_attempt_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _send(app: Flask, message: OutboxMessage) -> str | None:
     """Send one message; None when done, else why not (the caller schedules a retry)."""
-    payload: dict[str, Any] = message.payload
+    try:
+        payload = open_payload(app, message)
+    except SealError as exc:
+        return f"permanent: {exc}"
     if message.kind == EMAIL:
         try:
             notifier_for(app).send(
@@ -162,16 +242,21 @@ def _send(app: Flask, message: OutboxMessage) -> str | None:
         return None
     if message.kind == ASP_NOTIFICATION:
         try:
-            response = requests.post(
+            response = outbound.post(
                 message.destination,
-                data=batch_list_xml(payload["resources"]),
-                headers={"Content-Type": "application/atom+xml"},
-                timeout=HTTP_TIMEOUT_SECONDS,
-                allow_redirects=False,
+                batch_list_xml(payload["resources"]),
+                {"Content-Type": "application/atom+xml"},
+                allow_loopback=bool(app.config["NOTIFY_ALLOW_LOOPBACK"]),
+                connect_timeout=float(app.config["NOTIFY_CONNECT_TIMEOUT"]),
+                read_timeout=float(app.config["NOTIFY_READ_TIMEOUT"]),
             )
-        except requests.RequestException as exc:
+        except (outbound.DestinationRefused, InvalidIPAddress) as exc:  # never contacted
+            return f"permanent: POST {message.destination} refused: {exc}"
+        except (requests.RequestException, outbound.DestinationUnresolved) as exc:
             return f"POST {message.destination}: {type(exc).__name__}: {exc}"
         if 200 <= response.status_code < 300:
             return None
+        if 300 <= response.status_code < 400:
+            return f"POST {message.destination}: HTTP {response.status_code} (redirects are not followed)"
         return f"POST {message.destination}: HTTP {response.status_code}"
     return f"unknown outbox message kind {message.kind!r}"

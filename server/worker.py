@@ -6,7 +6,15 @@ One pass (:meth:`Worker.run_once`) does, each step in its own transactions:
 2. end authorizations past their end date (``lifecycle.expire_authorizations``);
 3. hand every confirmed rate change to the billing backend and record its decision;
 4. make scheduled rate changes effective on their date (``BillingBackend.apply_due``);
-5. deliver due outbox messages (customer e-mail, ASP notifications), with backoff.
+5. deliver due customer e-mail (the outbox's e-mail lane), with backoff;
+6. deliver due ASP notifications (the outbox's ASP lane), with backoff per notify URI.
+
+The two outbox lanes never wait for each other (issue 11, item 11: one ASP whose notify
+URI never answered held every customer's passcode for a minute).  :meth:`Worker.run_once`
+takes them in this order, e-mail first; :meth:`Worker.run_forever` runs the ASP lane in a
+thread of its own, so steps 1-5 go on while an ASP's endpoint is slow.  Each POST has its
+own connect and read timeouts (``NOTIFY_CONNECT_TIMEOUT``, ``NOTIFY_READ_TIMEOUT``), and a
+notify URI that fails is backed off as a whole (server/outbox.py).
 
 Nothing lives only in memory: a worker killed at any point leaves every request in a
 stored state another worker (or the same one, restarted) resumes from.  Step 3 claims a
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask
@@ -30,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from espi_sst.model import sst
 
-from .outbox import deliver_due
+from .outbox import ASP_NOTIFICATION, EMAIL, deliver_due
 from .security import now as current_time
 from .sst import rate_change
 from .sst.billing import backend_for
@@ -62,7 +71,16 @@ class Worker:
         self.app = app
 
     def run_once(self, *, now: int | None = None) -> WorkReport:
+        """One pass of every step, the ASP lane last (tests, ``espi-sst worker --once``)."""
         moment = current_time() if now is None else now
+        report = self._main_pass(moment)
+        notified = self._asp_pass(moment)
+        report.sent += notified.sent
+        report.retried += notified.retried
+        return report
+
+    def _main_pass(self, moment: int) -> WorkReport:
+        """Steps 1-5: everything but the ASP notifications."""
         report = WorkReport()
         with self.app.app_context():
             session = db.session
@@ -77,7 +95,19 @@ class Worker:
                 report.applied = self._step(
                     session, lambda: backend_for(self.app, session).apply_due(now=moment)
                 )
-                delivery = deliver_due(self.app, session, now=moment)
+                delivery = deliver_due(self.app, session, now=moment, kind=EMAIL)
+                report.sent, report.retried = delivery.sent, delivery.retried
+            finally:
+                session.rollback()
+        return report
+
+    def _asp_pass(self, moment: int) -> WorkReport:
+        """Step 6, the ASP lane: in its own app context (its own session and thread)."""
+        report = WorkReport()
+        with self.app.app_context():
+            session = db.session
+            try:
+                delivery = deliver_due(self.app, session, now=moment, kind=ASP_NOTIFICATION)
                 report.sent, report.retried = delivery.sent, delivery.retried
             finally:
                 session.rollback()
@@ -243,10 +273,30 @@ class Worker:
         return True
 
     def run_forever(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
-        """Pass after pass until ``stop`` is set; a busy pass is followed at once by another."""
+        """Pass after pass until ``stop`` is set; a busy pass is followed at once by another.
+
+        The ASP lane loops in a thread of its own beside the main passes.
+        """
+        lane = threading.Thread(
+            target=self._loop,
+            args=(stop, poll_seconds, lambda: self._asp_pass(current_time())),
+            name="espi-sst-worker-asp-lane",
+            daemon=True,
+        )
+        lane.start()
+        try:
+            self._loop(stop, poll_seconds, lambda: self._main_pass(current_time()))
+        finally:
+            stop.set()
+            lane.join(timeout=float(self.app.config["NOTIFY_READ_TIMEOUT"]) + 10)
+
+    @staticmethod
+    def _loop(
+        stop: threading.Event, poll_seconds: float, one_pass: Callable[[], WorkReport]
+    ) -> None:
         while not stop.is_set():
             try:
-                report = self.run_once()
+                report = one_pass()
             except Exception:
                 log.exception("worker pass failed")
                 report = WorkReport()

@@ -52,6 +52,8 @@ def prepare(data_dir: Path, host: str, port: int, sink: MailSink) -> tuple[Any, 
             "SMTP_STARTTLS": False,  # loopback only; a real relay uses STARTTLS (the default)
             "MAIL_FROM": "Demo Utility <no-reply@demo-utility.example>",
             "DEMO_MAILDIR": str(sink.maildir),
+            # The demo ASP's notify URIs are http://127.0.0.1:8765/...: loopback, demo only.
+            "NOTIFY_ALLOW_LOOPBACK": True,
             "ENTITIES": {"PCE": {"name": "Peninsula Clean Energy"}, "PGE": {"name": "PG&E"}},
         }
     )

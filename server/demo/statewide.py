@@ -126,6 +126,7 @@ def _entity_app(
             "SMTP_STARTTLS": False,
             "MAIL_FROM": f"{spec['name']} <no-reply@{entity_id.lower()}.example>",
             "DEMO_MAILDIR": str(sink.maildir),
+            "NOTIFY_ALLOW_LOOPBACK": True,  # the demo ASP listens on 127.0.0.1
         }
     )
     with app.app_context(), db.transaction() as session:

@@ -29,7 +29,7 @@ from espi_sst.model import Entry, Link
 from espi_sst.model import sst as sst_model
 from espi_sst.scope import Category
 
-from ..limits import otp_confirmation_limit
+from ..limits import otp_confirmation_limit, rate_change_creation_limit
 from ..security import now
 from ..sst import comparison, rate_change
 from ..sst.catalog import catalog_for
@@ -277,6 +277,12 @@ def rate_change_request(sid: str, uid: str, rid: str) -> Response:
 
 @bp.post("/Subscription/<sid>/UsagePoint/<uid>/RateChangeRequest")
 def create_rate_change_request(sid: str, uid: str) -> Response:
+    customer(Category.SST_RATE_CHANGE)  # the token first: the creation limit counts per ASP
+    return _create_rate_change_request(sid, uid)
+
+
+@rate_change_creation_limit
+def _create_rate_change_request(sid: str, uid: str) -> Response:
     _grant, authorization = customer(Category.SST_RATE_CHANGE)
     access.subscription(authorization, sid)
     point = access.usage_point(db.session, authorization, uid)
@@ -295,7 +301,11 @@ def create_rate_change_request(sid: str, uid: str) -> Response:
         )
     except rate_change.RateChangeError as exc:
         db.session.rollback()
-        raise _refused(exc) from None
+        if exc.retry_after is None:
+            raise _refused(exc) from None
+        refusal = _refused(exc).response()
+        refusal.headers["Retry-After"] = str(exc.retry_after)
+        return refusal
     db.session.commit()
     response = atom(_request_entry(authorization, sid, uid, record))
     response.status_code = 202
@@ -323,7 +333,7 @@ def confirm_rate_change_request(sid: str, uid: str, rid: str) -> Response:
     db.session.commit()
     if outcome.confirmed:
         return atom(_request_entry(authorization, sid, uid, record))
-    if record.status == rate_change.Status.awaitingConfirmation.value:
+    if outcome.attempts_left > 0:
         raise ResourceError(
             422,
             "invalid_code",
@@ -332,10 +342,10 @@ def confirm_rate_change_request(sid: str, uid: str, rid: str) -> Response:
         )
     reason = (
         "the code expired: ask the customer to start a new rate change"
-        if record.status == rate_change.Status.expired.value
+        if outcome.status == rate_change.Status.expired.value
         else "too many wrong codes: the request is rejected (confirmationFailed)"
     )
-    raise ResourceError(409, "confirmation_closed", reason, request_status=record.status)
+    raise ResourceError(409, "confirmation_closed", reason, request_status=outcome.status)
 
 
 @bp.delete("/Subscription/<sid>/UsagePoint/<uid>/RateChangeRequest/<rid>")

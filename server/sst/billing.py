@@ -8,7 +8,9 @@ whether the first submission got through), and the second call must return the f
 decision without scheduling anything twice.
 
 :class:`SampleBillingBackend` applies the eligibility rules the concept design names, in
-this order, each with its reason code:
+this order, each with its reason code (1-4 are :func:`.eligibility.ineligibility`, which the
+API also asks before it sends a passcode; here they are the second line, for a service
+agreement that changed in between):
 
 1. the target is the current rate -> ``alreadyOnRate``;
 2. a CCA generation product -> ``generationProductBelongsToCca`` (the CCA changes those);
@@ -43,8 +45,9 @@ from ..storage.models import (
     Tariff,
     UsagePoint,
 )
-from .catalog import GENERATION, TariffTableCatalog, catalog_for
+from .catalog import TariffTableCatalog, catalog_for
 from .comparison import cycle_bounds
+from .eligibility import ineligibility
 
 
 @dataclass(frozen=True)
@@ -96,11 +99,9 @@ class SampleBillingBackend:
             return Decision(True, scheduled.effective_date)
         point = request.usage_point
         target = request.target_tariff
-        current = point.tariff
         rejected = self._rule_out(point, request, now)
         if rejected is not None:
             return rejected
-        assert current is not None
         _start, next_cycle = cycle_bounds(point, now)
         self.session.add(
             ScheduledRateChange(
@@ -120,38 +121,10 @@ class SampleBillingBackend:
     def _rule_out(
         self, point: UsagePoint, request: RateChangeRequestRecord, now: int
     ) -> Decision | None:
-        target = request.target_tariff
-        current = point.tariff
+        refused = ineligibility(self.catalog, point, request.target_tariff)
+        if refused is not None:  # the API refused these up front; the point may have changed
+            return Decision(False, reason=refused.reason, message=refused.message)
         reason = sst.RejectionReason
-        if current is None or point.closed_at is not None:
-            return Decision(False, reason=reason.notEligible, message="no open electric service")
-        if target.id == current.id:
-            return Decision(False, reason=reason.alreadyOnRate, message=f"already on {target.code}")
-        if target.role == GENERATION:
-            return Decision(
-                False,
-                reason=reason.generationProductBelongsToCca,
-                message=f"{target.code} is a {target.lse} generation product: ask {target.lse}",
-            )
-        if target.lse != current.lse or target.role != current.role:
-            return Decision(
-                False,
-                reason=reason.lseSwitchNotAllowed,
-                message=(
-                    f"{target.code} is a {target.role} rate of {target.lse}; this service "
-                    f"is on a {current.role} rate of {current.lse}, and changing LSE is not "
-                    "a rate change"
-                ),
-            )
-        offered = {
-            o.tariff.id for o in self.catalog.eligible_rates(point) if o.switchable and o.tariff
-        }
-        if target.id not in offered:
-            return Decision(
-                False,
-                reason=reason.notEligible,
-                message=f"{target.code} is not open to this service agreement",
-            )
         last = point.last_voluntary_change_at
         if last is not None:
             allowed_from = int(add_months(datetime.fromtimestamp(last, UTC), 12).timestamp())

@@ -56,7 +56,12 @@ def live_utility(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveUtili
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     app = create_app(
-        {"DATABASE_URL": f"sqlite:///{folder}/live.db", "ISSUER": issuer, "SECRET_KEY": "live-test"}
+        {
+            "DATABASE_URL": f"sqlite:///{folder}/live.db",
+            "ISSUER": issuer,
+            "SECRET_KEY": "live-test",
+            "NOTIFY_ALLOW_LOOPBACK": True,  # the test's ASP receives on 127.0.0.1
+        }
     )
     callback = ThreadingHTTPServer(("127.0.0.1", 0), _Callback)
     callback.requests = []  # type: ignore[attr-defined]

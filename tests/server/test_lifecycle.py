@@ -36,6 +36,7 @@ from espi_sst_server.lifecycle import (
     set_qualification,
 )
 from espi_sst_server.oauth.guard import current_grant
+from espi_sst_server.outbox import open_payload
 from espi_sst_server.portal.identity import hash_password
 from espi_sst_server.registry import RegistryError, load_asp_registry, parse_asp_registry
 from espi_sst_server.security import hash_secret, now
@@ -49,7 +50,7 @@ from espi_sst_server.storage.models import (
     Token,
     UsagePoint,
 )
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.exc import DBAPIError
@@ -325,6 +326,11 @@ def _audit(action: str) -> list[AuditEvent]:
     return list(rows)
 
 
+def _text(email: OutboxMessage) -> str:
+    """The e-mail's body (sealed in the outbox until it is sent)."""
+    return str(open_payload(current_app, email)["text"])
+
+
 def _emails() -> list[OutboxMessage]:
     return list(
         db.session.scalars(
@@ -337,7 +343,7 @@ def _cli(w: World, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(
         os.environ,
         ESPI_DATABASE_URL=w.database_url,
-        ESPI_SECRET_KEY="ops",
+        ESPI_SECRET_KEY="test",  # the app's: the CLI's e-mail is sealed with its outbox key
         ESPI_UTILITY_NAME="Test Utility",
         ESPI_ISSUER="https://utility.example",
     )
@@ -389,7 +395,7 @@ def test_expiry_sweep_ends_only_past_due_grants_and_revokes_their_tokens(world: 
         (email,) = _emails()
         assert email.destination == "alice@example.com"
         assert email.payload["subject"] == "Test Utility: your permission for ASP asp-lc has ended"
-        text = email.payload["text"]
+        text = _text(email)
         assert "Hello Alice," in text and "Service up1 (service agreement SA-up1)" in text
         assert "the permission you gave it reached the end date you chose" in text
         assert "Service up2" not in text  # g_old shared only up1
@@ -441,9 +447,9 @@ def test_closing_one_shared_point_keeps_the_grant_closing_the_last_ends_it(world
             "Test Utility: your permission for ASP asp-keep has ended",
         ]
         for email in emails:
-            assert "Service up1 (service agreement SA-up1)" in email.payload["text"]
-            assert "service agreement SA-up1 was closed" in email.payload["text"]
-            assert "Service up2" not in email.payload["text"]
+            assert "Service up1 (service agreement SA-up1)" in _text(email)
+            assert "service agreement SA-up1 was closed" in _text(email)
+            assert "Service up2" not in _text(email)
 
     # The consent page no longer offers the closed service agreement.
     _login(client, "alice")
@@ -462,7 +468,7 @@ def test_closing_one_shared_point_keeps_the_grant_closing_the_last_ends_it(world
         emails = _emails()
         assert len(emails) == 3  # closing it again told no one again
         assert emails[2].payload["subject"].endswith("permission for ASP asp-lc has ended")
-        text = emails[2].payload["text"]
+        text = _text(emails[2])
         assert "Service up1 (service agreement SA-up1)" in text  # what g_alice shared
         assert "Service up2 (service agreement SA-up2)" in text
         assert "service agreement SA-up2 was closed" in text
@@ -565,8 +571,8 @@ def test_dequalification_by_registry_cuts_the_asp_off_at_once(world: World, tmp_
         assert sorted(e.destination for e in emails) == ["alice@example.com", "bob@example.com"]
         for email in emails:
             assert "ASP asp-lc no longer has access" in email.payload["subject"]
-            assert "Failed CCPA audit" in email.payload["text"]
-            assert "Test Utility" in email.payload["text"]
+            assert "Failed CCPA audit" in _text(email)
+            assert "Test Utility" in _text(email)
         (change,) = _audit("asp_qualification_changed")
         assert change.subject == "client:asp-lc" and change.actor.startswith("registry")
         assert change.detail is not None
@@ -643,8 +649,8 @@ def test_block_survives_a_registry_that_says_qualified(world: World, tmp_path: P
         assert _application("asp-lc").qualification == "blocked"
         assert _grant(w, "g_bob").ended_reason == "blocked"
         for email in _emails():  # the utility's internal reason is not sent to customers
-            assert "fraud" not in email.payload["text"]
-            assert "Test Utility no longer accepts it" in email.payload["text"]
+            assert "fraud" not in _text(email)
+            assert "Test Utility no longer accepts it" in _text(email)
         (change,) = _audit("asp_qualification_changed")
         assert change.actor.startswith("operator") and change.detail
         assert change.detail["reason"] == "internal fraud review 42"
@@ -853,7 +859,7 @@ def test_portal_revoke_ends_the_grant_with_a_reason(world: World) -> None:
         (email,) = _emails()  # a confirmation: she, or someone with her password, did it
         assert email.destination == "alice@example.com"
         assert email.payload["subject"].endswith("permission for ASP asp-lc has ended")
-        text = email.payload["text"]
+        text = _text(email)
         assert "you withdrew the permission you gave it in the Test Utility portal" in text
         assert "Service up1 (service agreement SA-up1)" in text and "SA-up2" in text
         assert "If you did not do this, contact Test Utility" in text

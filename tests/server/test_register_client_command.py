@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+NOTIFY = "https://asp.example/notify"
+
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, ESPI_DATABASE_URL=f"sqlite:///{tmp_path}/ops.db", ESPI_SECRET_KEY="ops")
@@ -36,7 +38,13 @@ def test_register_client_prints_credentials_once(tmp_path: Path) -> None:
     assert out["client_id"].startswith("asp-") and len(out["client_secret"]) >= 40
     assert "only its hash is stored" in done.stderr
     refused = _cli(
-        tmp_path, "--name", "Bad", "--redirect-uri", "http://asp.example/cb", "--notify-uri", "x"
+        tmp_path,
+        "--name",
+        "Bad",
+        "--redirect-uri",
+        "http://asp.example/cb",
+        "--notify-uri",
+        "https://asp.example/n",
     )
     assert (
         refused.returncode == 2
@@ -70,11 +78,29 @@ def test_register_client_takes_the_central_registry_software_id(tmp_path: Path) 
 
 def test_a_lookalike_loopback_redirect_is_refused(tmp_path: Path) -> None:
     for uri in ("http://localhost.evil.example/cb", "http://127.0.0.1.evil.example/cb"):
-        refused = _cli(tmp_path, "--name", "Lookalike", "--redirect-uri", uri, "--notify-uri", "x")
+        refused = _cli(
+            tmp_path, "--name", "Lookalike", "--redirect-uri", uri, "--notify-uri", NOTIFY
+        )
         assert refused.returncode == 2 and "https" in refused.stderr, uri
     for uri in ("http://127.0.0.1:8765/cb", "http://localhost:9000/cb"):
-        done = _cli(tmp_path, "--name", f"Native {uri}", "--redirect-uri", uri, "--notify-uri", "x")
+        done = _cli(
+            tmp_path, "--name", f"Native {uri}", "--redirect-uri", uri, "--notify-uri", NOTIFY
+        )
         assert done.returncode == 0, done.stderr
+
+
+def test_register_client_refuses_a_notify_uri_the_server_must_not_call(tmp_path: Path) -> None:
+    """Issue 11, item 12: the operator's command applies the outbound policy (no SSRF)."""
+    redirect = ("--redirect-uri", "https://asp.example/cb")
+    for uri in (
+        "http://169.254.169.254/latest/meta-data/",
+        "file:///etc/passwd",
+        "https://10.0.0.1/n",
+    ):
+        refused = _cli(tmp_path, "--name", "Metadata", *redirect, "--notify-uri", uri)
+        assert refused.returncode == 2 and "notify URI" in refused.stderr, uri
+        assert "Traceback" not in refused.stderr
+    assert not (tmp_path / "ops.db").exists() or _software_ids(tmp_path) == {}
 
 
 def test_register_client_keeps_a_given_client_id(tmp_path: Path) -> None:

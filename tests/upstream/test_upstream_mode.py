@@ -31,6 +31,7 @@ from espi_sst_server import create_app
 from espi_sst_server.admin import register_resource_server
 from espi_sst_server.demo import seed
 from espi_sst_server.gateway.registry import parse_gateway_registry
+from espi_sst_server.outbox import open_payload
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import (
     Application,
@@ -271,11 +272,10 @@ def client_flow(pair: Pair) -> None:
                 .where(OutboxMessage.kind == "email")
                 .order_by(OutboxMessage.id.desc())
             ).first()
-        assert mail is not None
+            assert mail is not None
+            text = open_payload(pair.bolt_on.app, mail)["text"]
         code = next(
-            line.rsplit(" ", 1)[1]
-            for line in mail.payload["text"].splitlines()
-            if "confirmation code is" in line
+            line.rsplit(" ", 1)[1] for line in text.splitlines() if "confirmation code is" in line
         )
         assert connection.confirm_rate_change(change.url, code).status is (
             sst.RateChangeStatus.confirmed

@@ -34,6 +34,7 @@ from adapter_support import (
     replace_file,
     write_csv,
 )
+from espi_sst_server.outbox import open_payload
 from espi_sst_server.resource.blocks import zone_of
 from espi_sst_server.sst.cca_cache import CcaFileError, load_cca_file
 from espi_sst_server.sst.precomputed import load_precomputed
@@ -306,7 +307,8 @@ def test_a_bad_new_export_is_logged_and_the_last_good_one_kept(
 def _passcode(world: SstWorld, email: str) -> str:
     with world.session() as s:
         mails = [m for m in world.mails(s, email) if "confirm" in m.payload["subject"]]
-    line = next(x for x in mails[-1].payload["text"].splitlines() if "confirmation code is" in x)
+    text = open_payload(world.app, mails[-1])["text"]
+    line = next(x for x in text.splitlines() if "confirmation code is" in x)
     return line.rsplit(" ", 1)[1]
 
 

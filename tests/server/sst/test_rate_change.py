@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from espi_sst_server.outbox import backoff_seconds
+from espi_sst_server.outbox import backoff_seconds, open_payload
 from espi_sst_server.sst.catalog import TariffTableCatalog
 from espi_sst_server.storage.models import (
     Application,
@@ -26,6 +26,7 @@ from espi_sst_server.storage.models import (
     OutboxMessage,
     RateChangeRequestRecord,
     ScheduledRateChange,
+    Tariff,
 )
 from espi_sst_server.worker import Worker
 from sqlalchemy import func, select, update
@@ -67,7 +68,7 @@ def passcode(world: SstWorld, email: str) -> str:
     """The code in the newest passcode e-mail to ``email`` (what the customer reads)."""
     with world.session() as s:
         mails = [x for x in world.mails(s, email) if "confirm" in x.payload["subject"]]
-    text = mails[-1].payload["text"]
+    text = open_payload(world.app, mails[-1])["text"]
     line = next(line for line in text.splitlines() if "confirmation code is" in line)
     return line.rsplit(" ", 1)[1]
 
@@ -149,7 +150,7 @@ def test_same_idempotency_key_returns_the_same_request(world: SstWorld) -> None:
         assert len(world.mails(s, _email("casey"))) == 1  # one passcode, not two
     other = post_change(world, casey, {"targetRin": "USCA-PGPG-0505-0000"}, key="k-42")
     assert other.status_code == 422 and other.json["error"] == "idempotency_key_reused"
-    busy = post_change(world, casey, {"targetRin": "USCA-PGPG-0505-0000"}, key="k-43")
+    busy = post_change(world, casey, {"targetRin": "USCA-PGPG-0100-0000"}, key="k-43")
     assert busy.status_code == 409 and busy.json["error"] == "request_in_progress"
 
 
@@ -269,20 +270,58 @@ def test_another_grant_cannot_see_or_confirm_the_request(world: SstWorld) -> Non
 
 
 @pytest.mark.parametrize(
-    ("username", "target", "reason"),
+    ("username", "target", "error"),
     [
-        ("casey", "USCA-PGPG-0010-0000", sst.RejectionReason.alreadyOnRate),
-        ("alex", "USCA-PGPG-0505-0000", sst.RejectionReason.twelveMonthRestriction),
-        ("blake", "USCA-XXPE-0445-0000", sst.RejectionReason.generationProductBelongsToCca),
-        ("blake", "USCA-PGPG-0505-0000", sst.RejectionReason.lseSwitchNotAllowed),
-        ("blake", "USCA-PGXX-0520-0000", sst.RejectionReason.notEligible),  # EV2-A: no EV
-        ("dana", "USCA-PGPG-0010-0000", sst.RejectionReason.notEligible),  # solar: no E-1
+        ("casey", "USCA-PGPG-0010-0000", "already_on_rate"),  # E-1: the current rate
+        ("blake", "USCA-XXPE-0440-0000", "already_on_rate"),  # the current generation rate
+        ("blake", "USCA-XXPE-0445-0000", "generation_product_belongs_to_cca"),
+        ("blake", "USCA-PGPG-0505-0000", "lse_switch_not_allowed"),  # PG&E mirror of PCE's
+        ("casey", "USCA-PGXX-0100-0000", "lse_switch_not_allowed"),  # delivery-only, bundled
+        ("blake", "USCA-PGXX-0520-0000", "not_eligible"),  # EV2-A: no EV
+        ("dana", "USCA-PGPG-0010-0000", "not_eligible"),  # solar: no E-1
+    ],
+)
+def test_ineligible_targets_are_refused_before_any_passcode(
+    world: SstWorld, username: str, target: str, error: str
+) -> None:
+    """Issue 11, item 18: billing would refuse these; the customer must get no passcode."""
+    granted = world.grant(username)
+    response = post_change(world, granted, {"targetRin": target})
+    assert response.status_code == 422, response.data
+    assert response.json["error"] == error
+    described = response.json["error_description"]
+    assert "may change to: USCA-" in described and target not in described.split("to: ")[1]
+    with world.session() as s:
+        assert s.scalar(select(func.count()).select_from(RateChangeRequestRecord)) == 0
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0  # no mail
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+@pytest.mark.parametrize(
+    ("username", "target", "change", "reason"),
+    [
+        # Billing keeps the 12-month rule (the last voluntary change is its knowledge).
+        ("alex", "USCA-PGPG-0505-0000", {}, sst.RejectionReason.twelveMonthRestriction),
+        # The second line: the service agreement changed after the request was accepted.
+        ("casey", "USCA-PGPG-0100-0000", {"tariff": "E-TOU-C"}, sst.RejectionReason.alreadyOnRate),
+        ("alex", "USCA-PGPG-0505-0000", {"features": []}, sst.RejectionReason.notEligible),
     ],
 )
 def test_billing_refuses_with_the_reason(
-    world: SstWorld, username: str, target: str, reason: sst.RejectionReason
+    world: SstWorld,
+    username: str,
+    target: str,
+    change: dict[str, Any],
+    reason: sst.RejectionReason,
 ) -> None:
     granted, rid = requested_and_confirmed(world, username, {"targetRin": target})
+    with world.session() as s:
+        point = world.point(s, granted.usage_points["electric"])
+        if "tariff" in change:
+            point.tariff = s.scalar(select(Tariff).where(Tariff.code == change["tariff"]))
+        if "features" in change:
+            point.features = change["features"]
+        s.commit()
     report = Worker(world.app).run_once()
     assert report.decided == 1
     found = status_of(world, granted, rid)
@@ -420,6 +459,7 @@ def test_billing_system_down_is_retried_after_the_lease(world: SstWorld) -> None
 
 def test_billing_system_down_for_good_is_given_up_and_everyone_told(world: SstWorld) -> None:
     assert world.app.config["BILLING_MAX_ATTEMPTS"] == 10  # the default
+    delivered = collect_mail(world)
     casey, rid = requested_and_confirmed(world, "casey", {"targetRin": "USCA-PGPG-0100-0000"})
     lease = int(world.app.config["WORKER_LEASE_SECONDS"])
     start = int(time.time())
@@ -459,7 +499,10 @@ def test_billing_system_down_for_good_is_given_up_and_everyone_told(world: SstWo
             for m in world.mails(s, _email("casey"))
             if "rate change request" in m.payload["subject"]
         ]
-        assert len(told) == 1 and "could not process the request" in told[0].payload["text"]
+        assert len(told) == 1 and told[0].sent_at is not None
+    (outcome,) = [m for m in delivered if "rate change request" in str(m["Subject"])]
+    assert "could not process the request" in outcome.get_content()
+    with world.session() as s:
         notices = s.scalars(
             select(OutboxMessage).where(OutboxMessage.kind == "asp_notification")
         ).all()
@@ -535,6 +578,7 @@ def receiver() -> Iterator[Receiver]:
 def test_asp_is_notified_of_every_status_change_and_retried_with_backoff(
     world: SstWorld, receiver: Receiver
 ) -> None:
+    world.app.config["NOTIFY_ALLOW_LOOPBACK"] = True  # the receiver is on 127.0.0.1
     with world.session() as s:
         s.execute(
             update(Application)
@@ -551,9 +595,11 @@ def test_asp_is_notified_of_every_status_change_and_retried_with_backoff(
             select(OutboxMessage).where(OutboxMessage.kind == "asp_notification")
         ).all()
         assert len(pending) == 4  # requested, confirmed, submitted, accepted
-        assert all(x.sent_at is None and x.attempts == 1 for x in pending)
+        assert all(x.sent_at is None for x in pending)
+        # The endpoint failed once; its other notifications were deferred, not tried.
+        assert sorted(x.attempts for x in pending) == [0, 0, 0, 1]
         assert all(x.next_attempt_at >= now + backoff_seconds(1) for x in pending)
-        assert all("503" in (x.last_error or "") for x in pending)
+        assert ["503" in (x.last_error or "") for x in pending].count(True) == 1
     receiver.fail = False
     Worker(world.app).run_once(now=now + 5)  # not due yet
     assert receiver.bodies == []
@@ -590,6 +636,19 @@ def test_passcode_guessing_is_rate_limited_per_request(sst_database: tuple[str, 
         assert blocked.json["error"] == "too_many_requests"
     finally:
         limited.app.extensions["espi_sst_db"].engine.dispose()
+
+
+def collect_mail(world: SstWorld) -> list[Any]:
+    """The world's e-mail goes to a list (the messages the customer would receive)."""
+    delivered: list[Any] = []
+
+    class Collecting:
+        def send(self, message: Any) -> None:
+            delivered.append(message)
+
+    world.app.config["NOTIFIER"] = lambda app: Collecting()
+    world.app.extensions.pop("espi_sst_notifier", None)
+    return delivered
 
 
 def broken_notifier(app: Any) -> Any:
