@@ -13,6 +13,7 @@ import importlib
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, request
 
@@ -71,6 +72,18 @@ def _date(epoch: int | None) -> str:
     return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%d")
 
 
+def _web_link(uri: str | None) -> str | None:
+    """``uri`` if a page may make it a link (http or https with a host), else None.
+
+    Registration accepts only https client URIs now, but rows registered earlier or loaded
+    by other means are not re-checked: a ``javascript:`` or ``data:`` value must never
+    become something a customer can click (issue 11, item 25)."""
+    if not uri:
+        return None
+    parts = urlsplit(uri.strip())
+    return uri if parts.scheme in ("http", "https") and parts.netloc else None
+
+
 def _identity_source(setting: object) -> IdentitySource:
     """``IDENTITY_SOURCE``: None (the built-in table), an object, or "module:attribute"."""
     if setting is None:
@@ -99,3 +112,4 @@ def init_app(app: Flask) -> None:
             "LOGIN_IP_RATE_LIMIT limits each address (docs/server.md, Rate limits)."
         )
     app.add_template_filter(_date, "date")
+    app.add_template_filter(_web_link, "web_link")

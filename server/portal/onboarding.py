@@ -54,6 +54,15 @@ def preauthorize(client_id: str) -> str | Response | tuple[str, int]:
     form.categories.choices = [(c.value, c.label) for c in categories]
     form.usage_points.choices = [(p.uuid, p.title) for p in points]
     error = None
+    if request.method == "POST" and request.form.get("decision") != "approve":
+        # Deny (or no decision at all): nothing is recorded (CSRFProtect has checked the form).
+        record(
+            f"customer:{customer.uuid}",
+            "preauthorization_declined",
+            subject=f"client:{application.client_id}",
+        )
+        db.session.commit()
+        return redirect(url_for("portal.asps"))
     if request.method == "POST" and form.validate_on_submit():
         chosen_points = [p for p in points if p.uuid in set(form.usage_points.data or [])]
         chosen = [Category(v) for v in form.categories.data or []]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +25,7 @@ from espi_sst_server.storage import db
 from espi_sst_server.storage.models import RetailCustomer
 from flask import Flask, g, jsonify, request
 from flask.testing import FlaskClient
+from parallel import serve, together
 from redis_server import redis_url, running_redis  # noqa: F401  (redis_url: the fixture)
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
@@ -397,28 +397,19 @@ def test_a_parallel_burst_gets_exactly_the_limit(tmp_path: Path) -> None:
     """The reported burst (200 GETs, no 429), through real sockets, released together: the
     limit holds exactly, and nothing fails."""
     world = make_edge_world(f"sqlite:///{tmp_path}/burst.db", RESOURCE_RATE_LIMIT="10 per minute")
-    server = make_server("127.0.0.1", 0, world.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     a = world.grants["asp-a"]
-    url = f"http://127.0.0.1:{server.server_port}{a.url()}"
-    barrier = threading.Barrier(30)
 
-    def one() -> int:
+    def one(base: str) -> int:
         with requests.Session() as session:
-            barrier.wait(timeout=30)
-            answer = session.get(url, headers=a.headers, timeout=30)
-            if answer.status_code == 429:
-                assert int(answer.headers["Retry-After"]) >= 1
-            return answer.status_code
+            answer = session.get(base + a.url(), headers=a.headers, timeout=30)
+        if answer.status_code == 429:
+            assert int(answer.headers["Retry-After"]) >= 1
+        return answer.status_code
 
     try:
-        with ThreadPoolExecutor(max_workers=30) as pool:
-            statuses = list(pool.map(lambda _: one(), range(30)))
+        with serve(world.app) as base:
+            statuses = together(30, lambda _i: one(base))
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
         dispose(world)
     assert statuses.count(200) == 10
     assert statuses.count(429) == 20

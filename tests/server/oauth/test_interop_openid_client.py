@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live import served
 from oauth_world import World, authorize_params, consent, login, pkce
+from parallel import serve
 
 INTEROP = Path(__file__).parent / "interop"
 NODE = shutil.which("node")
@@ -75,7 +75,7 @@ def _read_with_openid_client(script: Path, **values: Any) -> dict[str, Any]:
 def test_openid_client_accepts_our_responses(
     world: World, openid_client: Path, response_type: str, decision: str
 ) -> None:
-    with served(world.app) as base:
+    with serve(world.app) as base:
         world.app.config["ISSUER"] = base  # discovery must name the URL the client uses
         client = world.app.test_client()
         login(client, world.customer_username, world.customer_password)

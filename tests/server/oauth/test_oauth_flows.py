@@ -521,6 +521,7 @@ def test_mode1_through_the_portal_pages(world: World) -> None:
             "categories": ["usage", "sst:rin"],
             "usage_points": world.usage_points[1:],
             "until_revoked": "y",
+            "decision": "approve",
         },
     )
     assert done.status_code == 200 and b"Ready for Confidential ASP" in done.data

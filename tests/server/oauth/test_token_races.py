@@ -10,7 +10,6 @@ from typing import Any
 import requests
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import Authorization, AuthorizationCode, Token
-from live import served, statuses, together
 from oauth_world import (
     REDIRECT,
     World,
@@ -22,6 +21,7 @@ from oauth_world import (
     pkce,
     redirect_params,
 )
+from parallel import serve, statuses, together
 from sqlalchemy import func, select
 
 PARALLEL = 6
@@ -92,8 +92,8 @@ def test_one_code_redeemed_in_parallel_gives_one_token_and_the_losers_revoke_it(
     """Exactly one 200; every other request is a replay (invalid_grant, never a 500), and
     a replay revokes what the code issued -- so the winner's tokens die too."""
     code, verifier = _code(world)
-    with served(world.app) as base:
-        answers = together(PARALLEL, lambda: _redeem(base, world, code, verifier))
+    with serve(world.app) as base:
+        answers = together(PARALLEL, lambda _i: _redeem(base, world, code, verifier))
         winner = _winner(answers)
         assert _userinfo(base, winner["access_token"]) == 401
         assert _refresh(base, world, winner["refresh_token"]).status_code == 400
@@ -106,7 +106,7 @@ def test_a_later_replay_revokes_every_token_of_the_code_not_only_the_last_family
     """The code was redeemed and its token refreshed; a replay revokes the whole grant's
     tokens, whatever family (a token from before this fix, a second family) they are in."""
     code, verifier = _code(world)
-    with served(world.app) as base:
+    with serve(world.app) as base:
         first = _redeem(base, world, code, verifier).json()
         refreshed = _refresh(base, world, first["refresh_token"]).json()
         with world.app.app_context():
@@ -138,7 +138,7 @@ def test_a_wrong_verifier_or_redirect_uri_does_not_use_up_the_code(world: World)
     stolen code without its verifier cannot burn it for the real client -- and cannot use
     it either."""
     code, verifier = _code(world)
-    with served(world.app) as base:
+    with serve(world.app) as base:
         wrong = _redeem(base, world, code, pkce()[0])
         assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
         elsewhere = _redeem(base, world, code, verifier, redirect_uri=REDIRECT + "/other")
@@ -160,9 +160,9 @@ def test_one_refresh_token_used_in_parallel_refreshes_once_and_the_family_dies(
     """Exactly one 200; the others present a refresh token already used -- reuse, so the
     whole family is revoked, including the successor the winner just received."""
     code, verifier = _code(world)
-    with served(world.app) as base:
+    with serve(world.app) as base:
         first = _redeem(base, world, code, verifier).json()
-        answers = together(PARALLEL, lambda: _refresh(base, world, first["refresh_token"]))
+        answers = together(PARALLEL, lambda _i: _refresh(base, world, first["refresh_token"]))
         winner = _winner(answers)
         assert winner["refresh_token"] != first["refresh_token"]
         assert _userinfo(base, winner["access_token"]) == 401
@@ -173,7 +173,7 @@ def test_one_refresh_token_used_in_parallel_refreshes_once_and_the_family_dies(
 def test_a_refresh_token_of_another_client_is_refused_and_stays_usable(world: World) -> None:
     """Presenting another client's refresh token fails without claiming it."""
     code, verifier = _code(world)
-    with served(world.app) as base:
+    with serve(world.app) as base:
         first = _redeem(base, world, code, verifier).json()
         stolen = requests.post(
             f"{base}/oauth/token",
@@ -198,7 +198,7 @@ def test_one_preauthorization_used_by_parallel_requests_grants_once(world: World
     from test_prompt import _preauthorize
 
     _preauthorize(world)
-    with served(world.app) as base:
+    with serve(world.app) as base:
         browser = requests.Session()
         page = browser.get(f"{base}/portal/login", timeout=30)
         signed_in = browser.post(
@@ -224,7 +224,7 @@ def test_one_preauthorization_used_by_parallel_requests_grants_once(world: World
                 timeout=30,
             )
 
-        answers = together(PARALLEL, ask)
+        answers = together(PARALLEL, lambda _i: ask())
     outcomes = sorted(
         "code" if "code" in got else got["error"]
         for got in (redirect_params(_Redirect(a)) for a in answers)

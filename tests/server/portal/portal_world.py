@@ -17,16 +17,15 @@ import base64
 import hashlib
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import requests
 from espi_sst_server import create_app
+from espi_sst_server.outbox import open_payload
 from espi_sst_server.portal.identity import hash_password
 from espi_sst_server.security import now
 from espi_sst_server.storage import db
@@ -41,7 +40,6 @@ from espi_sst_server.storage.models import (
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 CAROL_TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -150,6 +148,11 @@ class Portal:
     def emails(self) -> list[OutboxMessage]:
         return [row for row in self.rows(OutboxMessage) if row.kind == "email"]
 
+    def opened(self, message: OutboxMessage) -> dict[str, Any]:
+        """An outbox row's payload with its sealed body opened (server/outbox.py)."""
+        with self.app.app_context():
+            return open_payload(self.app, message)
+
     def audit(self) -> list[AuditEvent]:
         return self.rows(AuditEvent)
 
@@ -251,40 +254,6 @@ def portal(make_portal: Callable[..., Portal]) -> Portal:
 @pytest.fixture()
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return Clock(monkeypatch)
-
-
-@contextmanager
-def serve(app: Flask) -> Iterator[str]:
-    """The app on a real socket (threaded: one thread per request); yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-def together(count: int, action: Callable[[int], Any]) -> list[Any]:
-    """``action(0..count-1)`` in ``count`` threads released at once; their results in order."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait(timeout=30)
-        try:
-            results[index] = action(index)
-        except Exception as error:  # reported as a result, asserted by the test
-            results[index] = error
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 class HttpBrowser:

@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import pyotp
 import pytest
-from portal_world import CAROL_TOTP, HttpBrowser, Portal, serve, together
+from parallel import serve, together
+from portal_world import CAROL_TOTP, HttpBrowser, Portal
 
 TOTP = pyotp.TOTP(CAROL_TOTP)
 

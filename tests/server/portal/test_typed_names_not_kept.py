@@ -26,7 +26,7 @@ def everything_stored(portal: Portal) -> str:
     for row in portal.rows(PortalSession):
         parts.append(row.sid_hash)
     for row in portal.rows(OutboxMessage):
-        parts += [row.destination, json.dumps(row.payload)]
+        parts += [row.destination, json.dumps(row.payload), json.dumps(portal.opened(row))]
     return "\n".join(parts)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 from espi_sst_server.storage.models import AuditEvent, OutboxMessage, RateChangeRequestRecord
-from live import serve, together
+from parallel import serve, together
 from sqlalchemy import func, select
 from sst_world import Granted, SstWorld
 from test_rate_change import _email, audit_actions, passcode, post_change, rid_of, status_of

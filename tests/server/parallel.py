@@ -1,9 +1,9 @@
-"""Real parallel requests: the app on a real socket, N clients released together.
+"""Real parallel requests for the race tests (issue 11: concurrency bugs get concurrency tests).
 
-Races are only shown by racing: ``serve(app)`` runs the app in Werkzeug's threaded server on
-127.0.0.1 (port 0), and ``together(n, call)`` starts ``n`` threads that wait at one barrier
-and then call at once, each with its own ``requests`` connection.  Their answers come back
-in thread order; an exception in a thread is re-raised.
+Races are only shown by racing: ``serve(app)`` runs the app in Werkzeug's threaded server
+on 127.0.0.1 (port 0, a thread per request), and ``together(n, call)`` starts ``n`` threads
+that wait at one barrier and then call at once, each with its own connection.  Their
+results come back in thread order; an exception in a thread is re-raised in the test's.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import requests
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -55,3 +56,14 @@ def together(n: int, call: Callable[[int], T], *, timeout: float = 60.0) -> list
         raise errors[0]
     assert all(not t.is_alive() for t in threads), "a parallel request did not finish"
     return results  # type: ignore[return-value]
+
+
+def statuses(answers: list[requests.Response]) -> list[tuple[int, Any]]:
+    """(status, OAuth error or None) per answer, sorted: easy to compare and to read."""
+    found = []
+    for answer in answers:
+        error = None
+        if answer.headers.get("Content-Type", "").startswith("application/json"):
+            error = answer.json().get("error")
+        found.append((answer.status_code, error))
+    return sorted(found, key=repr)
