@@ -204,3 +204,15 @@ def redirect_params(response: Any) -> dict[str, str]:
 def basic(client_id: str, secret: str) -> dict[str, str]:
     token = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
+
+
+def exchange(world: World, client: Any, code: str, verifier: str | None, **extra: str) -> Any:
+    """Redeem ``code`` at the token endpoint as the confidential client (the test client's
+    answer); ``extra`` overrides or adds form fields."""
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    if verifier is not None:
+        data["code_verifier"] = verifier
+    data.update(extra)
+    return client.post(
+        "/oauth/token", data=data, headers=basic(world.confidential_id, world.confidential_secret)
+    )

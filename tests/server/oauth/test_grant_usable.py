@@ -18,7 +18,7 @@ import pytest
 from espi_sst_server.security import now
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import Application, Authorization
-from oauth_world import REDIRECT, World, authorize_params, basic, consent, login, pkce
+from oauth_world import World, authorize_params, basic, consent, exchange, login, pkce
 from oauth_world import redirect_params as params_of
 from sqlalchemy import update
 
@@ -35,22 +35,9 @@ def _grant(world: World) -> tuple[Any, dict[str, Any], str, str]:
             usage_points=world.usage_points,
         )
     )
-    exchanged = _exchange(world, browser, got["code"], verifier)
+    exchanged = exchange(world, browser, got["code"], verifier)
     assert exchanged.status_code == 200, exchanged.json
     return browser, exchanged.json, got["code"], verifier
-
-
-def _exchange(world: World, browser: Any, code: str, verifier: str) -> Any:
-    return browser.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        headers=basic(world.confidential_id, world.confidential_secret),
-    )
 
 
 def _end_date_passed(world: World) -> None:
@@ -127,7 +114,7 @@ def test_a_code_cannot_be_exchanged_for_a_grant_past_its_end_date(world: World) 
         )
     )
     _end_date_passed(world)
-    exchanged = _exchange(world, browser, got["code"], verifier)
+    exchanged = exchange(world, browser, got["code"], verifier)
     assert exchanged.status_code == 400 and exchanged.json["error"] == "invalid_grant"
 
 

@@ -27,6 +27,7 @@ from oauth_world import (
     basic,
     consent,
     csrf_of,
+    exchange,
     login,
     pkce,
     redirect_params,
@@ -46,16 +47,6 @@ def _code(
     return client, verifier, got, params["nonce"]
 
 
-def _exchange(world: World, client: Any, code: str, verifier: str | None, **extra: str) -> Any:
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
-    if verifier is not None:
-        data["code_verifier"] = verifier
-    data.update(extra)
-    return client.post(
-        "/oauth/token", data=data, headers=basic(world.confidential_id, world.confidential_secret)
-    )
-
-
 def _userinfo(client: Any, access_token: str) -> Any:
     return client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {access_token}"})
 
@@ -67,7 +58,7 @@ def test_code_flow_with_pkce_gives_tokens_espi_uris_and_a_verifiable_id_token(wo
     client, verifier, got, nonce = _code(world)
     assert got["iss"] == ISSUER  # RFC 9207
     assert got["state"].startswith("st-")
-    response = _exchange(world, client, got["code"], verifier)
+    response = exchange(world, client, got["code"], verifier)
     assert response.status_code == 200, response.json
     body = response.json
     assert body["token_type"].lower() == "bearer"
@@ -129,13 +120,13 @@ def test_pkce_s256_is_required_of_every_client(world: World, extra: dict[str, st
 
 def test_wrong_verifier_is_refused(world: World) -> None:
     client, _verifier, got, _ = _code(world)
-    response = _exchange(world, client, got["code"], pkce()[0])
+    response = exchange(world, client, got["code"], pkce()[0])
     assert response.status_code == 400 and response.json["error"] == "invalid_grant"
 
 
 def test_missing_verifier_is_refused(world: World) -> None:
     client, _verifier, got, _ = _code(world)
-    response = _exchange(world, client, got["code"], None)
+    response = exchange(world, client, got["code"], None)
     assert response.status_code == 400 and response.json["error"] == "invalid_request"
 
 
@@ -171,7 +162,7 @@ def test_unknown_client_gets_an_error_page(world: World) -> None:
 
 def test_token_request_redirect_uri_must_match_the_code(world: World) -> None:
     client, verifier, got, _ = _code(world)
-    response = _exchange(world, client, got["code"], verifier, redirect_uri=REDIRECT + "x")
+    response = exchange(world, client, got["code"], verifier, redirect_uri=REDIRECT + "x")
     assert response.json["error"] == "invalid_grant"
 
 
@@ -180,10 +171,10 @@ def test_token_request_redirect_uri_must_match_the_code(world: World) -> None:
 
 def test_reused_code_is_refused_and_revokes_what_it_issued(world: World) -> None:
     client, verifier, got, _ = _code(world)
-    first = _exchange(world, client, got["code"], verifier)
+    first = exchange(world, client, got["code"], verifier)
     assert first.status_code == 200
     assert _userinfo(client, first.json["access_token"]).status_code == 200
-    second = _exchange(world, client, got["code"], verifier)
+    second = exchange(world, client, got["code"], verifier)
     assert second.status_code == 400 and second.json["error"] == "invalid_grant"
     assert _userinfo(client, first.json["access_token"]).status_code == 401
     refreshed = client.post(
@@ -207,7 +198,7 @@ def test_expired_code_is_refused(world: World) -> None:
         for row in db.session.scalars(select(AuthorizationCode)):
             row.expires_at = now() - 1
         db.session.commit()
-    assert _exchange(world, client, got["code"], verifier).json["error"] == "invalid_grant"
+    assert exchange(world, client, got["code"], verifier).json["error"] == "invalid_grant"
 
 
 def _refresh(world: World, client: Any, refresh_token: str) -> Any:
@@ -220,7 +211,7 @@ def _refresh(world: World, client: Any, refresh_token: str) -> Any:
 
 def test_refresh_rotates_and_reuse_revokes_the_family(world: World) -> None:
     client, verifier, got, _ = _code(world)
-    first = _exchange(world, client, got["code"], verifier).json
+    first = exchange(world, client, got["code"], verifier).json
     second = _refresh(world, client, first["refresh_token"])
     assert second.status_code == 200, second.json
     second = second.json
@@ -236,7 +227,7 @@ def test_refresh_rotates_and_reuse_revokes_the_family(world: World) -> None:
 
 def test_expired_access_token_is_refused(world: World) -> None:
     client, verifier, got, _ = _code(world)
-    body = _exchange(world, client, got["code"], verifier).json
+    body = exchange(world, client, got["code"], verifier).json
     with world.app.app_context():
         for row in db.session.scalars(select(Token)):
             row.access_expires_at = now() - 1
@@ -251,7 +242,7 @@ def test_expired_access_token_is_refused(world: World) -> None:
 
 def test_revocation_and_introspection(world: World) -> None:
     client, verifier, got, _ = _code(world)
-    body = _exchange(world, client, got["code"], verifier).json
+    body = exchange(world, client, got["code"], verifier).json
     auth = basic(world.confidential_id, world.confidential_secret)
     active = client.post(
         "/oauth/introspect", data={"token": body["access_token"]}, headers=auth
@@ -274,7 +265,7 @@ def test_revocation_and_introspection(world: World) -> None:
 
 def test_another_client_cannot_introspect_or_revoke_a_token(world: World) -> None:
     client, verifier, got, _ = _code(world)
-    body = _exchange(world, client, got["code"], verifier).json
+    body = exchange(world, client, got["code"], verifier).json
     other = basic(world.pending_id, "other-secret")
     assert client.post(
         "/oauth/introspect", data={"token": body["access_token"]}, headers=other
@@ -339,7 +330,7 @@ def test_consent_narrows_scope_and_usage_points(world: World) -> None:
     got = redirect_params(
         consent(client, params, categories=["usage"], usage_points=world.usage_points[:1])
     )
-    body = _exchange(world, client, got["code"], verifier).json
+    body = exchange(world, client, got["code"], verifier).json
     assert "billing" not in body["scope"].split() and "usage" in body["scope"].split()
     introspected = client.post(
         "/oauth/introspect",
@@ -416,7 +407,7 @@ def test_hybrid_code_id_token_needs_a_nonce_and_binds_the_code(world: World) -> 
 
     digest = hashlib.sha256(got["code"].encode()).digest()
     assert claims["c_hash"] == base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
-    assert _exchange(world, client, got["code"], verifier).status_code == 200
+    assert exchange(world, client, got["code"], verifier).status_code == 200
 
 
 def test_replayed_nonce_is_refused(world: World) -> None:
@@ -463,7 +454,7 @@ def test_mode1_preauthorization_needs_only_sign_in(world: World) -> None:
             "/oauth/authorize", query_string=authorize_params(world.confidential_id, challenge)
         )
     )
-    body = _exchange(world, client, got["code"], verifier).json
+    body = exchange(world, client, got["code"], verifier).json
     assert (
         set(body["scope"].split()) >= {"usage", "sst:rin"}
         and "billing" not in body["scope"].split()
@@ -479,7 +470,7 @@ def test_mode1_preauthorization_needs_only_sign_in(world: World) -> None:
 
 def test_customer_revokes_in_the_portal_and_the_tokens_die(world: World) -> None:
     client, verifier, got, _ = _code(world)
-    body = _exchange(world, client, got["code"], verifier).json
+    body = exchange(world, client, got["code"], verifier).json
     page = client.get("/portal/authorizations")
     assert b"Confidential ASP" in page.data
     with world.app.app_context():
@@ -532,7 +523,7 @@ def test_mode1_through_the_portal_pages(world: World) -> None:
             "/oauth/authorize", query_string=authorize_params(world.confidential_id, challenge)
         )
     )
-    body = _exchange(world, client, got["code"], verifier).json
+    body = exchange(world, client, got["code"], verifier).json
     introspected = client.post(
         "/oauth/introspect",
         data={"token": body["access_token"]},
@@ -618,7 +609,7 @@ def test_a_utility_plugs_in_its_own_identity_source(world: World) -> None:
 def test_an_authorization_past_its_end_date_stops_working(world: World) -> None:
     """The customer chose an end date: after it, neither the token nor a refresh works."""
     client, verifier, got, _ = _code(world)
-    body = _exchange(world, client, got["code"], verifier).json
+    body = exchange(world, client, got["code"], verifier).json
     with world.app.app_context():
         from espi_sst_server.storage.models import Authorization
 

@@ -22,11 +22,10 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from oauth_world import (
     ISSUER,
-    REDIRECT,
     World,
     authorize_params,
-    basic,
     csrf_of,
+    exchange,
     login,
     pkce,
     redirect_params,
@@ -82,16 +81,7 @@ def _approve(client: Any, world: World, page: Any, url: str) -> dict[str, str]:
 
 
 def _auth_time(world: World, client: Any, code: str, verifier: str) -> int:
-    body = client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        headers=basic(world.confidential_id, world.confidential_secret),
-    ).json
+    body = exchange(world, client, code, verifier).json
     keys = KeySet.import_key_set(client.get("/oauth/jwks.json").json)
     return int(jwt.decode(body["id_token"], keys).claims["auth_time"])
 
