@@ -17,8 +17,9 @@ from flask import Flask
 from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import edge, limits
+from . import limits
 from .config import load_config
+from .security import edge
 from .storage import db
 
 csrf = CSRFProtect()

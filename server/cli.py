@@ -14,7 +14,7 @@ import sys
 from sqlalchemy import select
 
 from . import create_app
-from .admin import RegistrationError, register_application
+from .lifecycle.registration import RegistrationError, register_application
 from .security import now
 from .storage import db
 
@@ -52,7 +52,7 @@ def register_client(args: argparse.Namespace) -> int:
 
 
 def register_resource_server_command(args: argparse.Namespace) -> int:
-    from .admin import register_resource_server
+    from .lifecycle.registration import register_resource_server
 
     app = create_app()
     with app.app_context():
@@ -75,9 +75,9 @@ def register_resource_server_command(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace) -> int:
     """A development server (production: gunicorn behind nginx, docs/deployment.md).
 
-    Werkzeug's server with a socket timeout and a bound on threads (server/dev_server.py):
+    Werkzeug's server with a socket timeout and a bound on threads (server/demo/dev_server.py):
     half-sent requests no longer hold a thread each for ever."""
-    from .dev_server import make_dev_server
+    from .demo.dev_server import make_dev_server
 
     app = create_app(
         {"ISSUER": f"http://{args.host}:{args.port}"}
@@ -93,8 +93,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:
-    """The development server's limits (``serve`` and ``demo``; server/dev_server.py)."""
-    from .dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT
+    """The development server's limits (``serve`` and ``demo``; server/demo/dev_server.py)."""
+    from .demo.dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT
 
     parser.add_argument(
         "--socket-timeout",
@@ -121,7 +121,7 @@ def _operator() -> str:
 
 
 def close_service_agreement_command(args: argparse.Namespace) -> int:
-    from .lifecycle import LifecycleError, close_service_agreement
+    from .lifecycle.access import LifecycleError, close_service_agreement
 
     app = create_app()
     with app.app_context():
@@ -145,7 +145,7 @@ def close_service_agreement_command(args: argparse.Namespace) -> int:
 
 
 def asp_registry_load(args: argparse.Namespace) -> int:
-    from .registry import RegistryError, load_asp_registry
+    from .lifecycle.registry import RegistryError, load_asp_registry
 
     app = create_app()
     with app.app_context():
@@ -193,7 +193,7 @@ def asp_unblock(args: argparse.Namespace) -> int:
 
 
 def _set_asp(args: argparse.Namespace, status: str, *, refuse_unless: str | None) -> int:
-    from .lifecycle import LifecycleError, set_qualification
+    from .lifecycle.access import LifecycleError, set_qualification
     from .storage.models import Application
 
     app = create_app()

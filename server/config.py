@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
     "WTF_CSRF_TIME_LIMIT": 3600,
-    # Input at the edge (server/edge.py): larger bodies get 413, deeper JSON 400 (NUL
+    # Input at the edge (server/security/edge.py): larger bodies get 413, deeper JSON 400 (NUL
     # characters anywhere in a request get 400 too; that needs no setting).  The three
     # MAX_* keys are Flask's own, enforced by Werkzeug while it reads the body: the whole
     # body, one form field held in memory, the number of form fields.
@@ -108,7 +108,7 @@ DEFAULTS: dict[str, Any] = {
     # counted in the database over every ASP and web process; Flask-Limiter's notation,
     # "" switches it off.  An idempotent replay of an existing request is not counted.
     "RATE_CHANGE_USAGE_POINT_LIMIT": "3 per hour;5 per day",
-    # ASP notifications (BatchList POSTs to notify URIs; server/outbound.py): https to public
+    # ASP notifications (BatchList POSTs to notify URIs; server/outbox/outbound.py): https to public
     # addresses only.  NOTIFY_ALLOW_LOOPBACK also lets http go to 127.0.0.1 / ::1 (the demo
     # and tests, whose ASP listens on loopback; never on a real utility).  Timeouts in
     # seconds: connecting, and waiting for the answer (a slow ASP costs its own lane this).
@@ -121,7 +121,7 @@ DEFAULTS: dict[str, Any] = {
     # keeps failing (one per lease): the request is then rejected with reason "other" and
     # the customer is told to ask the utility (10 x 300 s: about 50 minutes of failures).
     "BILLING_MAX_ATTEMPTS": 10,
-    # Rate limits (server/limits.py; RFC 6749 10.10, RFC 9700).  RATELIMIT_* keys are
+    # Rate limits (server/limits/__init__.py; RFC 6749 10.10, RFC 9700).  RATELIMIT_* keys are
     # Flask-Limiter's own.  Storage: "memory://" counts per process; give every worker the
     # same Redis ("redis://127.0.0.1:6379/0") so they count together.  If Redis goes away,
     # each process counts in memory until it is back (no 500s, no unlimited gap).
@@ -153,10 +153,10 @@ DEFAULTS: dict[str, Any] = {
     # thousands of customers.
     "TOKEN_RATE_LIMIT": "20 per second;1200 per minute",
     # Failed client authentications at those endpoints per remote address; an address over
-    # it is refused before it may authenticate again (server/client_limits.py).
+    # it is refused before it may authenticate again (server/limits/clients.py).
     "TOKEN_FAILURE_IP_RATE_LIMIT": "10 per minute;100 per hour",
     # The resource API (and userinfo) per ASP, counted once its bearer token is validated
-    # (server/resource_limits.py): every request, and in addition the bulk feeds
+    # (server/limits/resources.py): every request, and in addition the bulk feeds
     # (Batch/Subscription, Subscription, IntervalBlock feeds, Batch/Bulk), which cost
     # seconds each.  Raise both for ASPs with many customers.
     "RESOURCE_RATE_LIMIT": "20 per second;600 per minute",
@@ -169,7 +169,7 @@ DEFAULTS: dict[str, Any] = {
     # Rate-change requests one ASP may create (POST .../RateChangeRequest), over all its
     # customers: bounds the passcode e-mail one ASP can cause.
     "RATE_CHANGE_CLIENT_RATE_LIMIT": "30 per minute;1000 per day",
-    # Customer e-mail (one-time passcodes; server/notify.py).  NOTIFIER: None, or
+    # Customer e-mail (one-time passcodes; server/outbox/mail.py).  NOTIFIER: None, or
     # "module:attribute" naming a factory(app) -> Notifier (mail through an API or a queue).
     # Else SMTP_HOST selects the SMTP relay: port 587 with STARTTLS (RFC 6409), or 465 with
     # SMTP_SSL (implicit TLS, RFC 8314; STARTTLS is then moot).  SMTP_TIMEOUT (seconds)
@@ -177,7 +177,7 @@ DEFAULTS: dict[str, Any] = {
     # SMTP_HOST.  Neither NOTIFIER nor SMTP_HOST: messages are only logged (development).
     "NOTIFIER": None,
     # Outbox bodies (e-mail text with passcodes, ASP notifications) are encrypted at rest
-    # (server/_outbox_seal.py) and purged once sent.  None: a key derived from SECRET_KEY
+    # (server/outbox/_seal.py) and purged once sent.  None: a key derived from SECRET_KEY
     # (changing SECRET_KEY then makes still-pending messages undecryptable: they fail, each
     # visibly).  Or a Fernet key, or a list of them (first encrypts, all decrypt: rotation).
     "OUTBOX_KEY": None,

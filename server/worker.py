@@ -14,7 +14,7 @@ URI never answered held every customer's passcode for a minute).  :meth:`Worker.
 takes them in this order, e-mail first; :meth:`Worker.run_forever` runs the ASP lane in a
 thread of its own, so steps 1-5 go on while an ASP's endpoint is slow.  Each POST has its
 own connect and read timeouts (``NOTIFY_CONNECT_TIMEOUT``, ``NOTIFY_READ_TIMEOUT``), and a
-notify URI that fails is backed off as a whole (server/outbox.py).
+notify URI that fails is backed off as a whole (server/outbox/queue.py).
 
 Nothing lives only in memory: a worker killed at any point leaves every request in a
 stored state another worker (or the same one, restarted) resumes from.  Step 3 claims a
@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from espi_sst.model import sst
 
-from .outbox import ASP_NOTIFICATION, EMAIL, deliver_due
+from .outbox.queue import ASP_NOTIFICATION, EMAIL, deliver_due
 from .security import now as current_time
 from .sst import rate_change
 from .sst.billing import backend_for
@@ -305,7 +305,7 @@ class Worker:
 
 
 def _expire_authorizations(session: Session, now: int) -> int:
-    from .lifecycle import expire_authorizations
+    from .lifecycle.access import expire_authorizations
 
     return expire_authorizations(session, now=now)
 

@@ -1,7 +1,7 @@
 """The demo's inbox page: what the demo utility e-mailed its customers, passcodes included.
 
 A rate change is confirmed with a one-time passcode the utility e-mails to the customer
-(server/notify.py).  In the demo that mail lands in the mail sink's Maildir
+(server/outbox/mail.py).  In the demo that mail lands in the mail sink's Maildir
 (server/demo/mail_sink.py); this page shows it, grouped by recipient and newest first, and
 reloads itself every few seconds so a demo user sees the code arrive and can type it in.
 

@@ -1,6 +1,6 @@
 """The demo's mail sink: a real SMTP server on loopback that files every message in a Maildir.
 
-The demo utility sends one-time passcodes by e-mail like a real one would (server/notify.py,
+The demo utility sends one-time passcodes by e-mail like a real one would (server/outbox/mail.py,
 real SMTP through smtplib); instead of the internet, the mail lands here, in aiosmtpd's
 ``Mailbox`` handler (a stdlib ``mailbox.Maildir``), and the demo's inbox page
 (server/demo/inbox.py) shows it.  Maildir because delivery writes to ``tmp/`` and renames

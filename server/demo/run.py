@@ -7,7 +7,7 @@ background worker (rate-change decisions, e-mail, ASP notifications), a fake MID
 (prices for the demo RINs) and the sample ASP app (``examples/asp_app``, when run from a
 checkout), writes ``DIR/demo.json`` (where everything is, the demo accounts and clients)
 and serves until interrupted, on Werkzeug's server with a socket timeout and a bound on
-threads (``server/dev_server.py``).  Production deployments run gunicorn behind nginx and
+threads (``server/demo/dev_server.py``).  Production deployments run gunicorn behind nginx and
 ``espi-sst worker`` instead (docs/deployment.md).
 """
 
@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import create_app
-from ..dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT, make_dev_server
 from ..storage import db
 from ..worker import Worker
 from .data import DemoData
+from .dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT, make_dev_server
 from .fake_midas import serve_fake_midas
 from .mail_sink import MailSink
 from .sample_asp import ASP_PORT, load_asp_factory, serve_sample_asp

@@ -39,7 +39,6 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wrappers import Response
 
 from .. import create_app
-from ..dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT, BoundedServer, make_dev_server
 from ..gateway.directory import serialize_directory
 from ..gateway.nginx import write_nginx_gateway
 from ..gateway.registry import GatewayRegistry, parse_gateway_registry
@@ -47,6 +46,7 @@ from ..storage import db
 from ..storage.models import Tariff, UsagePoint
 from ..worker import Worker
 from .data import DemoData
+from .dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT, BoundedServer, make_dev_server
 from .fake_midas import serve_fake_midas
 from .mail_sink import MailSink
 from .sample_asp import ASP_PORT, load_asp_factory, serve_sample_asp
@@ -189,7 +189,7 @@ may send a request on a connection the server is closing.  nginx's own client ti
 def _server(
     args: argparse.Namespace, host: str, port: int, app: Any, *, behind_nginx: bool = False
 ) -> BoundedServer:
-    """Werkzeug's server with the demo's socket timeout and thread bound (dev_server.py)."""
+    """Werkzeug's server with the demo's socket timeout and thread bound (demo/dev_server.py)."""
     timeout = float(getattr(args, "socket_timeout", DEFAULT_TIMEOUT))
     return make_dev_server(
         host,

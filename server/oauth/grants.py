@@ -27,7 +27,8 @@ from sqlalchemy import select, update
 
 from espi_sst.scope import Scope
 
-from .._rows import revoke_tokens, rowcount
+from ..lifecycle._rows import revoke_tokens, rowcount
+from ..lifecycle.usable import grant_refusal
 from ..security import hash_secret, now
 from ..storage import db
 from ..storage.models import (
@@ -37,7 +38,6 @@ from ..storage.models import (
     RetailCustomer,
     Token,
 )
-from ..usable import grant_refusal
 from .adapters import OAuthClient, OAuthCode, OAuthToken
 from .audit import record
 

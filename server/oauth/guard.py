@@ -4,9 +4,9 @@
 tokens, tokens of an ASP whose access was withdrawn (concept design 6.4.5-6.4.6: suspended,
 de-qualified or blocked -- a token issued in a race with the withdrawal survives its sweep)
 and tokens of ended authorizations (401 ``invalid_token``) -- the one rule of
-``server/usable.py``, which introspection, the token endpoint and bolt-on mode share, and checks the scope category
+``server/lifecycle/usable.py``, which introspection, the token endpoint and bolt-on mode share, and checks the scope category
 the endpoint needs (403 ``insufficient_scope``).  A good token is counted against its ASP's
-limits first (``server/resource_limits.py``: 429 past them).  Endpoints then check that what is asked
+limits first (``server/limits/resources.py``: 429 past them).  Endpoints then check that what is asked
 for belongs to the grant (another subscription's resources are 404, never data).
 """
 
@@ -20,11 +20,11 @@ from sqlalchemy.orm import joinedload
 
 from espi_sst.scope import Category, Scope
 
-from ..resource_limits import charge
+from ..lifecycle.usable import token_refusal
+from ..limits.resources import charge
 from ..security import hash_secret, now
 from ..storage import db
 from ..storage.models import Application, Authorization, Token
-from ..usable import token_refusal
 
 _TOKEN_BY_HASH = (
     select(Token, Application.qualification)
@@ -88,7 +88,7 @@ def current_grant(required: Category | None = None, *, client_level: bool = Fals
     assert found is not None
     token, qualification = found
     refusal = token_refusal(token, qualification, now())
-    if refusal is not None:  # the one rule (server/usable.py)
+    if refusal is not None:  # the one rule (server/lifecycle/usable.py)
         refuse(401, "invalid_token", refusal.description)
     charge(token.client_id)  # per-ASP limits, once the token is known good (429)
     authorization = token.authorization

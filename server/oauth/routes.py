@@ -31,9 +31,8 @@ from werkzeug.wrappers import Response
 
 from espi_sst.scope import Category, Scope
 
-from .. import routing
-from .._rows import rowcount
-from ..lifecycle import may_request_consent, refusal_reason
+from ..lifecycle._rows import rowcount
+from ..lifecycle.access import may_request_consent, refusal_reason
 from ..limits import client_limit
 from ..portal.forms import ConsentForm
 from ..portal.session import auth_time, current_customer
@@ -46,7 +45,7 @@ from ..storage.models import (
     RetailCustomer,
     UsagePoint,
 )
-from . import responses
+from . import responses, routing
 from .audit import record
 from .discovery import metadata
 from .guard import current_grant, refuse

@@ -18,12 +18,12 @@ from sqlalchemy import select
 
 from espi_sst.scope import Scope, ScopeError
 
-from .. import client_limits
-from ..lifecycle import may_request_consent
+from ..lifecycle.access import may_request_consent
+from ..lifecycle.usable import token_refusal
+from ..limits import clients as client_limits
 from ..security import hash_secret, new_uuid, now
 from ..storage import db
 from ..storage.models import Application, Authorization, Token
-from ..usable import token_refusal
 from .adapters import OAuthClient, OAuthToken
 from .audit import record
 from .grants import (
@@ -102,7 +102,7 @@ class EspiAuthorizationServer(AuthorizationServer):
     ) -> OAuthClient:
         """Authlib's client authentication, counted where a stranger cannot spend it: a
         failure against the remote address, a success against the client it authenticated
-        (``client_limits.py``; issue 11, finding 1).  Every grant and the revocation and
+        (``limits/clients.py``; issue 11, finding 1).  Every grant and the revocation and
         introspection endpoints authenticate their client here."""
         client_limits.refuse_failing_address()
         try:
@@ -178,7 +178,7 @@ class Introspection(IntrospectionEndpoint):
         qualification = db.session.scalar(
             select(Application.qualification).where(Application.client_id == row.client_id)
         )
-        # The guard's own rule (server/usable.py): a grant past its end date, or an ASP whose
+        # The guard's own rule (server/lifecycle/usable.py): a grant past its end date, or an ASP whose
         # access was withdrawn, is inactive here too -- a bolt-on relying on this answer
         # must not accept what this server's own resource API refuses.
         if token_refusal(row, qualification, now()) is not None:

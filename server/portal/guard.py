@@ -15,7 +15,7 @@ cookies, for both steps (password, then the TOTP code):
   typed name -- never the typed text (a password typed into the user-name field must not
   be kept forever in the append-only log).
 
-The per-address window limit (``LOGIN_IP_RATE_LIMIT``, server/limits.py) runs before this.
+The per-address window limit (``LOGIN_IP_RATE_LIMIT``, server/limits/__init__.py) runs before this.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from flask import current_app
 
 from ..oauth.audit import record
-from ..outbox import enqueue_email
+from ..outbox.queue import enqueue_email
 from ..security import now
 from ..storage import db
 from ..storage.models import RetailCustomer

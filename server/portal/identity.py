@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pyotp.utils import strings_equal
 from sqlalchemy import or_, select, update
 
-from .._rows import rowcount
+from ..lifecycle._rows import rowcount
 from ..security import now
 from ..storage import db
 from ..storage.models import RetailCustomer

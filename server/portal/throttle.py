@@ -33,7 +33,7 @@ from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .._rows import rowcount
+from ..lifecycle._rows import rowcount
 from ..storage.models import SignInThrottle
 
 NOTIFY_AT_MOST_EVERY_SECONDS = 86400

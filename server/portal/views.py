@@ -1,7 +1,7 @@
 """Portal routes: sign in (with optional TOTP), sign out, list and revoke authorizations.
 
 Both sign-in steps go through :mod:`.guard` (backoff per account and recognised browser,
-the owner told of guessing bursts) after the per-address limit of server/limits.py.
+the owner told of guessing bursts) after the per-address limit of server/limits/__init__.py.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from ..lifecycle import end_authorization
+from ..lifecycle.access import end_authorization
+from ..lifecycle.usable import grant_refusal
 from ..limits import login_limit, second_factor_limit
 from ..oauth.audit import record
 from ..security import now
 from ..storage import db
 from ..storage.models import Authorization, RetailCustomer
-from ..usable import grant_refusal
 from . import bp
 from .device import remember
 from .forms import LoginForm, RevokeForm, SecondFactorForm
@@ -172,7 +172,7 @@ def authorizations() -> str | Response:
         .order_by(Authorization.created_at.desc())
     ).all()
     moment = now()
-    active = {  # the guard's own rule (server/usable.py): "active" is what an ASP can use
+    active = {  # the guard's own rule (server/lifecycle/usable.py): "active" is what an ASP can use
         grant.id
         for grant in grants
         if grant_refusal(grant.application.qualification, grant, moment) is None

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from espi_sst import Rin, RinError
 
-from ..outbox import enqueue_email
+from ..outbox.queue import enqueue_email
 from ..security import new_uuid
 from ..storage.models import Authorization, RateChangeRequestRecord, Tariff, UsagePoint
 from ._passcode import HASHER, new_passcode

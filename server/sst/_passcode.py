@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from espi_sst.model import sst
 
-from .._rows import rowcount
+from ..lifecycle._rows import rowcount
 from ..storage.models import RateChangeRequestRecord
 from ._workflow import RateChangeError, Status, announce, asp_actor, audit
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from espi_sst.model import sst
 
-from ..outbox import enqueue_asp_notification
+from ..outbox.queue import enqueue_asp_notification
 from ..resource.urls import PREFIX
 from ..storage.models import AuditEvent, RateChangeRequestRecord
 

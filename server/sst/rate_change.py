@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from espi_sst import Rin
 from espi_sst.model import sst
 
-from ..outbox import enqueue_email
+from ..outbox.queue import enqueue_email
 from ..storage.models import RateChangeRequestRecord
 from ._creation import Target, check_idempotency_key, create, resolve_target
 from ._passcode import ConfirmationOutcome, confirm, expire, expire_unconfirmed, new_passcode

@@ -8,11 +8,11 @@ from sqlalchemy import select
 
 from espi_sst.scope import Category, Scope
 
-from ..resource_limits import charge
+from ..lifecycle.usable import grant_refusal
+from ..limits.resources import charge
 from ..security import now
 from ..storage import db
 from ..storage.models import Application, Token
-from ..usable import grant_refusal
 from .forward import UpstreamError
 from .introspection import introspect
 from .shadow import ShadowError, shadow_authorization
@@ -46,7 +46,7 @@ def introspected_grant(required: Category | None, *, client_level: bool) -> obje
     qualification = db.session.scalar(
         select(Application.qualification).where(Application.client_id == found.client_id)
     )
-    # The one rule (server/usable.py), with this utility's own view of the ASP.  An ASP-level
+    # The one rule (server/lifecycle/usable.py), with this utility's own view of the ASP.  An ASP-level
     # token of an ASP registered only upstream is the upstream's business: nothing served
     # for it comes from this server's rows.
     if authorization is not None or qualification is not None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..lifecycle.usable import grant_refusal
 from ..security import now
 from ..storage.models import Application, Authorization, RetailCustomer, UsagePoint
-from ..usable import grant_refusal
 from .introspection import Introspected
 
 
@@ -41,7 +41,7 @@ def shadow_authorization(session: Session, found: Introspected) -> Authorization
         else []
     )
     if grant_refusal(application.qualification, None, now()) is not None:
-        # withdrawn here, whatever the upstream says: no mirror rows for it (server/usable.py)
+        # withdrawn here, whatever the upstream says: no mirror rows for it (server/lifecycle/usable.py)
         raise ShadowError(
             f"the application {found.client_id} is no longer allowed here: its access was withdrawn"
         )

@@ -124,7 +124,7 @@ def period(start: datetime, end: datetime) -> DateTimeInterval:
 
 
 def bill_comparison(**over: Any) -> BillComparison:
-    end = datetime.fromtimestamp(COMPUTED_AT, timezone.utc)
+    end = datetime.fromtimestamp(COMPUTED_AT, UTC)
     values = {
         "status": ComparisonStatus.available,
         "usage_period": period(twelve_months_before(end), end),

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from espi_sst_server import create_app
-from espi_sst_server.admin import register_application
 from espi_sst_server.demo import DemoData, seed
+from espi_sst_server.lifecycle.registration import register_application
 from espi_sst_server.storage import db
 from werkzeug.serving import make_server
 

@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
-from live_servers import LiveUtility
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from live_servers import LiveUtility
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait

@@ -127,7 +127,11 @@ print(json.dumps({{
 }}))
 """
     served = subprocess.run(
-        [str(python), "-c", server_script], check=True, capture_output=True, text=True, cwd=tmp_path,
+        [str(python), "-c", server_script],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     report = json.loads(served.stdout.strip().splitlines()[-1])

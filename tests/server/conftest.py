@@ -17,7 +17,9 @@ POSTGRESQL_URL = os.environ.get("ESPI_TEST_POSTGRESQL_URL")
 def _postgresql_database() -> Iterator[str]:
     if not POSTGRESQL_URL:
         if os.environ.get("ESPI_REQUIRE_POSTGRESQL"):
-            pytest.fail("ESPI_REQUIRE_POSTGRESQL is set but no ESPI_TEST_POSTGRESQL_URL: PostgreSQL did not start")
+            pytest.fail(
+                "ESPI_REQUIRE_POSTGRESQL is set but no ESPI_TEST_POSTGRESQL_URL: PostgreSQL did not start"
+            )
         pytest.skip("no PostgreSQL test cluster (install postgresql; ./dev test starts one)")
     import psycopg
 

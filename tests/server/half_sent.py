@@ -1,4 +1,4 @@
-"""Slow-loris clients for the demo and development servers' tests (server/dev_server.py):
+"""Slow-loris clients for the demo and development servers' tests (server/demo/dev_server.py):
 connections that send half a request and then nothing, and how to see the server end them.
 
 Two kinds, as in the penetration test (issue 11, finding 27): a request line and headers

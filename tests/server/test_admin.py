@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from espi_sst_server import create_app
-from espi_sst_server.admin import RegistrationError, register_application
+from espi_sst_server.lifecycle.registration import RegistrationError, register_application
 from espi_sst_server.security import same_secret
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import Application
@@ -17,14 +17,21 @@ def test_registration_stores_only_the_secret_hash(database_url: str) -> None:
     app = create_app({"DATABASE_URL": database_url})
     with app.app_context():
         done = register_application(
-            db.session, name="Thermostat Co", redirect_uris=["https://asp.example/cb"], notify_uri="https://asp.example/n"
+            db.session,
+            name="Thermostat Co",
+            redirect_uris=["https://asp.example/cb"],
+            notify_uri="https://asp.example/n",
         )
         row = db.session.scalar(select(Application).where(Application.client_id == done.client_id))
         assert done.client_secret and row is not None
         assert done.client_secret not in (row.client_secret_hash or "")
         assert same_secret(done.client_secret, row.client_secret_hash)
         public = register_application(
-            db.session, name="App", redirect_uris=["http://127.0.0.1:9/cb"], notify_uri="https://x/n", public=True
+            db.session,
+            name="App",
+            redirect_uris=["http://127.0.0.1:9/cb"],
+            notify_uri="https://x/n",
+            public=True,
         )
         assert public.client_secret is None
     app.extensions["espi_sst_db"].engine.dispose()
@@ -45,7 +52,9 @@ def test_bad_registrations_are_refused_with_the_reason(
 ) -> None:
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/r.db"})
     arguments: dict[str, object] = {
-        "name": "ASP", "redirect_uris": ["https://asp.example/cb"], "notify_uri": "https://asp.example/n"
+        "name": "ASP",
+        "redirect_uris": ["https://asp.example/cb"],
+        "notify_uri": "https://asp.example/n",
     }
     arguments.update(changes)
     with app.app_context(), pytest.raises(error, match=message):

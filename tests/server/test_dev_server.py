@@ -1,4 +1,4 @@
-"""The demo's and ``espi-sst serve``'s HTTP server (server/dev_server.py) ends half-sent
+"""The demo's and ``espi-sst serve``'s HTTP server (server/demo/dev_server.py) ends half-sent
 requests after its socket timeout and bounds its threads (issue 11, finding 27: with
 Werkzeug's plain server, 150 threads were held after 22 seconds, for ever).  Real sockets,
 a real server in this process, then a real ``espi-sst serve`` process."""
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 from espi_sst_server import create_app
-from espi_sst_server.dev_server import BoundedServer, make_dev_server
+from espi_sst_server.demo.dev_server import BoundedServer, make_dev_server
 from half_sent import closed_by_server, open_half_sent, process_threads, wait_for
 
 TIMEOUT = 2.0

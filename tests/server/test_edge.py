@@ -1,4 +1,4 @@
-"""Input at the edge (server/edge.py): NUL characters, JSON nesting and request size are
+"""Input at the edge (server/security/edge.py): NUL characters, JSON nesting and request size are
 refused with a clear 400 / 413 before any view or database sees them -- on SQLite and on
 PostgreSQL, where a NUL in a bound parameter used to be an unauthenticated 500 (issue 11,
 findings 15, 17 and 23)."""

@@ -1,4 +1,4 @@
-"""The authorization lifecycle (server/lifecycle.py; concept design 6.4.4-6.4.6, 7.10, NFR24).
+"""The authorization lifecycle (server/lifecycle/access.py; concept design 6.4.4-6.4.6, 7.10, NFR24).
 
 A small world on a real database (SQLite, and PostgreSQL when a test cluster runs):
 
@@ -29,16 +29,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from espi_sst_server import create_app, lifecycle, registry
-from espi_sst_server.lifecycle import (
+from espi_sst_server import create_app
+from espi_sst_server.lifecycle import access as lifecycle
+from espi_sst_server.lifecycle import registry
+from espi_sst_server.lifecycle.access import (
     close_service_agreement,
     expire_authorizations,
     set_qualification,
 )
+from espi_sst_server.lifecycle.registry import RegistryError, load_asp_registry, parse_asp_registry
 from espi_sst_server.oauth.guard import current_grant
-from espi_sst_server.outbox import open_payload
+from espi_sst_server.outbox.queue import open_payload
 from espi_sst_server.portal.identity import hash_password
-from espi_sst_server.registry import RegistryError, load_asp_registry, parse_asp_registry
 from espi_sst_server.security import hash_secret, now
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import (

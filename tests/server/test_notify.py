@@ -1,4 +1,4 @@
-"""Customer e-mail (server/notify.py): composed safely, delivered over real SMTP, and every
+"""Customer e-mail (server/outbox/mail.py): composed safely, delivered over real SMTP, and every
 failure turned into a NotifierError that says where and why, within the timeout.
 
 The SMTP servers are real: the demo's mail sink (aiosmtpd + Maildir) and, for refusals,
@@ -20,7 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from espi_sst_server import create_app
 from espi_sst_server.demo.mail_sink import MailSink
-from espi_sst_server.notify import (
+from espi_sst_server.outbox.mail import (
     LogNotifier,
     Notifier,
     NotifierError,

@@ -1,5 +1,5 @@
 """SSRF through notify URIs (issue 11, items 12 and 25): the outbound policy of
-server/outbound.py at registration and at send time, with real listeners on 127.0.0.1
+server/outbox/outbound.py at registration and at send time, with real listeners on 127.0.0.1
 that must receive nothing they should not, on SQLite and PostgreSQL.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from espi_sst_server import create_app
-from espi_sst_server.admin import RegistrationError, register_application
-from espi_sst_server.outbound import DestinationRefused, post, refusal
-from espi_sst_server.outbox import deliver_due, enqueue_asp_notification
+from espi_sst_server.lifecycle.registration import RegistrationError, register_application
+from espi_sst_server.outbox.outbound import DestinationRefused, post, refusal
+from espi_sst_server.outbox.queue import deliver_due, enqueue_asp_notification
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import Application, AuditEvent, OutboxMessage
 from flask import Flask
@@ -243,7 +243,7 @@ def test_the_pinned_address_is_checked_again_by_this_rule() -> None:
     """requests-hardened's own filter lets the deprecated site-local fec0::/10 through on
     Python 3.11; the adapter applies this module's rule to the address it pinned."""
     import requests
-    from espi_sst_server.outbound import _PinnedAdapter
+    from espi_sst_server.outbox.outbound import _PinnedAdapter
 
     prepared = requests.Request("POST", "http://[fec0::1]:9/n").prepare()
     adapter = _PinnedAdapter(https=False, allow_loopback=False)

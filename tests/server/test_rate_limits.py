@@ -1,4 +1,4 @@
-"""Rate limits (server/limits.py, server/client_limits.py): sign-in per address, the OAuth
+"""Rate limits (server/limits/__init__.py, server/limits/clients.py): sign-in per address, the OAuth
 client endpoints per authenticated client and their failed authentications per address, the
 OTP confirmation decorator per request and per client, the 429 responses, the off switch,
 and Redis storage shared by two apps (a real redis-server on loopback)."""
@@ -17,7 +17,7 @@ import redis
 import requests
 from edge_world import SECRETS, EdgeWorld, Grant, basic, dispose, make_edge_world
 from espi_sst_server import create_app
-from espi_sst_server.admin import register_resource_server
+from espi_sst_server.lifecycle.registration import register_resource_server
 from espi_sst_server.limits import otp_confirmation_limit
 from espi_sst_server.portal.identity import hash_password
 from espi_sst_server.security import now
@@ -168,7 +168,7 @@ def test_second_factor_is_limited_per_address(tmp_path: Path) -> None:
     assert elsewhere.status_code == 401
 
 
-# ---- OAuth client endpoints (server/client_limits.py) -----------------------------------------
+# ---- OAuth client endpoints (server/limits/clients.py) -----------------------------------------
 #
 # Failed client authentications count per remote address; the per-client limit counts only
 # requests whose client authenticated (a public client: per client and address).  So a
@@ -334,7 +334,7 @@ def test_disabled_rate_limits_refuse_no_client(asps: Callable[..., EdgeWorld]) -
         assert client_token(client, "asp-a", "secret-of-a").status_code == 200
 
 
-# ---- the resource API per ASP (server/resource_limits.py) ----------------------------------------
+# ---- the resource API per ASP (server/limits/resources.py) ----------------------------------------
 #
 # Counted once the bearer token is validated, by the ASP it belongs to (issue 11, finding
 # 24): a stranger's tokens are refused 401 and spend no ASP's budget.

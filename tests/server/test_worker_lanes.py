@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from espi_sst_server import create_app
-from espi_sst_server.admin import register_application
-from espi_sst_server.outbox import (
+from espi_sst_server.lifecycle.registration import register_application
+from espi_sst_server.outbox.queue import (
     backoff_seconds,
     deliver_due,
     enqueue_asp_notification,

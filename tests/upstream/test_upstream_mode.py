@@ -28,10 +28,10 @@ from typing import Any
 import pytest
 import requests
 from espi_sst_server import create_app
-from espi_sst_server.admin import register_resource_server
 from espi_sst_server.demo import seed
 from espi_sst_server.gateway.registry import parse_gateway_registry
-from espi_sst_server.outbox import open_payload
+from espi_sst_server.lifecycle.registration import register_resource_server
+from espi_sst_server.outbox.queue import open_payload
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import (
     Application,
@@ -433,7 +433,7 @@ def test_an_asp_blocked_at_the_bolt_on_is_refused_even_if_the_upstream_still_acc
 def test_an_asp_blocked_at_the_bolt_on_gets_nothing_with_a_client_credentials_token(
     pair: Pair,
 ) -> None:
-    """The one rule (server/usable.py) holds for ASP-level tokens too: the bolt-on knows
+    """The one rule (server/lifecycle/usable.py) holds for ASP-level tokens too: the bolt-on knows
     the ASP, so its standing here counts, whatever the upstream still accepts."""
     client = pair.demo["client"]
     issued = requests.post(

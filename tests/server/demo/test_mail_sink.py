@@ -18,7 +18,7 @@ import pytest
 from espi_sst_server import create_app
 from espi_sst_server.demo.inbox import find_passcodes
 from espi_sst_server.demo.mail_sink import MailSink, read_maildir
-from espi_sst_server.notify import SmtpNotifier, compose
+from espi_sst_server.outbox.mail import SmtpNotifier, compose
 from flask import Flask
 from flask.testing import FlaskClient
 

@@ -1,4 +1,4 @@
-"""One rule of "this grant is usable" (server/usable.py), asked by every path.
+"""One rule of "this grant is usable" (server/lifecycle/usable.py), asked by every path.
 
 The penetration test's code review found that token introspection checked neither a grant's
 end date nor the ASP's standing while the resource guard checked both: a bolt-on relying on
@@ -80,7 +80,7 @@ def test_introspection_says_inactive_for_a_grant_that_is_no_longer_usable(
     browser, body, _code, _verifier = _grant(world)
     # A registered resource server (the bolt-on) asks; the ASP itself may be withdrawn.
     with world.app.app_context(), db.transaction() as session:
-        from espi_sst_server.admin import register_resource_server
+        from espi_sst_server.lifecycle.registration import register_resource_server
 
         registered = register_resource_server(session, name="bolt-on", client_id="rs-test")
     auth = basic(registered.client_id, str(registered.client_secret))

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 from espi_sst_server import create_app
-from espi_sst_server.outbox import open_payload
+from espi_sst_server.outbox.queue import open_payload
 from espi_sst_server.portal.identity import hash_password
 from espi_sst_server.security import now
 from espi_sst_server.storage import db
@@ -149,7 +149,7 @@ class Portal:
         return [row for row in self.rows(OutboxMessage) if row.kind == "email"]
 
     def opened(self, message: OutboxMessage) -> dict[str, Any]:
-        """An outbox row's payload with its sealed body opened (server/outbox.py)."""
+        """An outbox row's payload with its sealed body opened (server/outbox/queue.py)."""
         with self.app.app_context():
             return open_payload(self.app, message)
 

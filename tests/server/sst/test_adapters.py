@@ -34,7 +34,7 @@ from adapter_support import (
     replace_file,
     write_csv,
 )
-from espi_sst_server.outbox import open_payload
+from espi_sst_server.outbox.queue import open_payload
 from espi_sst_server.resource.blocks import zone_of
 from espi_sst_server.sst.cca_cache import CcaFileError, load_cca_file
 from espi_sst_server.sst.precomputed import load_precomputed

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from espi_sst_server.demo import DemoData
 from espi_sst_server.demo.mail_sink import MailSink
-from espi_sst_server.outbox import open_payload
+from espi_sst_server.outbox.queue import open_payload
 from espi_sst_server.storage.models import AuditEvent, Base
 from espi_sst_server.worker import Worker
 from sqlalchemy import select

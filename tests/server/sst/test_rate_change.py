@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from espi_sst_server.outbox import backoff_seconds, open_payload
+from espi_sst_server.outbox.queue import backoff_seconds, open_payload
 from espi_sst_server.sst.catalog import TariffTableCatalog
 from espi_sst_server.storage.models import (
     Application,
@@ -612,7 +612,7 @@ def test_asp_is_notified_of_every_status_change_and_retried_with_backoff(
 
 
 def test_batch_list_is_the_espi_element() -> None:
-    from espi_sst_server.outbox import batch_list_xml
+    from espi_sst_server.outbox.queue import batch_list_xml
 
     body = batch_list_xml(["https://u.example/a", "https://u.example/b"])
     assert _batch_list_resources(body) == ["https://u.example/a", "https://u.example/b"]

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .lifecycle import ACTIVE, USABLE
-from .storage.models import Authorization, Token
+from ..storage.models import Authorization, Token
+from .access import ACTIVE, USABLE
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ the process died in between.  So the change and an :class:`OutboxMessage` row co
 together, and the worker (``espi-sst worker``) delivers due rows with bounded retries and
 exponential backoff.
 
-Bodies are encrypted at rest (``server/_outbox_seal.py``: Fernet, the key derived from
+Bodies are encrypted at rest (``server/outbox/_seal.py``: Fernet, the key derived from
 ``SECRET_KEY`` or set as ``OUTBOX_KEY``) and purged once the message is delivered or given
 up: a passcode e-mail is readable in the database neither while it waits nor after
 (issue 11, item 4).  What operations need stays in clear: kind, destination, the e-mail's
@@ -33,11 +33,11 @@ from sqlalchemy.orm import Session
 import espi_sst
 from espi_sst.model import espi as m
 
+from ..lifecycle._rows import rowcount
+from ..storage.models import Application, AuditEvent, OutboxMessage
 from . import outbound
-from ._outbox_seal import SealError, seal, unseal
-from ._rows import rowcount
-from .notify import NotifierError, compose, mail_from, notifier_for
-from .storage.models import Application, AuditEvent, OutboxMessage
+from ._seal import SealError, seal, unseal
+from .mail import NotifierError, compose, mail_from, notifier_for
 
 EMAIL = "email"
 ASP_NOTIFICATION = "asp_notification"

@@ -22,7 +22,7 @@ costs one indexed lookup, and an address-based limit on 401s would also lock out
 whose customers' tokens were just revoked in bulk (each 401 honest).  Floods from one
 address are the proxy's to cut (the gateway's ``--address-rate``; nginx ``limit_req``).
 
-Counts live in Flask-Limiter's storage (``_counters.py``); a refusal is the usual 429 with
+Counts live in Flask-Limiter's storage (``limits/_counters.py``); a refusal is the usual 429 with
 ``Retry-After``, as JSON (the resource API's error shape).
 """
 

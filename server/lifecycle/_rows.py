@@ -11,7 +11,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, update
 from sqlalchemy.orm import Session
 
-from .storage.models import AuditEvent, Token
+from ..storage.models import AuditEvent, Token
 
 
 def audit(

@@ -27,7 +27,7 @@ be stopped.  So:
 * each endpoint (the Flask endpoint: ``oauth.token``, ``oauth.revoke``,
   ``oauth.introspect``) keeps its own buckets.
 
-Counts live in Flask-Limiter's storage (``_counters.py``): in Redis, shared by every
+Counts live in Flask-Limiter's storage (``limits/_counters.py``): in Redis, shared by every
 process, when ``RATELIMIT_STORAGE_URI`` says so.  Refusals are the usual 429 with
 ``Retry-After`` and ``Cache-Control: no-store`` (``limits.too_many_requests``).
 """
@@ -36,8 +36,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from . import _counters
-from .limits import remote_address
+from . import _counters, remote_address
 
 FAILURES = "TOKEN_FAILURE_IP_RATE_LIMIT"
 PER_CLIENT = "TOKEN_RATE_LIMIT"

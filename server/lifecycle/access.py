@@ -9,7 +9,7 @@ whatever the central list says.
 
 Every change here is written to the append-only audit log (NFR24: who, what, when) in the
 same transaction as the change, and the customer is e-mailed which ASP lost access to what,
-and why (wording: ``_access_mail``).  No function commits: the caller owns the transaction, so
+and why (wording: ``lifecycle/_mail.py``).  No function commits: the caller owns the transaction, so
 a change, its audit rows and its outbox e-mails commit together or not at all.  Ending is
 race-safe: an authorization is claimed with a conditional UPDATE (``status = 1``), so two
 workers, or a sweep and a customer's click, never end one grant twice.
@@ -30,15 +30,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from ._access_mail import (
-    ENDED_BECAUSE,
-    WITHDRAWN_BECAUSE,
-    tell_access_ended,
-    tell_access_withdrawn,
-    utility_name,
-)
-from ._rows import audit, revoke_tokens, rowcount
-from .storage.models import (
+from ..storage.models import (
     Application,
     Authorization,
     PreAuthorization,
@@ -47,6 +39,14 @@ from .storage.models import (
     UsagePoint,
     authorization_usage_point,
 )
+from ._mail import (
+    ENDED_BECAUSE,
+    WITHDRAWN_BECAUSE,
+    tell_access_ended,
+    tell_access_withdrawn,
+    utility_name,
+)
+from ._rows import audit, revoke_tokens, rowcount
 
 ACTIVE = 1
 ENDED = 0

@@ -19,8 +19,8 @@ import datetime as dt
 from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
-from .outbox import enqueue_email
-from .storage.models import Application, Authorization, RetailCustomer
+from ..outbox.queue import enqueue_email
+from ..storage.models import Application, Authorization, RetailCustomer
 
 WITHDRAWN_BECAUSE = {
     "suspended": "the central authority that qualifies providers for the Single Statewide Tool "

@@ -8,7 +8,7 @@ view, so those limits count here, with the ``limits`` library Flask-Limiter itse
 by every process when ``RATELIMIT_STORAGE_URI`` says so).
 
 ``hit`` counts a request and refuses it when a limit is over; ``check`` refuses without
-counting.  A refusal is ``abort`` with the 429 every other limit answers (``limits.py``).
+counting.  A refusal is ``abort`` with the 429 every other limit answers (``limits/__init__.py``).
 If the storage fails (Redis gone), each process counts in memory until it is back, as
 Flask-Limiter does with ``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED``: no 500s, no unlimited gap.
 """
@@ -25,7 +25,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import STRATEGIES, RateLimiter
 
-from .limits import EXTENSION, RateLimits, too_many_requests
+from . import EXTENSION, RateLimits, too_many_requests
 
 _FALLBACKS: weakref.WeakKeyDictionary[RateLimits, RateLimiter] = weakref.WeakKeyDictionary()
 _FALLBACK_LOCK = threading.Lock()

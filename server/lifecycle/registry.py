@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..storage.models import Application, AuditEvent
 from ._rows import audit
-from .lifecycle import MAX_TEXT, LifecycleError, QualificationChange, set_qualification
-from .storage.models import Application, AuditEvent
+from .access import MAX_TEXT, LifecycleError, QualificationChange, set_qualification
 
 REGISTRY_FORMAT = "espi-sst-asp-registry/1"
 REGISTRY_STATUSES = ("qualified", "dequalified", "suspended")

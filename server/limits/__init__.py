@@ -23,7 +23,7 @@ Decorators, placed under the route decorator:
 * ``client_limit`` -- token, revocation, introspection: refuses, before anything else, a
   remote address over ``TOKEN_FAILURE_IP_RATE_LIMIT`` (failed client authentications).  The
   counting happens where the client is known, in Authlib's client authentication
-  (``client_limits.py``): a failure per remote address, a success per client
+  (``limits/clients.py``): a failure per remote address, a success per client
   (``TOKEN_RATE_LIMIT``) -- never per the client id a request merely claims, which let a
   stranger lock an ASP out.  A separate bucket per endpoint.
 * ``otp_confirmation_limit`` -- for the SST rate-change confirmation endpoint, a view whose
@@ -44,7 +44,7 @@ Every attempt counts, right or wrong.  Flask-Limiter's ``deduct_when`` could cou
 only, but it *tests* before the view and *deducts* after it, so parallel guesses all pass the
 test: a brute-force window we do not open.  (The client endpoints are the exception, on
 purpose: what they guard are 256-bit secrets, and counting every attempt per claimed client
-let a stranger lock the client out; ``client_limits.py`` says how they count instead.)  An
+let a stranger lock the client out; ``limits/clients.py`` says how they count instead.)  An
 empty limit string switches one limit off.
 
 Refused requests get 429 (RFC 6585 section 4) with ``Retry-After`` in seconds: an HTML page
@@ -71,7 +71,7 @@ from flask import Flask, current_app, g, jsonify, make_response, render_template
 from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.wrappers import Response
 
-from .security import hash_secret
+from ..security import hash_secret
 
 EXTENSION = "espi_sst_limits"
 _BROWSER_PATHS = ("/portal/", "/oauth/authorize")
@@ -90,8 +90,6 @@ def remote_address() -> str:
 
 def _bounded(value: str) -> str:
     return value if len(value) <= _LONGEST_CLEAR_KEY else hash_secret(value)
-
-
 
 
 def _otp_client() -> str:
@@ -177,11 +175,11 @@ second_factor_limit = _limited(_Rule("LOGIN_IP_RATE_LIMIT", remote_address, "ip"
 
 def client_limit(view: Callable[P, R]) -> Callable[P, R]:
     """Refuse an address over its failed client authentications before the view runs; the
-    view's client authentication counts the rest (``client_limits.py``)."""
+    view's client authentication counts the rest (``limits/clients.py``)."""
 
     @functools.wraps(view)
     def limited(*args: P.args, **kwargs: P.kwargs) -> R:
-        from .client_limits import refuse_failing_address  # it counts with this module
+        from .clients import refuse_failing_address  # it counts with this module
 
         refuse_failing_address()
         return view(*args, **kwargs)

@@ -3,11 +3,11 @@
 ``espi-sst register-client`` calls :func:`register_application`; the client secret is
 shown once and stored only as a hash.  The URIs an ASP gives are checked here: redirect
 URIs (RFC 6749 3.1.2, RFC 8252 8.3), the notify URI the worker will POST to (the outbound
-policy of ``server/outbound.py``: https, public addresses; issue 11, item 12) and the
+policy of ``server/outbox/outbound.py``: https, public addresses; issue 11, item 12) and the
 ``client_uri`` customers are shown as a link (https only: a ``javascript:`` link on the
 consent page would run in the utility's origin; issue 11, item 25).  In demo and test mode
 (``NOTIFY_ALLOW_LOOPBACK``) http to a loopback host is accepted for both.  The ``software_id`` is what the central registry of
-qualified ASPs lists the ASP by (concept design 6.4.4, ``server/registry.py``).
+qualified ASPs lists the ASP by (concept design 6.4.4, ``server/lifecycle/registry.py``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from espi_sst.scope import Scope
 
-from .outbound import DestinationRefused, check_notify_uri
-from .security import hash_secret, new_token, new_uuid, now
-from .storage.models import Application
+from ..outbox.outbound import DestinationRefused, check_notify_uri
+from ..security import hash_secret, new_token, new_uuid, now
+from ..storage.models import Application
 
 DEFAULT_SCOPE = (
     "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=900_3600;BlockDuration=daily;HistoryLength=13 "

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .sst.catalog import entity_name, entity_url
-from .storage.models import RetailCustomer
+from ..sst.catalog import entity_name, entity_url
+from ..storage.models import RetailCustomer
 
 
 @dataclass(frozen=True)
