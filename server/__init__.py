@@ -43,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .oauth.server import init_oauth
 
     init_oauth(app)
+    _install_token_source(app)
     oauth_routes.init_app(app)
     portal.init_app(app)
     resource.init_app(app)  # after csrf.init_app: the API is exempt (bearer tokens, no cookies)
@@ -59,6 +60,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         init_demo_inbox(app)
     return app
+
+
+def _install_token_source(app: Flask) -> None:
+    """The one place that picks how bearer tokens are checked (``oauth/tokens.py``)."""
+    from .oauth import tokens
+
+    if tokens.validation_mode(app) == "introspection":  # bolt-on mode
+        from .upstream.tokens import IntrospectedTokens
+
+        tokens.install(app, IntrospectedTokens())
+    else:
+        tokens.install(app, tokens.LocalTokens())
 
 
 __all__ = ["create_app"]

@@ -11,7 +11,7 @@ Every change here is written to the append-only audit log (NFR24: who, what, whe
 same transaction as the change, and the customer is e-mailed which ASP lost access to what,
 and why (wording: ``lifecycle/_mail.py``).  No function commits: the caller owns the transaction, so
 a change, its audit rows and its outbox e-mails commit together or not at all.  Ending is
-race-safe: an authorization is claimed with a conditional UPDATE (``status = 1``), so two
+race-safe: an authorization is claimed with a conditional UPDATE (``status`` Active), so two
 workers, or a sweep and a customer's click, never end one grant twice.
 
 Qualification states (``Application.qualification``):
@@ -29,6 +29,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+
+from espi_sst.model.enums import AuthorizationStatus
 
 from ..storage.models import (
     Application,
@@ -48,8 +50,9 @@ from ._mail import (
 )
 from ._rows import audit, revoke_tokens, rowcount
 
-ACTIVE = 1
-ENDED = 0
+ACTIVE = AuthorizationStatus.Active
+ENDED = AuthorizationStatus.Revoked
+"""ESPI AuthorizationStatus of a grant in force, and of one that ended (for any reason)."""
 QUALIFICATIONS = frozenset({"qualified", "pending", "suspended", "dequalified", "blocked"})
 USABLE = frozenset({"qualified", "pending"})
 """Qualifications that may ask for consent and tokens (``pending`` is flagged to customers)."""

@@ -6,7 +6,7 @@ Every path that lets an ASP act on a grant asks this module, and nothing else de
 * token introspection (``oauth/server.py``, RFC 7662): what a bolt-on or the gateway learns;
 * the token endpoint: exchanging a code (``AuthorizationCodeGrant``) and refreshing
   (``RefreshTokenGrant``) -- a grant past its end must not mint new tokens;
-* bolt-on mode (``upstream/grants.py``): the mirror of an upstream grant, with this
+* bolt-on mode (``upstream/tokens.py``): the mirror of an upstream grant, with this
   utility's own view of the ASP;
 * the portal's authorizations page: "active" means exactly what the guard lets through.
 

@@ -6,7 +6,7 @@ ASP (or one stolen token) could take every worker thread from the others, which 
 design's NFRs forbid.
 
 How: ``charge(client_id)`` is called by the token guard (``server/oauth/guard.py``;
-``server/upstream/grants.py`` in bolt-on mode) as soon as the token is known to be good,
+``server/upstream/tokens.py`` in bolt-on mode) as soon as the token is known to be good,
 before the scope checks and before any work: so a stranger, whose tokens are refused 401,
 spends no ASP's budget, and an ASP's 403s count like its other requests.  Once per request
 (``any_grant`` may ask the guard twice).

@@ -29,6 +29,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
+from espi_sst.model.enums import AuthorizationStatus
 from espi_sst.scope import Category, Scope
 
 from ..lifecycle._rows import rowcount
@@ -282,7 +283,7 @@ def _approve(
         customer_id=customer.id,
         application_id=grant.client.row.id,
         scope=str(scope),
-        status=1,
+        status=AuthorizationStatus.Active,
         created_at=moment,
         updated_at=moment,
         ends_at=ends_at,

@@ -19,19 +19,9 @@ Upstream failures never hang a request: connect and read timeouts, bounded retri
 idempotent GETs, a pooled connection per app; what still fails is answered 502 (bad
 answer), 503 (upstream unavailable) or 504 (timed out), always with ``Retry-After``.
 
-Layout: ``introspection.py`` (tokens), ``shadow.py`` (mirrored grants), ``forward.py``
+Layout: ``tokens.py`` and ``introspection.py`` (tokens), ``shadow.py`` (mirrored grants), ``forward.py``
 (HTTP to the upstream), ``merge.py`` (SST additions and URL re-basing), ``views.py`` (the
 blueprint hook that routes plain ESPI requests upstream).
 """
 
 from __future__ import annotations
-
-from flask import Flask
-
-
-def upstream_mode(app: Flask) -> bool:
-    return bool(app.config.get("UPSTREAM_RESOURCE_URL"))
-
-
-def introspection_mode(app: Flask) -> bool:
-    return str(app.config.get("TOKEN_VALIDATION", "local")) == "introspection"

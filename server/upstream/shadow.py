@@ -13,6 +13,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from espi_sst.model.enums import AuthorizationStatus
+
 from ..lifecycle.usable import grant_refusal
 from ..security import now
 from ..storage.models import Application, Authorization, RetailCustomer, UsagePoint
@@ -73,7 +75,7 @@ def shadow_authorization(session: Session, found: Introspected) -> Authorization
             application_id=application.id,
             customer=customer,
             scope=found.scope,
-            status=1,
+            status=AuthorizationStatus.Active,
             created_at=moment,
             updated_at=moment,
             grant_type="upstream",
@@ -83,11 +85,11 @@ def shadow_authorization(session: Session, found: Introspected) -> Authorization
     elif (
         authorization.scope != found.scope
         or {p.id for p in authorization.usage_points} != {p.id for p in points}
-        or authorization.status != 1
+        or authorization.status != AuthorizationStatus.Active
     ):
         authorization.scope = found.scope
         authorization.usage_points = points
-        authorization.status = 1  # the upstream says active; it owns the grant
+        authorization.status = AuthorizationStatus.Active  # the upstream owns the grant
         authorization.updated_at = moment
     session.commit()
     return authorization

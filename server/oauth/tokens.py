@@ -1,0 +1,127 @@
+"""Where a bearer token's grant comes from: one strategy per app, chosen once at start.
+
+A resource request (RFC 6750) carries a bearer token; a :class:`TokenSource` says what it
+allows, as a :class:`Grant`, or refuses it (401 ``invalid_token``).  Two sources exist:
+
+* :class:`LocalTokens` -- this server issued the token: it is found by its hash, with its
+  grant and its ASP's standing in one query;
+* ``upstream.tokens.IntrospectedTokens`` -- bolt-on mode: the existing custodian's
+  authorization server answers by RFC 7662 introspection, and the grant is mirrored here.
+
+Both apply the one rule of a usable grant (``lifecycle/usable.py``).  ``create_app`` picks
+the source from ``TOKEN_VALIDATION`` and keeps it in ``app.extensions``; the guard
+(``guard.py``) then does the rest the same way whatever the source: per-ASP limits, the
+token's kind, its scope.  Before, the bearer check was written twice, once per mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from flask import Flask, abort, current_app, jsonify, make_response
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
+
+from espi_sst.scope import Scope
+
+from ..lifecycle.usable import token_refusal
+from ..security import hash_secret, now
+from ..storage import db
+from ..storage.models import Application, Authorization, Token
+
+EXTENSION = "espi_sst_token_source"
+MODES = ("local", "introspection")
+"""``TOKEN_VALIDATION``'s values."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the presented token allows."""
+
+    token: Token
+    client_id: str
+    authorization: Authorization | None  # None: an ASP-level (client_credentials) token
+    scope: Scope
+
+    @property
+    def usage_point_ids(self) -> frozenset[int]:
+        if self.authorization is None:
+            return frozenset()
+        return frozenset(up.id for up in self.authorization.usage_points)
+
+
+def refuse(status: int, error: str, description: str) -> None:
+    """Abort with an RFC 6750 error: JSON body and a ``WWW-Authenticate`` challenge."""
+    challenge = f'Bearer error="{error}", error_description="{description}"'
+    response = make_response(jsonify(error=error, error_description=description), status)
+    response.headers["WWW-Authenticate"] = challenge
+    abort(response)
+
+
+class TokenSource(Protocol):
+    """Turns a bearer token into its grant, or refuses it (:func:`refuse`, 401)."""
+
+    def grant(self, bearer: str) -> Grant: ...
+
+
+_TOKEN_BY_HASH = (
+    select(Token, Application.qualification)
+    .join(Application, Application.client_id == Token.client_id)
+    .where(Token.access_token_hash == bindparam("digest"))
+    .options(joinedload(Token.authorization))
+)
+"""Built once, with the authorization and the ASP's qualification in the same round trip
+(every request runs it: one query, bench/server measures it)."""
+
+
+class LocalTokens:
+    """Tokens this server issued (``TOKEN_VALIDATION`` = ``local``)."""
+
+    def grant(self, bearer: str) -> Grant:
+        found = db.session.execute(_TOKEN_BY_HASH, {"digest": hash_secret(bearer)}).first()
+        if found is None:
+            refuse(401, "invalid_token", "the access token is unknown, expired or revoked")
+        assert found is not None
+        token, qualification = found
+        refusal = token_refusal(token, qualification, now())
+        if refusal is not None:
+            refuse(401, "invalid_token", refusal.description)
+        return Grant(
+            token=token,
+            client_id=token.client_id,
+            authorization=token.authorization,
+            scope=Scope.parse(token.scope),
+        )
+
+
+def token_source() -> TokenSource:
+    """The current app's source (set by :func:`install`)."""
+    source: TokenSource = current_app.extensions[EXTENSION]
+    return source
+
+
+def install(app: Flask, source: TokenSource) -> None:
+    app.extensions[EXTENSION] = source
+
+
+def validation_mode(app: Flask) -> str:
+    """``TOKEN_VALIDATION``, checked: a typo must not fall back to another mode silently."""
+    mode = str(app.config.get("TOKEN_VALIDATION") or "local")
+    if mode not in MODES:
+        raise ValueError(
+            f"TOKEN_VALIDATION is {mode!r}; set it to one of {', '.join(MODES)} "
+            "(docs/deployment.md, bolt-on mode)"
+        )
+    return mode
+
+
+__all__ = [
+    "Grant",
+    "LocalTokens",
+    "TokenSource",
+    "install",
+    "refuse",
+    "token_source",
+    "validation_mode",
+]
