@@ -4,12 +4,14 @@ The README is read here, not copied: each command it shows (in ``sh`` blocks, or
 a code span starting with a program) must be a key of :data:`COMMANDS`, which says how it
 is checked -- run by a test of this file, as written or in the equivalent form the entry
 names (a free port instead of 5000, a temporary folder), or where it runs instead and why
-not here.  So a new README command without a test fails :func:`test_every_readme_command_is_accounted_for`.
+not here.  So a new README command without a test fails
+:func:`test_every_readme_command_is_accounted_for`.
 
 URLs: every ``http://127.0.0.1`` URL and every path (``/portal/login``) the README shows is
 fetched from the real demo process (``./dev demo`` on a free port), and so is every URL the
-demo's banner prints; hosts under ``.example`` and ``.internal`` (RFC 2606, RFC 6762) are
-the placeholders of the production example; links and repository paths must exist.
+demo's banner prints; hosts under ``.example`` (RFC 2606) and ``.internal`` (reserved for
+private use by ICANN) are the placeholders of the production example; links and
+repository paths must exist.  Paths with a ``{placeholder}`` are the statewide demo's.
 """
 
 from __future__ import annotations
@@ -241,9 +243,9 @@ class Demo:
     banner: str
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    folder = tmp_path_factory.mktemp("readme-demo") / "demo"
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    folder = tmp_path / "demo"
     port = free_port()
     out, err = folder.parent / "stdout", folder.parent / "stderr"
     with out.open("w") as stdout, err.open("w") as stderr:
