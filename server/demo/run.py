@@ -95,13 +95,19 @@ def banner(
         f"espi-sst demo utility at {base_url}",
         f"  customer portal:  {base_url}/portal/login",
         f"  OAuth discovery:  {base_url}/.well-known/openid-configuration",
-        f"  ESPI resources:   {base_url}/espi/1_1/resource/",
+        # ESPI has no index resource: the link is the service status, which answers any
+        # ASP's bearer token (401 without one), as every resource under it does.
+        f"  ESPI resources:   {base_url}/espi/1_1/resource/ReadServiceStatus  (with an ASP's"
+        " bearer token, like every resource)",
         f"  customer e-mail:  {base_url}/demo/inbox  (rate-change passcodes arrive here)",
     ]
     if asp_url:
         lines.append(f"  sample ASP app:   {asp_url}  (start here: Connect my utility)")
     if midas_url:
-        lines.append(f"  fake MIDAS:       {midas_url}/api/valuedata  (prices for the demo RINs)")
+        lines.append(
+            f"  fake MIDAS:       {midas_url}/api/valuedata?SignalType=1  (the RINs it prices;"
+            " ?ID=RIN&QueryType=realtime for one)"
+        )
     lines += ["  demo customers (user / password / kind):"]
     lines += [f"    {c.username:<8} {c.password:<22} {c.kind}" for c in demo.customers]
     lines.append("  demo ASP clients (client_id / secret):")

@@ -1,7 +1,8 @@
-"""A small world for the edge tests (tests/server/test_edge.py, the client and resource parts
-of tests/server/test_rate_limits.py): an app on a real database with one customer, her
-usage point, two confidential ASPs and a public one, each ASP holding a grant of hers and a
-bearer token -- the rows the OAuth flow would leave (the flow itself: tests/server/oauth)."""
+"""A small world for the edge tests (tests/server/security/test_edge.py, the client and
+resource parts of tests/server/limits/test_rate_limits.py): an app on a real database with
+one customer, her usage point, two confidential ASPs and a public one, each ASP holding a
+grant of hers and a bearer token -- the rows the OAuth flow would leave (the flow itself:
+tests/server/oauth)."""
 
 from __future__ import annotations
 

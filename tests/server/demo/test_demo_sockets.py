@@ -1,6 +1,6 @@
 """``espi-sst demo`` as a process under a slow-loris script (issue 11, finding 27): half-sent
 requests are closed after ``--socket-timeout`` and the process's threads fall back, while
-the portal keeps answering.  The server itself is tested in tests/server/test_dev_server.py."""
+the portal keeps answering.  The server itself is tested in tests/server/demo/test_dev_server.py."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ import time
 from pathlib import Path
 
 import requests
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from half_sent import (  # noqa: E402
+from half_sent import (
     closed_by_server,
     open_half_sent,
     process_threads,

@@ -1,5 +1,6 @@
 """The gateway registry is read strictly and the nginx configuration refuses unsafe input
-(server/gateway/registry.py, nginx.py, directory.py); nginx itself runs in tests/gateway/."""
+(server/gateway/registry.py, nginx.py, directory.py); nginx itself runs in
+test_nginx_gateway.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What the consent pages do with what an ASP registered (issue 11, item 25, and Mode 1).
 
-Registration now refuses a ``client_uri`` that is not https (tests/server/test_outbound.py),
+Registration now refuses a ``client_uri`` that is not https (tests/server/outbox/test_outbound.py),
 but rows registered before, or loaded by other means, are not re-checked: the pages must
 never turn such a value into a link a customer can click.  And the Mode 1 pre-authorization
 page has the same Allow / Deny buttons as the flow's consent page: Deny must record nothing.

@@ -6,7 +6,7 @@ introspection would accept a token whose grant had ended.  Each path gets the tw
 rule decides -- a grant past the end date the customer chose (the expiry sweep has not run
 yet, so its status is still active) and an ASP whose access was withdrawn -- on SQLite and
 PostgreSQL: the resource guard, introspection, the refresh grant, the code exchange and the
-portal's authorizations page.  (Bolt-on mode: tests/upstream/test_upstream_mode.py.)
+portal's authorizations page.  (Bolt-on mode: tests/server/upstream/test_upstream_mode.py.)
 """
 
 from __future__ import annotations

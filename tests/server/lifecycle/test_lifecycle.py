@@ -61,7 +61,7 @@ SCOPE = "FB=4_5_15;IntervalDuration=3600;BlockDuration=daily;HistoryLength=13 ba
 REDIRECT = "https://asp.example/callback"
 API = "/espi/1_1/resource"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-EXAMPLE_REGISTRY = Path(__file__).parents[2] / "examples" / "asp-registry.json"
+EXAMPLE_REGISTRY = Path(__file__).parents[3] / "examples" / "asp-registry.json"
 
 
 @dataclass(frozen=True)

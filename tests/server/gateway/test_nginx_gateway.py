@@ -39,7 +39,7 @@ from espi_sst.cli import main as espi_sst_main
 from espi_sst.client import AspClient, FileTokenStore
 from espi_sst.model import sst
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration"))
 
 from demo_process import CSRF, CustomerBrowser  # noqa: E402
 

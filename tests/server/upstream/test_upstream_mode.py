@@ -50,7 +50,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from espi_sst.client import AspClient, MemoryTokenStore
 from espi_sst.model import sst
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gateway"))
 from demo_process import CustomerBrowser, free_port  # noqa: E402
 
