@@ -32,6 +32,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from .. import Document, Reading, parse
 from ..model import espi as m
 from ..model import sst
+from ..model.enums import ServiceKind
 from ..sst import usage_summary_generation_status, usage_summary_rins
 from .errors import (
     AuthorizationEnded,
@@ -67,11 +68,11 @@ class UsagePointInfo:
     url: str
     uuid: str
     title: str | None
-    service_kind: int | None  # ESPI ServiceKind: 0 electricity, 1 gas ...
+    service_kind: int | None  # ESPI ServiceKind (espi_sst.model.enums): 0 electricity, 1 gas ...
 
     @property
     def electric(self) -> bool:
-        return self.service_kind == 0
+        return self.service_kind == ServiceKind.electricity
 
 
 @dataclass(frozen=True)
