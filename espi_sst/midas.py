@@ -46,18 +46,16 @@ only when a :class:`MidasClient` is made, so the core library keeps importing no
 from __future__ import annotations
 
 import json
-import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from datetime import time as clock_time
-from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import EspiError
+from .retry import RetryPolicy, send_with_retries
 from .rin import Rin
 
 if TYPE_CHECKING:
@@ -556,78 +554,49 @@ class MidasClient:
 
     # -- HTTP ------------------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, str], *, rin: str | None = None) -> Any:
-        """GET a JSON body, retrying what may pass and turning every failure into MidasError."""
-        url = self.base_url + path
-        waited = 0.0
-        for attempt in range(1, self.max_retries + 2):
-            outcome = self._once(url, params, rin, attempt)
-            if not isinstance(outcome, _Retry):
-                return outcome
-            if attempt > self.max_retries or waited + outcome.pause > self.max_wait:
-                raise outcome.error
-            time.sleep(outcome.pause)
-            waited += outcome.pause
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
-
-    def _once(self, url: str, params: Mapping[str, str], rin: str | None, attempt: int) -> object:
-        """One request: the decoded body, a :class:`_Retry`, or a raised error."""
+        """GET a JSON body, retrying what may pass (:mod:`espi_sst.retry`) and turning every
+        failure into a :class:`MidasError`."""
         import requests
 
-        backoff = self.backoff * 2 ** (attempt - 1)
-        tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
+        url = self.base_url + path
+        policy = RetryPolicy(retries=self.max_retries, backoff=self.backoff, max_wait=self.max_wait)
         try:
-            response = self._session.get(
-                url, params=dict(params), timeout=self.timeout, headers={"Accept": _JSON}
+            outcome = send_with_retries(
+                lambda: self._session.get(
+                    url, params=dict(params), timeout=self.timeout, headers={"Accept": _JSON}
+                ),
+                policy,
             )
-        except (
-            requests.ConnectionError,
-            requests.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-        ) as exc:
-            error = MidasUnavailable(
-                f"MIDAS at {url} did not answer ({type(exc).__name__}) after {tries}", url=url
-            )
-            error.__cause__ = exc
-            return _Retry(backoff, error)
         except requests.RequestException as exc:
             raise MidasError(f"cannot ask MIDAS at {url}: {exc}", url=url) from exc
-        with response:
+        tries = f"{outcome.attempts} attempt{'s' if outcome.attempts > 1 else ''}"
+        if outcome.response is None:
+            failure = outcome.failure
+            raise MidasUnavailable(
+                f"MIDAS at {url} did not answer ({type(failure).__name__}) after {tries}", url=url
+            ) from failure
+        with outcome.response as response:
             status, content = response.status_code, response.content
-            retry_after = _retry_after(response.headers.get("Retry-After"))
         if status < 400:
             return _decode(content, url)
         detail = _detail(content)
         said = f"HTTP {status}" + (f" ({detail})" if detail else "")
         if status == 404 and rin is not None and detail:
             raise RinNotFound(rin, f"MIDAS has no rate {rin}: {said}", url=url)
-        pause = retry_after if retry_after is not None else backoff
         if status == 429:
+            retry_after = outcome.retry_after
             wait = f"{retry_after:g} s" if retry_after is not None else "a while"
-            return _Retry(
-                pause,
-                MidasRateLimited(
-                    f"MIDAS is throttling {url}: {said} after {tries}; try again in {wait}",
-                    retry_after=retry_after,
-                    url=url,
-                ),
+            raise MidasRateLimited(
+                f"MIDAS is throttling {url}: {said} after {tries}; try again in {wait}",
+                retry_after=retry_after,
+                url=url,
             )
         if status >= 500:
-            return _Retry(
-                pause,
-                MidasUnavailable(
-                    f"MIDAS at {url} answered {said} after {tries}", url=url, status=status
-                ),
+            raise MidasUnavailable(
+                f"MIDAS at {url} answered {said} after {tries}", url=url, status=status
             )
         hint = " (is the base URL right?)" if status == 404 else ""
         raise MidasError(f"MIDAS refused {url}: {said}{hint}", url=url, status=status)
-
-
-@dataclass(frozen=True)
-class _Retry:
-    """A failure that may pass: wait ``pause`` seconds and ask again, or raise ``error``."""
-
-    pause: float
-    error: MidasError
 
 
 def _decode(content: bytes, url: str) -> Any:
@@ -648,26 +617,6 @@ def _detail(content: bytes) -> str:
         return ""
     detail = body.get("detail") if isinstance(body, dict) else None
     return detail if isinstance(detail, str) else ""
-
-
-def _retry_after(header: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
-    if header is None:
-        return None
-    text = header.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def _rin_text(rin: Rin | str) -> str:

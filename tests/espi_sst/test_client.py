@@ -313,6 +313,33 @@ def test_eight_threads_on_an_expired_token_refresh_it_once(custodian: FakeCustod
     assert custodian.counts[USAGE_POINTS] == 8
 
 
+def test_a_grants_refresh_lock_belongs_to_its_client(custodian: FakeCustodian) -> None:
+    """Connections refresh under their client's lock for the grant (it was a module-global
+    dict keyed by ``id(client)``, which outlived clients); another client's do not wait."""
+    client = stored_grant(custodian, expired=True)
+    other = stored_grant(custodian)
+    custodian.script(USAGE_POINTS, feed_reply(custodian), feed_reply(custodian))
+    answered = threading.Event()
+
+    def call() -> None:
+        with client.connect(AUTHORIZATION_ID) as connection:
+            connection.usage_points()
+            answered.set()
+
+    with client.grant_lock(AUTHORIZATION_ID):
+        waiting = threading.Thread(target=call)
+        waiting.start()
+        assert not answered.wait(0.5), "the connection must wait for its client's grant lock"
+        assert custodian.counts["refresh_token"] == 0
+        with other.connect(AUTHORIZATION_ID) as connection:
+            assert connection.usage_points() == home(custodian)
+    assert answered.wait(10)
+    waiting.join(timeout=10)
+    assert custodian.counts["refresh_token"] == 1
+    assert client.grant_lock(AUTHORIZATION_ID) is client.grant_lock(AUTHORIZATION_ID)
+    assert other.grant_lock(AUTHORIZATION_ID) is not client.grant_lock(AUTHORIZATION_ID)
+
+
 def test_a_401_forces_one_refresh_then_the_call_succeeds(custodian: FakeCustodian) -> None:
     client = stored_grant(custodian)
     custodian.script(USAGE_POINTS, Reply(401, {"error": "invalid_token"}), feed_reply(custodian))
