@@ -42,9 +42,16 @@ from ..readings import Reading, ReadingContext
 from ._columns import extract_columns
 from ._decode import decode
 from ._report import DeviationReport
-from ._safety import ReadLimits, Source, opened_source, source_name
+from ._safety import (
+    ReadLimits,
+    Source,
+    opened_source,
+    refuse_doctype,
+    safe_iterparse,
+    source_name,
+)
 from .namespaces import ATOM, ESPI
-from .reader import ENTRY, read_entry, refuse_doctype, safe_iterparse, syntax_error
+from .reader import ENTRY, read_entry, syntax_error
 
 __all__ = ["IntervalColumns", "ReadingStream", "iter_interval_blocks", "iter_interval_readings"]
 
