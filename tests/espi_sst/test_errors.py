@@ -2,7 +2,7 @@
 
 docs/errors.md draws every exception and warning class of the library (the core, the ASP
 client, MIDAS); espi_sst/errors.py draws the core's tree and names the two HTTP-layer
-sub-trees, which espi_sst/client/errors.py (and docs/errors.md) draw in full.  Issue 19:
+sub-trees, which espi_sst/client/errors.py and espi_sst/midas/errors.py draw in full.  Issue 19:
 ``ScopeError`` was missing from both trees; these tests find any class left out or drawn
 under the wrong parent.
 """
@@ -22,6 +22,7 @@ import espi_sst
 from espi_sst import errors
 from espi_sst.client import errors as client_errors
 from espi_sst.errors import EspiError, EspiWarning, InvalidDstRule, ScopeError
+from espi_sst.midas import errors as midas_errors
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 _BRANCH = re.compile(r"(?P<prefix>(?:[│ ]   )*(?:[├└]── )?)(?P<name>[A-Z][A-Za-z]+)\b")
@@ -106,13 +107,16 @@ def test_errors_py_draws_the_core_tree_and_names_the_two_layer_roots() -> None:
     assert tree == expected
 
 
-def test_the_client_errors_module_draws_the_client_tree() -> None:
-    tree = drawn_tree(docstring_drawing(client_errors))
-    client = CLASSES["ClientError"]
+@pytest.mark.parametrize(
+    ("module", "root"), [(client_errors, "ClientError"), (midas_errors, "MidasError")]
+)
+def test_each_layer_draws_its_own_tree(module: object, root: str) -> None:
+    tree = drawn_tree(docstring_drawing(module))
+    top = CLASSES[root]
     expected = {
-        name: real_parent(cls) if cls is not client else None
+        name: real_parent(cls) if cls is not top else None
         for name, cls in CLASSES.items()
-        if issubclass(cls, client)
+        if issubclass(cls, top)
     }
     assert tree == expected
 
