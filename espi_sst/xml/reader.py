@@ -144,12 +144,7 @@ def _check_document(entries: list[Entry], report: DeviationReport) -> None:
         if entry.self_href:
             key = normalize_href(entry.self_href)
             if key in seen:
-                report.add(
-                    "duplicate_self_link",
-                    f"two entries claim the self link {entry.self_href!r}; the first is used",
-                    line=entry.line,
-                    element="link",
-                )
+                report_duplicate_self(entry, report)
             seen.add(key)
         for content in entry.contents:
             if isinstance(content, LocalTimeParameters):
@@ -159,6 +154,16 @@ def _check_document(entries: list[Entry], report: DeviationReport) -> None:
                     report.add(
                         warning.code, warning.message, line=entry.line, element=warning.element
                     )
+
+
+def report_duplicate_self(entry: Entry, report: DeviationReport) -> None:
+    """``duplicate_self_link``: a second entry claims an entry's self link (the first wins)."""
+    report.add(
+        "duplicate_self_link",
+        f"two entries claim the self link {entry.self_href!r}; the first is used",
+        line=entry.line,
+        element="link",
+    )
 
 
 def _free(element: etree._Element) -> None:
