@@ -1,8 +1,9 @@
 """The ``espi-sst`` command as users run it: the real console script in a subprocess.
 
 Protects the promises of the CLI: one readable line per problem (``FILE:LINE: message``),
-stable exit codes (0 ok, 1 invalid, 2 could not run), JSON keys scripts rely on, CSV rows
-that match the file, and never a traceback.
+stable exit codes (0 ok, 1 invalid, 2 could not run), JSON keys scripts rely on (every RIN
+with its role and entity), CSV rows that match the file, and never a traceback; and that
+the library's verbs never import the server, whose verbs come through an entry point.
 """
 
 from __future__ import annotations
@@ -212,6 +213,53 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(
     assert "%" not in result.stderr
     with (tmp_path / "big.csv").open() as handle:
         assert sum(1 for _ in handle) == 300 * 96 + 1
+
+
+# ---- the RINs of an SST feed ------------------------------------------------------------
+SST = "urn:espi-sst:sst:1"
+SST_EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "sst"
+
+
+def expected_rins(path: Path) -> list[tuple[str, str, str, str | None]]:
+    """(rin, role, element, entity) of every RIN of the file, read with lxml alone.
+
+    The role comes from the XX placeholders of the RIN text; the entity from the RIN element's
+    udc/lse attribute, or the lse next to a currentRate/eligibleRate RIN; an eligibleRate's
+    mirrorOf (the CCA rate an IOU rate mirrors) has no entity of its own."""
+    rows = []
+    for el in etree.parse(str(path)).iter():
+        if not isinstance(el.tag, str) or not el.tag.startswith(f"{{{SST}}}"):
+            continue
+        local = etree.QName(el).localname
+        text = (el.text or "").strip()
+        role = "delivery" if text[7:9] == "XX" else "generation" if text[5:7] == "XX" else "bundled"
+        parent = etree.QName(el.getparent()).localname
+        if local in ("bundledRin", "deliveryRin", "generationRin"):
+            rows.append((text, role, local, el.get("udc") or el.get("lse")))
+        elif local == "rin" and parent in ("currentRate", "eligibleRate"):
+            rows.append((text, role, parent, el.getparent().findtext(f"{{{SST}}}lse")))
+        elif local == "rin" and parent == "rateEstimate":
+            rows.append((text, role, parent, None))
+        elif local in ("targetRin", "mirrorOf"):
+            rows.append((text, role, local, None))
+    return rows
+
+
+def test_cli_inspect_json_lists_every_rin_with_role_and_entity() -> None:
+    """``espi-sst inspect --json`` (the real console script) gives scripts every RIN of an
+    unbundled customer's feed with its role and who serves it, under "rins"."""
+    path = SST_EXAMPLES / "unbundled-customer-feed.xml"
+    result = run("inspect", "--json", str(path))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    listed = [(r["rin"], r["role"], r["element"], r["entity"]) for r in summary["rins"]]
+    assert sorted(listed, key=str) == sorted(expected_rins(path), key=str)
+    assert ("USCA-PGXX-0100-0000", "delivery", "deliveryRin", "PGE") in listed
+    assert ("USCA-XXPE-0440-0000", "generation", "generationRin", "PCE") in listed
+    assert {r["usage_point"] for r in summary["rins"]} == {
+        "https://utility.example.com/DataCustodian/espi/1_1/resource/Subscription/8/UsagePoint/3"
+    }
+    assert summary["warnings"] == []
 
 
 # ---- the server's verbs: registered through an entry point, loaded only when chosen -----

@@ -22,6 +22,13 @@ import espi_sst
 from espi_sst import errors
 from espi_sst.client import errors as client_errors
 from espi_sst.errors import EspiError, EspiWarning, InvalidDstRule, ScopeError
+from espi_sst.midas import (
+    MidasError,
+    MidasRateLimited,
+    MidasResponseError,
+    MidasUnavailable,
+    RinNotFound,
+)
 from espi_sst.midas import errors as midas_errors
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
@@ -126,3 +133,32 @@ def test_the_core_errors_are_importable_where_they_are_raised() -> None:
     from espi_sst.scope import ScopeError as raised_by_scope
 
     assert raised_by_scope is ScopeError and raised_by_localtime is InvalidDstRule
+
+
+def test_exception_tree_is_as_documented() -> None:
+    """errors.py draws the tree; input errors are also ValueErrors (as in requests)."""
+    e = espi_sst
+    for cls in (e.ParseError, e.SerializeError, e.ValidationError, e.RinError):
+        assert issubclass(cls, e.EspiError) and issubclass(cls, ValueError)
+    assert issubclass(e.UnsafeXmlError, e.ParseError)
+    assert issubclass(e.UnknownCodeWarning, e.EspiWarning)
+    assert issubclass(e.EspiWarning, UserWarning)
+    codes = {
+        cls.code
+        for cls in (
+            e.EspiError,
+            e.ParseError,
+            e.UnsafeXmlError,
+            e.SerializeError,
+            e.ValidationError,
+            e.RinError,
+        )
+    }
+    assert len(codes) == 6, "each error class has its own default code"
+
+
+def test_midas_error_codes_are_distinct() -> None:
+    classes = (MidasError, RinNotFound, MidasRateLimited, MidasUnavailable, MidasResponseError)
+    assert len({cls.code for cls in classes}) == len(classes)
+    assert all(issubclass(cls, MidasError) for cls in classes)
+    assert issubclass(MidasError, EspiError)

@@ -1,8 +1,9 @@
 """The one retry policy (espi_sst/retry.py) against a scripted server on a real socket.
 
-Its callers' guarantees are pinned where they are used (test_client.py, test_midas.py,
-tests/upstream, tests/server/sst/test_adapter_comparisons.py); these tests pin the rules
-themselves: what is retried, for which requests, how long it pauses, when it stops.
+Its callers' guarantees are pinned where they are used (client/test_api.py,
+midas/test_client.py, the bolt-on's upstream tests, the rate-analysis API adapter's tests in
+tests/server/sst/test_adapter_comparisons.py); these tests pin the rules themselves: what
+is retried, for which requests, how long it pauses, when it stops.
 """
 
 from __future__ import annotations
