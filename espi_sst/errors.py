@@ -11,7 +11,7 @@
     ├── ScopeError (ValueError)     an OAuth scope that is not a GBC / SST scope (espi_sst.scope)
     ├── InvalidDstRule (ValueError) a DstRuleType that decodes to no rule (espi_sst.localtime)
     ├── ClientError                 espi_sst.client (its own small tree: client/errors.py)
-    └── MidasError                  espi_sst.midas (the CEC price server; docs/errors.md)
+    └── MidasError                  espi_sst.midas (its own small tree: midas/errors.py)
 
     EspiWarning (UserWarning)       a tolerated deviation, recorded on the document
     └── UnknownCodeWarning          a code missing from an ESPI code table
