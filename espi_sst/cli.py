@@ -3,6 +3,13 @@
 Thin by design (house style): arguments -> public API -> exit code and one readable line.
 Exit codes: 0 success, 1 the files are invalid (``validate``), 2 the command could not
 run (bad arguments, unreadable or malformed input).  Never a traceback.
+
+Other packages add verbs through the ``espi_sst.commands`` entry-point group: each entry
+is a callable given the subparsers action, whose parsers set ``server_command`` (a function
+of the parsed arguments returning the exit code).  The server declares its verbs there
+(setup.cfg).  The group is loaded only when a verb that is not the library's own is chosen,
+or the full ``--help`` is asked for: ``validate``, ``inspect`` and ``convert`` never import
+the server, so they do not pay for Flask, SQLAlchemy and Authlib (issue 19).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from importlib import resources
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -210,7 +218,14 @@ def _write_csv(handle: TextIO, stream: Any) -> None:
     writer.writerows(csv_rows(iter(stream)))
 
 
-def build_parser() -> argparse.ArgumentParser:
+LIBRARY_COMMANDS = frozenset({"validate", "inspect", "convert"})
+"""The verbs this module runs itself; choosing one never loads the command entry points."""
+COMMAND_GROUP = "espi_sst.commands"
+"""The entry-point group other packages register their verbs in (the server, setup.cfg)."""
+
+
+def build_parser(*, other_commands: bool = True) -> argparse.ArgumentParser:
+    """The argument parser; ``other_commands=False`` leaves out the entry points' verbs."""
     parser = argparse.ArgumentParser(
         prog="espi-sst",
         description="Green Button (ESPI) files for California's Single Statewide Tool.",
@@ -236,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
     p.set_defaults(run=cmd_convert)
 
-    _add_server_commands(sub)
+    if other_commands:
+        _add_registered_commands(sub)
     return parser
 
 
@@ -245,19 +261,38 @@ SERVER_MISSING = (
 )
 
 
-def _add_server_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Server commands, when the server extra is installed (the library never needs it)."""
-    try:
-        from espi_sst_server.cli import add_commands  # type: ignore[import-not-found]
-    except ImportError:
+def _add_registered_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """The verbs of the ``espi_sst.commands`` entry points; the server's when it is installed.
+
+    Without the server extra, importing the server fails: ``serve``, ``demo`` and
+    ``register-client`` are then listed anyway, to say how to install it."""
+    added = False
+    for entry in entry_points(group=COMMAND_GROUP):
+        try:
+            add_commands = entry.load()
+        except ImportError:
+            continue  # its extra is not installed
+        add_commands(sub)
+        added = True
+    if not added:
         for name in ("serve", "demo", "register-client"):
             p = sub.add_parser(name, help="(needs the server extra)")
             p.set_defaults(run=_server_missing)
         return
-    add_commands(sub)
     for action in sub.choices.values():
         if "server_command" in action._defaults:
             action.set_defaults(run=_run_server_command)
+
+
+def _needs_other_commands(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` chooses a verb that is not the library's own, or asks for the full help.
+
+    The verb is the first argument not starting with ``-`` (the top-level parser has no
+    option taking a value)."""
+    verb = next((arg for arg in argv if not arg.startswith("-")), None)
+    if verb is None:
+        return "-h" in argv or "--help" in argv
+    return verb not in LIBRARY_COMMANDS
 
 
 def _server_missing(args: argparse.Namespace, out: TextIO) -> int:
@@ -269,8 +304,9 @@ def _run_server_command(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(other_commands=_needs_other_commands(arguments))
+    args = parser.parse_args(arguments)
     try:
         return int(args.run(args, sys.stdout))
     except EspiError as exc:

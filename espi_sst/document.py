@@ -1,26 +1,20 @@
 """A parsed Green Button document and its resource graph, resolved by href.
 
-ESPI ties resources together with Atom links, not nesting (ESPI 1_1 REST layout):
-
-* a UsagePoint entry's ``related`` links name its MeterReading, UsageSummary,
-  ElectricPowerQualitySummary collections and its LocalTimeParameters;
-* a MeterReading's ``related`` links name its ReadingType and its IntervalBlock collection;
-* every child entry's ``up`` link names the collection it belongs to.
-
-We resolve those hrefs (compared by path, so absolute and relative forms agree), never
-positions or id prefixes.  Documents without the parents (a PG&E IntervalBlock-only
-response) still yield their readings; the UsagePoint is then taken from the href path.
+ESPI ties resources together with Atom links, not nesting: a UsagePoint's ``related``
+links name its MeterReading collection and LocalTimeParameters, a MeterReading's its
+ReadingType and IntervalBlock collection, every child's ``up`` link its collection.  The
+rules live in :mod:`espi_sst._links`, shared with the streaming reader, so both place every
+reading alike; documents without the parents (a PG&E IntervalBlock-only response) still
+yield their readings, the UsagePoint then taken from the href path.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TypeVar
-from urllib.parse import urlsplit
 
+from ._links import LinkIndex, normalize_href
 from .errors import EspiWarning
 from .localtime import DstRule, EspiTimeZone, InvalidDstRule
 from .model._base import ModelObject
@@ -37,15 +31,6 @@ from .readings import Reading, ReadingContext
 __all__ = ["Document", "normalize_href"]
 
 R = TypeVar("R", bound=ModelObject)
-_USAGE_POINT_PATH = re.compile(r"(.*/UsagePoint/[^/]+)")
-_METER_READING_PATH = re.compile(r"(.*/MeterReading/[^/]+)")
-
-
-def normalize_href(href: str) -> str:
-    """Compare hrefs by path: ``https://x/a/b/`` and ``/a/b`` are the same resource."""
-    parts = urlsplit(href.strip())
-    path = parts.path if (parts.scheme or parts.netloc) else href.strip().split("?")[0]
-    return "/" + path.strip("/")
 
 
 @dataclass(eq=False)
@@ -65,13 +50,7 @@ class Document:
     source: str = "<input>"
 
     def __post_init__(self) -> None:
-        self._by_self: dict[str, Entry] = {}
-        self._by_up: dict[str, list[Entry]] = {}
-        for entry in self.entries:
-            if entry.self_href:
-                self._by_self.setdefault(normalize_href(entry.self_href), entry)
-            if entry.up_href:
-                self._by_up.setdefault(normalize_href(entry.up_href), []).append(entry)
+        self._links = LinkIndex(self.entries)
         self._time_zones: dict[int, EspiTimeZone | None] = {}
         self._zone_by_point: dict[int, EspiTimeZone | None] = {}
 
@@ -114,42 +93,13 @@ class Document:
         return counts
 
     def entry_by_href(self, href: str) -> Entry | None:
-        return self._by_self.get(normalize_href(href))
+        return self._links.entry(href)
 
     # ---- graph -----------------------------------------------------------------------
     def children(self, parent: Entry, kind: type[ModelObject] | None = None) -> list[Entry]:
-        """Entries the parent's ``related`` links name, directly or as a collection."""
-        found: list[Entry] = []
-        seen: set[int] = set()
-        for href in parent.related_hrefs:
-            key = normalize_href(href)
-            candidates = list(self._by_up.get(key, []))
-            direct = self._by_self.get(key)
-            if direct is not None:
-                candidates.append(direct)
-            for entry in candidates:
-                if id(entry) not in seen and (kind is None or isinstance(entry.content, kind)):
-                    seen.add(id(entry))
-                    found.append(entry)
-        if parent.self_href:
-            # Collections nested under the parent's own href (``.../MeterReading/1/IntervalBlock``)
-            # count too: Opower files link only the first IntervalBlock.
-            prefix = normalize_href(parent.self_href) + "/"
-            for up, entries in self._by_up.items():
-                if up.startswith(prefix):
-                    for entry in entries:
-                        if id(entry) not in seen and (
-                            kind is None or isinstance(entry.content, kind)
-                        ):
-                            seen.add(id(entry))
-                            found.append(entry)
-        order = self._order
-        found.sort(key=lambda e: order.get(id(e), 0))
-        return found
-
-    @cached_property
-    def _order(self) -> dict[int, int]:
-        return {id(entry): index for index, entry in enumerate(self.entries)}
+        """Entries the parent's ``related`` links name, directly or as a collection, and
+        those in collections under its own href (``.../MeterReading/1/IntervalBlock``)."""
+        return self._links.children(parent, kind)
 
     @property
     def usage_points(self) -> list[Entry]:
@@ -167,19 +117,11 @@ class Document:
 
     def reading_type_entry(self, meter_reading: Entry) -> Entry | None:
         """The ReadingType entry a MeterReading's ``related`` link names."""
-        for href in meter_reading.related_hrefs:
-            entry = self.entry_by_href(href)
-            if entry is not None and isinstance(entry.content, ReadingType):
-                return entry
-        return None
+        return self._links.reading_type(meter_reading)
 
     def local_time_parameters(self, usage_point: Entry | None = None) -> LocalTimeParameters | None:
         """The UsagePoint's linked LocalTimeParameters, else the document's only one."""
-        if usage_point is not None:
-            for entry in self.children(usage_point, LocalTimeParameters):
-                return entry.content  # type: ignore[return-value]
-        all_ltp = self.resources(LocalTimeParameters)
-        return all_ltp[0] if len(all_ltp) == 1 else None
+        return self._links.local_time_parameters(usage_point)
 
     def usage_summaries(self, usage_point: Entry) -> list[Entry]:
         from .model.espi import ElectricPowerUsageSummary, UsageSummary
@@ -209,23 +151,15 @@ class Document:
 
     def block_context(self, block: Entry) -> ReadingContext:
         """Where an IntervalBlock's readings belong and how to scale them."""
-        meter_reading = self._parent_meter_reading(block)
-        usage_point = self._parent_usage_point(meter_reading or block)
-        rt_entry = self.reading_type_entry(meter_reading) if meter_reading else None
-        if rt_entry is None:
-            only = self.entries_of(ReadingType)
-            rt_entry = only[0] if len(only) == 1 else None
+        links = self._links.block_links(block.self_href, block.up_href)
+        rt_entry = links.reading_type
         reading_type = rt_entry.content if rt_entry is not None else None
         assert reading_type is None or isinstance(reading_type, ReadingType)
-        up_href = usage_point.self_href if usage_point else _path_match(_USAGE_POINT_PATH, block)
-        mr_href = (
-            meter_reading.self_href if meter_reading else _path_match(_METER_READING_PATH, block)
-        )
         return ReadingContext(
-            usage_point=up_href,
-            meter_reading=mr_href,
+            usage_point=links.usage_point_href,
+            meter_reading=links.meter_reading_href,
             reading_type=reading_type,
-            time_zone=self.time_zone(usage_point),
+            time_zone=self.time_zone(links.usage_point),
             block=block.self_href,
             reading_type_href=rt_entry.self_href if rt_entry is not None else None,
         )
@@ -248,38 +182,6 @@ class Document:
                     reading.cost,
                     None if quality is None else int(quality),
                 )
-
-    @cached_property
-    def _parents(self) -> dict[tuple[type, int], Entry]:
-        """(parent kind, id(child entry)) -> parent, for MeterReading and UsagePoint parents."""
-        parents: dict[tuple[type, int], Entry] = {}
-        for kind in (UsagePoint, MeterReading):
-            for parent in self.entries_of(kind):
-                for child in self.children(parent):
-                    parents.setdefault((kind, id(child)), parent)
-        return parents
-
-    def _parent_meter_reading(self, block: Entry) -> Entry | None:
-        return self._parents.get((MeterReading, id(block)))
-
-    def _parent_usage_point(self, child: Entry) -> Entry | None:
-        parent = self._parents.get((UsagePoint, id(child)))
-        if parent is not None:
-            return parent
-        href = _path_match(_USAGE_POINT_PATH, child)
-        if href is not None:
-            return self.entry_by_href(href)
-        points = self.usage_points
-        return points[0] if len(points) == 1 else None
-
-
-def _path_match(pattern: re.Pattern[str], entry: Entry) -> str | None:
-    for href in (entry.self_href, entry.up_href):
-        if href:
-            match = pattern.match(href)
-            if match:
-                return match.group(1)
-    return None
 
 
 def time_zone_of(

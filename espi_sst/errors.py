@@ -8,8 +8,10 @@
     ├── SerializeError (ValueError) the model holds something the schema cannot carry
     ├── ValidationError (ValueError) raised by ``validate(..., raise_on_error=True)``
     ├── RinError (ValueError)       a Rate Identification Number that is not well formed
+    ├── ScopeError (ValueError)     an OAuth scope that is not a GBC / SST scope (espi_sst.scope)
+    ├── InvalidDstRule (ValueError) a DstRuleType that decodes to no rule (espi_sst.localtime)
     ├── ClientError                 espi_sst.client (its own small tree: client/errors.py)
-    └── MidasError                  espi_sst.midas (the CEC price server)
+    └── MidasError                  espi_sst.midas (its own small tree: midas/errors.py)
 
     EspiWarning (UserWarning)       a tolerated deviation, recorded on the document
     └── UnknownCodeWarning          a code missing from an ESPI code table
@@ -17,6 +19,10 @@
 Each error has a stable ``code`` (for programs), and a message that says what went wrong,
 where (file, line, element) and how to fix it (for people).  Input errors subclass
 ``ValueError`` so callers that already catch bad values keep working (as requests does).
+The core's errors are defined here (and re-exported by the module that raises them); the
+HTTP client layer's two sub-trees live with it, as the core never imports that layer.
+docs/errors.md draws the whole tree; tests/espi_sst/test_errors.py checks it against the
+classes.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from __future__ import annotations
 __all__ = [
     "EspiError",
     "EspiWarning",
+    "InvalidDstRule",
     "ParseError",
     "RinError",
+    "ScopeError",
     "SerializeError",
     "UnknownCodeWarning",
     "UnsafeXmlError",
@@ -99,6 +107,21 @@ class RinError(EspiError, ValueError):
     """A Rate Identification Number that does not follow the CEC MIDAS format."""
 
     code = "invalid_rin"
+
+
+class ScopeError(EspiError, ValueError):
+    """A scope string that is not a valid GBC / SST scope (:class:`espi_sst.scope.Scope`)."""
+
+    code = "invalid_scope"
+
+
+class InvalidDstRule(EspiError, ValueError):
+    """A DstRuleType value that does not decode to a date rule (ESPI ``DstRuleType``).
+
+    The reader never raises it: it warns (``invalid_dst_rule``) and uses standard time;
+    :meth:`espi_sst.localtime.DstRule.decode` does."""
+
+    code = "invalid_dst_rule"
 
 
 class EspiWarning(UserWarning):

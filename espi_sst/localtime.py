@@ -19,14 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 
+from .errors import InvalidDstRule
+
 __all__ = ["DstRule", "EspiTimeZone", "InvalidDstRule"]
 
 _EPOCH_2000 = 946_684_800
 _EPOCH_2100 = 4_102_444_800
-
-
-class InvalidDstRule(ValueError):
-    """A DstRuleType value that does not decode to a date rule."""
 
 
 @dataclass(frozen=True)

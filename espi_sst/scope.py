@@ -17,15 +17,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from .errors import EspiError
+from .errors import ScopeError
 
 __all__ = ["Category", "Scope", "ScopeError"]
-
-
-class ScopeError(EspiError, ValueError):
-    """A scope string that is not a valid GBC / SST scope."""
-
-    code = "invalid_scope"
 
 
 class Category(str, enum.Enum):

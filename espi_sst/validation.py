@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from .errors import ParseError, ValidationError
-from .xml._safety import ReadLimits, Source, opened_source, read_all
+from .xml._safety import ReadLimits, Source, opened_source, read_all, refuse_doctype, safe_parser
 from .xml.namespaces import ATOM, CUSTOMER, ESPI, SST, split_tag
-from .xml.reader import refuse_doctype, syntax_error
+from .xml.reader import syntax_error
 
 if TYPE_CHECKING:
     import xmlschema
@@ -128,13 +128,7 @@ def validate(
     Raises:
         ParseError: the input is not well-formed XML (validation needs a tree).
     """
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-    )
+    parser = safe_parser(remove_comments=True)
     with opened_source(source, limits or ReadLimits()) as (stream, name):
         data = read_all(stream)
     try:

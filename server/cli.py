@@ -1,4 +1,5 @@
-"""Server commands behind ``espi-sst`` (the library's CLI imports this only when asked):
+"""Server commands behind ``espi-sst``, registered through the ``espi_sst.commands`` entry
+point (setup.cfg; the library's CLI loads it only when one of them is chosen):
 ``serve``, ``register-client``, ``demo``, and the authorization lifecycle's
 ``close-service-agreement``, ``asp-registry load`` and ``asp block`` / ``asp unblock``, and
 ``cca-rins load`` (a CCA's generation RINs); ``rotate-signing-key`` (OpenID Connect keys);

@@ -3,23 +3,22 @@ interval data, rate changes.  Every answer is the library's model objects, every
 :mod:`.errors` exception.
 
 Tokens: before each request the connection makes sure the access token is fresh, under a
-lock per grant shared by every connection of the same :class:`~.oauth.AspClient`, re-reading
-the token store first.  Two threads of an ASP's web app that both find the token expired
+lock per grant held by the :class:`~.oauth.AspClient` (shared by all its connections),
+re-reading the token store first.  Two threads of an ASP's web app that both find the token expired
 therefore refresh it once: refreshing twice with the same (rotating) refresh token would
 look like token theft to the custodian and end the grant (RFC 9700 4.14.2).  A 401 on a
 request with a fresh-looking token triggers one forced refresh (the custodian may have
 rotated keys or cut the token short); a second 401 means the grant is over.
 
-Retries: a 429 is retried after its ``Retry-After`` (at most ``MAX_WAIT_SECONDS`` in all,
-then :class:`~.errors.RateLimited`); 5xx and network failures of GETs and of POSTs made
-safe by an ``Idempotency-Key`` are retried with a short backoff, then
-:class:`~.errors.ServerError`.
+Retries (:mod:`espi_sst.retry`, the library's one retry policy): a 429 is retried after its
+``Retry-After`` (at most ``MAX_WAIT_SECONDS`` in all, then :class:`~.errors.RateLimited`);
+5xx and network failures of GETs and of POSTs made safe by an ``Idempotency-Key`` are
+retried with a short backoff, then :class:`~.errors.ServerError`.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +31,8 @@ from authlib.integrations.requests_client import OAuth2Session
 from .. import Document, Reading, parse
 from ..model import espi as m
 from ..model import sst
+from ..model.enums import ServiceKind
+from ..retry import RetryPolicy, send_with_retries
 from ..sst import usage_summary_generation_status, usage_summary_rins
 from .errors import (
     AuthorizationEnded,
@@ -50,14 +51,12 @@ if TYPE_CHECKING:
 __all__ = ["CustomerConnection", "RateChange", "UsagePointInfo"]
 
 MAX_WAIT_SECONDS = 60.0
+"""The most one call waits in all for the custodian's ``Retry-After`` and backoff pauses."""
+BACKOFF_SECONDS = 0.5
+"""The pause before the first retry of a 5xx or a network failure (doubling after)."""
+DEFAULT_RETRY_AFTER = 1.0
+"""``RateLimited.retry_after`` when the custodian's 429 named no (readable) Retry-After."""
 ATOM = "application/atom+xml"
-_LOCKS: dict[tuple[int, str], threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
-
-
-def _grant_lock(client: AspClient, key: str) -> threading.Lock:
-    with _LOCKS_GUARD:
-        return _LOCKS.setdefault((id(client), key), threading.Lock())
 
 
 @dataclass(frozen=True)
@@ -67,11 +66,11 @@ class UsagePointInfo:
     url: str
     uuid: str
     title: str | None
-    service_kind: int | None  # ESPI ServiceKind: 0 electricity, 1 gas ...
+    service_kind: int | None  # ESPI ServiceKind (espi_sst.model.enums): 0 electricity, 1 gas ...
 
     @property
     def electric(self) -> bool:
-        return self.service_kind == 0
+        return self.service_kind == ServiceKind.electricity
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,7 @@ class CustomerConnection:
 
     # ---- plumbing ------------------------------------------------------------------------
     def _fresh_token(self, *, force: bool = False) -> None:
-        with _grant_lock(self.client, self.key):
+        with self.client.grant_lock(self.key):
             stored = self.client.token_store.load(self.key)
             if stored is None:
                 raise AuthorizationEnded(f"grant {self.key} was revoked or forgotten")
@@ -135,68 +134,75 @@ class CustomerConnection:
         retry_safe: bool | None = None,
         **options: Any,
     ) -> requests.Response:
-        """One API call with token upkeep, retries and error mapping (any 2xx returns)."""
+        """One API call with token upkeep, retries and error mapping (any 2xx returns).
+
+        ``retry_safe``: whether the request may be repeated after a 5xx or a network
+        failure (default: only a GET); a 429 is retried whatever the method."""
         safe = method == "GET" if retry_safe is None else retry_safe
-        waited = 0.0
-        attempt = 0
         refreshed = False
-        while True:
-            attempt += 1
+
+        def send() -> requests.Response:
+            nonlocal refreshed
             self._fresh_token()
-            try:
-                response = self.session.request(method, url, timeout=self.client.timeout, **options)
-            except AuthlibBaseError as exc:
-                raise AuthorizationEnded(f"the grant can no longer be used: {exc}") from None
-            except requests.RequestException as exc:
-                if safe and attempt <= self.client.max_retries:
-                    time.sleep(0.5 * attempt)
-                    continue
-                raise ServerError(f"{method} {url}: {exc}") from None
-            status = response.status_code
-            if status < 400:
-                return response  # type: ignore[no-any-return]
-            body = _json(response)
-            error = str(body.get("error", "")) or _challenge_error(response)
-            description = str(body.get("error_description", "")) or response.reason
-            if status == 401:
-                if not refreshed:
-                    refreshed = True
-                    self._fresh_token(force=True)
-                    continue
-                raise AuthorizationEnded(
-                    f"the custodian refuses this grant ({description}): the customer must "
-                    "authorize again",
-                    status=401,
-                )
-            if status == 429:
-                retry_after = _retry_after(response)
-                if waited + retry_after <= MAX_WAIT_SECONDS and attempt <= self.client.max_retries:
-                    time.sleep(retry_after)
-                    waited += retry_after
-                    continue
-                raise RateLimited(
-                    f"{method} {url}: rate limited; retry after {retry_after:g} s",
-                    retry_after=retry_after,
-                )
-            if status >= 500:
-                if safe and attempt <= self.client.max_retries:
-                    time.sleep(0.5 * attempt)
-                    continue
-                raise ServerError(f"{method} {url}: HTTP {status} {description}", status=status)
-            if status == 403 and error == "insufficient_scope":
-                raise InsufficientScope(
-                    f"{method} {url}: {description} (the customer did not share it)", status=403
-                )
-            if status == 404:
-                raise NotFound(f"{method} {url}: {description}", status=404)
-            details = {str(k): str(v) for k, v in body.items()}
-            kind = InvalidPasscode if error == "invalid_code" else RequestRefused
-            raise kind(
-                f"{method} {url}: {description}",
-                status=status,
-                error=error or "refused",
-                details=details,
+            response: requests.Response = self.session.request(
+                method, url, timeout=self.client.timeout, **options
             )
+            if response.status_code == 401 and not refreshed:
+                # The custodian may have rotated keys or cut the token short: one forced
+                # refresh, then the same request once more.
+                refreshed = True
+                self._fresh_token(force=True)
+                response = self.session.request(method, url, timeout=self.client.timeout, **options)
+            return response
+
+        policy = RetryPolicy(
+            retries=self.client.max_retries, backoff=BACKOFF_SECONDS, max_wait=MAX_WAIT_SECONDS
+        )
+        try:
+            outcome = send_with_retries(send, policy, idempotent=safe)
+        except AuthlibBaseError as exc:
+            raise AuthorizationEnded(f"the grant can no longer be used: {exc}") from None
+        except requests.RequestException as exc:
+            raise ServerError(f"{method} {url}: {exc}") from None
+        response = outcome.response
+        if response is None:
+            raise ServerError(f"{method} {url}: {outcome.failure}")
+        status = response.status_code
+        if status < 400:
+            return response
+        body = _json(response)
+        error = str(body.get("error", "")) or _challenge_error(response)
+        description = str(body.get("error_description", "")) or response.reason
+        if status == 401:
+            raise AuthorizationEnded(
+                f"the custodian refuses this grant ({description}): the customer must "
+                "authorize again",
+                status=401,
+            )
+        if status == 429:
+            retry_after = (
+                outcome.retry_after if outcome.retry_after is not None else DEFAULT_RETRY_AFTER
+            )
+            raise RateLimited(
+                f"{method} {url}: rate limited; retry after {retry_after:g} s",
+                retry_after=retry_after,
+            )
+        if status >= 500:
+            raise ServerError(f"{method} {url}: HTTP {status} {description}", status=status)
+        if status == 403 and error == "insufficient_scope":
+            raise InsufficientScope(
+                f"{method} {url}: {description} (the customer did not share it)", status=403
+            )
+        if status == 404:
+            raise NotFound(f"{method} {url}: {description}", status=404)
+        details = {str(k): str(v) for k, v in body.items()}
+        kind = InvalidPasscode if error == "invalid_code" else RequestRefused
+        raise kind(
+            f"{method} {url}: {description}",
+            status=status,
+            error=error or "refused",
+            details=details,
+        )
 
     def document(self, url: str, **params: str) -> Document:
         response = self.request("GET", url, params=params or None, headers={"Accept": ATOM})
@@ -436,11 +442,3 @@ def _challenge_error(response: requests.Response) -> str:
     if marker in challenge:
         return challenge.split(marker, 1)[1].split('"', 1)[0]
     return ""
-
-
-def _retry_after(response: requests.Response) -> float:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return 1.0

@@ -21,6 +21,7 @@ rely on PKCE alone, as RFC 9700 allows for native apps.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -157,6 +158,16 @@ class AspClient:
         self.token_store: TokenStore = token_store or MemoryTokenStore()
         self.timeout = timeout
         self.max_retries = max_retries
+        self._grant_locks: dict[str, threading.Lock] = {}
+        self._grant_locks_guard = threading.Lock()
+
+    def grant_lock(self, key: str) -> threading.Lock:
+        """The lock under which every connection of this client refreshes grant ``key``.
+
+        Two threads refreshing one grant at once would send the same rotating refresh token
+        twice, which the custodian takes for token theft (RFC 9700 4.14.2)."""
+        with self._grant_locks_guard:
+            return self._grant_locks.setdefault(key, threading.Lock())
 
     @classmethod
     def from_issuer(cls, issuer: str, **options: Any) -> AspClient:

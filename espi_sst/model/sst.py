@@ -304,13 +304,16 @@ class RateInformation(IdentifiedObject, _Checked):
 
     def _rules(self) -> list[str]:
         problems = []
-        roles = sorted(r.role.value for r in self.current_rate if isinstance(r.role, Role))
+        roles = sorted(
+            (r.role for r in self.current_rate if isinstance(r.role, Role)),
+            key=lambda role: role.value,
+        )
         if len(self.current_rate) > 2:
             problems.append("at most two currentRate (delivery and generation)")
-        elif len(roles) == 2 and roles != ["delivery", "generation"]:
+        elif len(roles) == 2 and roles != [Role.delivery, Role.generation]:
             problems.append("two currentRate must be one delivery and one generation rate")
-        has_generation = "generation" in roles or "bundled" in roles
-        if roles == ["delivery"] and self.generation_rin_status is None:
+        has_generation = Role.generation in roles or Role.bundled in roles
+        if roles == [Role.delivery] and self.generation_rin_status is None:
             problems.append(
                 "a delivery-only current rate needs the generation rate or a "
                 "generationRinStatus saying where to ask"

@@ -26,6 +26,7 @@ from ..model._base import Extension, ModelObject
 from ..model.espi import IntervalBlock, IntervalReading, UsageSummary
 from ._columns import build_readings, extract_columns
 from ._report import DeviationReport
+from ._safety import safe_parser
 from ._specs import FieldSpec, class_spec
 from ._values import convert
 from .namespaces import ATOM, CUSTOMER, ESPI, ESPI_NAMESPACES, SST, split_tag
@@ -76,7 +77,7 @@ def make_extension(*elements: str | ModelObject, text: str = "") -> Extension:
     as ``sst.BundledRin``); the text is canonicalised as the reader would, so the resource
     compares equal to itself after a write-and-read round trip.
     """
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    parser = safe_parser()
     canonical: list[str | ModelObject] = []
     for item in elements:
         if isinstance(item, str):

@@ -3,7 +3,9 @@
 Why refuse every DTD instead of just not expanding entities: ESPI never uses one, and a DTD
 is the vehicle of billion-laughs and external-entity (XXE) attacks.  Refusing it before the
 parser sees it is the simplest rule that is obviously safe.  lxml is also configured never
-to resolve entities or touch the network, as a second wall.
+to resolve entities or touch the network, as a second wall: :func:`safe_parser` and
+:func:`safe_iterparse` are the only places the library builds an lxml parser, and a DTD
+that slipped past the prolog check is refused on the parsed tree (:func:`refuse_doctype`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Union
+from typing import IO, Any, Union
+
+from lxml import etree
 
 from ..errors import ParseError, UnsafeXmlError
 
@@ -23,6 +27,47 @@ Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
 _PROLOG_LIMIT = 64 * 1024
 _DTD_MARKUP = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+_HARDENED: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,  # libxml2's own limits on depth and text size stay on
+}
+"""The lxml settings of every parser the library builds; a caller cannot override them
+(a repeated keyword is a TypeError)."""
+
+
+def safe_parser(**options: Any) -> etree.XMLParser:
+    """An lxml parser with every dangerous feature off (no DTD, entities or network)."""
+    return etree.XMLParser(**_HARDENED, **options)
+
+
+def safe_iterparse(stream: Any, **options: Any) -> Any:
+    """lxml ``iterparse`` with the settings of :func:`safe_parser`, for the readers: it also
+    drops what is not data (comments, processing instructions, indentation: skipping it
+    builds half the nodes)."""
+    return etree.iterparse(
+        stream,
+        **_HARDENED,
+        remove_blank_text=True,
+        remove_comments=True,
+        remove_pis=True,
+        **options,
+    )
+
+
+def refuse_doctype(root: etree._Element, name: str) -> None:
+    """Second wall behind the prolog check: a DTD that slipped through is refused."""
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise UnsafeXmlError(
+            "document declares a DTD; refused for safety (ESPI never needs one)",
+            source=name,
+            code="dtd_forbidden",
+        )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from lxml import etree
 
 from ..errors import ParseError
-from ._safety import check_prolog
+from ._safety import check_prolog, safe_parser
 from .namespaces import ESPI
 
 MAX_BATCH_LIST_BYTES = 1 << 20
@@ -23,9 +23,8 @@ def read_batch_list(body: bytes, *, source: str = "<BatchList>") -> list[str]:
             source=source,
         )
     check_prolog(body[:65536], source)
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
-        root = etree.fromstring(body, parser)
+        root = etree.fromstring(body, safe_parser())
     except etree.XMLSyntaxError as exc:
         raise ParseError(f"not well-formed XML: {exc}", source=source) from None
     if root.tag != f"{{{ESPI}}}BatchList":

@@ -23,14 +23,14 @@ from typing import Any
 from lxml import etree
 
 from ..document import Document, normalize_href, time_zone_of
-from ..errors import EspiWarning, ParseError, UnsafeXmlError
+from ..errors import EspiWarning, ParseError
 from ..model import customer, espi, sst
 from ..model._base import ModelObject
 from ..model.atom import Entry, Feed, Link
 from ..model.espi import LocalTimeParameters
 from ._decode import decode
 from ._report import DeviationReport
-from ._safety import ReadLimits, Source, opened_source
+from ._safety import ReadLimits, Source, opened_source, refuse_doctype, safe_iterparse
 from .namespaces import ATOM, CUSTOMER, ESPI, SST, split_tag
 
 FEED = f"{{{ATOM}}}feed"
@@ -60,22 +60,6 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def safe_iterparse(stream: Any, **kwargs: Any) -> Any:
-    """lxml iterparse with every dangerous feature off (no DTD, entities or network)."""
-    return etree.iterparse(
-        stream,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_blank_text=True,  # indentation is not data; skipping it builds half the nodes
-        remove_comments=True,
-        remove_pis=True,
-        **kwargs,
-    )
-
-
 def syntax_error(exc: etree.XMLSyntaxError, name: str) -> ParseError:
     message = str(exc.msg or exc).split(" (<string>")[0]
     message = message.rsplit(", line ", 1)[0]
@@ -85,17 +69,6 @@ def syntax_error(exc: etree.XMLSyntaxError, name: str) -> ParseError:
         line=exc.lineno or None,
         code="malformed_xml",
     )
-
-
-def refuse_doctype(root: etree._Element, name: str) -> None:
-    """Second wall behind the prolog check: a DTD that slipped through is refused."""
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise UnsafeXmlError(
-            "document declares a DTD; refused for safety (ESPI never needs one)",
-            source=name,
-            code="dtd_forbidden",
-        )
 
 
 def parse(source: Source, *, strict: bool = False, limits: ReadLimits | None = None) -> Document:
@@ -171,12 +144,7 @@ def _check_document(entries: list[Entry], report: DeviationReport) -> None:
         if entry.self_href:
             key = normalize_href(entry.self_href)
             if key in seen:
-                report.add(
-                    "duplicate_self_link",
-                    f"two entries claim the self link {entry.self_href!r}; the first is used",
-                    line=entry.line,
-                    element="link",
-                )
+                report_duplicate_self(entry, report)
             seen.add(key)
         for content in entry.contents:
             if isinstance(content, LocalTimeParameters):
@@ -186,6 +154,16 @@ def _check_document(entries: list[Entry], report: DeviationReport) -> None:
                     report.add(
                         warning.code, warning.message, line=entry.line, element=warning.element
                     )
+
+
+def report_duplicate_self(entry: Entry, report: DeviationReport) -> None:
+    """``duplicate_self_link``: a second entry claims an entry's self link (the first wins)."""
+    report.add(
+        "duplicate_self_link",
+        f"two entries claim the self link {entry.self_href!r}; the first is used",
+        line=entry.line,
+        element="link",
+    )
 
 
 def _free(element: etree._Element) -> None:

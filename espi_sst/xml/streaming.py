@@ -10,7 +10,8 @@ fractional or millisecond times) falls back to the per-reading path with full de
 handling, so speed never costs correctness.
 
 Context comes from what was seen *before* the block, as in most real feeds (UsagePoint,
-MeterReading and ReadingType precede their IntervalBlocks).  When the first block comes
+MeterReading and ReadingType precede their IntervalBlocks), resolved by the same link
+rules as :class:`~espi_sst.Document` (:mod:`espi_sst._links`).  When the first block comes
 before its ReadingType and the source is a file, a quick first pass collects the small
 resources; a one-shot stream (bytes, file object) cannot be re-read, so its blocks are
 read unscaled and the stream warns (``reading_type_unknown``).
@@ -19,14 +20,14 @@ read unscaled and the stream warns (``reading_type_unknown``).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
 
-from ..document import normalize_href, time_zone_of
+from .._links import LinkIndex
+from ..document import time_zone_of
 from ..errors import EspiWarning
 from ..localtime import EspiTimeZone
 from ..model.atom import Entry
@@ -34,24 +35,28 @@ from ..model.espi import (
     DateTimeInterval,
     IntervalReading,
     LocalTimeParameters,
-    MeterReading,
     ReadingType,
-    UsagePoint,
 )
 from ..readings import Reading, ReadingContext
 from ._columns import extract_columns
 from ._decode import decode
 from ._report import DeviationReport
-from ._safety import ReadLimits, Source, opened_source, source_name
+from ._safety import (
+    ReadLimits,
+    Source,
+    opened_source,
+    refuse_doctype,
+    safe_iterparse,
+    source_name,
+)
 from .namespaces import ATOM, ESPI
-from .reader import ENTRY, read_entry, refuse_doctype, safe_iterparse, syntax_error
+from .reader import ENTRY, read_entry, report_duplicate_self, syntax_error
 
 __all__ = ["IntervalColumns", "ReadingStream", "iter_interval_blocks", "iter_interval_readings"]
 
 BLOCK = f"{{{ESPI}}}IntervalBlock"
 READING = f"{{{ESPI}}}IntervalReading"
 _LINK = f"{{{ATOM}}}link"
-_USAGE_POINT_PATH = re.compile(r"(.*/UsagePoint/[^/]+)")
 
 
 @dataclass(frozen=True)
@@ -88,75 +93,35 @@ class _NeedsContext(Exception):
 class _Context:
     """The small resources seen so far, to resolve each block's meaning.
 
-    It follows the same links as :class:`~espi_sst.document.Document` (a parent names its
-    children's collection with a ``related`` link), so both readers agree; href paths are
-    the fallback for documents without the parents.
+    They are indexed by :class:`~espi_sst._links.LinkIndex`, the index
+    :class:`~espi_sst.document.Document` resolves its graph with, so both readers place a
+    block alike (given the same resources before it).
     """
 
     def __init__(self) -> None:
         self.complete = False
-        self.by_self: dict[str, Entry] = {}
-        self.by_related: dict[str, Entry] = {}
-        self.reading_types: list[Entry] = []
-        self.local_times: list[LocalTimeParameters] = []
-        self.usage_points: list[Entry] = []
+        self.links = LinkIndex()
         self.zones: dict[int, EspiTimeZone] = {}
         self.cache: dict[tuple[str | None, str | None], ReadingContext] = {}
 
     def add(self, entry: Entry, report: DeviationReport) -> None:
-        if entry.self_href:
-            key = normalize_href(entry.self_href)
-            if key in self.by_self:
-                report.add(
-                    "duplicate_self_link",
-                    f"two entries claim the self link {entry.self_href!r}; the first is used",
-                    line=entry.line,
-                    element="link",
-                )
-            else:
-                self.by_self[key] = entry
-        content = entry.content
-        if isinstance(content, (UsagePoint, MeterReading)):
-            for href in entry.related_hrefs:
-                self.by_related.setdefault(normalize_href(href), entry)
-        if isinstance(content, ReadingType):
-            self.reading_types.append(entry)
-        elif isinstance(content, LocalTimeParameters):
-            self.local_times.append(content)
-        elif isinstance(content, UsagePoint):
-            self.usage_points.append(entry)
+        if self.links.add(entry) is not None:
+            report_duplicate_self(entry, report)
         self.cache.clear()
-
-    def _parent(self, up_href: str | None, kind: type) -> Entry | None:
-        """The entry of ``kind`` whose related link names this collection, else by path."""
-        if not up_href:
-            return None
-        collection = normalize_href(up_href)
-        parent = self.by_related.get(collection)
-        if parent is not None and isinstance(parent.content, kind):
-            return parent
-        parent = self.by_self.get(collection.rsplit("/", 1)[0])
-        if parent is not None and isinstance(parent.content, kind):
-            return parent
-        return None
 
     def for_block(
         self, self_href: str | None, up_href: str | None, report: DeviationReport
     ) -> ReadingContext:
-        key = (self_href and self_href.rsplit("/", 1)[0], up_href)
+        # Blocks of one collection share their context, unless a related link names the
+        # block itself (then it may have a parent of its own).
+        parent_path = self_href and self_href.rsplit("/", 1)[0]
+        named = self_href is not None and self.links.names(self_href)
+        key = (self_href if named else parent_path, up_href)
         cached = self.cache.get(key)
         if cached is not None:
             return cached._replace(block=self_href)
-        meter_reading = self._parent(up_href, MeterReading)
-        rt_entry = None
-        if meter_reading is not None:
-            for href in meter_reading.related_hrefs:
-                target = self.by_self.get(normalize_href(href))
-                if target is not None and isinstance(target.content, ReadingType):
-                    rt_entry = target
-                    break
-        if rt_entry is None and len(self.reading_types) == 1:
-            rt_entry = self.reading_types[0]
+        links = self.links.block_links(self_href, up_href)
+        rt_entry = links.reading_type
         reading_type = rt_entry.content if rt_entry is not None else None
         assert reading_type is None or isinstance(reading_type, ReadingType)
         if reading_type is None:
@@ -165,41 +130,20 @@ class _Context:
                 "no ReadingType precedes this IntervalBlock; values are read unscaled",
                 element="IntervalBlock",
             )
-        usage_point = (
-            self._parent(meter_reading.up_href, UsagePoint) if meter_reading is not None else None
-        )
-        usage_point_href = usage_point.self_href if usage_point is not None else None
-        if usage_point_href is None:
-            for href_text in (self_href, up_href):
-                match = _USAGE_POINT_PATH.match(href_text or "")
-                if match:
-                    usage_point_href = match.group(1)
-                    break
-        if usage_point_href is None and len(self.usage_points) == 1:
-            usage_point_href = self.usage_points[0].self_href
-        zone = self._zone(usage_point_href, report)
         context = ReadingContext(
-            usage_point_href,
-            meter_reading.self_href if meter_reading else (up_href and up_href.rsplit("/", 1)[0]),
+            links.usage_point_href,
+            links.meter_reading_href,
             reading_type,
-            zone,
+            self._zone(self.links.local_time_parameters(links.usage_point), report),
             self_href,
             rt_entry.self_href if rt_entry is not None else None,
         )
         self.cache[key] = context
         return context
 
-    def _zone(self, usage_point_href: str | None, report: DeviationReport) -> EspiTimeZone | None:
-        ltp = None
-        if usage_point_href:
-            up = self.by_self.get(normalize_href(usage_point_href))
-            if up is not None:
-                for href in up.related_hrefs:
-                    target = self.by_self.get(normalize_href(href))
-                    if target is not None and isinstance(target.content, LocalTimeParameters):
-                        ltp = target.content
-        if ltp is None and len(self.local_times) == 1:
-            ltp = self.local_times[0]
+    def _zone(
+        self, ltp: LocalTimeParameters | None, report: DeviationReport
+    ) -> EspiTimeZone | None:
         if ltp is None:
             return None
         if id(ltp) not in self.zones:

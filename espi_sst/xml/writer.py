@@ -25,6 +25,7 @@ from ..model.atom import Entry, Feed
 from ..model.espi import UsageSummary
 from ..model.sst import BundledRin
 from ..rin import Rin
+from ._safety import safe_parser
 from ._specs import class_spec
 from .namespaces import ATOM, CUSTOMER, ESPI, SST
 
@@ -32,7 +33,7 @@ Serializable = Document | Feed | Entry | ModelObject
 
 NSMAP = {None: ATOM, "espi": ESPI, "cust": CUSTOMER, "sst": SST}
 _HEX = re.compile(r"^([0-9A-Fa-f]{2})*$")
-_FRAGMENT_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+_FRAGMENT_PARSER = safe_parser()
 MAX_REPORTED = 100
 """Problems spelled out in the message; ``SerializeError.problems`` has all of them."""
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -47,6 +46,7 @@ from sqlalchemy.orm import Session
 from espi_sst import Rin
 from espi_sst.errors import RinError
 from espi_sst.model import sst
+from espi_sst.retry import RetryPolicy, send_with_retries
 
 from .adapters import AdapterConfigError
 from .catalog import GENERATION
@@ -144,10 +144,13 @@ class RateApiComparison:
         )
 
     def _post(self, body: dict[str, Any]) -> Any:
-        reason = "no answer"
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF))
+        """The API's JSON answer, retried as the library's retry policy says (espi_sst.retry):
+        the question is a pure computation, so asking it twice is safe."""
+        attempt = 0
+
+        def post() -> requests.Response:
+            nonlocal attempt
+            attempt += 1
             try:
                 response = requests.post(
                     self.url,
@@ -157,30 +160,45 @@ class RateApiComparison:
                     allow_redirects=False,
                 )
             except requests.Timeout:
-                reason = f"no answer within {self.timeout:g} s"
-                log.warning("rate-analysis API %s: timeout (attempt %d)", self.url, attempt + 1)
-                continue
+                log.warning("rate-analysis API %s: timeout (attempt %d)", self.url, attempt)
+                raise
             except requests.RequestException as exc:
-                reason = "it could not be reached"
-                log.warning("rate-analysis API %s: %s (attempt %d)", self.url, exc, attempt + 1)
-                continue
+                log.warning("rate-analysis API %s: %s (attempt %d)", self.url, exc, attempt)
+                raise
             if response.status_code in RETRYABLE:
-                reason = f"HTTP {response.status_code}"
                 log.warning(
                     "rate-analysis API %s: HTTP %d (attempt %d)",
                     self.url,
                     response.status_code,
-                    attempt + 1,
+                    attempt,
                 )
-                continue
-            if response.status_code != 200:
-                log.error("rate-analysis API %s: HTTP %d", self.url, response.status_code)
-                raise _Unavailable(f"HTTP {response.status_code}")
-            try:
-                return response.json()
-            except ValueError:
-                raise RateApiAnswerError("the answer is not JSON") from None
-        raise _Unavailable(reason)
+            return response
+
+        policy = RetryPolicy(
+            retries=self.retries,
+            backoff=self.backoff,
+            max_backoff=MAX_BACKOFF,
+            statuses=RETRYABLE,
+            honour_retry_after=False,
+        )
+        try:
+            outcome = send_with_retries(post, policy)
+        except requests.RequestException:  # one that would fail again (an invalid URL)
+            raise _Unavailable("it could not be reached") from None
+        response = outcome.response
+        if response is None:
+            if isinstance(outcome.failure, requests.Timeout):
+                raise _Unavailable(f"no answer within {self.timeout:g} s")
+            raise _Unavailable("it could not be reached")
+        if response.status_code in RETRYABLE:
+            raise _Unavailable(f"HTTP {response.status_code}")
+        if response.status_code != 200:
+            log.error("rate-analysis API %s: HTTP %d", self.url, response.status_code)
+            raise _Unavailable(f"HTTP {response.status_code}")
+        try:
+            return response.json()
+        except ValueError:
+            raise RateApiAnswerError("the answer is not JSON") from None
 
 
 def _rfc3339(moment: int, request: ComparisonRequest) -> str:

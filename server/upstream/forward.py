@@ -1,21 +1,27 @@
 """Forwarding a request to the existing custodian: pooled, time-bounded, retried, mapped.
 
 One ``requests.Session`` per app (connection pooling; ``app.extensions``).  GETs are
-retried on connection failures and 502/503/504 answers (``UPSTREAM_RETRIES`` times, short
-backoff); nothing else is retried.  Failures become :class:`UpstreamError` carrying the
-status to answer (502, 503, 504) and a ``Retry-After``.
+retried on connection failures, timeouts and 502/503/504 answers (``UPSTREAM_RETRIES``
+times, backoff 0.2 s doubling up to 1 s; the library's one retry policy,
+:mod:`espi_sst.retry`); nothing else is retried.  Failures become :class:`UpstreamError`
+carrying the status to answer (502, 503, 504) and a ``Retry-After`` (the upstream's own
+when it sent one).
 """
 
 from __future__ import annotations
 
-import time
+import math
 from dataclasses import dataclass
 
 import requests
 from flask import Flask
 from requests.adapters import HTTPAdapter
 
-RETRYABLE = (502, 503, 504)
+from espi_sst.retry import RetryPolicy, send_with_retries
+
+RETRYABLE = frozenset({502, 503, 504})
+BACKOFF_SECONDS = 0.2
+MAX_BACKOFF_SECONDS = 1.0
 
 
 class UpstreamError(Exception):
@@ -58,53 +64,60 @@ def get(
         float(app.config["UPSTREAM_CONNECT_TIMEOUT"]),
         float(app.config["UPSTREAM_READ_TIMEOUT"]),
     )
-    retries = int(app.config["UPSTREAM_RETRIES"])
     retry_after = int(app.config["UPSTREAM_RETRY_AFTER"])
-    last: UpstreamError | None = None
-    for attempt in range(retries + 1):
-        if attempt:
-            time.sleep(min(0.2 * 2 ** (attempt - 1), 1.0))
-        try:
-            response = session_for(app).get(
+    policy = RetryPolicy(
+        retries=int(app.config["UPSTREAM_RETRIES"]),
+        backoff=BACKOFF_SECONDS,
+        max_backoff=MAX_BACKOFF_SECONDS,
+        statuses=RETRYABLE,
+        honour_retry_after=False,  # the ASP is waiting: its client honours Retry-After
+    )
+    try:
+        outcome = send_with_retries(
+            lambda: session_for(app).get(
                 url,
                 params=params,
                 headers={"Authorization": f"Bearer {bearer}", "Accept": "application/atom+xml"},
                 timeout=timeout,
                 allow_redirects=False,
-            )
-        except requests.Timeout:
-            last = UpstreamError(
-                504,
-                "upstream_timeout",
-                "the utility's data custodian did not answer in time",
-                retry_after,
-            )
-            continue
-        except requests.RequestException as exc:
-            last = UpstreamError(
-                503,
-                "upstream_unavailable",
-                f"the utility's data custodian is unreachable ({type(exc).__name__})",
-                retry_after,
-            )
-            continue
-        if response.status_code in RETRYABLE:
-            upstream_retry = response.headers.get("Retry-After", "")
-            last = UpstreamError(
-                503 if response.status_code == 503 else 502,
-                "upstream_unavailable" if response.status_code == 503 else "bad_gateway",
-                f"the utility's data custodian answered HTTP {response.status_code}",
-                int(upstream_retry) if upstream_retry.isdigit() else retry_after,
-            )
-            continue
-        return UpstreamAnswer(
-            response.status_code,
-            response.headers.get("Content-Type", "application/octet-stream"),
-            response.content,
-            response.headers.get("WWW-Authenticate"),
+            ),
+            policy,
         )
-    assert last is not None
-    raise last
+    except requests.RequestException as exc:  # one that would fail again (an invalid URL)
+        raise _unavailable(exc, retry_after) from None
+    response = outcome.response
+    if response is None:
+        assert outcome.failure is not None
+        raise _unavailable(outcome.failure, retry_after)
+    if response.status_code in RETRYABLE:
+        raise UpstreamError(
+            503 if response.status_code == 503 else 502,
+            "upstream_unavailable" if response.status_code == 503 else "bad_gateway",
+            f"the utility's data custodian answered HTTP {response.status_code}",
+            math.ceil(outcome.retry_after) if outcome.retry_after is not None else retry_after,
+        )
+    return UpstreamAnswer(
+        response.status_code,
+        response.headers.get("Content-Type", "application/octet-stream"),
+        response.content,
+        response.headers.get("WWW-Authenticate"),
+    )
+
+
+def _unavailable(failure: requests.RequestException, retry_after: int) -> UpstreamError:
+    if isinstance(failure, requests.Timeout):
+        return UpstreamError(
+            504,
+            "upstream_timeout",
+            "the utility's data custodian did not answer in time",
+            retry_after,
+        )
+    return UpstreamError(
+        503,
+        "upstream_unavailable",
+        f"the utility's data custodian is unreachable ({type(failure).__name__})",
+        retry_after,
+    )
 
 
 def post_form(

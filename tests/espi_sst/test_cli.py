@@ -1,8 +1,9 @@
 """The ``espi-sst`` command as users run it: the real console script in a subprocess.
 
 Protects the promises of the CLI: one readable line per problem (``FILE:LINE: message``),
-stable exit codes (0 ok, 1 invalid, 2 could not run), JSON keys scripts rely on, CSV rows
-that match the file, and never a traceback.
+stable exit codes (0 ok, 1 invalid, 2 could not run), JSON keys scripts rely on (every RIN
+with its role and entity), CSV rows that match the file, and never a traceback; and that
+the library's verbs never import the server, whose verbs come through an entry point.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -211,3 +213,145 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(
     assert "%" not in result.stderr
     with (tmp_path / "big.csv").open() as handle:
         assert sum(1 for _ in handle) == 300 * 96 + 1
+
+
+# ---- the RINs of an SST feed ------------------------------------------------------------
+SST = "urn:espi-sst:sst:1"
+SST_EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "sst"
+
+
+def expected_rins(path: Path) -> list[tuple[str, str, str, str | None]]:
+    """(rin, role, element, entity) of every RIN of the file, read with lxml alone.
+
+    The role comes from the XX placeholders of the RIN text; the entity from the RIN element's
+    udc/lse attribute, or the lse next to a currentRate/eligibleRate RIN; an eligibleRate's
+    mirrorOf (the CCA rate an IOU rate mirrors) has no entity of its own."""
+    rows = []
+    for el in etree.parse(str(path)).iter():
+        if not isinstance(el.tag, str) or not el.tag.startswith(f"{{{SST}}}"):
+            continue
+        local = etree.QName(el).localname
+        text = (el.text or "").strip()
+        role = "delivery" if text[7:9] == "XX" else "generation" if text[5:7] == "XX" else "bundled"
+        parent = etree.QName(el.getparent()).localname
+        if local in ("bundledRin", "deliveryRin", "generationRin"):
+            rows.append((text, role, local, el.get("udc") or el.get("lse")))
+        elif local == "rin" and parent in ("currentRate", "eligibleRate"):
+            rows.append((text, role, parent, el.getparent().findtext(f"{{{SST}}}lse")))
+        elif local == "rin" and parent == "rateEstimate":
+            rows.append((text, role, parent, None))
+        elif local in ("targetRin", "mirrorOf"):
+            rows.append((text, role, local, None))
+    return rows
+
+
+def test_cli_inspect_json_lists_every_rin_with_role_and_entity() -> None:
+    """``espi-sst inspect --json`` (the real console script) gives scripts every RIN of an
+    unbundled customer's feed with its role and who serves it, under "rins"."""
+    path = SST_EXAMPLES / "unbundled-customer-feed.xml"
+    result = run("inspect", "--json", str(path))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    listed = [(r["rin"], r["role"], r["element"], r["entity"]) for r in summary["rins"]]
+    assert sorted(listed, key=str) == sorted(expected_rins(path), key=str)
+    assert ("USCA-PGXX-0100-0000", "delivery", "deliveryRin", "PGE") in listed
+    assert ("USCA-XXPE-0440-0000", "generation", "generationRin", "PCE") in listed
+    assert {r["usage_point"] for r in summary["rins"]} == {
+        "https://utility.example.com/DataCustodian/espi/1_1/resource/Subscription/8/UsagePoint/3"
+    }
+    assert summary["warnings"] == []
+
+
+# ---- the server's verbs: registered through an entry point, loaded only when chosen -----
+RUN_MAIN_THEN_LIST_MODULES = """
+import contextlib, io, json, sys
+for blocked in sys.argv[2:]:
+    sys.modules[blocked] = None  # as if that package were not installed
+from espi_sst.cli import main
+out, err = io.StringIO(), io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    try:
+        code = main(json.loads(sys.argv[1]))
+    except SystemExit as exit:
+        code = exit.code
+print(json.dumps({
+    "code": code,
+    "stdout": out.getvalue(),
+    "stderr": err.getvalue(),
+    "modules": sorted({name.split(".")[0] for name in sys.modules if sys.modules[name]}),
+}))
+"""
+SERVER_STACK = {"flask", "sqlalchemy", "authlib", "espi_sst_server"}
+
+
+def run_main(*argv: str, blocked: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``espi_sst.cli.main(argv)`` in a fresh interpreter: exit code, output, and the
+    top-level packages imported by then."""
+    result = subprocess.run(
+        [sys.executable, "-c", RUN_MAIN_THEN_LIST_MODULES, json.dumps(argv), *blocked],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("inspect",),
+        ("inspect", "--json", "/no/such/file.xml"),
+        ("validate", "/no/such/file.xml"),
+        ("convert", "/no/such/file.xml"),
+        ("validate", "--help"),
+        ("--version",),
+    ],
+    ids=[
+        "inspect-sample",
+        "inspect-missing",
+        "validate-missing",
+        "convert-missing",
+        "help",
+        "version",
+    ],
+)
+def test_library_verbs_never_import_the_server(argv: tuple[str, ...]) -> None:
+    """``espi-sst inspect`` / ``validate`` / ``convert`` load no Flask, SQLAlchemy, Authlib
+    or server code (before issue 19 every run imported the whole server: 1.35 s to report
+    a missing file)."""
+    report = run_main(*argv)
+    assert SERVER_STACK.isdisjoint(report["modules"]), SERVER_STACK & set(report["modules"])
+    if argv == ("inspect",):
+        assert report["code"] == 0 and "interval readings: 216" in report["stdout"]
+    if "/no/such/file.xml" in argv:
+        assert report["code"] in (1, 2)
+        assert "no such file" in report["stdout"] + report["stderr"]
+
+
+def test_server_verbs_are_registered_and_run() -> None:
+    listed = run("--help")
+    assert listed.returncode == 0
+    for verb in ("validate", "inspect", "convert", "serve", "worker", "demo", "gateway"):
+        assert f"    {verb} " in listed.stdout, verb
+    serve_help = run("serve", "--help")
+    assert serve_help.returncode == 0 and "--issuer" in serve_help.stdout
+    report = run_main("asp-registry", "load", "/no/such/registry.json")
+    assert "espi_sst_server" in report["modules"]
+    assert report["code"] == 2 and "Traceback" not in report["stderr"]
+
+
+def test_without_the_server_extra_a_server_verb_says_how_to_install_it() -> None:
+    report = run_main("serve", blocked=("flask",))
+    assert report["code"] == 2
+    assert report["stderr"] == (
+        "espi-sst: error: the utility server is not installed; install it with: "
+        "pip install 'espi-sst[server]'\n"
+    )
+    listed = run_main("--help", blocked=("flask",))
+    assert (
+        listed["code"] == 0
+        and "serve" in listed["stdout"]
+        and "needs the server extra" in (listed["stdout"])
+    )

@@ -70,28 +70,6 @@ def test_exported_objects_live_where_documented() -> None:
     assert espi_sst.Document.__module__ == "espi_sst.document"
 
 
-def test_exception_tree_is_as_documented() -> None:
-    """errors.py draws the tree; input errors are also ValueErrors (as in requests)."""
-    e = espi_sst
-    for cls in (e.ParseError, e.SerializeError, e.ValidationError, e.RinError):
-        assert issubclass(cls, e.EspiError) and issubclass(cls, ValueError)
-    assert issubclass(e.UnsafeXmlError, e.ParseError)
-    assert issubclass(e.UnknownCodeWarning, e.EspiWarning)
-    assert issubclass(e.EspiWarning, UserWarning)
-    codes = {
-        cls.code
-        for cls in (
-            e.EspiError,
-            e.ParseError,
-            e.UnsafeXmlError,
-            e.SerializeError,
-            e.ValidationError,
-            e.RinError,
-        )
-    }
-    assert len(codes) == 6, "each error class has its own default code"
-
-
 def test_version_is_a_string() -> None:
     assert isinstance(espi_sst.__version__, str) and espi_sst.__version__.count(".") == 2
 

@@ -11,6 +11,7 @@ asserts the refusal code and that the secret file's content never appears.
 
 from __future__ import annotations
 
+import ast
 import gc
 import io
 import warnings
@@ -446,3 +447,64 @@ def test_environment_is_not_consulted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ESPI_MAX_BYTES", "10")
     xml = f'<feed xmlns="{ATOM}"/>'.encode()
     assert espi_sst.parse(xml).entries == []
+
+
+# ---- one place builds lxml parsers -------------------------------------------------------
+PACKAGE = Path(espi_sst.__file__).parent
+PARSER_FACTORIES = {"XMLParser", "iterparse", "XMLPullParser", "HTMLParser"}
+PARSING_CALLS = {"fromstring", "XML", "parse"}
+
+
+def etree_calls(path: Path) -> Iterator[tuple[str, ast.Call]]:
+    """``etree.<name>(...)`` calls in a source file, by name."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "etree"
+        ):
+            yield node.func.attr, node
+
+
+def test_only_the_safety_module_builds_lxml_parsers() -> None:
+    """Five parser set-ups were written out by hand (issue 19); now xml/_safety.py builds
+    every one, so no reader can forget a setting; every parsing call is given one."""
+    builders = set()
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE).as_posix()
+        for name, call in etree_calls(path):
+            if name in PARSER_FACTORIES:
+                builders.add(relative)
+            if name in PARSING_CALLS:
+                given = len(call.args) >= 2 or any(k.arg == "parser" for k in call.keywords)
+                assert given, f"{relative}:{call.lineno}: etree.{name} without a safe parser"
+    assert builders == {"xml/_safety.py"}
+
+
+FRAGMENT_XXE = (
+    f'<!DOCTYPE x [<!ENTITY secret SYSTEM "file://{PASSWD}">]><x xmlns="urn:example">&secret;</x>'
+)
+
+
+def test_extension_fragments_never_expand_entities() -> None:
+    from espi_sst.xml._decode import make_extension
+
+    try:
+        extension = make_extension(FRAGMENT_XXE)
+    except espi_sst.EspiError:
+        return  # refused outright is fine too
+    text = str(extension.elements)
+    assert not any(marker in text for marker in passwd_markers())
+
+
+def test_batch_list_refuses_a_dtd() -> None:
+    from espi_sst.xml.batch_list import read_batch_list
+
+    body = (
+        f'<!DOCTYPE x [<!ENTITY secret SYSTEM "file://{PASSWD}">]>'
+        f'<BatchList xmlns="{ESPI}"><resources>&secret;</resources></BatchList>'
+    ).encode()
+    with pytest.raises(UnsafeXmlError) as refused:
+        read_batch_list(body)
+    assert refused.value.code == "dtd_forbidden"

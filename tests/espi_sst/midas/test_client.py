@@ -1,4 +1,4 @@
-"""The MIDAS client (:mod:`espi_sst.midas`) against the fake MIDAS on loopback.
+"""The MIDAS client (espi_sst/midas/client.py) against the fake MIDAS on loopback.
 
 Real sockets, no mocks (house style 7): the fake (``espi_sst_server.demo.fake_midas``)
 replays the recorded v2 responses, synthesizes the demo utility's prices, and can be told to
@@ -32,9 +32,6 @@ from espi_sst.midas import (
     PriceInterval,
     RateSchedule,
     RinNotFound,
-    history_chunks,
-    parse_rate_schedule,
-    parse_rin_list,
 )
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -143,29 +140,6 @@ def test_rin_list_v1_bare_array(start_fake: Callable[..., Fake]) -> None:
     ]
     assert listing[0].signal_type == "Rates"
     assert listing[1].last_updated == utc(2023, 6, 7, 22, 57, 48, 23000)
-
-
-def test_rin_list_reads_offsets_and_keeps_unparsable_rate_ids_as_text() -> None:
-    body = sample("v2-rinlist-cec-readme-example.json")
-    (row,) = parse_rin_list(body)
-    assert row.last_updated == utc(2026, 5, 22, 14, 56, 34)  # "...+0000"
-    (odd,) = parse_rin_list({"GHGEmissions": [{"RateID": "not-a-rin", "SignalType": None}]})
-    assert odd.rate_id == "not-a-rin" and odd.signal_type == "" and odd.last_updated is None
-
-
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"Other": []}, "Rates"),
-        ([{"SignalType": "Rates"}], "Rates[0].RateID"),
-        ([{"RateID": "USCA-BNBN-EVT2-0000", "LastUpdated": "yesterday"}], "Rates[0].LastUpdated"),
-        (["USCA-BNBN-EVT2-0000"], "Rates[0]"),
-    ],
-)
-def test_rin_list_shape_errors_name_the_field(body: Any, field: str) -> None:
-    with pytest.raises(MidasResponseError) as caught:
-        parse_rin_list(body)
-    assert caught.value.field == field and field in str(caught.value)
 
 
 # ---- prices --------------------------------------------------------------------------------
@@ -334,21 +308,6 @@ def test_a_session_given_is_used_and_left_open(fake: Fake) -> None:
 
 
 # ---- historical data -----------------------------------------------------------------------
-def test_history_chunks_are_at_most_six_months() -> None:
-    assert history_chunks(date(2025, 1, 1), date(2026, 3, 31)) == [
-        (date(2025, 1, 1), date(2025, 6, 30)),
-        (date(2025, 7, 1), date(2025, 12, 31)),
-        (date(2026, 1, 1), date(2026, 3, 31)),
-    ]
-    assert history_chunks(date(2025, 8, 31), date(2026, 3, 1)) == [
-        (date(2025, 8, 31), date(2026, 2, 27)),  # six months on is Feb 28: stop the day before
-        (date(2026, 2, 28), date(2026, 3, 1)),
-    ]
-    assert history_chunks(date(2026, 1, 1), date(2026, 1, 1)) == [
-        (date(2026, 1, 1), date(2026, 1, 1))
-    ]
-
-
 def test_historical_splits_long_ranges_and_merges(midas: MidasClient, fake: Fake) -> None:
     schedule = midas.historical(E_TOU_C, date(2025, 11, 15), date(2026, 6, 20))
     assert fake.calls("/api/historicaldata") == [
@@ -425,62 +384,3 @@ def test_demo_schedule_on_the_spring_forward_day_has_23_hours(
     peaks = peak_hours(schedule, 0.12)  # PCE ECOplus E-TOU-C winter peak
     assert (peaks[0].start, peaks[4].end) == (utc(2026, 3, 8, 23), utc(2026, 3, 9, 4))
     assert delivery.intervals[0].value == 0.31  # winter off-peak, delivery only
-
-
-# ---- the parser's tolerances ---------------------------------------------------------------
-def test_v1_flex_times_hh_mm_and_a_pacific_recording() -> None:
-    body = sample("v1-valuedata-flex-USCA-FLEX-FXRT-0000.json")
-    (alert,) = parse_rate_schedule(body).intervals
-    assert (alert.start, alert.end) == (utc(2026, 3, 19, 3, 11), utc(2026, 3, 19, 3, 12))
-    assert alert.value == 0.0 and alert.unit == "Event" and alert.day_start == 4  # Thursday
-    (local,) = parse_rate_schedule(body, v1_timezone=PACIFIC).intervals
-    assert local.start == utc(2026, 3, 19, 10, 11)  # 03:11 PDT
-
-
-def test_v2_rows_stay_utc_whatever_the_v1_timezone() -> None:
-    body = sample("v2-valuedata-moer-USCA-SGIP-MOER-PGE-realtime.json")
-    schedule = parse_rate_schedule(body, v1_timezone=PACIFIC)
-    assert schedule.intervals[0].start == utc(2026, 6, 22, 7)
-
-
-def row(**changes: Any) -> dict[str, Any]:
-    entry = dict(
-        sample("v2-valuedata-moer-USCA-SGIP-MOER-PGE-realtime.json")["ValueInformation"][0]
-    )
-    entry.update(changes)
-    return {"RateID": MOER, "ValueInformation": [entry]}
-
-
-def test_holiday_day_type_and_null_value_information() -> None:
-    (holiday,) = parse_rate_schedule(row(DayStart="Holiday", DayEnd=8)).intervals
-    assert holiday.day_start == holiday.day_end == 8
-    assert parse_rate_schedule({"RateID": MOER, "ValueInformation": None}).intervals == []
-
-
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        (row(Value=None), "ValueInformation[0].Value"),
-        (row(Value="0.1"), "ValueInformation[0].Value"),
-        (row(DayStart="Funday"), "ValueInformation[0].DayStart"),
-        (row(DayEnd=9), "ValueInformation[0].DayEnd"),
-        (row(DateStart="22/06/2026"), "ValueInformation[0].DateStart"),
-        (row(TimeEnd="7pm"), "ValueInformation[0].TimeEnd"),
-        (row(TimeEnd="06:59:59"), "ValueInformation[0].TimeEnd"),
-        ({"RateID": MOER, "ValueInformation": {}}, "ValueInformation"),
-        ({"ValueInformation": []}, "body.RateID"),
-        ({"RateID": MOER, "RateName": ["x"], "ValueInformation": []}, "body.RateName"),
-        ([], "body"),
-    ],
-)
-def test_malformed_schedules_name_the_field(body: Any, field: str) -> None:
-    with pytest.raises(MidasResponseError) as caught:
-        parse_rate_schedule(body)
-    assert caught.value.field == field and str(caught.value).startswith(field + ": ")
-
-
-def test_error_codes_are_distinct() -> None:
-    classes = (MidasError, RinNotFound, MidasRateLimited, MidasUnavailable, MidasResponseError)
-    assert len({cls.code for cls in classes}) == len(classes)
-    assert all(issubclass(cls, MidasError) for cls in classes)
-    assert issubclass(MidasError, EspiError)

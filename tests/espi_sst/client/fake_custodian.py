@@ -7,6 +7,10 @@ id_tokens with a chosen wrong claim or signing key, and API resources answering 
 sequence of statuses (429 with Retry-After, 5xx, 401 ...).  Every request is counted per
 endpoint so a test can say how many refreshes and retries happened.
 
+Below the custodian, the ASP's side of the world: a client registered at it (:func:`asp`)
+or already holding the customer's grant (:func:`stored_grant`); conftest.py starts one
+custodian per test.
+
 The customer's consent is not a web page here: :meth:`FakeCustodian.approve` takes the
 authorization URL the client built and returns the redirect back, as the portal would.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import socket
 import threading
 import time
 from collections import Counter
@@ -31,6 +36,7 @@ from joserfc.jwk import KeySet, RSAKey
 from werkzeug.serving import make_server
 
 import espi_sst
+from espi_sst.client import AspClient, MemoryTokenStore, UsagePointInfo
 from espi_sst.model import sst
 from espi_sst.model.atom import Entry, Feed, Link
 from espi_sst.model.espi import ServiceCategory, UsagePoint
@@ -331,3 +337,45 @@ class FakeCustodian:
             return response
 
         return app
+
+
+# ---- the ASP's side: clients of the fake custodian ----------------------------------------
+SCOPE = "FB=4_5_15;IntervalDuration=900;BlockDuration=daily;HistoryLength=13 usage openid"
+
+
+def asp(custodian: FakeCustodian, **options: Any) -> AspClient:
+    settings: dict[str, Any] = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "redirect_uri": REDIRECT_URI,
+        "scope": SCOPE,
+        "token_store": MemoryTokenStore(),
+        **options,
+    }
+    return AspClient.from_issuer(custodian.base_url, **settings)
+
+
+def stored_grant(custodian: FakeCustodian, *, expired: bool = False, **options: Any) -> AspClient:
+    """A client whose store already holds the customer's grant (the code flow done)."""
+    client = asp(custodian, **options)
+    client.token_store.save(AUTHORIZATION_ID, custodian.token(expired=expired))
+    return client
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def query(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def feed_reply(custodian: FakeCustodian) -> Reply:
+    return Reply(200, usage_point_feed(custodian.base_url))
+
+
+def home(custodian: FakeCustodian) -> list[UsagePointInfo]:
+    return [UsagePointInfo(custodian.base_url + POINT, "1", "Home", 0)]

@@ -1,20 +1,7 @@
-"""Prices by RIN from the California Energy Commission's MIDAS server (Title 20 CCR 1623(c)).
+"""Reading MIDAS answers: pure functions of decoded JSON, no I/O (:mod:`.client` asks).
 
-MIDAS (Market Informed Demand Automation Server, ``https://midasapi.energy.ca.gov``) publishes
-every California rate by its Rate Identification Number (:class:`~espi_sst.Rin`); an ASP that
-learned a customer's RIN through the SST asks MIDAS for the prices its devices follow.  Reads
-need no login (MIDAS API v2.0, live since 2026-06-22)::
-
-    with MidasClient() as midas:
-        schedule = midas.prices("USCA-PGPG-0505-0000")
-        price = schedule.current()
-
-Endpoints: ``GET /api/valuedata?ID={RIN}&QueryType=realtime|alldata`` (``realtime`` is 72 h
-from 00:00 Pacific today, ``alldata`` 90 days), ``?SignalType=1`` (the RIN list),
-``?LookupTable={name}`` and ``GET /api/historicaldata/{RIN}?startdate=&enddate=`` (at most six
-months per call: :meth:`MidasClient.historical` splits longer ranges and merges the answers).
-
-Known deviations, tolerated on purpose (each one tested):
+Use them on bodies you already have (recordings, a cache); :class:`~.client.MidasClient`
+uses them on what it fetched.  Known deviations, tolerated on purpose (each one tested):
 
 * v1 sent the price as lowercase ``value`` and ``DayStart`` / ``DayEnd`` as weekday names;
   v2 sends ``Value`` and 1-7 (Monday-Sunday, 8 = holiday).  Both become ``value`` and ints.
@@ -33,54 +20,38 @@ Known deviations, tolerated on purpose (each one tested):
   are UTC otherwise, and v2 rows always are.
 * The URL fields sometimes hold the text ``"None"``; it is read as no URL.
 
-Anything else malformed raises :class:`MidasResponseError` naming the field.  Failures are
-never bare ``requests`` exceptions: 404 for a RIN is :class:`RinNotFound`, throttling (429)
-is retried as ``Retry-After`` says within a bounded wait, then :class:`MidasRateLimited`;
-5xx, refused connections and timeouts are retried with backoff, then
-:class:`MidasUnavailable`.
-
-This is the library's HTTP client layer: ``requests`` (the ``client`` extra) is imported
-only when a :class:`MidasClient` is made, so the core library keeps importing no HTTP client.
+Anything else malformed raises :class:`~.errors.MidasResponseError` naming the field.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from datetime import time as clock_time
-from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-from .errors import EspiError
-from .rin import Rin
-
-if TYPE_CHECKING:
-    import requests
+from ..rin import Rin
+from .errors import MidasResponseError
 
 __all__ = [
-    "DEFAULT_BASE_URL",
+    "HISTORY_MONTHS",
     "HOLIDAY",
-    "MidasClient",
-    "MidasError",
-    "MidasRateLimited",
-    "MidasResponseError",
-    "MidasUnavailable",
+    "PACIFIC",
     "PriceInterval",
     "RateSchedule",
     "RinListing",
-    "RinNotFound",
+    "decode_json",
+    "error_detail",
     "history_chunks",
+    "merge_schedules",
+    "parse_lookup_table",
     "parse_rate_schedule",
     "parse_rin_list",
 ]
 
-DEFAULT_BASE_URL = "https://midasapi.energy.ca.gov"
 HISTORY_MONTHS = 6
 """The most MIDAS serves per ``historicaldata`` call."""
 
@@ -91,7 +62,6 @@ _WEEKDAYS = {
         start=1,
     )
 }
-_JSON = "application/json"
 _RIN_LIST_KEYS = ("Rates", "GHGEmissions", "FlexAlerts", "All")
 PACIFIC = "America/Los_Angeles"
 """The zone of MIDAS's query windows, and of v1's bare timestamps."""
@@ -99,76 +69,6 @@ HOLIDAY = 8
 """``DayStart`` / ``DayEnd`` value of a holiday (v2; v1 wrote ``Holiday``)."""
 
 
-# ---- errors ------------------------------------------------------------------------------
-class MidasError(EspiError):
-    """MIDAS could not answer the question (root of the MIDAS errors).
-
-    Attributes:
-        url: the URL asked, when a request was made.
-        status: the HTTP status received, when there was a response.
-    """
-
-    code = "midas_error"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        url: str | None = None,
-        status: int | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message, code=code)
-        self.url = url
-        self.status = status
-
-
-class RinNotFound(MidasError, LookupError):
-    """MIDAS has no rate with this RIN (HTTP 404): unknown, or retired."""
-
-    code = "midas_rin_not_found"
-
-    def __init__(self, rin: str, message: str, *, url: str | None = None) -> None:
-        super().__init__(message, url=url, status=404)
-        self.rin = rin
-
-
-class MidasRateLimited(MidasError):
-    """MIDAS kept answering 429 (too many requests) for longer than the client may wait.
-
-    Attributes:
-        retry_after: seconds MIDAS asked to wait in its last ``Retry-After``, or None.
-    """
-
-    code = "midas_rate_limited"
-
-    def __init__(self, message: str, *, retry_after: float | None, url: str | None = None) -> None:
-        super().__init__(message, url=url, status=429)
-        self.retry_after = retry_after
-
-
-class MidasUnavailable(MidasError):
-    """MIDAS did not answer usefully (5xx, refused connection, timeout), even after retries."""
-
-    code = "midas_unavailable"
-
-
-class MidasResponseError(MidasError):
-    """MIDAS answered something that is not JSON, or not shaped as documented.
-
-    Attributes:
-        field: where in the body the problem is (``ValueInformation[3].TimeEnd``), if known.
-    """
-
-    code = "midas_bad_response"
-
-    def __init__(self, message: str, *, field: str | None = None, url: str | None = None) -> None:
-        where = f"{field}: " if field else ""
-        super().__init__(f"{where}{message}", url=url)
-        self.field = field
-
-
-# ---- results -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RinListing:
     """One row of the RIN list.
@@ -239,7 +139,6 @@ class RateSchedule:
         return self.at(now if now is not None else datetime.now(UTC))
 
 
-# ---- parsing -----------------------------------------------------------------------------
 def parse_rin_list(body: Any) -> list[RinListing]:
     """Read a RIN list body: v2 ``{"Rates": [...]}`` or v1's bare array.
 
@@ -414,7 +313,7 @@ def _rate_id(row: Mapping[str, Any], where: str) -> Rin | str:
     return Rin.parse(text) if Rin.is_valid(text) else text
 
 
-def _merge(schedules: list[RateSchedule]) -> RateSchedule:
+def merge_schedules(schedules: list[RateSchedule]) -> RateSchedule:
     """One schedule from the answers of consecutive calls; overlaps kept once."""
     seen: set[tuple[datetime, datetime, str, float, str]] = set()
     intervals = []
@@ -448,189 +347,20 @@ def _days_in_month(year: int, month: int) -> int:
     return (following - timedelta(days=1)).day
 
 
-# ---- the client --------------------------------------------------------------------------
-class MidasClient:
-    """A MIDAS reader over one ``requests`` session.
-
-    Args:
-        base_url: the MIDAS server (a test or demo server on loopback, in tests).
-        session: a session to use (its owner closes it); by default the client makes one
-            and :meth:`close` (or leaving the ``with`` block) closes it.
-        timeout: seconds to connect and to wait for each read.
-        max_retries: retries after a 429, a 5xx, a refused connection or a timeout.
-        max_wait: the most seconds the client sleeps in all for one call before giving up:
-            a ``Retry-After`` beyond what is left raises :class:`MidasRateLimited` at once.
-        backoff: seconds before the first retry without ``Retry-After``, doubling after.
-    """
-
-    def __init__(
-        self,
-        base_url: str = DEFAULT_BASE_URL,
-        *,
-        session: requests.Session | None = None,
-        timeout: float = 10,
-        max_retries: int = 2,
-        max_wait: float = 30.0,
-        backoff: float = 0.5,
-    ) -> None:
-        import requests  # the client extra; kept out of the core library's imports
-
-        if max_retries < 0 or timeout <= 0 or max_wait < 0 or backoff < 0:
-            raise ValueError("timeout must be positive; max_retries, max_wait, backoff >= 0")
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.max_wait = max_wait
-        self.backoff = backoff
-        self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
-
-    def __repr__(self) -> str:
-        return f"MidasClient({self.base_url!r})"
-
-    def close(self) -> None:
-        """Close the session if the client made it."""
-        if self._owns_session:
-            self._session.close()
-
-    def __enter__(self) -> MidasClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # -- the API ---------------------------------------------------------------------------
-    def rin_list(self, signal_type: int = 1) -> list[RinListing]:
-        """Every RIN MIDAS publishes for ``signal_type`` (1 = electricity rates)."""
-        return parse_rin_list(self._get("/api/valuedata", {"SignalType": str(signal_type)}))
-
-    def prices(
-        self, rin: Rin | str, *, query: Literal["realtime", "alldata"] = "realtime"
-    ) -> RateSchedule:
-        """The rate's values: ``realtime`` (72 h from 00:00 Pacific today) or ``alldata``.
-
-        Raises:
-            RinNotFound: MIDAS does not know the RIN.
-        """
-        if query not in ("realtime", "alldata"):
-            raise ValueError(f"query is 'realtime' or 'alldata', not {query!r}")
-        rate = _rin_text(rin)
-        body = self._get("/api/valuedata", {"ID": rate, "QueryType": query}, rin=rate)
-        return parse_rate_schedule(body)
-
-    def historical(self, rin: Rin | str, start: date, end: date) -> RateSchedule:
-        """The rate's values from ``start`` to ``end`` (dates, inclusive), in as many calls of
-        at most six months as the range needs, merged into one schedule."""
-        rate = _rin_text(rin)
-        start, end = _day(start), _day(end)
-        path = f"/api/historicaldata/{rate}"
-        return _merge(
-            [
-                parse_rate_schedule(
-                    self._get(
-                        path,
-                        {"startdate": first.isoformat(), "enddate": last.isoformat()},
-                        rin=rate,
-                    )
-                )
-                for first, last in history_chunks(start, end)
-            ]
-        )
-
-    def lookup_table(self, name: str) -> list[dict[str, str]]:
-        """A MIDAS lookup table (``Unit``, ...) as rows of text; null cells are left out."""
-        body = self._get("/api/valuedata", {"LookupTable": name})
-        rows = body.get("data") if isinstance(body, dict) else body
-        if not isinstance(rows, list):
-            raise MidasResponseError("expected a list of rows", field="data")
-        table = []
-        for index, row in enumerate(rows):
-            cells = _object(row, f"data[{index}]")
-            table.append({key: text for key in cells if (text := _text(cells, key, "data"))})
-        return table
-
-    # -- HTTP ------------------------------------------------------------------------------
-    def _get(self, path: str, params: Mapping[str, str], *, rin: str | None = None) -> Any:
-        """GET a JSON body, retrying what may pass and turning every failure into MidasError."""
-        url = self.base_url + path
-        waited = 0.0
-        for attempt in range(1, self.max_retries + 2):
-            outcome = self._once(url, params, rin, attempt)
-            if not isinstance(outcome, _Retry):
-                return outcome
-            if attempt > self.max_retries or waited + outcome.pause > self.max_wait:
-                raise outcome.error
-            time.sleep(outcome.pause)
-            waited += outcome.pause
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
-
-    def _once(self, url: str, params: Mapping[str, str], rin: str | None, attempt: int) -> object:
-        """One request: the decoded body, a :class:`_Retry`, or a raised error."""
-        import requests
-
-        backoff = self.backoff * 2 ** (attempt - 1)
-        tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
-        try:
-            response = self._session.get(
-                url, params=dict(params), timeout=self.timeout, headers={"Accept": _JSON}
-            )
-        except (
-            requests.ConnectionError,
-            requests.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-        ) as exc:
-            error = MidasUnavailable(
-                f"MIDAS at {url} did not answer ({type(exc).__name__}) after {tries}", url=url
-            )
-            error.__cause__ = exc
-            return _Retry(backoff, error)
-        except requests.RequestException as exc:
-            raise MidasError(f"cannot ask MIDAS at {url}: {exc}", url=url) from exc
-        with response:
-            status, content = response.status_code, response.content
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-        if status < 400:
-            return _decode(content, url)
-        detail = _detail(content)
-        said = f"HTTP {status}" + (f" ({detail})" if detail else "")
-        if status == 404 and rin is not None and detail:
-            raise RinNotFound(rin, f"MIDAS has no rate {rin}: {said}", url=url)
-        pause = retry_after if retry_after is not None else backoff
-        if status == 429:
-            wait = f"{retry_after:g} s" if retry_after is not None else "a while"
-            return _Retry(
-                pause,
-                MidasRateLimited(
-                    f"MIDAS is throttling {url}: {said} after {tries}; try again in {wait}",
-                    retry_after=retry_after,
-                    url=url,
-                ),
-            )
-        if status >= 500:
-            return _Retry(
-                pause,
-                MidasUnavailable(
-                    f"MIDAS at {url} answered {said} after {tries}", url=url, status=status
-                ),
-            )
-        hint = " (is the base URL right?)" if status == 404 else ""
-        raise MidasError(f"MIDAS refused {url}: {said}{hint}", url=url, status=status)
+def parse_lookup_table(body: Any) -> list[dict[str, str]]:
+    """Read a ``LookupTable`` body (``{"data": [...]}`` or a bare array) as rows of text;
+    null cells are left out."""
+    rows = body.get("data") if isinstance(body, dict) else body
+    if not isinstance(rows, list):
+        raise MidasResponseError("expected a list of rows", field="data")
+    table = []
+    for index, row in enumerate(rows):
+        cells = _object(row, f"data[{index}]")
+        table.append({key: text for key in cells if (text := _text(cells, key, "data"))})
+    return table
 
 
-@dataclass(frozen=True)
-class _Retry:
-    """A failure that may pass: wait ``pause`` seconds and ask again, or raise ``error``."""
-
-    pause: float
-    error: MidasError
-
-
-def _decode(content: bytes, url: str) -> Any:
+def decode_json(content: bytes, url: str) -> Any:
     try:
         return json.loads(content)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
@@ -640,7 +370,7 @@ def _decode(content: bytes, url: str) -> Any:
         ) from None
 
 
-def _detail(content: bytes) -> str:
+def error_detail(content: bytes) -> str:
     """FastAPI-style ``{"detail": "..."}`` of an error response, or ""."""
     try:
         body = json.loads(content)
@@ -648,34 +378,3 @@ def _detail(content: bytes) -> str:
         return ""
     detail = body.get("detail") if isinstance(body, dict) else None
     return detail if isinstance(detail, str) else ""
-
-
-def _retry_after(header: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
-    if header is None:
-        return None
-    text = header.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
-def _rin_text(rin: Rin | str) -> str:
-    text = str(rin).strip()
-    if not text or any(character in text for character in "/\\?#&% "):
-        raise ValueError(f"{rin!r} is not a RIN (USCA-PGPG-0505-0000)")
-    return text
-
-
-def _day(value: date) -> date:
-    return value.date() if isinstance(value, datetime) else value
