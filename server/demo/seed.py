@@ -26,6 +26,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from ..errors import ConfigurationError
 from ..security import hash_secret
 from ..sst.pricing import DayUsage, combined_cycle_cost, cycle_cost
 from ..storage.models import (
@@ -63,7 +64,7 @@ def demo_uuid(*name: str) -> str:
     return str(uuid.uuid5(NAMESPACE, "/".join(name)))
 
 
-class AlreadySeededError(RuntimeError):
+class AlreadySeededError(ConfigurationError):
     """The database already holds data; the demo seed only fills an empty one."""
 
     code = "already_seeded"

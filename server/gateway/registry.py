@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import DocumentError
+
 REGISTRY_FORMAT = "espi-sst-gateway-registry/1"
 ENTITY_KINDS = ("IOU", "POU", "CCA")
 SST_PREFIX = "/SST/v1"
@@ -40,7 +42,7 @@ _CCA_FIELDS = frozenset({"udc", "online_accounts"})
 _ENTITY_FIELDS = _REQUIRED_ENTITY_FIELDS | _CCA_FIELDS
 
 
-class GatewayRegistryError(ValueError):
+class GatewayRegistryError(DocumentError):
     """A gateway registry that cannot be used; no configuration was generated from it.
 
     Attributes:
@@ -50,21 +52,6 @@ class GatewayRegistryError(ValueError):
     """
 
     code = "gateway_registry_invalid"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        index: int | None = None,
-        field: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.index = index
-        self.field = field
-        if code is not None:
-            self.code = code
 
 
 @dataclass(frozen=True)

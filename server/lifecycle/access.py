@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from espi_sst.model.enums import AuthorizationStatus
 
+from ..errors import InvalidInput
 from ..storage.models import (
     Application,
     Authorization,
@@ -61,16 +62,10 @@ ENDED_REASONS = frozenset(ENDED_BECAUSE) | {"dequalified", "blocked"}
 MAX_TEXT = 256  # Application.software_id / qualification_reason columns
 
 
-class LifecycleError(ValueError):
+class LifecycleError(InvalidInput):
     """A lifecycle request that cannot be done (unknown usage point, bad status ...)."""
 
     code = "lifecycle_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
 
 
 def may_request_consent(application: Application) -> bool:

@@ -23,15 +23,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..errors import DocumentError
 from ..storage.models import Application, AuditEvent
 from ._rows import audit
-from .access import MAX_TEXT, LifecycleError, QualificationChange, set_qualification
+from .access import MAX_TEXT, QualificationChange, set_qualification
 
 REGISTRY_FORMAT = "espi-sst-asp-registry/1"
 REGISTRY_STATUSES = ("qualified", "dequalified", "suspended")
 
 
-class RegistryError(LifecycleError):
+class RegistryError(DocumentError):
     """An ASP registry file that cannot be loaded; nothing of it was applied.
 
     Attributes:
@@ -40,18 +41,6 @@ class RegistryError(LifecycleError):
     """
 
     code = "asp_registry_invalid"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        index: int | None = None,
-        field: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message, code=code)
-        self.index = index
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ from typing import Protocol, runtime_checkable
 
 from flask import Flask
 
+from ..errors import DeliveryError
+
 __all__ = [
     "LogNotifier",
     "Notifier",
@@ -41,7 +43,7 @@ __all__ = [
 EXTENSION_KEY = "espi_sst_notifier"
 
 
-class NotifierError(RuntimeError):
+class NotifierError(DeliveryError, RuntimeError):
     """A message was not delivered; the message says where and why.
 
     Attributes:

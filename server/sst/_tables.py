@@ -33,12 +33,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
+from ..errors import InvalidInput
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-class TableError(ValueError):
+class TableError(InvalidInput):
     """A table that cannot be used; nothing of it was applied.
 
     Attributes:

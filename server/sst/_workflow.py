@@ -1,5 +1,5 @@
 """What every step of the rate-change workflow shares (1623(c)(1)(D); concept design 7.9,
-7.15): the statuses, the API's refusal, and :func:`announce` -- the audit event and the
+7.15): the statuses and :func:`announce` -- the audit event and the
 ASP's BatchList notification each step writes in its own transaction.
 """
 
@@ -17,19 +17,6 @@ from ..storage.models import AuditEvent, RateChangeRequestRecord
 Status = sst.RateChangeStatus
 OPEN = (Status.awaitingConfirmation.value, Status.confirmed.value, Status.submitted.value)
 """Statuses of a request still in progress: one per usage point (migration 0004's index)."""
-
-
-class RateChangeError(Exception):
-    """A request the API refuses: HTTP status, error code, and what to do about it."""
-
-    def __init__(
-        self, status: int, error: str, description: str, *, retry_after: int | None = None
-    ) -> None:
-        super().__init__(description)
-        self.status = status
-        self.error = error
-        self.description = description
-        self.retry_after = retry_after  # seconds, for a 429
 
 
 def resource_url(app: Flask, record: RateChangeRequestRecord) -> str:

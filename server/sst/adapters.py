@@ -11,9 +11,13 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import ConfigurationError
 
-class AdapterConfigError(RuntimeError):
+
+class AdapterConfigError(ConfigurationError):
     """A configured adapter that cannot be loaded."""
+
+    code = "adapter_unloadable"
 
 
 def load_factory(setting: object, default: Callable[..., Any]) -> Callable[..., Any]:

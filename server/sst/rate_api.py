@@ -48,6 +48,7 @@ from espi_sst import Rin
 from espi_sst.errors import RinError
 from espi_sst.model import sst
 
+from ..errors import InvalidInput
 from .adapters import AdapterConfigError
 from .catalog import GENERATION
 from .comparison import ComparisonRequest, ComparisonResult, Estimate
@@ -58,7 +59,7 @@ RETRYABLE = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF = 2.0
 
 
-class RateApiAnswerError(ValueError):
+class RateApiAnswerError(InvalidInput):
     """The rate-analysis API answered something this source cannot pass on."""
 
     code = "rate_api_answer_invalid"

@@ -558,3 +558,16 @@ def test_adapters_name_a_missing_setting(open_world: Callable[..., SstWorld]) ->
         world.client.get(alex.url("/RateInformation"), headers=alex.headers)
     with pytest.raises(Exception, match="RATE_TABLE must be"):
         current_table({"rate": "x.csv"})
+
+
+def test_a_broken_adapter_is_a_json_500_that_keeps_its_reason_in_the_log(
+    open_world: Callable[..., SstWorld], caplog: pytest.LogCaptureFixture
+) -> None:
+    world = open_world(RATE_CATALOG=TABLE_CATALOG, PROPAGATE_EXCEPTIONS=False)
+    alex = world.grant("alex")
+    answer = world.client.get(alex.url("/RateInformation"), headers=alex.headers)
+    assert answer.status_code == 500
+    assert answer.json == {
+        "error": "server_error",
+        "error_description": "the resource server failed",
+    }
