@@ -14,6 +14,12 @@ from typing import Any
 
 from flask import Flask
 
+RESOURCE_PATH = "/espi/1_1/resource"
+"""Where the ESPI resource API is mounted (REQ.21 REST, ESPI 1_1): the blueprint's prefix,
+and the path of every resource URL built from ``ISSUER`` outside a request (discovery
+metadata, the ASPs' notifications).  The gateway generator keeps its own copy
+(``gateway/directory.py``), checked equal by its tests."""
+
 DEFAULTS: dict[str, Any] = {
     # Storage: SQLite in the instance folder unless a URL is given (PostgreSQL:
     # postgresql+psycopg://user:pass@127.0.0.1/espi).

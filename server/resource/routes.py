@@ -37,8 +37,9 @@ from ..oauth.guard import Grant, current_grant
 from ..security import now
 from ..storage import db
 from ..storage.models import Application, Authorization, UsagePoint
+from ..storage.zones import zone_of
 from . import access
-from .blocks import LAST_DAY, Calendar, day_block, day_blocks, zone_of
+from .blocks import LAST_DAY, Calendar, day_block, day_blocks
 from .build import EntryBuilder
 from .build_asp import application_entry, authorization_entry, service_status
 from .errors import bad_parameter, insufficient_scope, not_found

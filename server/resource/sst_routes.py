@@ -156,10 +156,22 @@ def _comparison_entry(
 def bill_comparison_feed_response(sid: str, uid: str) -> Response:
     """The current billing cycle's comparison, as a feed of one (both URL forms)."""
     authorization, _query, point = usage_point_in(sid, uid, Category.SST_BILL_COMPARISON)
-    record = comparison.current_comparison(current_app, db.session, point, now=now())
+    record = comparison.current_comparison(
+        current_app, db.session, point, now=now(), read_usage=_upstream_usage(authorization)
+    )
     entry = _comparison_entry(authorization, sid, point, record)
     make = builder(authorization)
     return atom(make.feed(sst_href(sid, uid, BILL_COMPARISON), BILL_COMPARISON, [entry], now=now()))
+
+
+def _upstream_usage(authorization: Authorization) -> comparison.UsageReader | None:
+    """Bolt-on mode: the usage to price is upstream, read with this request's bearer token."""
+    if not current_app.config.get("UPSTREAM_RESOURCE_URL"):
+        return None
+    from ..upstream.usage import UpstreamUsage
+
+    bearer = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    return UpstreamUsage(current_app, authorization.subscription_uuid, bearer)
 
 
 @bp.get("/Subscription/<sid>/UsagePoint/<uid>/BillComparison")

@@ -22,7 +22,8 @@ from flask import request
 
 from espi_sst.model import Link
 
-PREFIX = "/espi/1_1/resource"
+from ..config import RESOURCE_PATH as PREFIX
+
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:espi-sst:resource")
 
 

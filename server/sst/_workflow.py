@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from espi_sst.model import sst
 
+from ..config import RESOURCE_PATH
 from ..outbox.queue import enqueue_asp_notification
-from ..resource.urls import PREFIX
 from ..storage.models import AuditEvent, RateChangeRequestRecord
 
 Status = sst.RateChangeStatus
@@ -22,7 +22,7 @@ OPEN = (Status.awaitingConfirmation.value, Status.confirmed.value, Status.submit
 def resource_url(app: Flask, record: RateChangeRequestRecord) -> str:
     """The request's absolute URL (from the configured issuer: workers have no request)."""
     return (
-        f"{app.config['ISSUER']}{PREFIX}/Subscription/{record.authorization.subscription_uuid}"
+        f"{app.config['ISSUER']}{RESOURCE_PATH}/Subscription/{record.authorization.subscription_uuid}"
         f"/UsagePoint/{record.usage_point.uuid}/RateChangeRequest/{record.uuid}"
     )
 

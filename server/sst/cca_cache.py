@@ -37,8 +37,8 @@ from espi_sst import Rin
 from espi_sst.errors import RinError
 from espi_sst.rin import RinRole
 
-from ..resource.blocks import zone_of
 from ..storage.models import AuditEvent, Tariff, UsagePoint
+from ..storage.zones import zone_of
 from ._tables import Row, TableError, epoch_of, fail, parse_moment, read_table, required_text
 from .catalog import GENERATION
 

@@ -30,7 +30,6 @@ from espi_sst.model import espi as m
 from espi_sst.model import sst
 from espi_sst.model.sst import MAX_VALIDITY_SECONDS, add_months
 
-from ..resource.blocks import zone_of
 from ..security import new_uuid
 from ..storage.models import (
     BillComparisonRecord,
@@ -40,6 +39,7 @@ from ..storage.models import (
     Tariff,
     UsagePoint,
 )
+from ..storage.zones import zone_of
 from . import pricing
 from .catalog import CurrentRates, RateOption, caches_generation_rin, catalog_for
 
@@ -72,6 +72,24 @@ class ComparisonResult:
     not yet run); the GET still gets it, and the next GET asks the source again."""
 
 
+Interval = tuple[int, int, float]
+"""One reading: start, duration (epoch seconds) and kWh."""
+Usage = tuple[list[Interval], list[Interval] | None, int | None, int | None]
+"""Delivered and exported (None: no export channel) kWh per interval in the period, and the
+first and last moment of the data held (None: none)."""
+
+
+class UsageReader(Protocol):
+    """Where a point's interval data come from when this server does not hold them.
+
+    Bolt-on mode: the existing custodian, read with the ASP's token inside the ASP's request
+    (``upstream/usage.py``).  The HTTP layer makes it and passes it in, so the domain never
+    reads the request (its token, ``flask.g``) itself.
+    """
+
+    def __call__(self, point: UsagePoint, usage_start: int, usage_end: int) -> Usage: ...
+
+
 @dataclass(frozen=True)
 class ComparisonRequest:
     """What a source is asked: one usage point, its rates, and the 12 months to price."""
@@ -82,6 +100,8 @@ class ComparisonRequest:
     usage_start: int  # local midnight, 12 months before usage_end
     usage_end: int  # the start of the current billing cycle
     zone: tzinfo
+    read_usage: UsageReader | None = None
+    """Bolt-on mode's reader of the usage held upstream; None outside a request."""
 
 
 class BillComparisonSource(Protocol):
@@ -115,14 +135,22 @@ def _epoch(moment: datetime, zone: tzinfo) -> int:
 
 
 def current_comparison(
-    app: Flask, session: Session, point: UsagePoint, *, now: int
+    app: Flask,
+    session: Session,
+    point: UsagePoint,
+    *,
+    now: int,
+    read_usage: UsageReader | None = None,
 ) -> BillComparisonRecord:
-    """This cycle's comparison for ``point``: the stored one, or computed once and stored."""
+    """This cycle's comparison for ``point``: the stored one, or computed once and stored.
+
+    ``read_usage``: in bolt-on mode, where the usage is held upstream (see
+    :class:`UsageReader`)."""
     cycle_start, next_cycle = cycle_bounds(point, now)
     stored = _stored(session, point.id, cycle_start)
     if stored is not None:
         return stored
-    result = compute(app, session, point, cycle_start)
+    result = compute(app, session, point, cycle_start, read_usage=read_usage)
     record = BillComparisonRecord(
         uuid=new_uuid(),
         usage_point_id=point.id,
@@ -173,7 +201,14 @@ def _estimate_row(estimate: Estimate) -> dict[str, Any]:
     }
 
 
-def compute(app: Flask, session: Session, point: UsagePoint, cycle_start: int) -> ComparisonResult:
+def compute(
+    app: Flask,
+    session: Session,
+    point: UsagePoint,
+    cycle_start: int,
+    *,
+    read_usage: UsageReader | None = None,
+) -> ComparisonResult:
     """Ask the configured source (``BILL_COMPARISON_SOURCE``) about the 12 months before
     ``cycle_start``."""
     from .adapters import load_factory
@@ -189,6 +224,7 @@ def compute(app: Flask, session: Session, point: UsagePoint, cycle_start: int) -
         usage_start=usage_start,
         usage_end=cycle_start,
         zone=zone,
+        read_usage=read_usage,
     )
     factory = load_factory(app.config.get("BILL_COMPARISON_SOURCE"), TariffBillComparison)
     source: BillComparisonSource = factory(session, app.config)
@@ -318,21 +354,19 @@ class TariffBillComparison:
         )
         return found
 
-    def _usage(
-        self, point: UsagePoint, request: ComparisonRequest
-    ) -> tuple[
-        list[tuple[int, int, float]], list[tuple[int, int, float]] | None, int | None, int | None
-    ]:
+    def _usage(self, point: UsagePoint, request: ComparisonRequest) -> Usage:
         """Delivered and exported kWh per interval in the period, and the data's extent."""
-        if self.config.get("UPSTREAM_RESOURCE_URL"):
-            return _usage_from_upstream(point, request)
+        if self.config.get("UPSTREAM_RESOURCE_URL"):  # bolt-on mode: the data are upstream
+            if request.read_usage is None:
+                return [], None, None, None
+            return request.read_usage(point, request.usage_start, request.usage_end)
         channels = self.session.execute(
             select(MeterReading.id, ReadingType.flow_direction, ReadingType.power_of_ten_multiplier)
             .join(ReadingType, ReadingType.id == MeterReading.reading_type_id)
             .where(MeterReading.usage_point_id == point.id, ReadingType.uom == 72)  # Wh
         ).all()
-        delivered: list[tuple[int, int, float]] = []
-        exported: list[tuple[int, int, float]] | None = None
+        delivered: list[Interval] = []
+        exported: list[Interval] | None = None
         first = last = None
         margin = timedelta(days=1).total_seconds()
         for reading_id, flow, power in channels:
@@ -360,74 +394,3 @@ class TariffBillComparison:
                     end = rows[-1][0] + rows[-1][1]
                     last = end if last is None else max(last, end)
         return delivered, exported, first, last
-
-
-def _usage_from_upstream(
-    point: UsagePoint, request: ComparisonRequest
-) -> tuple[
-    list[tuple[int, int, float]], list[tuple[int, int, float]] | None, int | None, int | None
-]:
-    """Bolt-on mode: the 12 months come from the existing custodian, read with the ASP's
-    token (the comparison is computed inside the ASP's request, once per billing cycle).
-
-    One subscription feed GET bounded by ``published-min``/``-max`` (a day of margin at
-    each end: blocks are published at local midnight), read with the library; the point's
-    Wh channels, forward = delivered, reverse = exported (Net Billing).
-    """
-    from datetime import UTC
-
-    from flask import current_app, g
-    from flask import request as http_request
-
-    import espi_sst
-
-    from ..upstream.forward import get
-
-    grant = getattr(g, "espi_grant", None)
-    if grant is None or grant.authorization is None:
-        return [], None, None, None
-    bearer = http_request.headers.get("Authorization", "").partition(" ")[2].strip()
-    upstream = str(current_app.config["UPSTREAM_RESOURCE_URL"]).rstrip("/")
-    window = {
-        "published-min": datetime.fromtimestamp(request.usage_start - 86400, UTC).isoformat(),
-        "published-max": datetime.fromtimestamp(request.usage_end + 86400, UTC).isoformat(),
-    }
-    answer = get(
-        current_app,
-        f"{upstream}/Subscription/{grant.authorization.subscription_uuid}",
-        bearer=bearer,
-        params=window,
-    )
-    if answer.status != 200:
-        return [], None, None, None
-    document = espi_sst.parse(answer.body)
-    delivered: list[tuple[int, int, float]] = []
-    exported: list[tuple[int, int, float]] | None = None
-    first = last = None
-    marker = f"/UsagePoint/{point.uuid}"
-    for reading in document.interval_readings():
-        context = reading.context
-        kind = context.reading_type
-        if (
-            context.usage_point is None
-            or marker not in context.usage_point
-            or kind is None
-            or kind.uom != 72
-            or reading.start is None
-            or reading.duration is None
-            or reading.value is None
-        ):
-            continue
-        kwh = reading.value * 10 ** (kind.power_of_ten_multiplier or 0) / 1000
-        start, duration = reading.start, reading.duration
-        if kind.flow_direction == RECEIVED:
-            if exported is None:
-                exported = []
-            if request.usage_start <= start < request.usage_end:
-                exported.append((start, duration, kwh))
-            continue
-        first = start if first is None else min(first, start)
-        last = start + duration if last is None else max(last, start + duration)
-        if request.usage_start <= start < request.usage_end:
-            delivered.append((start, duration, kwh))
-    return delivered, exported, first, last

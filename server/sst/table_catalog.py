@@ -48,8 +48,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..resource.blocks import zone_of
 from ..storage.models import LocalTimeParameters, Tariff, UsagePoint
+from ..storage.zones import zone_of
 from ._rate_table import (
     Assignment,
     RateRow,

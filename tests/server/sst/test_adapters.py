@@ -35,7 +35,6 @@ from adapter_support import (
     write_csv,
 )
 from espi_sst_server.outbox.queue import open_payload
-from espi_sst_server.resource.blocks import zone_of
 from espi_sst_server.sst.cca_cache import CcaFileError, load_cca_file
 from espi_sst_server.sst.precomputed import load_precomputed
 from espi_sst_server.sst.table_catalog import (
@@ -45,6 +44,7 @@ from espi_sst_server.sst.table_catalog import (
     sync_rate_table,
 )
 from espi_sst_server.storage.models import AuditEvent, Tariff, UsagePoint
+from espi_sst_server.storage.zones import zone_of
 from espi_sst_server.worker import Worker
 from sqlalchemy import select, update
 from sst_world import Granted, SstWorld
