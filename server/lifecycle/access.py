@@ -42,6 +42,7 @@ from ..storage.models import (
     UsagePoint,
     authorization_usage_point,
 )
+from ..storage.rows import audit, revoke_tokens, rowcount
 from ._mail import (
     ENDED_BECAUSE,
     WITHDRAWN_BECAUSE,
@@ -49,7 +50,6 @@ from ._mail import (
     tell_access_withdrawn,
     utility_name,
 )
-from ._rows import audit, revoke_tokens, rowcount
 
 ACTIVE = AuthorizationStatus.Active
 ENDED = AuthorizationStatus.Revoked

@@ -25,8 +25,8 @@ from ..limits import clients as client_limits
 from ..security import hash_secret, new_uuid, now
 from ..storage import db
 from ..storage.models import Application, Authorization, Token
+from ..storage.rows import audit
 from .adapters import OAuthClient, OAuthToken
-from .audit import record
 from .grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -89,8 +89,12 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         token["authorizationURI"] = f"{base}/Authorization/{authorization.uuid}"
     else:
         token["resourceURI"] = f"{base}/ApplicationInformation/{client.row.uuid}"
-    record(
-        "client:" + client.get_client_id(), f"token_issued:{grant_type}", subject=f"family:{family}"
+    audit(
+        db.session,
+        now(),
+        "client:" + client.get_client_id(),
+        f"token_issued:{grant_type}",
+        subject=f"family:{family}",
     )
     db.session.commit()
 

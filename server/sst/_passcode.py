@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from espi_sst.model import sst
 
 from ..errors import Refused
-from ..lifecycle._rows import rowcount
 from ..storage.models import RateChangeRequestRecord
-from ._workflow import Status, announce, asp_actor, audit
+from ..storage.rows import audit, rowcount
+from ._workflow import Status, announce, asp_actor, state, subject
 
 HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)  # OWASP minimum
 
@@ -82,7 +82,14 @@ def confirm(
     attempt, stored = claimed
     if _matches(stored, code.strip()):
         return _confirmed(app, session, record, attempt, maximum, now)
-    audit(session, record, "rate_change_confirmation_failed", now, actor=asp_actor(record))
+    audit(
+        session,
+        now,
+        asp_actor(record),
+        "rate_change_confirmation_failed",
+        subject(record),
+        state(record),
+    )
     if attempt < maximum:
         return ConfirmationOutcome(False, maximum - attempt, record.status)
     rejected = session.execute(

@@ -5,6 +5,8 @@ ASP's BatchList notification each step writes in its own transaction.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 from sqlalchemy.orm import Session
 
@@ -12,7 +14,8 @@ from espi_sst.model import sst
 
 from ..config import RESOURCE_PATH
 from ..outbox.queue import enqueue_asp_notification
-from ..storage.models import AuditEvent, RateChangeRequestRecord
+from ..storage.models import RateChangeRequestRecord
+from ..storage.rows import audit
 
 Status = sst.RateChangeStatus
 OPEN = (Status.awaitingConfirmation.value, Status.confirmed.value, Status.submitted.value)
@@ -31,27 +34,23 @@ def asp_actor(record: RateChangeRequestRecord) -> str:
     return f"client:{record.authorization.application.client_id}"
 
 
-def audit(
-    session: Session, record: RateChangeRequestRecord, action: str, now: int, *, actor: str
-) -> None:
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            action=action,
-            subject=f"rate_change_request:{record.uuid}",
-            detail={
-                "status": record.status,
-                "usage_point": record.usage_point.uuid,
-                "customer": record.usage_point.customer.uuid,
-                "client": record.authorization.application.client_id,
-                "target_rin": record.target_rin,
-                "rejection_reason": record.rejection_reason,
-                "effective_date": record.effective_date,
-                "otp_attempts": record.otp_attempts,
-            },
-        )
-    )
+def subject(record: RateChangeRequestRecord) -> str:
+    """The audit log's name for a rate change request."""
+    return f"rate_change_request:{record.uuid}"
+
+
+def state(record: RateChangeRequestRecord) -> dict[str, Any]:
+    """What the audit log keeps of a request at each step."""
+    return {
+        "status": record.status,
+        "usage_point": record.usage_point.uuid,
+        "customer": record.usage_point.customer.uuid,
+        "client": record.authorization.application.client_id,
+        "target_rin": record.target_rin,
+        "rejection_reason": record.rejection_reason,
+        "effective_date": record.effective_date,
+        "otp_attempts": record.otp_attempts,
+    }
 
 
 _ACTORS = {
@@ -70,7 +69,8 @@ def announce(
 ) -> None:
     """Audit the step and tell the ASP (a BatchList naming the request), in this transaction."""
     actor = _ACTORS.get(action, "system")
-    audit(session, record, action, now, actor=asp_actor(record) if actor == "asp" else actor)
+    who = asp_actor(record) if actor == "asp" else actor
+    audit(session, now, who, action, subject(record), state(record))
     enqueue_asp_notification(
         session,
         application=record.authorization.application,

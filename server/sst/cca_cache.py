@@ -35,9 +35,11 @@ from sqlalchemy.orm import Session
 
 from espi_sst import Rin
 from espi_sst.errors import RinError
+from espi_sst.model.enums import ServiceKind
 from espi_sst.rin import RinRole
 
-from ..storage.models import AuditEvent, Tariff, UsagePoint
+from ..storage.models import Tariff, UsagePoint
+from ..storage.rows import audit
 from ..storage.zones import zone_of
 from ._tables import Row, TableError, epoch_of, fail, parse_moment, read_table, required_text
 from .catalog import GENERATION
@@ -116,14 +118,13 @@ def load_cca_file(
         point.generation_tariff = tariff
         point.rate_effective_date = max(point.rate_effective_date or 0, effective)
         report.assigned += 1
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            action="cca_rins_loaded",
-            subject=f"cca:{cca}",
-            detail={"file": Path(path).name, **report.as_dict()},
-        )
+    audit(
+        session,
+        at=now,
+        actor=actor,
+        action="cca_rins_loaded",
+        subject=f"cca:{cca}",
+        detail={"file": Path(path).name, **report.as_dict()},
     )
     session.flush()
     return report
@@ -208,7 +209,7 @@ def _points(
         chunk = keys[start : start + CHUNK]
         for point in session.scalars(
             select(UsagePoint).where(
-                UsagePoint.service_kind == 0,
+                UsagePoint.service_kind == ServiceKind.electricity,
                 UsagePoint.uuid.in_(chunk) | UsagePoint.service_agreement.in_(chunk),
             )
         ):

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from espi_sst import Rin
 from espi_sst.model import espi as m
 from espi_sst.model import sst
+from espi_sst.model.enums import Currency, FlowDirectionKind, ServiceKind, UnitSymbolKind
 from espi_sst.model.sst import MAX_VALIDITY_SECONDS, add_months
 
 from ..security import new_uuid
@@ -44,9 +45,6 @@ from . import pricing
 from .catalog import CurrentRates, RateOption, caches_generation_rin, catalog_for
 
 COST_UNITS = 100_000  # ESPI cost: 1e-5 of the currency
-USD = 840
-DELIVERED = 1  # ReadingType.flow_direction: forward
-RECEIVED = 19  # reverse (rooftop solar export)
 
 
 @dataclass(frozen=True)
@@ -108,6 +106,29 @@ class BillComparisonSource(Protocol):
     """A utility's rate-analysis tool."""
 
     def compare(self, request: ComparisonRequest) -> ComparisonResult: ...
+
+
+NOT_OFFERED = ComparisonResult(
+    sst.ComparisonStatus.noRateTool,
+    "no rate comparison is offered for this service (only electric rates have RINs)",
+)
+"""The answer for a service without a rate to compare (gas, or no rate on file)."""
+
+
+def rate_to_compare(request: ComparisonRequest) -> sst.CurrentRate | None:
+    """The current rate the estimates are compared with: the bundled or delivery rate of an
+    electric service; None when there is none (then the answer is :data:`NOT_OFFERED`)."""
+    if request.point.service_kind != ServiceKind.electricity:
+        return None
+    return next((r for r in request.current.rates if r.role is not sst.Role.generation), None)
+
+
+def only_rate(tariff_code: str) -> ComparisonResult:
+    """The answer when the current rate is the only one open to the service agreement."""
+    return ComparisonResult(
+        sst.ComparisonStatus.singleEligibleRate,
+        f"{tariff_code} is the only rate this service agreement is eligible for",
+    )
 
 
 # ---- billing cycles ---------------------------------------------------------------------
@@ -226,7 +247,7 @@ def compute(
         zone=zone,
         read_usage=read_usage,
     )
-    factory = load_factory(app.config.get("BILL_COMPARISON_SOURCE"), TariffBillComparison)
+    factory = load_factory(app.config, "BILL_COMPARISON_SOURCE", TariffBillComparison)
     source: BillComparisonSource = factory(session, app.config)
     return source.compare(request)
 
@@ -273,17 +294,12 @@ class TariffBillComparison:
 
     def compare(self, request: ComparisonRequest) -> ComparisonResult:
         point = request.point
-        if point.service_kind != 0 or point.tariff is None or point.tariff.definition is None:
-            return ComparisonResult(
-                sst.ComparisonStatus.noRateTool,
-                "no rate comparison is offered for this service (only electric rates have RINs)",
-            )
+        electric = point.service_kind == ServiceKind.electricity
+        if not electric or point.tariff is None or point.tariff.definition is None:
+            return NOT_OFFERED
         options = [o for o in request.options if o.switchable and o.tariff is not None]
         if not any(o.tariff is not None and o.tariff.id != point.tariff.id for o in options):
-            return ComparisonResult(
-                sst.ComparisonStatus.singleEligibleRate,
-                f"{point.tariff.code} is the only rate this service agreement is eligible for",
-            )
+            return only_rate(point.tariff.code)
         delivered, exported, first, last = self._usage(point, request)
         if first is None or last is None or first > request.usage_start or last < request.usage_end:
             held = 0 if first is None or last is None else max(0, last - first)
@@ -314,7 +330,7 @@ class TariffBillComparison:
             estimates.append(
                 Estimate(tariff.rin, tariff.code, tariff.name, cost, is_current, basis)
             )
-        currency = int((point.tariff.definition or {}).get("currency_code", USD))
+        currency = int((point.tariff.definition or {}).get("currency_code", Currency.USD))
         return ComparisonResult(
             sst.ComparisonStatus.available,
             None,
@@ -363,7 +379,7 @@ class TariffBillComparison:
         channels = self.session.execute(
             select(MeterReading.id, ReadingType.flow_direction, ReadingType.power_of_ten_multiplier)
             .join(ReadingType, ReadingType.id == MeterReading.reading_type_id)
-            .where(MeterReading.usage_point_id == point.id, ReadingType.uom == 72)  # Wh
+            .where(MeterReading.usage_point_id == point.id, ReadingType.uom == UnitSymbolKind.Wh)
         ).all()
         delivered: list[Interval] = []
         exported: list[Interval] | None = None
@@ -385,9 +401,9 @@ class TariffBillComparison:
                 for s, d, v in rows
                 if request.usage_start <= s < request.usage_end
             ]
-            if flow == RECEIVED:
+            if flow == FlowDirectionKind.reverse:  # received: rooftop solar export
                 exported = values
-            elif flow == DELIVERED or flow is None:
+            elif flow == FlowDirectionKind.forward or flow is None:  # delivered
                 delivered.extend(values)
                 if rows:
                     first = rows[0][0] if first is None else min(first, rows[0][0])
