@@ -25,7 +25,6 @@ from authlib.oauth2.rfc6749.errors import (
 )
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
 from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
@@ -367,10 +366,5 @@ def discovery() -> Any:
 
 
 def init_app(app: Any) -> None:
+    """Register the endpoints (a CSRF failure is answered by ``errors/wire.py``)."""
     app.register_blueprint(bp)
-
-    @app.errorhandler(CSRFError)
-    def _csrf(error: CSRFError) -> tuple[str, int]:
-        return render_template(
-            "portal/error.html", error="csrf", description=error.description
-        ), 400

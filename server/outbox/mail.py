@@ -304,7 +304,7 @@ def _factory(setting: object) -> Callable[[Flask], object]:
     found = load_named(setting, "NOTIFIER")
     if not callable(found):
         raise TypeError(f"NOTIFIER {setting!r} is not a factory(app) -> Notifier")
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _flag(config: dict[str, object], key: str, default: bool) -> bool:

@@ -137,7 +137,7 @@ def _resolve(host: str, port: int) -> list[Address]:
     return [ipaddress.ip_address(str(entry[4][0]).split("%", 1)[0]) for entry in found]
 
 
-class _PinnedAdapter(IPFilterAdapter):  # type: ignore[misc]
+class _PinnedAdapter(IPFilterAdapter):
     """requests-hardened's adapter (resolve once, connect to that address, Host/SNI/cert for
     the name), with this module's rule applied to the address it pinned."""
 

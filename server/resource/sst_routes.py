@@ -36,7 +36,12 @@ from ..security import now
 from ..sst import comparison, rate_change
 from ..sst.catalog import catalog_for
 from ..storage import db
-from ..storage.models import Authorization, RateChangeRequestRecord, UsagePoint
+from ..storage.models import (
+    Authorization,
+    BillComparisonRecord,
+    RateChangeRequestRecord,
+    UsagePoint,
+)
 from . import access
 from .build import EntryBuilder, moment
 from .errors import not_found
@@ -183,9 +188,9 @@ def bill_comparison_feed(sid: str, uid: str) -> Response:
 def bill_comparison(sid: str, uid: str, bid: str) -> Response:
     authorization, _query, point = usage_point_in(sid, uid, Category.SST_BILL_COMPARISON)
     record = db.session.scalar(
-        select(comparison.BillComparisonRecord).where(
-            comparison.BillComparisonRecord.uuid == bid,
-            comparison.BillComparisonRecord.usage_point_id == point.id,
+        select(BillComparisonRecord).where(
+            BillComparisonRecord.uuid == bid,
+            BillComparisonRecord.usage_point_id == point.id,
         )
     )
     if record is None:

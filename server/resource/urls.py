@@ -22,7 +22,10 @@ from flask import request
 
 from espi_sst.model import Link
 
-from ..config import RESOURCE_PATH as PREFIX
+from ..config import RESOURCE_PATH
+
+PREFIX = RESOURCE_PATH
+"""Where the blueprint is mounted (``config.RESOURCE_PATH``)."""
 
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:espi-sst:resource")
 

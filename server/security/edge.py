@@ -151,9 +151,9 @@ def screen() -> None:
         _log(refusal)
         raise
     except RequestEntityTooLarge:  # Werkzeug, while reading the body or parsing the form
-        refusal = _form_or_body_too_large()
-        _log(refusal)
-        raise refusal from None
+        too_large = _form_or_body_too_large()
+        _log(too_large)
+        raise too_large from None
 
 
 def _form_or_body_too_large() -> Refused:

@@ -123,7 +123,7 @@ def rate_to_compare(request: ComparisonRequest) -> sst.CurrentRate | None:
     return next((r for r in request.current.rates if r.role is not sst.Role.generation), None)
 
 
-def only_rate(tariff_code: str) -> ComparisonResult:
+def only_rate(tariff_code: str | None) -> ComparisonResult:
     """The answer when the current rate is the only one open to the service agreement."""
     return ComparisonResult(
         sst.ComparisonStatus.singleEligibleRate,
