@@ -134,3 +134,12 @@ def test_an_error_without_a_status_is_a_500_that_never_describes_it(
     response = client.get(f"{prefix}/fault")
     assert response.status_code == 500
     assert "secret detail" not in response.text and "rates.csv" not in response.text
+
+
+def test_a_form_without_its_csrf_token_gets_the_page_from_the_one_handler(
+    client: FlaskClient,
+) -> None:
+    refused = client.post("/portal/login", data={"username": "alice", "password": "x"})
+    assert refused.status_code == 400 and refused.mimetype == "text/html"
+    assert "csrf: The CSRF token is missing." in refused.text
+    assert refused.headers["Cache-Control"] == "no-store"
