@@ -33,15 +33,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from espi_sst import Rin
-from espi_sst.errors import RinError
 from espi_sst.model.enums import ServiceKind
 from espi_sst.rin import RinRole
 
 from ..storage.models import Tariff, UsagePoint
 from ..storage.rows import audit
 from ..storage.zones import zone_of
-from ._tables import Row, TableError, epoch_of, fail, parse_moment, read_table, required_text
+from ._tables import (
+    Row,
+    TableError,
+    epoch_of,
+    fail,
+    parse_moment,
+    read_table,
+    required_text,
+    rin_of,
+)
 from .catalog import GENERATION
 
 CCA_COLUMNS = (
@@ -132,10 +139,7 @@ def load_cca_file(
 
 def _line(row: Row) -> _Line:
     text = row["generation_rin"]
-    try:
-        rin = Rin.parse(text)
-    except RinError as exc:
-        raise fail(row, "generation_rin", str(exc), CcaFileError) from None
+    rin = rin_of(row, "generation_rin", CcaFileError)
     if rin.role is not RinRole.GENERATION:
         raise fail(
             row,

@@ -34,12 +34,19 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from espi_sst import Rin
-from espi_sst.errors import RinError
 from espi_sst.model import sst
 from espi_sst.model.enums import Currency
 
-from ._tables import Row, TableCache, TableError, fail, file_stamp, read_table, required_text
+from ._tables import (
+    Row,
+    TableCache,
+    TableError,
+    fail,
+    file_stamp,
+    read_table,
+    required_text,
+    rin_of,
+)
 from .adapters import AdapterConfigError
 from .comparison import (
     NOT_OFFERED,
@@ -175,10 +182,7 @@ def _row(row: Row) -> tuple[sst.ComparisonStatus, Estimate | None, int]:
         if filled:
             raise fail(row, filled[0], f"a {status.value} row prices no rate; leave it empty", E)
         return status, None, currency
-    try:
-        rin = str(Rin.parse(row["rin"]))
-    except RinError as exc:
-        raise fail(row, "rin", str(exc), E) from None
+    rin = str(rin_of(row, "rin", E))
     try:
         cost = float(row["annual_cost"])
     except ValueError:
