@@ -7,12 +7,21 @@ JSON when they can be: ``ESPI_ACCESS_TOKEN_SECONDS=600``).
 
 from __future__ import annotations
 
+import importlib
 import os
 import secrets
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+
+from .errors import ConfigurationError
+
+RESOURCE_PATH = "/espi/1_1/resource"
+"""Where the ESPI resource API is mounted (REQ.21 REST, ESPI 1_1): the blueprint's prefix,
+and the path of every resource URL built from ``ISSUER`` outside a request (discovery
+metadata, the ASPs' notifications).  The gateway generator keeps its own copy
+(``gateway/directory.py``), checked equal by its tests."""
 
 DEFAULTS: dict[str, Any] = {
     # Storage: SQLite in the instance folder unless a URL is given (PostgreSQL:
@@ -220,3 +229,24 @@ def _persistent_secret(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def load_named(
+    setting: object, key: str, *, error: type[ConfigurationError] = ConfigurationError
+) -> object:
+    """What a setting that may name code stands for.
+
+    ``"package.module:attribute"`` is imported and the attribute returned; anything else (an
+    object or a callable: tests, embedding apps) is returned as it is.  A name that cannot
+    be imported fails here, at first use, naming the setting (``key``).  Every such setting
+    -- the SST adapters, ``NOTIFIER``, ``IDENTITY_SOURCE`` -- is read by this one function.
+    """
+    if not isinstance(setting, str):
+        return setting
+    module_name, colon, attribute = setting.partition(":")
+    if not (module_name and colon and attribute):
+        raise error(f"{key} must be 'package.module:attribute', got {setting!r}")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise error(f"cannot load {key} {setting!r}: {exc}") from exc

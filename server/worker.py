@@ -44,7 +44,8 @@ from .security import now as current_time
 from .sst import rate_change
 from .sst.billing import backend_for
 from .storage import db
-from .storage.models import AuditEvent, RateChangeRequestRecord
+from .storage.models import RateChangeRequestRecord
+from .storage.rows import audit
 
 log = logging.getLogger(__name__)
 Status = rate_change.Status
@@ -168,14 +169,13 @@ class Worker:
                 report.errors += 1
                 log.exception("billing backend failed for rate change %s", request_id)
                 error = f"{type(exc).__name__}: {exc}"[:500]
-                session.add(
-                    AuditEvent(
-                        at=now,
-                        actor="system",
-                        action="rate_change_submission_failed",
-                        subject=f"rate_change_request:{record.uuid}",
-                        detail={"error": error},
-                    )
+                audit(
+                    session,
+                    at=now,
+                    actor="system",
+                    action="rate_change_submission_failed",
+                    subject=f"rate_change_request:{record.uuid}",
+                    detail={"error": error},
                 )
                 session.commit()
                 decided += self._give_up(session, record, error, now=now, lease_until=now + lease)
@@ -205,14 +205,13 @@ class Worker:
         ):
             return 0
         try:
-            session.add(
-                AuditEvent(
-                    at=now,
-                    actor="system",
-                    action="rate_change_gave_up",
-                    subject=f"rate_change_request:{uuid}",
-                    detail={"attempts": attempts, "limit": limit, "error": error},
-                )
+            audit(
+                session,
+                at=now,
+                actor="system",
+                action="rate_change_gave_up",
+                subject=f"rate_change_request:{uuid}",
+                detail={"attempts": attempts, "limit": limit, "error": error},
             )
             rate_change.decide(
                 self.app,

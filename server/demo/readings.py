@@ -17,14 +17,16 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from espi_sst.model.enums import QualityOfReading
+
 from ..sst.pricing import DayUsage
 from ._timeline import LocalDay
 from .customers import CustomerSpec
 from .load_shapes import cloud_factor, solar_day
 
 WH_PER_KW_INTERVAL = 250  # 1 kW for 15 minutes
-ESTIMATED = 8  # QualityOfReading.estimated_using_reference_day
-INTERPOLATED = 9  # QualityOfReading.estimated_using_linear_interpolation
+ESTIMATED = QualityOfReading.estimated_using_reference_day
+INTERPOLATED = QualityOfReading.estimated_using_linear_interpolation
 UNIT_SCALE = 1e-3  # Wh -> kWh, millitherm -> therm
 
 

@@ -26,6 +26,20 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from espi_sst.model.enums import (
+    AccumulationKind,
+    CommodityKind,
+    DataQualifierKind,
+    FlowDirectionKind,
+    MeasurementKind,
+    PhaseCodeKind,
+    ServiceKind,
+    TimeAttributeKind,
+    UnitMultiplierKind,
+    UnitSymbolKind,
+)
+
+from ..errors import ConfigurationError
 from ..security import hash_secret
 from ..sst.pricing import DayUsage, combined_cycle_cost, cycle_cost
 from ..storage.models import (
@@ -63,7 +77,7 @@ def demo_uuid(*name: str) -> str:
     return str(uuid.uuid5(NAMESPACE, "/".join(name)))
 
 
-class AlreadySeededError(RuntimeError):
+class AlreadySeededError(ConfigurationError):
     """The database already holds data; the demo seed only fills an empty one."""
 
     code = "already_seeded"
@@ -154,7 +168,7 @@ class _Seeder:
         self.session.add(customer)
         temperatures = spec.climate.daily_means(self.days, self.rng("weather", spec.climate.name))
         rate_since = timeline.add_months(first.replace(day=spec.read_day), -spec.on_rate_months)
-        electric = self._usage_point(spec, customer, "electric", 0)
+        electric = self._usage_point(spec, customer, "electric", ServiceKind.electricity)
         electric.tariff = self.tariffs[spec.tariff]
         if spec.generation_tariff:
             electric.generation_tariff = self.tariffs[spec.generation_tariff]
@@ -167,9 +181,9 @@ class _Seeder:
         if spec.switched_from is not None:
             electric.last_voluntary_change_at = electric.rate_effective_date
         series = electric_series(spec, self.days, temperatures, self.rng(spec.username, "electric"))
-        channels = [("delivered", series.delivered, 1)]
+        channels = [("delivered", series.delivered, FlowDirectionKind.forward)]
         if series.received is not None:
-            channels.append(("received", series.received, 19))
+            channels.append(("received", series.received, FlowDirectionKind.reverse))
         for name, values, flow in channels:
             reading = self._meter_reading(electric, name, _electric_type(flow))
             self._insert(
@@ -178,7 +192,7 @@ class _Seeder:
         self._summaries(spec, electric, series)
         points = [electric]
         if spec.gas:
-            gas = self._usage_point(spec, customer, "gas", 1)
+            gas = self._usage_point(spec, customer, "gas", ServiceKind.gas)
             gas.rate_effective_date = electric.rate_effective_date
             daily = gas_series(spec, self.days, temperatures, self.rng(spec.username, "gas"))
             reading = self._meter_reading(gas, "delivered", _gas_type())
@@ -261,7 +275,7 @@ class _Seeder:
             self.session.execute(statement, chunk)
 
     def _summaries(self, spec: CustomerSpec, point: UsagePoint, series: Series) -> None:
-        gas = point.service_kind == 1
+        gas = point.service_kind == ServiceKind.gas
         profile: str | None
         by_day = {day.day: index for index, day in enumerate(self.days)}
         for start, stop in timeline.billing_cycles(
@@ -323,37 +337,38 @@ class _Seeder:
 _ONE_DAY = timedelta(days=1)
 
 
-def _electric_type(flow_direction: int) -> ReadingType:
+def _electric_type(flow_direction: FlowDirectionKind) -> ReadingType:
+    delivered = flow_direction == FlowDirectionKind.forward
     return ReadingType(
-        title="15-minute energy, Wh, " + ("delivered" if flow_direction == 1 else "received"),
-        accumulation_behaviour=4,  # deltaData
-        commodity=1,  # electricity, secondary metered
+        title="15-minute energy, Wh, " + ("delivered" if delivered else "received"),
+        accumulation_behaviour=AccumulationKind.deltaData,
+        commodity=CommodityKind.electricity_SecondaryMetered,
         currency=CURRENCY_USD,
-        data_qualifier=12,  # normal
-        flow_direction=flow_direction,  # 1 forward (delivered), 19 reverse (received)
+        data_qualifier=DataQualifierKind.normal,
+        flow_direction=flow_direction,
         interval_length=timeline.INTERVAL,
-        kind=12,  # energy
-        phase=769,  # S1, S2 to N: US residential split phase
-        power_of_ten_multiplier=0,
-        time_attribute=0,
-        uom=72,  # Wh
+        kind=MeasurementKind.energy,
+        phase=PhaseCodeKind.S12N_769,  # US residential split phase
+        power_of_ten_multiplier=UnitMultiplierKind.none,
+        time_attribute=TimeAttributeKind.none,
+        uom=UnitSymbolKind.Wh,
     )
 
 
 def _gas_type() -> ReadingType:
     return ReadingType(
         title="Daily gas, therm x 10^-3, delivered",
-        accumulation_behaviour=4,
-        commodity=7,  # natural gas
+        accumulation_behaviour=AccumulationKind.deltaData,
+        commodity=CommodityKind.naturalGas,
         currency=CURRENCY_USD,
-        data_qualifier=12,
-        flow_direction=1,
+        data_qualifier=DataQualifierKind.normal,
+        flow_direction=FlowDirectionKind.forward,
         interval_length=86400,
-        kind=12,
-        phase=0,
-        power_of_ten_multiplier=-3,  # millitherms: a summer day is well under one therm
-        time_attribute=0,
-        uom=169,  # therm
+        kind=MeasurementKind.energy,
+        phase=PhaseCodeKind.none,
+        power_of_ten_multiplier=UnitMultiplierKind.m,  # millitherms: a summer day is under one
+        time_attribute=TimeAttributeKind.none,
+        uom=UnitSymbolKind.therm,
     )
 
 

@@ -52,7 +52,7 @@ from .mail_sink import MailSink
 from .sample_asp import ASP_PORT, load_asp_factory, serve_sample_asp
 from .seed import seed
 
-ENTITIES = {
+ENTITIES: dict[str, dict[str, Any]] = {
     "PGE": {"name": "Pacific Gas and Electric (demo)", "kind": "IOU", "caches": True},
     "SCE": {"name": "Southern California Edison (demo)", "kind": "IOU", "caches": False},
     "PCE": {"name": "Peninsula Clean Energy (demo)", "kind": "CCA", "udc": "PGE"},

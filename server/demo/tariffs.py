@@ -43,9 +43,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from espi_sst.model.enums import Currency
+
 from ..sst.pricing import FORMAT, period_names
 
-CURRENCY_USD = 840  # ISO 4217, the ESPI currency code
+CURRENCY_USD = int(Currency.USD)  # ISO 4217, the ESPI currency code
 BASE_SERVICES_CHARGE = 24.15  # $/month, 2026 PG&E residential (illustrative)
 EXPORT_CREDIT_PER_KWH = 0.05  # Net Billing Tariff export credit, a rough annual average
 

@@ -17,7 +17,7 @@ from .registry import SST_PREFIX, GatewayRegistry
 
 DIRECTORY_FORMAT = "espi-sst-gateway-directory/1"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
-# The server's resource API path (server/resource/urls.py PREFIX); kept as a literal so the
+# The server's resource API path (server/config.py RESOURCE_PATH); kept as a literal so the
 # generator needs none of the server's storage or web modules.
 RESOURCE_PATH = "/espi/1_1/resource"
 

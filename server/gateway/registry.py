@@ -14,14 +14,14 @@ generator with a message naming the entry and field, never route ASPs' traffic w
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from ..errors import DocumentError
+from ..security.strict_json import Checker, read_json_file
 
 REGISTRY_FORMAT = "espi-sst-gateway-registry/1"
 ENTITY_KINDS = ("IOU", "POU", "CCA")
@@ -34,13 +34,12 @@ _ID = re.compile(r"[A-Z0-9]{2,16}", re.ASCII)
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!&()*+,=%-]+", re.ASCII)
 # An upstream's path goes into proxy_pass and a proxy_cookie_path regex: plain characters.
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9._~/-]*", re.ASCII)
-_TOP_FIELDS = frozenset({"format", "public_base_url", "entities"})
-_REQUIRED_ENTITY_FIELDS = frozenset({"id", "name", "kind", "upstream"})
-_CCA_FIELDS = frozenset({"udc", "online_accounts"})
-_ENTITY_FIELDS = _REQUIRED_ENTITY_FIELDS | _CCA_FIELDS
+_TOP_FIELDS = ("format", "public_base_url", "entities")
+_REQUIRED_ENTITY_FIELDS = ("id", "name", "kind", "upstream")
+_CCA_FIELDS = ("udc", "online_accounts")
 
 
-class GatewayRegistryError(ValueError):
+class GatewayRegistryError(DocumentError):
     """A gateway registry that cannot be used; no configuration was generated from it.
 
     Attributes:
@@ -50,21 +49,6 @@ class GatewayRegistryError(ValueError):
     """
 
     code = "gateway_registry_invalid"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        index: int | None = None,
-        field: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.index = index
-        self.field = field
-        if code is not None:
-            self.code = code
 
 
 @dataclass(frozen=True)
@@ -112,24 +96,8 @@ def load_gateway_registry(path: str | os.PathLike[str]) -> GatewayRegistry:
     Raises:
         GatewayRegistryError: the file is unreadable, not JSON, or invalid.
     """
-    source = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise GatewayRegistryError(
-            f"{source}: cannot read the registry file: {exc.strerror}", code="unreadable"
-        ) from None
-    try:
-        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
-    except UnicodeDecodeError:
-        raise GatewayRegistryError(f"{source}: the registry is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise GatewayRegistryError(
-            f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
-    except ValueError as exc:  # a duplicate key
-        raise GatewayRegistryError(f"{source}: {exc}") from None
-    return parse_gateway_registry(data, source=source)
+    data, _digest = read_json_file(path, GatewayRegistryError)
+    return parse_gateway_registry(data, source=str(path))
 
 
 def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayRegistry:
@@ -143,27 +111,9 @@ def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayR
         GatewayRegistryError: naming the entry index and field, and how to fix it.
     """
 
-    def fail(
-        message: str, index: int | None = None, name: str | None = None
-    ) -> GatewayRegistryError:
-        where = "" if index is None else f"entities[{index}]"
-        if name is not None:
-            where = f"{where}.{name}" if where else name
-        return GatewayRegistryError(
-            f"{source}: {where}: {message}" if where else f"{source}: {message}",
-            index=index,
-            field=name,
-        )
-
-    if not isinstance(data, Mapping):
-        raise fail("the registry must be a JSON object with format, public_base_url, entities")
-    if missing := sorted(_TOP_FIELDS - data.keys()):
-        raise fail("missing (required)", name=missing[0])
-    if unknown := sorted(data.keys() - _TOP_FIELDS):
-        raise fail(
-            "unknown field (this reader knows format, public_base_url, entities)",
-            name=unknown[0],
-        )
+    check = Checker(source, "entities", GatewayRegistryError)
+    fail = check.fail
+    data = check.fields(data, _TOP_FIELDS)
     if data["format"] != REGISTRY_FORMAT:
         raise fail(f"{data['format']!r} is not {REGISTRY_FORMAT!r}", name="format")
     base_problem = _url_problem(data["public_base_url"], path_allowed=False)
@@ -175,17 +125,8 @@ def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayR
 
     entities: list[Entity] = []
     seen: dict[str, int] = {}
-    for index, item in enumerate(items):
-        if not isinstance(item, Mapping):
-            raise fail("must be an object with id, name, kind, upstream", index)
-        if missing := sorted(_REQUIRED_ENTITY_FIELDS - item.keys()):
-            raise fail("missing (required)", index, missing[0])
-        if unknown := sorted(item.keys() - _ENTITY_FIELDS):
-            raise fail(
-                "unknown field (id, name, kind, upstream, udc, online_accounts)",
-                index,
-                unknown[0],
-            )
+    for index, value in enumerate(items):
+        item = check.fields(value, _REQUIRED_ENTITY_FIELDS, _CCA_FIELDS, index=index)
         entity_id = item["id"]
         if not isinstance(entity_id, str) or not _ID.fullmatch(entity_id):
             raise fail(
@@ -208,7 +149,7 @@ def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayR
         if problem:
             raise fail(problem, index, "upstream")
         if kind == "CCA":
-            if missing := sorted(_CCA_FIELDS - item.keys()):
+            if missing := sorted(set(_CCA_FIELDS) - item.keys()):
                 raise fail(
                     "missing (required for a CCA: its distribution utility and whether its "
                     "customers have online accounts with the CCA)",
@@ -219,7 +160,7 @@ def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayR
                 raise fail("must be the id of a listed IOU or POU", index, "udc")
             if not isinstance(item["online_accounts"], bool):
                 raise fail("must be true or false", index, "online_accounts")
-        elif present := sorted(_CCA_FIELDS & item.keys()):
+        elif present := sorted(item.keys() & set(_CCA_FIELDS)):
             raise fail(f"only a CCA has this field (this entity is a {kind})", index, present[0])
         entities.append(
             Entity(
@@ -273,12 +214,3 @@ def _url_problem(value: Any, *, path_allowed: bool) -> str | None:
     if not _PLAIN_PATH.fullmatch(parts.path):
         return f"{value!r}: a path may only have letters, digits, '.', '_', '~', '-' and '/'"
     return None
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in found:
-            raise ValueError(f"duplicate key {key!r}")
-        found[key] = value
-    return found

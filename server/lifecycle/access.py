@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from espi_sst.model.enums import AuthorizationStatus
 
+from ..errors import InvalidInput
 from ..storage.models import (
     Application,
     Authorization,
@@ -41,6 +42,7 @@ from ..storage.models import (
     UsagePoint,
     authorization_usage_point,
 )
+from ..storage.rows import audit, revoke_tokens, rowcount
 from ._mail import (
     ENDED_BECAUSE,
     WITHDRAWN_BECAUSE,
@@ -48,7 +50,6 @@ from ._mail import (
     tell_access_withdrawn,
     utility_name,
 )
-from ._rows import audit, revoke_tokens, rowcount
 
 ACTIVE = AuthorizationStatus.Active
 ENDED = AuthorizationStatus.Revoked
@@ -61,16 +62,10 @@ ENDED_REASONS = frozenset(ENDED_BECAUSE) | {"dequalified", "blocked"}
 MAX_TEXT = 256  # Application.software_id / qualification_reason columns
 
 
-class LifecycleError(ValueError):
+class LifecycleError(InvalidInput):
     """A lifecycle request that cannot be done (unknown usage point, bad status ...)."""
 
     code = "lifecycle_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
 
 
 def may_request_consent(application: Application) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from espi_sst.scope import Scope
 
+from ..errors import InvalidInput
 from ..outbox.outbound import DestinationRefused, check_notify_uri
 from ..security import hash_secret, new_token, new_uuid, now
 from ..storage.models import Application
@@ -35,8 +36,10 @@ MAX_SOFTWARE_ID = 256  # Application.software_id
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-class RegistrationError(ValueError):
+class RegistrationError(InvalidInput):
     """A client registration that cannot be accepted (the message says why)."""
+
+    code = "invalid_registration"
 
 
 @dataclass(frozen=True)

@@ -11,27 +11,26 @@ changes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..errors import DocumentError
+from ..security.strict_json import Checker, read_json_file
 from ..storage.models import Application, AuditEvent
-from ._rows import audit
-from .access import MAX_TEXT, LifecycleError, QualificationChange, set_qualification
+from ..storage.rows import audit
+from .access import MAX_TEXT, QualificationChange, set_qualification
 
 REGISTRY_FORMAT = "espi-sst-asp-registry/1"
 REGISTRY_STATUSES = ("qualified", "dequalified", "suspended")
 
 
-class RegistryError(LifecycleError):
+class RegistryError(DocumentError):
     """An ASP registry file that cannot be loaded; nothing of it was applied.
 
     Attributes:
@@ -40,18 +39,6 @@ class RegistryError(LifecycleError):
     """
 
     code = "asp_registry_invalid"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        index: int | None = None,
-        field: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message, code=code)
-        self.index = index
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -105,9 +92,9 @@ class RegistryReport:
 
 
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)", re.ASCII)
-_TOP_FIELDS = frozenset({"format", "published", "asps"})
-_REQUIRED_ENTRY_FIELDS = frozenset({"software_id", "name", "status"})
-_ENTRY_FIELDS = _REQUIRED_ENTRY_FIELDS | {"reason"}
+_TOP_FIELDS = ("format", "published", "asps")
+_REQUIRED_ENTRY_FIELDS = ("software_id", "name", "status")
+_OPTIONAL_ENTRY_FIELDS = ("reason",)
 
 
 def parse_asp_registry(document: str | os.PathLike[str] | Mapping[str, Any]) -> AspRegistry:
@@ -126,40 +113,10 @@ def parse_asp_registry(document: str | os.PathLike[str] | Mapping[str, Any]) -> 
         source, data = "<document>", document
     else:
         source = str(document)
-        try:
-            raw = Path(document).read_bytes()
-        except OSError as exc:
-            raise RegistryError(
-                f"{source}: cannot read the registry file: {exc.strerror}", code="unreadable"
-            ) from None
-        digest = hashlib.sha256(raw).hexdigest()
-        try:
-            data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
-        except UnicodeDecodeError:
-            raise RegistryError(f"{source}: the registry is not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise RegistryError(
-                f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-            ) from None
-        except ValueError as exc:
-            raise RegistryError(f"{source}: {exc}") from None
-
-    def fail(message: str, index: int | None = None, name: str | None = None) -> RegistryError:
-        where = "" if index is None else f"asps[{index}]"
-        if name is not None:
-            where = f"{where}.{name}" if where else name
-        return RegistryError(
-            f"{source}: {where}: {message}" if where else f"{source}: {message}",
-            index=index,
-            field=name,
-        )
-
-    if not isinstance(data, Mapping):
-        raise fail("the registry must be a JSON object with format, published and asps")
-    if missing := sorted(_TOP_FIELDS - data.keys()):
-        raise fail("missing (required)", name=missing[0])
-    if unknown := sorted(data.keys() - _TOP_FIELDS):
-        raise fail("unknown field (this reader knows format, published, asps)", name=unknown[0])
+        data, digest = read_json_file(document, RegistryError)
+    check = Checker(source, "asps", RegistryError)
+    fail = check.fail
+    data = check.fields(data, _TOP_FIELDS)
     if data["format"] != REGISTRY_FORMAT:
         raise fail(f"{data['format']!r} is not {REGISTRY_FORMAT!r}", name="format")
     published_text = data["published"]
@@ -177,13 +134,8 @@ def parse_asp_registry(document: str | os.PathLike[str] | Mapping[str, Any]) -> 
         raise fail("must be a list of ASP entries", name="asps")
     entries: list[RegistryEntry] = []
     seen: dict[str, int] = {}
-    for index, item in enumerate(asps):
-        if not isinstance(item, Mapping):
-            raise fail("must be an object with software_id, name, status", index)
-        if missing := sorted(_REQUIRED_ENTRY_FIELDS - item.keys()):
-            raise fail("missing (required)", index, missing[0])
-        if unknown := sorted(item.keys() - _ENTRY_FIELDS):
-            raise fail("unknown field (software_id, name, status, reason)", index, unknown[0])
+    for index, value in enumerate(asps):
+        item = check.fields(value, _REQUIRED_ENTRY_FIELDS, _OPTIONAL_ENTRY_FIELDS, index=index)
         for key in ("software_id", "name"):
             value = item[key]
             if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
@@ -210,15 +162,6 @@ def parse_asp_registry(document: str | os.PathLike[str] | Mapping[str, Any]) -> 
             RegistryEntry(item["software_id"], item["name"], item["status"], reason or None)
         )
     return AspRegistry(published, published_text, tuple(entries), source, digest)
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"the key {key!r} appears twice in one object")
-        result[key] = value
-    return result
 
 
 def load_asp_registry(

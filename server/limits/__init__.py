@@ -47,9 +47,10 @@ purpose: what they guard are 256-bit secrets, and counting every attempt per cla
 let a stranger lock the client out; ``limits/clients.py`` says how they count instead.)  An
 empty limit string switches one limit off.
 
-Refused requests get 429 (RFC 6585 section 4) with ``Retry-After`` in seconds: an HTML page
-on the portal, ``{"error": "too_many_requests", "error_description": ...}`` elsewhere (the
-shape of RFC 6749 section 5.2 and of the resource API's errors).
+Refused requests get 429 (RFC 6585 section 4) with ``Retry-After`` in seconds
+(:class:`~espi_sst_server.errors.TooManyRequests`, answered by ``server/errors/wire.py``): an
+HTML page on the portal, ``{"error": "too_many_requests", "error_description": ...}``
+elsewhere (the shape of RFC 6749 section 5.2 and of the resource API's errors).
 
 One Limiter per app: a Flask-Limiter instance holds one storage and one configuration, and a
 process may hold several apps (tests; two workers' apps sharing a Redis).  So the decorators
@@ -67,15 +68,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask, current_app, g, jsonify, make_response, render_template, request
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.wrappers import Response
 
+from ..errors import TooManyRequests
+from ..errors.wire import answer
 from ..security import hash_secret
 
 EXTENSION = "espi_sst_limits"
-_BROWSER_PATHS = ("/portal/", "/oauth/authorize")
-"""Where a person reads the answer: these get an HTML page, everything else JSON."""
 _LONGEST_CLEAR_KEY = 100
 """Client-chosen key parts longer than this are hashed (bounded storage keys)."""
 
@@ -213,31 +214,12 @@ def _retry_after(error: RateLimitExceeded) -> int:
 def _too_many_requests(error: RateLimitExceeded) -> Response:
     seconds = _retry_after(error)
     current_app.logger.warning("rate limit %s reached at %s", error.limit.limit, request.path)
-    return too_many_requests(seconds)
-
-
-def too_many_requests(seconds: int) -> Response:
-    """The 429 of every limit: Retry-After, no-store, HTML or JSON by path."""
-    if request.path.startswith(_BROWSER_PATHS):
-        page = render_template(
-            "portal/error.html",
-            error="too_many_requests",
-            description=f"Too many sign-in attempts; try again in {seconds} seconds.",
-        )
-        response = make_response(page, 429)
-    else:
-        response = jsonify(
-            error="too_many_requests",
-            error_description=f"too many requests; retry after {seconds} seconds",
-        )
-        response.status_code = 429
-    response.headers["Retry-After"] = str(seconds)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return answer(TooManyRequests(seconds))
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its own Limiter (configured by ``RATELIMIT_*``) and the one 429 handler."""
+    """Give the app its own Limiter (configured by ``RATELIMIT_*``); Flask-Limiter's refusal
+    is answered as :class:`~espi_sst_server.errors.TooManyRequests`."""
     app.extensions[EXTENSION] = RateLimits(app)
     app.register_error_handler(RateLimitExceeded, _too_many_requests)
 
@@ -249,5 +231,4 @@ __all__ = [
     "otp_confirmation_limit",
     "remote_address",
     "second_factor_limit",
-    "too_many_requests",
 ]

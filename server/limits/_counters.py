@@ -8,7 +8,7 @@ view, so those limits count here, with the ``limits`` library Flask-Limiter itse
 by every process when ``RATELIMIT_STORAGE_URI`` says so).
 
 ``hit`` counts a request and refuses it when a limit is over; ``check`` refuses without
-counting.  A refusal is ``abort`` with the 429 every other limit answers (``limits/__init__.py``).
+counting.  A refusal is the :class:`~espi_sst_server.errors.TooManyRequests` every other limit answers.
 If the storage fails (Redis gone), each process counts in memory until it is back, as
 Flask-Limiter does with ``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED``: no 500s, no unlimited gap.
 """
@@ -20,12 +20,13 @@ import threading
 import time
 import weakref
 
-from flask import abort, current_app
+from flask import current_app
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import STRATEGIES, RateLimiter
 
-from . import EXTENSION, RateLimits, too_many_requests
+from ..errors import TooManyRequests
+from . import EXTENSION, RateLimits
 
 _FALLBACKS: weakref.WeakKeyDictionary[RateLimits, RateLimiter] = weakref.WeakKeyDictionary()
 _FALLBACK_LOCK = threading.Lock()
@@ -99,7 +100,7 @@ def _count(setting: str, key: str, scope: str, *, counting: bool) -> None:
         seconds = _over(_fallback(limits), items, identifiers, counting)
     if seconds is not None:
         current_app.logger.warning("rate limit %s reached (%s, %s)", setting, scope, key)
-        abort(too_many_requests(seconds))
+        raise TooManyRequests(seconds)
 
 
 def hit(setting: str, key: str, scope: str) -> None:

@@ -29,7 +29,7 @@ be stopped.  So:
 
 Counts live in Flask-Limiter's storage (``limits/_counters.py``): in Redis, shared by every
 process, when ``RATELIMIT_STORAGE_URI`` says so.  Refusals are the usual 429 with
-``Retry-After`` and ``Cache-Control: no-store`` (``limits.too_many_requests``).
+``Retry-After`` and ``Cache-Control: no-store`` (``errors.TooManyRequests``).
 """
 
 from __future__ import annotations

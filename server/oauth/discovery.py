@@ -15,8 +15,8 @@ from flask import current_app
 
 from espi_sst.scope import Category
 
+from ..config import RESOURCE_PATH
 from . import responses
-from .server import RESOURCE_BASE
 
 
 def metadata() -> dict[str, Any]:
@@ -53,6 +53,6 @@ def metadata() -> dict[str, Any]:
         "claims_supported": ["sub", "name", "email", "auth_time", "nonce", "c_hash", "at_hash"],
         "authorization_response_iss_parameter_supported": True,
         "require_pushed_authorization_requests": False,
-        "espi_resource_endpoint": f"{issuer}{RESOURCE_BASE}",
+        "espi_resource_endpoint": f"{issuer}{RESOURCE_PATH}",
         "service_documentation": f"{issuer}/",
     }

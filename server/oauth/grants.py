@@ -27,7 +27,6 @@ from sqlalchemy import select, update
 
 from espi_sst.scope import Scope
 
-from ..lifecycle._rows import revoke_tokens, rowcount
 from ..lifecycle.usable import grant_refusal
 from ..security import hash_secret, now
 from ..storage import db
@@ -38,8 +37,8 @@ from ..storage.models import (
     RetailCustomer,
     Token,
 )
+from ..storage.rows import audit, revoke_tokens, rowcount
 from .adapters import OAuthClient, OAuthCode, OAuthToken
-from .audit import record
 
 Params = list[tuple[str, str]]
 """Authorization response parameters, in order."""
@@ -143,7 +142,9 @@ def _refuse_replayed_code(row: AuthorizationCode, moment: int) -> None:
     (it held the lock this request waited on), so a racer revokes the winner's token too.
     Committed here: the refusal that follows rolls back nothing of it."""
     revoked = revoke_tokens(db.session, Token.authorization_id == row.authorization_id, moment)
-    record(
+    audit(
+        db.session,
+        now(),
         "client:" + row.client_id,
         "code_reused",
         subject=f"authorization:{row.authorization_id}",
@@ -161,7 +162,9 @@ def _qualification(client_id: str) -> str | None:
 def revoke_family(family: str, *, reason: str) -> int:
     """Revoke every live token of a family (the caller commits); how many."""
     revoked = revoke_tokens(db.session, Token.family == family, now())
-    record(
+    audit(
+        db.session,
+        now(),
         "system",
         "token_family_revoked",
         subject=f"family:{family}",
@@ -261,7 +264,13 @@ def _refuse_reused_refresh_token(row: Token) -> None:
     if used_at is None:
         return
     revoke_family(row.family, reason="refresh token reused")
-    record("client:" + row.client_id, "refresh_reused", subject=f"family:{row.family}")
+    audit(
+        db.session,
+        now(),
+        "client:" + row.client_id,
+        "refresh_reused",
+        subject=f"family:{row.family}",
+    )
     db.session.commit()
 
 

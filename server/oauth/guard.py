@@ -13,10 +13,11 @@ grant (another subscription's resources are 404, never data).
 
 from __future__ import annotations
 
-from flask import abort, g, jsonify, make_response, request
+from flask import g, request
 
 from espi_sst.scope import Category
 
+from ..errors import Refused
 from ..limits.resources import charge
 from .tokens import Grant, refuse, token_source
 
@@ -25,16 +26,14 @@ def _bearer() -> str:
     """The request's bearer token, or a 401 asking for one (RFC 6750 3.1)."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        response = make_response(
-            jsonify(error="invalid_request", error_description="bearer token required"), 401
+        raise Refused(
+            401, "invalid_request", "bearer token required", challenge='Bearer realm="espi"'
         )
-        response.headers["WWW-Authenticate"] = 'Bearer realm="espi"'
-        abort(response)
     return value.strip()
 
 
 def current_grant(required: Category | None = None, *, client_level: bool = False) -> Grant:
-    """The grant of the request's bearer token, or an RFC 6750 error response.
+    """The grant of the request's bearer token; else raises an RFC 6750 refusal.
 
     Args:
         required: the scope category the endpoint serves (None: any grant).

@@ -27,7 +27,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ..security import now as _now
-from ..storage.models import AuditEvent, SigningKey
+from ..storage.models import SigningKey
+from ..storage.rows import audit
 
 ALGORITHM = "RS256"
 
@@ -110,14 +111,13 @@ def rotate(session: Session, *, now: int, actor: str = "system") -> SigningKey:
     session.execute(update(SigningKey).where(SigningKey.active.is_(True)).values(active=False))
     row = _new_key(now)
     session.add(row)
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            action="signing_key_rotated",
-            subject=row.kid,
-            detail={"previous": previous},
-        )
+    audit(
+        session,
+        at=now,
+        actor=actor,
+        action="signing_key_rotated",
+        subject=row.kid,
+        detail={"previous": previous},
     )
     session.flush()
     session.info.pop(_PIN, None)
@@ -152,14 +152,13 @@ def retire(session: Session, *, older_than_seconds: int, now: int, actor: str = 
         return 0
     session.execute(delete(SigningKey).where(SigningKey.id.in_([row.id for row in doomed])))
     kids = [row.kid for row in doomed]
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            action="signing_keys_retired",
-            subject=None,
-            detail={"kids": kids, "older_than_seconds": older_than_seconds},
-        )
+    audit(
+        session,
+        at=now,
+        actor=actor,
+        action="signing_keys_retired",
+        subject=None,
+        detail={"kids": kids, "older_than_seconds": older_than_seconds},
     )
     for kid in kids:  # other processes keep theirs until they exit: a few KB per rotation
         _IMPORTED.pop(kid, None)

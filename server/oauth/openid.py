@@ -88,8 +88,9 @@ class HybridGrant(OpenIDSigning, OpenIDHybridGrant):
     def validate_consent_request(self) -> str:
         """Authlib's check, keeping the verified redirect URI on the grant as the code
         grant does (the authorization endpoint answers every error there)."""
-        self.redirect_uri = super().validate_consent_request()
-        return self.redirect_uri
+        redirect_uri: str = super().validate_consent_request()
+        self.redirect_uri = redirect_uri
+        return redirect_uri
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         save_code(code, request, "code id_token")

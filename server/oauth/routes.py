@@ -25,14 +25,12 @@ from authlib.oauth2.rfc6749.errors import (
 )
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
 from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
 from espi_sst.model.enums import AuthorizationStatus
 from espi_sst.scope import Category, Scope
 
-from ..lifecycle._rows import rowcount
 from ..lifecycle.access import may_request_consent, refusal_reason
 from ..limits import client_limit
 from ..portal.forms import ConsentForm
@@ -46,8 +44,8 @@ from ..storage.models import (
     RetailCustomer,
     UsagePoint,
 )
+from ..storage.rows import audit, rowcount
 from . import responses, routing
-from .audit import record
 from .discovery import metadata
 from .guard import current_grant, refuse
 from .keys import jwks
@@ -140,7 +138,9 @@ def authorize() -> Any:
     if misrouted is None and customer is not None:
         misrouted = routing.after_sign_in(config, customer)
     if misrouted is not None:  # concept design 7.3.5: tell the ASP where to go instead
-        record(
+        audit(
+            db.session,
+            now(),
             "anonymous" if customer is None else f"customer:{customer.uuid}",
             "authorization_misrouted",
             subject=f"client:{grant.client.row.client_id}",
@@ -190,7 +190,13 @@ def authorize() -> Any:
         return _consent_page(client, requested, points, ConsentForm())
 
     if request.form.get("decision") != "approve":  # CSRF was checked (CSRFProtect)
-        record(f"customer:{customer.uuid}", "consent_denied", subject=f"client:{client.client_id}")
+        audit(
+            db.session,
+            now(),
+            f"customer:{customer.uuid}",
+            "consent_denied",
+            subject=f"client:{client.client_id}",
+        )
         db.session.commit()
         return _error_redirect(AccessDeniedError(redirect_uri=grant.redirect_uri))
     form = ConsentForm()
@@ -292,7 +298,9 @@ def _approve(
     )
     db.session.add(authorization)
     db.session.flush()  # its id, for the code; committed with the code (save_code)
-    record(
+    audit(
+        db.session,
+        now(),
         f"customer:{customer.uuid}",
         "consent_granted",
         subject=f"authorization:{authorization.uuid}",
@@ -358,10 +366,5 @@ def discovery() -> Any:
 
 
 def init_app(app: Any) -> None:
+    """Register the endpoints (a CSRF failure is answered by ``errors/wire.py``)."""
     app.register_blueprint(bp)
-
-    @app.errorhandler(CSRFError)
-    def _csrf(error: CSRFError) -> tuple[str, int]:
-        return render_template(
-            "portal/error.html", error="csrf", description=error.description
-        ), 400

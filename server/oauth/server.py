@@ -18,14 +18,15 @@ from sqlalchemy import select
 
 from espi_sst.scope import Scope, ScopeError
 
+from ..config import RESOURCE_PATH
 from ..lifecycle.access import may_request_consent
 from ..lifecycle.usable import token_refusal
 from ..limits import clients as client_limits
 from ..security import hash_secret, new_uuid, now
 from ..storage import db
 from ..storage.models import Application, Authorization, Token
+from ..storage.rows import audit
 from .adapters import OAuthClient, OAuthToken
-from .audit import record
 from .grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -34,8 +35,6 @@ from .grants import (
     revoke_family,
 )
 from .openid import HybridGrant, RequiredNonceOpenIDCode
-
-RESOURCE_BASE = "/espi/1_1/resource"
 
 
 def query_client(client_id: str) -> OAuthClient | None:
@@ -82,7 +81,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         refresh_expires_at=moment + int(config["REFRESH_TOKEN_SECONDS"]) if refresh else None,
     )
     db.session.add(row)
-    base = (config.get("RESOURCE_BASE_URL") or config["ISSUER"] + RESOURCE_BASE).rstrip("/")
+    base = (config.get("RESOURCE_BASE_URL") or config["ISSUER"] + RESOURCE_PATH).rstrip("/")
     if authorization_id is not None:
         authorization = db.session.get(Authorization, authorization_id)
         assert authorization is not None
@@ -90,8 +89,12 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         token["authorizationURI"] = f"{base}/Authorization/{authorization.uuid}"
     else:
         token["resourceURI"] = f"{base}/ApplicationInformation/{client.row.uuid}"
-    record(
-        "client:" + client.get_client_id(), f"token_issued:{grant_type}", subject=f"family:{family}"
+    audit(
+        db.session,
+        now(),
+        "client:" + client.get_client_id(),
+        f"token_issued:{grant_type}",
+        subject=f"family:{family}",
     )
     db.session.commit()
 

@@ -17,14 +17,15 @@ token's kind, its scope.  Before, the bearer check was written twice, once per m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NoReturn, Protocol
 
-from flask import Flask, abort, current_app, jsonify, make_response
+from flask import Flask, current_app
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from espi_sst.scope import Scope
 
+from ..errors import Refused
 from ..lifecycle.usable import token_refusal
 from ..security import hash_secret, now
 from ..storage import db
@@ -51,12 +52,10 @@ class Grant:
         return frozenset(up.id for up in self.authorization.usage_points)
 
 
-def refuse(status: int, error: str, description: str) -> None:
-    """Abort with an RFC 6750 error: JSON body and a ``WWW-Authenticate`` challenge."""
-    challenge = f'Bearer error="{error}", error_description="{description}"'
-    response = make_response(jsonify(error=error, error_description=description), status)
-    response.headers["WWW-Authenticate"] = challenge
-    abort(response)
+def refuse(status: int, error: str, description: str) -> NoReturn:
+    """Refuse with an RFC 6750 error (section 3.1): the JSON body and, for the 401 and 403
+    it is used for, the ``WWW-Authenticate`` challenge (``server/errors/wire.py`` writes both)."""
+    raise Refused(status, error, description)
 
 
 class TokenSource(Protocol):
@@ -82,7 +81,6 @@ class LocalTokens:
         found = db.session.execute(_TOKEN_BY_HASH, {"digest": hash_secret(bearer)}).first()
         if found is None:
             refuse(401, "invalid_token", "the access token is unknown, expired or revoked")
-        assert found is not None
         token, qualification = found
         refusal = token_refusal(token, qualification, now())
         if refusal is not None:

@@ -25,12 +25,16 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask
 
+from ..errors import InvalidInput
+
 EXTENSION = "espi_sst_outbox_seal"
 _INFO = b"espi-sst outbox encryption v1"
 
 
-class SealError(ValueError):
+class SealError(InvalidInput):
     """A sealed body none of the configured keys opens, or a key that is not a Fernet key."""
+
+    code = "sealed_body_unreadable"
 
 
 def seal(app: Flask, data: dict[str, Any]) -> str:

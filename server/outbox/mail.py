@@ -13,7 +13,6 @@ Configuration (server/config.py): ``NOTIFIER`` names a custom factory; otherwise
 
 from __future__ import annotations
 
-import importlib
 import logging
 import smtplib
 import ssl as ssl_module
@@ -28,6 +27,9 @@ from typing import Protocol, runtime_checkable
 
 from flask import Flask
 
+from ..config import load_named
+from ..errors import DeliveryError
+
 __all__ = [
     "LogNotifier",
     "Notifier",
@@ -41,7 +43,7 @@ __all__ = [
 EXTENSION_KEY = "espi_sst_notifier"
 
 
-class NotifierError(RuntimeError):
+class NotifierError(DeliveryError, RuntimeError):
     """A message was not delivered; the message says where and why.
 
     Attributes:
@@ -299,16 +301,10 @@ def _build(app: Flask) -> Notifier:
 
 
 def _factory(setting: object) -> Callable[[Flask], object]:
-    if isinstance(setting, str):
-        module_name, _, attribute = setting.partition(":")
-        if not module_name or not attribute:
-            raise ValueError(f"NOTIFIER must be 'module:attribute', got {setting!r}")
-        found = getattr(importlib.import_module(module_name), attribute)
-    else:
-        found = setting
+    found = load_named(setting, "NOTIFIER")
     if not callable(found):
         raise TypeError(f"NOTIFIER {setting!r} is not a factory(app) -> Notifier")
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _flag(config: dict[str, object], key: str, default: bool) -> bool:

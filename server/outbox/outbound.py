@@ -37,17 +37,23 @@ import requests
 from requests_hardened.ip_filter import EXTRA_BLOCKED_NET_RANGES
 from requests_hardened.ip_filter_adapter import IPFilterAdapter
 
+from ..errors import DeliveryError, InvalidInput
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _SPECIAL = (*EXTRA_BLOCKED_NET_RANGES, ipaddress.ip_network("fec0::/10"))  # + site-local
 
 
-class DestinationRefused(ValueError):
+class DestinationRefused(InvalidInput):
     """A URL the server will not send to; the message says which rule and how to fix it."""
 
+    code = "destination_refused"
 
-class DestinationUnresolved(OSError):
+
+class DestinationUnresolved(DeliveryError, OSError):
     """The destination's name does not resolve now (at send time: retried later)."""
+
+    code = "destination_unresolved"
 
 
 def refusal(address: Address, *, allow_loopback: bool) -> str | None:
@@ -131,7 +137,7 @@ def _resolve(host: str, port: int) -> list[Address]:
     return [ipaddress.ip_address(str(entry[4][0]).split("%", 1)[0]) for entry in found]
 
 
-class _PinnedAdapter(IPFilterAdapter):  # type: ignore[misc]
+class _PinnedAdapter(IPFilterAdapter):
     """requests-hardened's adapter (resolve once, connect to that address, Host/SNI/cert for
     the name), with this module's rule applied to the address it pinned."""
 

@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 import espi_sst
 from espi_sst.model import espi as m
 
-from ..lifecycle._rows import rowcount
-from ..storage.models import Application, AuditEvent, OutboxMessage
+from ..storage.models import Application, OutboxMessage
+from ..storage.rows import audit, rowcount
 from . import outbound
 from ._seal import SealError, seal, unseal
 from .mail import NotifierError, compose, mail_from, notifier_for
@@ -173,19 +173,18 @@ def deliver_due(
             message.failed_at = now
             message.last_error = error[:512]
             _purge(message)
-            session.add(
-                AuditEvent(
-                    at=now,
-                    actor="system",
-                    action="outbox_gave_up",
-                    subject=f"outbox:{message.id}",
-                    detail={
-                        "kind": message.kind,
-                        "destination": message.destination,
-                        "attempts": message.attempts,
-                        "error": error[:512],
-                    },
-                )
+            audit(
+                session,
+                at=now,
+                actor="system",
+                action="outbox_gave_up",
+                subject=f"outbox:{message.id}",
+                detail={
+                    "kind": message.kind,
+                    "destination": message.destination,
+                    "attempts": message.attempts,
+                    "error": error[:512],
+                },
             )
             failed += 1
         else:

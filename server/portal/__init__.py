@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, request
 
+from ..config import load_named
 from .identity import IdentitySource, TableIdentitySource
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
@@ -88,11 +88,10 @@ def _identity_source(setting: object) -> IdentitySource:
     """``IDENTITY_SOURCE``: None (the built-in table), an object, or "module:attribute"."""
     if setting is None:
         return TableIdentitySource()
-    if isinstance(setting, str):
-        module_name, _, attribute = setting.partition(":")
-        found = getattr(importlib.import_module(module_name), attribute)
-        return found() if isinstance(found, type) else found  # type: ignore[no-any-return]
-    return setting  # type: ignore[return-value]
+    found = load_named(setting, "IDENTITY_SOURCE")
+    if isinstance(setting, str) and isinstance(found, type):  # a class named: one instance
+        found = found()
+    return found  # type: ignore[return-value]
 
 
 def init_app(app: Flask) -> None:

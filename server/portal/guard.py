@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 
 from flask import current_app
 
-from ..oauth.audit import record
 from ..outbox.queue import enqueue_email
 from ..security import now
 from ..storage import db
 from ..storage.models import RetailCustomer
+from ..storage.rows import audit
 from . import device, throttle
 
 PASSWORD = "password"
@@ -75,7 +75,7 @@ class Attempt:
         """Wrong: audit it, tell the owner of a burst of strangers' guesses; commits."""
         subject = audit_subject(self.account, customer)
         action = "login_failed" if self.step == PASSWORD else "login_code_failed"
-        record("anonymous", action, subject=subject, detail=self._detail())
+        audit(db.session, now(), "anonymous", action, subject=subject, detail=self._detail())
         if self.nonce is None:
             self._notice_burst(customer, subject)
         db.session.commit()
@@ -99,7 +99,9 @@ class Attempt:
                 text=_burst_text(self.step, failures, since),
                 now=moment,
             )
-        record(
+        audit(
+            db.session,
+            now(),
             "system",
             "sign_in_guessing",
             subject=subject,

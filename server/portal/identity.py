@@ -17,10 +17,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pyotp.utils import strings_equal
 from sqlalchemy import or_, select, update
 
-from ..lifecycle._rows import rowcount
 from ..security import now
 from ..storage import db
 from ..storage.models import RetailCustomer
+from ..storage.rows import rowcount
 
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("timing-equaliser")

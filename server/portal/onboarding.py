@@ -13,10 +13,10 @@ from werkzeug.wrappers import Response
 
 from espi_sst.scope import Category, Scope
 
-from ..oauth.audit import record
 from ..security import now
 from ..storage import db
 from ..storage.models import Application, PreAuthorization
+from ..storage.rows import audit
 from . import bp
 from .forms import ConsentForm
 from .session import current_customer
@@ -56,7 +56,9 @@ def preauthorize(client_id: str) -> str | Response | tuple[str, int]:
     error = None
     if request.method == "POST" and request.form.get("decision") != "approve":
         # Deny (or no decision at all): nothing is recorded (CSRFProtect has checked the form).
-        record(
+        audit(
+            db.session,
+            now(),
             f"customer:{customer.uuid}",
             "preauthorization_declined",
             subject=f"client:{application.client_id}",
@@ -81,7 +83,9 @@ def preauthorize(client_id: str) -> str | Response | tuple[str, int]:
                 usage_points=chosen_points,
             )
             db.session.add(row)
-            record(
+            audit(
+                db.session,
+                now(),
                 f"customer:{customer.uuid}",
                 "preauthorized",
                 subject=f"client:{application.client_id}",

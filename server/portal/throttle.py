@@ -33,8 +33,8 @@ from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..lifecycle._rows import rowcount
 from ..storage.models import SignInThrottle
+from ..storage.rows import rowcount
 
 NOTIFY_AT_MOST_EVERY_SECONDS = 86400
 """The owner hears of guessing at their account at most once a day."""

@@ -28,10 +28,10 @@ from werkzeug.wrappers import Response
 from ..lifecycle.access import end_authorization
 from ..lifecycle.usable import grant_refusal
 from ..limits import login_limit, second_factor_limit
-from ..oauth.audit import record
 from ..security import now
 from ..storage import db
 from ..storage.models import Authorization, RetailCustomer
+from ..storage.rows import audit
 from . import bp
 from .device import remember
 from .forms import LoginForm, RevokeForm, SecondFactorForm
@@ -107,7 +107,7 @@ def login() -> ResponseReturnValue:
         session[_PENDING_ACCOUNT] = attempt.account
         session[_PENDING_AT] = now()
         return redirect(url_for("portal.second_factor", next=form.next.data or ""))
-    record(f"customer:{customer.uuid}", "login", detail={"second_factor": False})
+    audit(db.session, now(), f"customer:{customer.uuid}", "login", detail={"second_factor": False})
     remember(attempt.account)
     sign_in(customer)  # commits
     return redirect(_safe_next(form.next.data))
@@ -146,7 +146,9 @@ def second_factor() -> ResponseReturnValue:
         return _wait("portal/second_factor.html", form, wait)
     if _identity().verify_second_factor(customer, form.code.data or ""):
         attempt.passed()
-        record(f"customer:{customer.uuid}", "login", detail={"second_factor": True})
+        audit(
+            db.session, now(), f"customer:{customer.uuid}", "login", detail={"second_factor": True}
+        )
         remember(account)
         sign_in(customer)  # commits, with the code's step claimed
         return redirect(_safe_next(form.next.data))

@@ -22,39 +22,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
-from functools import lru_cache
+from datetime import datetime, timedelta, tzinfo
 from typing import cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from espi_sst.localtime import DstRule, EspiTimeZone, InvalidDstRule
-
-from ..storage.models import IntervalReading, LocalTimeParameters
+from ..storage.models import IntervalReading
 from .query import FeedQuery
 
 Row = tuple[int, int, int, int | None, int | None]
 """start, duration, value, cost, quality: one reading as selected."""
 
 LAST_DAY = 4_102_444_800  # 2100-01-01: ids and bounds beyond it name no block
-
-
-@lru_cache(maxsize=64)
-def _zone(tz_offset: int, dst_offset: int, start_rule: str, end_rule: str) -> tzinfo:
-    try:
-        start = DstRule.decode(start_rule)
-        end = DstRule.decode(end_rule)
-    except InvalidDstRule:
-        start = end = None  # standard time only, as espi_sst.Document does
-    return EspiTimeZone(tz_offset, dst_offset, start, end)
-
-
-def zone_of(ltp: LocalTimeParameters | None) -> tzinfo:
-    """The usage point's local time zone (UTC when it has no LocalTimeParameters)."""
-    if ltp is None:
-        return UTC
-    return _zone(ltp.tz_offset, ltp.dst_offset, ltp.dst_start_rule, ltp.dst_end_rule)
 
 
 @dataclass(frozen=True)

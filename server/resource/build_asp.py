@@ -13,7 +13,12 @@ from flask import current_app
 
 from espi_sst.model import Entry
 from espi_sst.model import espi as m
-from espi_sst.model.enums import DataCustodianApplicationStatus, GrantType, TokenType
+from espi_sst.model.enums import (
+    DataCustodianApplicationStatus,
+    ESPIServiceStatus,
+    GrantType,
+    TokenType,
+)
 
 from ..storage import models as db
 from .build import moment
@@ -112,5 +117,6 @@ def application_entry(urls: Urls, app: db.Application) -> Entry:
 
 
 def service_status(available: bool = True) -> m.ServiceStatus:
-    """ReadServiceStatus: a bare ``espi:ServiceStatus`` (as the GBA example), 1 = normal."""
-    return m.ServiceStatus(current_status=1 if available else 0)
+    """ReadServiceStatus: a bare ``espi:ServiceStatus`` (as the GBA example)."""
+    status = ESPIServiceStatus.Normal if available else ESPIServiceStatus.Unavailable
+    return m.ServiceStatus(current_status=status)

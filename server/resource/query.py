@@ -78,7 +78,7 @@ def parse_query(args: MultiDict[str, str]) -> FeedQuery:
     """Read and check the ESPI query parameters of a request.
 
     Raises:
-        ResourceError: 400 ``invalid_request`` naming the first bad parameter.
+        Refused: 400 ``invalid_request`` naming the first bad parameter.
     """
     values: dict[str, str] = {}
     for name in (

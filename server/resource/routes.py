@@ -31,29 +31,25 @@ import espi_sst
 from espi_sst.model import Entry, Feed, ModelObject
 from espi_sst.scope import Category
 
+from ..errors import Refused
+from ..errors.wire import RESOURCE_BLUEPRINT
 from ..oauth.guard import Grant, current_grant
 from ..security import now
 from ..storage import db
 from ..storage.models import Application, Authorization, UsagePoint
+from ..storage.zones import zone_of
 from . import access
-from .blocks import LAST_DAY, Calendar, day_block, day_blocks, zone_of
+from .blocks import LAST_DAY, Calendar, day_block, day_blocks
 from .build import EntryBuilder
 from .build_asp import application_entry, authorization_entry, service_status
-from .errors import (
-    ResourceError,
-    bad_parameter,
-    insufficient_scope,
-    not_found,
-    register_handlers,
-)
+from .errors import bad_parameter, insufficient_scope, not_found
 from .query import FeedQuery, parse_query
 from .sst_content import SstView
 from .subscription import selected_summary, subscription_entries
 from .urls import PREFIX, Urls
 
 ATOM = "application/atom+xml"
-bp = Blueprint("espi_resource", __name__, url_prefix=PREFIX)
-register_handlers(bp)
+bp = Blueprint(RESOURCE_BLUEPRINT, __name__, url_prefix=PREFIX)  # its errors are JSON
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -318,8 +314,8 @@ def any_grant() -> Grant:
     """
     try:
         return current_grant(None)
-    except HTTPException as exc:
-        if exc.get_response().status_code != 403:
+    except Refused as exc:
+        if exc.status != 403:
             raise
     return current_grant(None, client_level=True)
 
@@ -342,7 +338,7 @@ def application_information(app_id: str) -> Response:
 def batch_bulk(_bulk_id: str) -> Response:
     current_grant(None, client_level=True)
     parse_query(request.args)
-    raise ResourceError(
+    raise Refused(
         404,
         "not_found",
         "bulk transfer (ESPI function block 35) is not offered by this data custodian yet",

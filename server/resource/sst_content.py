@@ -21,6 +21,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from espi_sst.model import ModelObject
+from espi_sst.model.enums import ServiceKind
 from espi_sst.scope import Category, Scope
 
 from ..sst.catalog import catalog_for
@@ -43,7 +44,7 @@ class SstView:
     _elements: dict[int, list[ModelObject]] = field(default_factory=dict)
 
     def kinds(self, point: UsagePoint) -> list[str]:
-        if point.service_kind != 0 or not self.app.config.get(
+        if point.service_kind != ServiceKind.electricity or not self.app.config.get(
             "SST_ENABLED", True
         ):  # gas has no RIN, no rate comparison, no rate change
             return []

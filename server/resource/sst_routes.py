@@ -14,7 +14,8 @@ path (under ``/Subscription/{sid}/UsagePoint/{uid}``)  scope                    
 
 Bodies are Atom like every ESPI resource, the SST object in ``atom:content``.  The two POSTs
 take JSON (``{"targetRin": ..., "targetTariffCode": ...}``, ``{"code": "123456"}``) or the
-same names form-encoded; errors are the API's JSON errors with a code and what to do.
+same names form-encoded; errors are the API's JSON errors with a code and what to do
+(``server/errors/wire.py`` answers them and rolls the request's session back: a view only commits).
 """
 
 from __future__ import annotations
@@ -29,15 +30,21 @@ from espi_sst.model import Entry, Link
 from espi_sst.model import sst as sst_model
 from espi_sst.scope import Category
 
+from ..errors import Refused
 from ..limits import otp_confirmation_limit, rate_change_creation_limit
 from ..security import now
 from ..sst import comparison, rate_change
 from ..sst.catalog import catalog_for
 from ..storage import db
-from ..storage.models import Authorization, RateChangeRequestRecord, UsagePoint
+from ..storage.models import (
+    Authorization,
+    BillComparisonRecord,
+    RateChangeRequestRecord,
+    UsagePoint,
+)
 from . import access
 from .build import EntryBuilder, moment
-from .errors import ResourceError, not_found
+from .errors import not_found
 from .routes import atom, bp, builder, customer, usage_point_in
 from .urls import Urls, entry_link, feed_link, urn
 
@@ -90,7 +97,7 @@ def _rate_information_entry(authorization: Authorization, sid: str, point: Usage
     catalog = catalog_for(current_app, db.session)
     current = catalog.current_rates(point)
     if not current.rates:
-        raise ResourceError(
+        raise Refused(
             404,
             "not_found",
             "this service agreement has no rate with a RIN (gas service, or no rate on file)",
@@ -154,10 +161,22 @@ def _comparison_entry(
 def bill_comparison_feed_response(sid: str, uid: str) -> Response:
     """The current billing cycle's comparison, as a feed of one (both URL forms)."""
     authorization, _query, point = usage_point_in(sid, uid, Category.SST_BILL_COMPARISON)
-    record = comparison.current_comparison(current_app, db.session, point, now=now())
+    record = comparison.current_comparison(
+        current_app, db.session, point, now=now(), read_usage=_upstream_usage(authorization)
+    )
     entry = _comparison_entry(authorization, sid, point, record)
     make = builder(authorization)
     return atom(make.feed(sst_href(sid, uid, BILL_COMPARISON), BILL_COMPARISON, [entry], now=now()))
+
+
+def _upstream_usage(authorization: Authorization) -> comparison.UsageReader | None:
+    """Bolt-on mode: the usage to price is upstream, read with this request's bearer token."""
+    if not current_app.config.get("UPSTREAM_RESOURCE_URL"):
+        return None
+    from ..upstream.usage import UpstreamUsage
+
+    bearer = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    return UpstreamUsage(current_app, authorization.subscription_uuid, bearer)
 
 
 @bp.get("/Subscription/<sid>/UsagePoint/<uid>/BillComparison")
@@ -169,9 +188,9 @@ def bill_comparison_feed(sid: str, uid: str) -> Response:
 def bill_comparison(sid: str, uid: str, bid: str) -> Response:
     authorization, _query, point = usage_point_in(sid, uid, Category.SST_BILL_COMPARISON)
     record = db.session.scalar(
-        select(comparison.BillComparisonRecord).where(
-            comparison.BillComparisonRecord.uuid == bid,
-            comparison.BillComparisonRecord.usage_point_id == point.id,
+        select(BillComparisonRecord).where(
+            BillComparisonRecord.uuid == bid,
+            BillComparisonRecord.usage_point_id == point.id,
         )
     )
     if record is None:
@@ -225,11 +244,11 @@ def _body() -> dict[str, Any]:
     if request.is_json:
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
-            raise ResourceError(400, "invalid_request", "the body must be a JSON object")
+            raise Refused(400, "invalid_request", "the body must be a JSON object")
         return data
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return request.form.to_dict()
-    raise ResourceError(
+    raise Refused(
         415,
         "unsupported_media_type",
         "send application/json (or form-encoded fields); got "
@@ -242,14 +261,8 @@ def _text(data: dict[str, Any], name: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > 255:
-        raise ResourceError(
-            400, "invalid_request", f"{name} must be a string of at most 255 characters"
-        )
+        raise Refused(400, "invalid_request", f"{name} must be a string of at most 255 characters")
     return value
-
-
-def _refused(exc: rate_change.RateChangeError) -> ResourceError:
-    return ResourceError(exc.status, exc.error, exc.description)
 
 
 @bp.get("/Subscription/<sid>/UsagePoint/<uid>/RateChangeRequest")
@@ -286,26 +299,18 @@ def _create_rate_change_request(sid: str, uid: str) -> Response:
     _grant, authorization = customer(Category.SST_RATE_CHANGE)
     access.subscription(authorization, sid)
     point = access.usage_point(db.session, authorization, uid)
-    try:
-        key = rate_change.check_idempotency_key(request.headers.get("Idempotency-Key"))
-        data = _body()
-        target = rate_change.Target(_text(data, "targetRin"), _text(data, "targetTariffCode"))
-        record, created = rate_change.create(
-            current_app,
-            db.session,
-            authorization=authorization,
-            point=point,
-            idempotency_key=key,
-            target=target,
-            now=now(),
-        )
-    except rate_change.RateChangeError as exc:
-        db.session.rollback()
-        if exc.retry_after is None:
-            raise _refused(exc) from None
-        refusal = _refused(exc).response()
-        refusal.headers["Retry-After"] = str(exc.retry_after)
-        return refusal
+    key = rate_change.check_idempotency_key(request.headers.get("Idempotency-Key"))
+    data = _body()
+    target = rate_change.Target(_text(data, "targetRin"), _text(data, "targetTariffCode"))
+    record, created = rate_change.create(
+        current_app,
+        db.session,
+        authorization=authorization,
+        point=point,
+        idempotency_key=key,
+        target=target,
+        now=now(),
+    )
     db.session.commit()
     response = atom(_request_entry(authorization, sid, uid, record))
     response.status_code = 202
@@ -320,21 +325,15 @@ def _create_rate_change_request(sid: str, uid: str) -> Response:
 def confirm_rate_change_request(sid: str, uid: str, rid: str) -> Response:
     authorization, _query, point = usage_point_in(sid, uid, Category.SST_RATE_CHANGE)
     record = _record(authorization, point, rid)
-    try:
-        code = _text(_body(), "code")
-        if code is None:
-            raise rate_change.RateChangeError(
-                400, "invalid_request", "send the customer's one-time passcode as code"
-            )
-        outcome = rate_change.confirm(current_app, db.session, record, code, now=now())
-    except rate_change.RateChangeError as exc:
-        db.session.rollback()
-        raise _refused(exc) from None
+    code = _text(_body(), "code")
+    if code is None:
+        raise Refused(400, "invalid_request", "send the customer's one-time passcode as code")
+    outcome = rate_change.confirm(current_app, db.session, record, code, now=now())
     db.session.commit()
     if outcome.confirmed:
         return atom(_request_entry(authorization, sid, uid, record))
     if outcome.attempts_left > 0:
-        raise ResourceError(
+        raise Refused(
             422,
             "invalid_code",
             f"the code is not right; {outcome.attempts_left} attempt(s) left",
@@ -345,18 +344,14 @@ def confirm_rate_change_request(sid: str, uid: str, rid: str) -> Response:
         if outcome.status == rate_change.Status.expired.value
         else "too many wrong codes: the request is rejected (confirmationFailed)"
     )
-    raise ResourceError(409, "confirmation_closed", reason, request_status=outcome.status)
+    raise Refused(409, "confirmation_closed", reason, request_status=outcome.status)
 
 
 @bp.delete("/Subscription/<sid>/UsagePoint/<uid>/RateChangeRequest/<rid>")
 def withdraw_rate_change_request(sid: str, uid: str, rid: str) -> Response:
     authorization, _query, point = usage_point_in(sid, uid, Category.SST_RATE_CHANGE)
     record = _record(authorization, point, rid)
-    try:
-        rate_change.withdraw(current_app, db.session, record, now=now())
-    except rate_change.RateChangeError as exc:
-        db.session.rollback()
-        raise _refused(exc) from None
+    rate_change.withdraw(current_app, db.session, record, now=now())
     db.session.commit()
     return atom(_request_entry(authorization, sid, uid, record))
 

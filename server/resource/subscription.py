@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from espi_sst.model import Entry
 
 from ..storage.models import Authorization
+from ..storage.zones import zone_of
 from . import access
-from .blocks import Calendar, day_blocks, zone_of
+from .blocks import Calendar, day_blocks
 from .build import EntryBuilder
 from .query import FeedQuery
 from .sst_content import SstView

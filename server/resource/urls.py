@@ -22,7 +22,11 @@ from flask import request
 
 from espi_sst.model import Link
 
-PREFIX = "/espi/1_1/resource"
+from ..config import RESOURCE_PATH
+
+PREFIX = RESOURCE_PATH
+"""Where the blueprint is mounted (``config.RESOURCE_PATH``)."""
+
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:espi-sst:resource")
 
 

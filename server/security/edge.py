@@ -20,11 +20,12 @@ the views) and is refused, with a clear error, when it carries:
 Only JSON (``application/json``, ``*+json``) and form bodies are read here; any other body
 (XML, say) is left to its view untouched, bar the size limit.
 
-Refusals are JSON (``{"error", "error_description"}``, the shape of RFC 6749 section 5.2
-and of the resource API) except where a person reads the answer -- the portal and
-``/oauth/authorize`` -- which get the portal's error page.  The description says what and
-where (which field, header or parameter), never echoes the input, and building it cannot
-fail: a refusal is never a 500.
+Refusals are :class:`~espi_sst_server.errors.Refused`, answered like every error of the
+server (``server/errors/wire.py``): JSON (``{"error", "error_description"}``, the shape of RFC
+6749 section 5.2 and of the resource API) except where a person reads the answer -- the
+portal and ``/oauth/authorize`` -- which get the portal's error page.  The description says
+what and where (which field, header or parameter), never echoes the input, and building it
+cannot fail: a refusal is never a 500.
 """
 
 from __future__ import annotations
@@ -34,39 +35,30 @@ from collections.abc import Iterable
 from typing import Any
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
-from flask import Flask, current_app, jsonify, make_response, render_template, request
+from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-_BROWSER_PATHS = ("/portal/", "/oauth/authorize")
-"""Where a person reads the answer: these get an HTML page, everything else JSON."""
+from ..errors import Refused
+from ..errors.wire import answer
+
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 NUL = "\x00"
 
 
-class EdgeRefusal(Exception):
-    """A request refused before any view: HTTP status, stable code, what to fix."""
-
-    def __init__(self, status: int, error: str, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-        self.error = error
-        self.description = description
-
-
-def _nul_in(where: str) -> EdgeRefusal:
-    return EdgeRefusal(
+def _nul_in(where: str) -> Refused:
+    return Refused(
         400,
         "invalid_request",
         f"{where} contains a NUL character (%00 or \\u0000); no value here may hold one",
     )
 
 
-def _too_large(what: str) -> EdgeRefusal:
-    return EdgeRefusal(413, "request_too_large", f"{what}; send a smaller request")
+def _too_large(what: str) -> Refused:
+    return Refused(413, "request_too_large", f"{what}; send a smaller request")
 
 
-def _body_too_large() -> EdgeRefusal:
+def _body_too_large() -> Refused:
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     return _too_large(f"the request body is larger than {limit} bytes (MAX_CONTENT_LENGTH)")
 
@@ -117,8 +109,8 @@ def _check_json(max_depth: int) -> None:
     _walk(document, max_depth)
 
 
-def _too_deep(max_depth: int) -> EdgeRefusal:
-    return EdgeRefusal(
+def _too_deep(max_depth: int) -> Refused:
+    return Refused(
         400,
         "invalid_request",
         f"the JSON body is nested more than {max_depth} levels deep (JSON_MAX_DEPTH)",
@@ -142,8 +134,9 @@ def _walk(document: Any, max_depth: int) -> None:
             raise _nul_in(f"JSON member {where or '(the whole body)'}")
 
 
-def screen() -> Response | None:
-    """The ``before_request`` check; None lets the request through."""
+def screen() -> None:
+    """The ``before_request`` check: returns to let the request through, else raises
+    :class:`~espi_sst_server.errors.Refused`."""
     config = current_app.config
     try:
         limit = config.get("MAX_CONTENT_LENGTH")
@@ -154,14 +147,16 @@ def screen() -> Response | None:
             _check_form()
         elif request.is_json:
             _check_json(int(config.get("JSON_MAX_DEPTH") or 64))
-    except EdgeRefusal as refusal:
-        return refusal_response(refusal)
+    except Refused as refusal:
+        _log(refusal)
+        raise
     except RequestEntityTooLarge:  # Werkzeug, while reading the body or parsing the form
-        return refusal_response(_form_or_body_too_large())
-    return None
+        too_large = _form_or_body_too_large()
+        _log(too_large)
+        raise too_large from None
 
 
-def _form_or_body_too_large() -> EdgeRefusal:
+def _form_or_body_too_large() -> Refused:
     if request.mimetype in _FORMS:
         config = current_app.config
         return _too_large(
@@ -173,33 +168,15 @@ def _form_or_body_too_large() -> EdgeRefusal:
     return _body_too_large()
 
 
-def refusal_response(refusal: EdgeRefusal) -> Response:
-    """The refusal as JSON, or as the portal's page where a person reads it."""
+def _log(refusal: Refused) -> None:
     current_app.logger.info("refused at the edge (%s): %s", refusal.status, refusal.description)
-    response: Response | None = None
-    if request.path.startswith(_BROWSER_PATHS):
-        try:
-            page = render_template(
-                "portal/error.html", error=refusal.error, description=refusal.description
-            )
-            response = make_response(page, refusal.status)
-        except Exception:  # the page must not turn a 400 into a 500
-            current_app.logger.exception("error page not rendered; answering in plain text")
-            response = make_response(
-                f"{refusal.error}: {refusal.description}\n",
-                refusal.status,
-                {"Content-Type": "text/plain; charset=utf-8"},
-            )
-    if response is None:
-        response = jsonify(error=refusal.error, error_description=refusal.description)
-        response.status_code = refusal.status
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _entity_too_large(_error: RequestEntityTooLarge) -> Response:
     """A body read by a view after ``screen()`` (a chunked body, say) that grew too big."""
-    return refusal_response(_form_or_body_too_large())
+    refusal = _form_or_body_too_large()
+    _log(refusal)
+    return answer(refusal)
 
 
 def init_app(app: Flask) -> None:
@@ -208,4 +185,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(RequestEntityTooLarge, _entity_too_large)
 
 
-__all__ = ["EdgeRefusal", "init_app", "refusal_response", "screen"]
+__all__ = ["init_app", "screen"]

@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 
 from espi_sst import Rin, RinError
 
+from ..errors import Refused
 from ..outbox.queue import enqueue_email
 from ..security import new_uuid
 from ..storage.models import Authorization, RateChangeRequestRecord, Tariff, UsagePoint
 from ._passcode import HASHER, new_passcode
 from ._request_limit import exceeded
-from ._workflow import OPEN, RateChangeError, Status, announce
+from ._workflow import OPEN, Status, announce
 from .catalog import catalog_for
 from .eligibility import eligible_targets, ineligibility
 
@@ -34,7 +35,7 @@ class Target:
 
 def check_idempotency_key(key: str | None) -> str:
     if key is None or not key.strip():
-        raise RateChangeError(
+        raise Refused(
             400,
             "idempotency_key_required",
             "send an Idempotency-Key header (a unique value per rate change, e.g. a UUID) so a "
@@ -42,7 +43,7 @@ def check_idempotency_key(key: str | None) -> str:
         )
     key = key.strip()
     if len(key) > 255 or not key.isascii() or not key.isprintable():
-        raise RateChangeError(
+        raise Refused(
             400, "invalid_request", "Idempotency-Key must be 1-255 printable ASCII characters"
         )
     return key
@@ -55,7 +56,7 @@ def resolve_target(app: Flask, session: Session, target: Target) -> Tariff:
     which RINs are its rates; a tariff code in the ``tariff`` table.
     """
     if not target.rin and not target.tariff_code:
-        raise RateChangeError(
+        raise Refused(
             400,
             "invalid_request",
             "name the target rate: targetRin (e.g. USCA-PGPG-0505-0000) and/or targetTariffCode",
@@ -65,10 +66,10 @@ def resolve_target(app: Flask, session: Session, target: Target) -> Tariff:
         try:
             Rin.parse(target.rin)
         except RinError as exc:
-            raise RateChangeError(400, "invalid_request", f"targetRin: {exc}") from None
+            raise Refused(400, "invalid_request", f"targetRin: {exc}") from None
         tariff = catalog_for(app, session).tariff_by_rin(target.rin)
         if tariff is None:
-            raise RateChangeError(
+            raise Refused(
                 422,
                 "unknown_rate",
                 f"targetRin {target.rin} is not a rate of this utility; take a RIN from the "
@@ -77,11 +78,11 @@ def resolve_target(app: Flask, session: Session, target: Target) -> Tariff:
     if target.tariff_code:
         by_code = session.scalar(select(Tariff).where(Tariff.code == target.tariff_code))
         if by_code is None:
-            raise RateChangeError(
+            raise Refused(
                 422, "unknown_rate", f"targetTariffCode {target.tariff_code!r} is not a rate here"
             )
         if tariff is not None and by_code.id != tariff.id:
-            raise RateChangeError(
+            raise Refused(
                 422,
                 "invalid_request",
                 f"targetRin {target.rin} and targetTariffCode {target.tariff_code!r} name "
@@ -122,7 +123,7 @@ def create(
     _refuse_if_open(session, point)
     limit = exceeded(session, point, str(app.config["RATE_CHANGE_USAGE_POINT_LIMIT"]), now=now)
     if limit is not None:
-        raise RateChangeError(
+        raise Refused(
             429,
             "too_many_rate_changes",
             f"this service agreement has had {limit.limit} rate change requests, each of which "
@@ -132,7 +133,7 @@ def create(
         )
     customer = point.customer
     if not customer.email:
-        raise RateChangeError(
+        raise Refused(
             409,
             "no_confirmation_channel",
             "the utility has no e-mail address to send this customer the confirmation code; "
@@ -197,7 +198,7 @@ def _by_key(
 
 def _replayed(earlier: RateChangeRequestRecord, fingerprint: str) -> RateChangeRequestRecord:
     if earlier.request_fingerprint != fingerprint:
-        raise RateChangeError(
+        raise Refused(
             422,
             "idempotency_key_reused",
             "this Idempotency-Key was used for a different rate change; use a new key",
@@ -210,7 +211,7 @@ def _check_eligible(app: Flask, session: Session, point: UsagePoint, tariff: Tar
     catalog = catalog_for(app, session)
     refused = ineligibility(catalog, point, tariff)
     if refused is not None:
-        raise RateChangeError(
+        raise Refused(
             422,
             refused.error,
             f"{refused.message}; rates this service agreement may change to: "
@@ -227,7 +228,7 @@ def _refuse_if_open(session: Session, point: UsagePoint) -> None:
         )
     )
     if pending is not None:
-        raise RateChangeError(
+        raise Refused(
             409,
             "request_in_progress",
             f"rate change {pending.uuid} for this service agreement is still {pending.status}; "
@@ -251,7 +252,7 @@ def _lost_race(
     if earlier is not None:
         return _replayed(earlier, fingerprint)
     _refuse_if_open(session, point)
-    raise RateChangeError(
+    raise Refused(
         409,
         "request_in_progress",
         "another rate change for this service agreement was being created at the same "

@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from espi_sst.model import sst
 
-from ..lifecycle._rows import rowcount
+from ..errors import Refused
 from ..storage.models import RateChangeRequestRecord
-from ._workflow import RateChangeError, Status, announce, asp_actor, audit
+from ..storage.rows import audit, rowcount
+from ._workflow import Status, announce, asp_actor, state, subject
 
 HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)  # OWASP minimum
 
@@ -52,7 +53,7 @@ def confirm(
     ``OTP_MAX_ATTEMPTS`` codes are ever evaluated (issue 11, item 3).  The outcome --
     confirmed, or rejected by the attempt that reached the maximum -- is again a
     conditional UPDATE, so exactly one of them happens, once.  The caller commits the
-    outcome; on :class:`RateChangeError` it rolls back (the claimed attempt stays counted).
+    outcome; on a :class:`~espi_sst_server.errors.Refused` the error handler rolls back (the claimed attempt stays counted).
     """
     if record.status != Status.awaitingConfirmation.value:
         raise _not_awaiting(record)
@@ -81,7 +82,14 @@ def confirm(
     attempt, stored = claimed
     if _matches(stored, code.strip()):
         return _confirmed(app, session, record, attempt, maximum, now)
-    audit(session, record, "rate_change_confirmation_failed", now, actor=asp_actor(record))
+    audit(
+        session,
+        now,
+        asp_actor(record),
+        "rate_change_confirmation_failed",
+        subject(record),
+        state(record),
+    )
     if attempt < maximum:
         return ConfirmationOutcome(False, maximum - attempt, record.status)
     rejected = session.execute(
@@ -127,15 +135,15 @@ def _confirmed(
     return ConfirmationOutcome(True, maximum - attempt, record.status)
 
 
-def _not_awaiting(record: RateChangeRequestRecord) -> RateChangeError:
-    return RateChangeError(
+def _not_awaiting(record: RateChangeRequestRecord) -> Refused:
+    return Refused(
         409,
         "not_awaiting_confirmation",
         f"rate change {record.uuid} is {record.status}; it takes no confirmation code now",
     )
 
 
-def _closed(record: RateChangeRequestRecord, maximum: int) -> RateChangeError:
+def _closed(record: RateChangeRequestRecord, maximum: int) -> Refused:
     """The request took no more codes when this one came (409 ``confirmation_closed``)."""
     if record.status == Status.expired.value:
         reason = "the code expired: ask the customer to start a new rate change"
@@ -145,7 +153,7 @@ def _closed(record: RateChangeRequestRecord, maximum: int) -> RateChangeError:
         reason = "too many wrong codes: the request is rejected (confirmationFailed)"
     else:
         return _not_awaiting(record)
-    return RateChangeError(409, "confirmation_closed", reason)
+    return Refused(409, "confirmation_closed", reason)
 
 
 def _matches(stored: str | None, code: str) -> bool:

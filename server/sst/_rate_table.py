@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from espi_sst import Rin
-from espi_sst.errors import RinError
-
 from ._tables import (
     Row,
     TableError,
@@ -27,6 +24,7 @@ from ._tables import (
     parse_moment,
     read_table,
     required_text,
+    rin_of,
     split_list,
 )
 from .adapters import AdapterConfigError
@@ -155,10 +153,7 @@ def _name(source: object) -> str:
 
 def _rate(row: Row) -> RateRow:
     text = row["rin"]
-    try:
-        rin = Rin.parse(text)
-    except RinError as exc:
-        raise fail(row, "rin", str(exc), E) from None
+    rin = rin_of(row, "rin", E)
     role = row["role"]
     if role not in ROLES:
         raise fail(row, "role", f"{role!r} is not one of {', '.join(ROLES)}", E)
@@ -168,10 +163,7 @@ def _rate(row: Row) -> RateRow:
     if mirror is not None:
         if role != GENERATION:
             raise fail(row, "iou_mirror_of", "only a generation rate mirrors an IOU rate", E)
-        try:
-            Rin.parse(mirror)
-        except RinError as exc:
-            raise fail(row, "iou_mirror_of", str(exc), E) from None
+        rin_of(row, "iou_mirror_of", E)
     return RateRow(
         code=required_text(row, "tariff_code", E, limit=64),
         name=required_text(row, "name", E, limit=256),

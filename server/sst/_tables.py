@@ -33,12 +33,17 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
+from espi_sst import Rin
+from espi_sst.errors import RinError
+
+from ..errors import InvalidInput
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-class TableError(ValueError):
+class TableError(InvalidInput):
     """A table that cannot be used; nothing of it was applied.
 
     Attributes:
@@ -244,6 +249,14 @@ def required_text(row: Row, column: str, error: type[TableError], *, limit: int)
     if len(value) > limit:
         raise fail(row, column, f"longer than {limit} characters", error)
     return value
+
+
+def rin_of(row: Row, column: str, error: type[TableError]) -> Rin:
+    """The column's Rate Identification Number; a malformed one names the column."""
+    try:
+        return Rin.parse(row[column])
+    except RinError as exc:
+        raise fail(row, column, str(exc), error) from None
 
 
 def parse_moment(row: Row, column: str, error: type[TableError]) -> date | datetime | None:

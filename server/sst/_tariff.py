@@ -16,17 +16,20 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from ..errors import InvalidInput
+
 FORMAT = "espi-sst-tariff/1"
 HOURS = 24
 DAY_KINDS = ("weekdays", "weekends")  # what a period's "days" narrows "all" to
 _CLOCK = re.compile(r"(\d{2}):(\d{2})")
 
 
-class TariffError(ValueError):
+class TariffError(InvalidInput):
     """A tariff definition that cannot be priced; the message names the field and the fix.
 
-    A ``ValueError`` but deliberately not an ``EspiError``: a bad rate is the utility's data
-    problem, not a client's bad request, so the resource API must not turn it into a 4xx.
+    A ``ValueError`` but deliberately not the library's ``EspiError`` nor a ``Refused``: a
+    bad rate is the utility's data problem, not a client's bad request, so the resource API
+    must not turn it into a 4xx (it is a 500, ``server/errors/``).
     """
 
     code = "invalid_tariff"

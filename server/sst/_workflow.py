@@ -1,41 +1,31 @@
 """What every step of the rate-change workflow shares (1623(c)(1)(D); concept design 7.9,
-7.15): the statuses, the API's refusal, and :func:`announce` -- the audit event and the
+7.15): the statuses and :func:`announce` -- the audit event and the
 ASP's BatchList notification each step writes in its own transaction.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Flask
 from sqlalchemy.orm import Session
 
 from espi_sst.model import sst
 
+from ..config import RESOURCE_PATH
 from ..outbox.queue import enqueue_asp_notification
-from ..resource.urls import PREFIX
-from ..storage.models import AuditEvent, RateChangeRequestRecord
+from ..storage.models import RateChangeRequestRecord
+from ..storage.rows import audit
 
 Status = sst.RateChangeStatus
 OPEN = (Status.awaitingConfirmation.value, Status.confirmed.value, Status.submitted.value)
 """Statuses of a request still in progress: one per usage point (migration 0004's index)."""
 
 
-class RateChangeError(Exception):
-    """A request the API refuses: HTTP status, error code, and what to do about it."""
-
-    def __init__(
-        self, status: int, error: str, description: str, *, retry_after: int | None = None
-    ) -> None:
-        super().__init__(description)
-        self.status = status
-        self.error = error
-        self.description = description
-        self.retry_after = retry_after  # seconds, for a 429
-
-
 def resource_url(app: Flask, record: RateChangeRequestRecord) -> str:
     """The request's absolute URL (from the configured issuer: workers have no request)."""
     return (
-        f"{app.config['ISSUER']}{PREFIX}/Subscription/{record.authorization.subscription_uuid}"
+        f"{app.config['ISSUER']}{RESOURCE_PATH}/Subscription/{record.authorization.subscription_uuid}"
         f"/UsagePoint/{record.usage_point.uuid}/RateChangeRequest/{record.uuid}"
     )
 
@@ -44,27 +34,23 @@ def asp_actor(record: RateChangeRequestRecord) -> str:
     return f"client:{record.authorization.application.client_id}"
 
 
-def audit(
-    session: Session, record: RateChangeRequestRecord, action: str, now: int, *, actor: str
-) -> None:
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            action=action,
-            subject=f"rate_change_request:{record.uuid}",
-            detail={
-                "status": record.status,
-                "usage_point": record.usage_point.uuid,
-                "customer": record.usage_point.customer.uuid,
-                "client": record.authorization.application.client_id,
-                "target_rin": record.target_rin,
-                "rejection_reason": record.rejection_reason,
-                "effective_date": record.effective_date,
-                "otp_attempts": record.otp_attempts,
-            },
-        )
-    )
+def subject(record: RateChangeRequestRecord) -> str:
+    """The audit log's name for a rate change request."""
+    return f"rate_change_request:{record.uuid}"
+
+
+def state(record: RateChangeRequestRecord) -> dict[str, Any]:
+    """What the audit log keeps of a request at each step."""
+    return {
+        "status": record.status,
+        "usage_point": record.usage_point.uuid,
+        "customer": record.usage_point.customer.uuid,
+        "client": record.authorization.application.client_id,
+        "target_rin": record.target_rin,
+        "rejection_reason": record.rejection_reason,
+        "effective_date": record.effective_date,
+        "otp_attempts": record.otp_attempts,
+    }
 
 
 _ACTORS = {
@@ -83,7 +69,8 @@ def announce(
 ) -> None:
     """Audit the step and tell the ASP (a BatchList naming the request), in this transaction."""
     actor = _ACTORS.get(action, "system")
-    audit(session, record, action, now, actor=asp_actor(record) if actor == "asp" else actor)
+    who = asp_actor(record) if actor == "asp" else actor
+    audit(session, now, who, action, subject(record), state(record))
     enqueue_asp_notification(
         session,
         application=record.authorization.application,

@@ -7,29 +7,27 @@ naming one; a wrong name fails at the first use with an error saying which setti
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..config import load_named
+from ..errors import ConfigurationError
 
-class AdapterConfigError(RuntimeError):
+
+class AdapterConfigError(ConfigurationError):
     """A configured adapter that cannot be loaded."""
 
+    code = "adapter_unloadable"
 
-def load_factory(setting: object, default: Callable[..., Any]) -> Callable[..., Any]:
+
+def load_factory(
+    config: Mapping[str, Any], key: str, default: Callable[..., Any]
+) -> Callable[..., Any]:
+    """The factory ``config[key]`` names (``config.load_named``), or ``default`` when unset."""
+    setting = config.get(key)
     if setting is None:
         return default
-    if callable(setting):
-        return setting
-    if isinstance(setting, str) and ":" in setting:
-        module_name, _, attribute = setting.partition(":")
-        try:
-            found = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError) as exc:
-            raise AdapterConfigError(f"cannot load adapter {setting!r}: {exc}") from exc
-        if not callable(found):
-            raise AdapterConfigError(f"adapter {setting!r} is not a class or factory")
-        return found  # type: ignore[no-any-return]
-    raise AdapterConfigError(
-        f"adapter setting {setting!r} must be 'package.module:attribute', a callable or None"
-    )
+    found = load_named(setting, key, error=AdapterConfigError)
+    if not callable(found):
+        raise AdapterConfigError(f"{key} {setting!r} is not a class or factory")
+    return found

@@ -39,12 +39,12 @@ from espi_sst.model import sst
 from espi_sst.model.sst import add_months
 
 from ..storage.models import (
-    AuditEvent,
     RateChangeRequestRecord,
     ScheduledRateChange,
     Tariff,
     UsagePoint,
 )
+from ..storage.rows import audit
 from .catalog import TariffTableCatalog, catalog_for
 from .comparison import cycle_bounds
 from .eligibility import ineligibility
@@ -76,7 +76,7 @@ def backend_for(app: Flask, session: Session) -> BillingBackend:
     """The configured backend (``BILLING_BACKEND``), else the sample."""
     from .adapters import load_factory
 
-    factory = load_factory(app.config.get("BILLING_BACKEND"), SampleBillingBackend)
+    factory = load_factory(app.config, "BILLING_BACKEND", SampleBillingBackend)
     backend: BillingBackend = factory(session, app.config, catalog_for(app, session))
     return backend
 
@@ -163,19 +163,18 @@ class SampleBillingBackend:
             point.tariff = self.session.get(Tariff, change.tariff_id)
             point.rate_effective_date = change.effective_date
             point.last_voluntary_change_at = change.effective_date
-            self.session.add(
-                AuditEvent(
-                    at=now,
-                    actor="billing",
-                    action="rate_change_applied",
-                    subject=f"rate_change_request:{change.request_uuid}",
-                    detail={
-                        "usage_point": point.uuid,
-                        "from": previous,
-                        "to_tariff_id": change.tariff_id,
-                        "effective_date": change.effective_date,
-                    },
-                )
+            audit(
+                self.session,
+                at=now,
+                actor="billing",
+                action="rate_change_applied",
+                subject=f"rate_change_request:{change.request_uuid}",
+                detail={
+                    "usage_point": point.uuid,
+                    "from": previous,
+                    "to_tariff_id": change.tariff_id,
+                    "effective_date": change.effective_date,
+                },
             )
             applied += 1
         return applied

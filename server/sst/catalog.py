@@ -106,6 +106,12 @@ def allowed_by_features(definition: Mapping[str, Any] | None, features: Sequence
     return not have & set(rules.get("excludes") or [])
 
 
+def same_lse_and_role(tariff: Tariff, current: Tariff) -> bool:
+    """A rate change stays with the LSE and the role of the current rate: changing LSE is
+    not a rate change (the catalog offers only these; eligibility refuses the rest)."""
+    return tariff.lse == current.lse and tariff.role == current.role
+
+
 class TariffTableCatalog:
     """The sample catalog: the ``tariff`` table and each usage point's current tariffs."""
 
@@ -149,23 +155,25 @@ class TariffTableCatalog:
         )
 
     # ---- eligible -------------------------------------------------------------------------
+    def offered_tariffs(self) -> list[Tariff]:
+        """The rates this catalog offers at all: every row of the ``tariff`` table."""
+        return list(self.session.scalars(select(Tariff).order_by(Tariff.id)))
+
     def eligible_rates(self, point: UsagePoint) -> list[RateOption]:
         current = point.tariff
         if current is None:
             return []
         features = point.features or []
-        tariffs = list(self.session.scalars(select(Tariff).order_by(Tariff.id)))
+        tariffs = self.offered_tariffs()
         options = [
             RateOption(self._eligible(t), t, switchable=True)
             for t in tariffs
-            if t.role == current.role
-            and t.lse == current.lse
-            and allowed_by_features(t.definition, features)
+            if same_lse_and_role(t, current) and allowed_by_features(t.definition, features)
         ]
         if point.bundled or not caches_generation_rin(self.config, point.lse):
             return options
         by_rin = {t.rin: t for t in tariffs}
-        for product in tariffs:  # the CCA's products, and PG&E's mirrors of them
+        for product in tariffs:  # the CCA's products, and the IOU rates they mirror
             if product.role != GENERATION or product.lse != point.lse:
                 continue
             mirror = by_rin.get(product.iou_mirror_of or "")
@@ -197,6 +205,6 @@ def catalog_for(app: Flask, session: Session) -> RateCatalog:
     ``(session, config) -> RateCatalog``), else the sample."""
     from .adapters import load_factory
 
-    factory = load_factory(app.config.get("RATE_CATALOG"), TariffTableCatalog)
+    factory = load_factory(app.config, "RATE_CATALOG", TariffTableCatalog)
     catalog: RateCatalog = factory(session, app.config)
     return catalog

@@ -33,13 +33,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from espi_sst import Rin
-from espi_sst.errors import RinError
+from espi_sst.model.enums import ServiceKind
 from espi_sst.rin import RinRole
 
-from ..resource.blocks import zone_of
-from ..storage.models import AuditEvent, Tariff, UsagePoint
-from ._tables import Row, TableError, epoch_of, fail, parse_moment, read_table, required_text
+from ..storage.models import Tariff, UsagePoint
+from ..storage.rows import audit
+from ..storage.zones import zone_of
+from ._tables import (
+    Row,
+    TableError,
+    epoch_of,
+    fail,
+    parse_moment,
+    read_table,
+    required_text,
+    rin_of,
+)
 from .catalog import GENERATION
 
 CCA_COLUMNS = (
@@ -116,14 +125,13 @@ def load_cca_file(
         point.generation_tariff = tariff
         point.rate_effective_date = max(point.rate_effective_date or 0, effective)
         report.assigned += 1
-    session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            action="cca_rins_loaded",
-            subject=f"cca:{cca}",
-            detail={"file": Path(path).name, **report.as_dict()},
-        )
+    audit(
+        session,
+        at=now,
+        actor=actor,
+        action="cca_rins_loaded",
+        subject=f"cca:{cca}",
+        detail={"file": Path(path).name, **report.as_dict()},
     )
     session.flush()
     return report
@@ -131,10 +139,7 @@ def load_cca_file(
 
 def _line(row: Row) -> _Line:
     text = row["generation_rin"]
-    try:
-        rin = Rin.parse(text)
-    except RinError as exc:
-        raise fail(row, "generation_rin", str(exc), CcaFileError) from None
+    rin = rin_of(row, "generation_rin", CcaFileError)
     if rin.role is not RinRole.GENERATION:
         raise fail(
             row,
@@ -208,7 +213,7 @@ def _points(
         chunk = keys[start : start + CHUNK]
         for point in session.scalars(
             select(UsagePoint).where(
-                UsagePoint.service_kind == 0,
+                UsagePoint.service_kind == ServiceKind.electricity,
                 UsagePoint.uuid.in_(chunk) | UsagePoint.service_agreement.in_(chunk),
             )
         ):

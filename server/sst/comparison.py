@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 from espi_sst import Rin
 from espi_sst.model import espi as m
 from espi_sst.model import sst
+from espi_sst.model.enums import Currency, FlowDirectionKind, ServiceKind, UnitSymbolKind
 from espi_sst.model.sst import MAX_VALIDITY_SECONDS, add_months
 
-from ..resource.blocks import zone_of
 from ..security import new_uuid
 from ..storage.models import (
     BillComparisonRecord,
@@ -40,13 +40,11 @@ from ..storage.models import (
     Tariff,
     UsagePoint,
 )
+from ..storage.zones import zone_of
 from . import pricing
 from .catalog import CurrentRates, RateOption, caches_generation_rin, catalog_for
 
 COST_UNITS = 100_000  # ESPI cost: 1e-5 of the currency
-USD = 840
-DELIVERED = 1  # ReadingType.flow_direction: forward
-RECEIVED = 19  # reverse (rooftop solar export)
 
 
 @dataclass(frozen=True)
@@ -72,6 +70,24 @@ class ComparisonResult:
     not yet run); the GET still gets it, and the next GET asks the source again."""
 
 
+Interval = tuple[int, int, float]
+"""One reading: start, duration (epoch seconds) and kWh."""
+Usage = tuple[list[Interval], list[Interval] | None, int | None, int | None]
+"""Delivered and exported (None: no export channel) kWh per interval in the period, and the
+first and last moment of the data held (None: none)."""
+
+
+class UsageReader(Protocol):
+    """Where a point's interval data come from when this server does not hold them.
+
+    Bolt-on mode: the existing custodian, read with the ASP's token inside the ASP's request
+    (``upstream/usage.py``).  The HTTP layer makes it and passes it in, so the domain never
+    reads the request (its token, ``flask.g``) itself.
+    """
+
+    def __call__(self, point: UsagePoint, usage_start: int, usage_end: int) -> Usage: ...
+
+
 @dataclass(frozen=True)
 class ComparisonRequest:
     """What a source is asked: one usage point, its rates, and the 12 months to price."""
@@ -82,12 +98,37 @@ class ComparisonRequest:
     usage_start: int  # local midnight, 12 months before usage_end
     usage_end: int  # the start of the current billing cycle
     zone: tzinfo
+    read_usage: UsageReader | None = None
+    """Bolt-on mode's reader of the usage held upstream; None outside a request."""
 
 
 class BillComparisonSource(Protocol):
     """A utility's rate-analysis tool."""
 
     def compare(self, request: ComparisonRequest) -> ComparisonResult: ...
+
+
+NOT_OFFERED = ComparisonResult(
+    sst.ComparisonStatus.noRateTool,
+    "no rate comparison is offered for this service (only electric rates have RINs)",
+)
+"""The answer for a service without a rate to compare (gas, or no rate on file)."""
+
+
+def rate_to_compare(request: ComparisonRequest) -> sst.CurrentRate | None:
+    """The current rate the estimates are compared with: the bundled or delivery rate of an
+    electric service; None when there is none (then the answer is :data:`NOT_OFFERED`)."""
+    if request.point.service_kind != ServiceKind.electricity:
+        return None
+    return next((r for r in request.current.rates if r.role is not sst.Role.generation), None)
+
+
+def only_rate(tariff_code: str | None) -> ComparisonResult:
+    """The answer when the current rate is the only one open to the service agreement."""
+    return ComparisonResult(
+        sst.ComparisonStatus.singleEligibleRate,
+        f"{tariff_code} is the only rate this service agreement is eligible for",
+    )
 
 
 # ---- billing cycles ---------------------------------------------------------------------
@@ -115,14 +156,22 @@ def _epoch(moment: datetime, zone: tzinfo) -> int:
 
 
 def current_comparison(
-    app: Flask, session: Session, point: UsagePoint, *, now: int
+    app: Flask,
+    session: Session,
+    point: UsagePoint,
+    *,
+    now: int,
+    read_usage: UsageReader | None = None,
 ) -> BillComparisonRecord:
-    """This cycle's comparison for ``point``: the stored one, or computed once and stored."""
+    """This cycle's comparison for ``point``: the stored one, or computed once and stored.
+
+    ``read_usage``: in bolt-on mode, where the usage is held upstream (see
+    :class:`UsageReader`)."""
     cycle_start, next_cycle = cycle_bounds(point, now)
     stored = _stored(session, point.id, cycle_start)
     if stored is not None:
         return stored
-    result = compute(app, session, point, cycle_start)
+    result = compute(app, session, point, cycle_start, read_usage=read_usage)
     record = BillComparisonRecord(
         uuid=new_uuid(),
         usage_point_id=point.id,
@@ -173,7 +222,14 @@ def _estimate_row(estimate: Estimate) -> dict[str, Any]:
     }
 
 
-def compute(app: Flask, session: Session, point: UsagePoint, cycle_start: int) -> ComparisonResult:
+def compute(
+    app: Flask,
+    session: Session,
+    point: UsagePoint,
+    cycle_start: int,
+    *,
+    read_usage: UsageReader | None = None,
+) -> ComparisonResult:
     """Ask the configured source (``BILL_COMPARISON_SOURCE``) about the 12 months before
     ``cycle_start``."""
     from .adapters import load_factory
@@ -189,8 +245,9 @@ def compute(app: Flask, session: Session, point: UsagePoint, cycle_start: int) -
         usage_start=usage_start,
         usage_end=cycle_start,
         zone=zone,
+        read_usage=read_usage,
     )
-    factory = load_factory(app.config.get("BILL_COMPARISON_SOURCE"), TariffBillComparison)
+    factory = load_factory(app.config, "BILL_COMPARISON_SOURCE", TariffBillComparison)
     source: BillComparisonSource = factory(session, app.config)
     return source.compare(request)
 
@@ -237,17 +294,12 @@ class TariffBillComparison:
 
     def compare(self, request: ComparisonRequest) -> ComparisonResult:
         point = request.point
-        if point.service_kind != 0 or point.tariff is None or point.tariff.definition is None:
-            return ComparisonResult(
-                sst.ComparisonStatus.noRateTool,
-                "no rate comparison is offered for this service (only electric rates have RINs)",
-            )
+        electric = point.service_kind == ServiceKind.electricity
+        if not electric or point.tariff is None or point.tariff.definition is None:
+            return NOT_OFFERED
         options = [o for o in request.options if o.switchable and o.tariff is not None]
         if not any(o.tariff is not None and o.tariff.id != point.tariff.id for o in options):
-            return ComparisonResult(
-                sst.ComparisonStatus.singleEligibleRate,
-                f"{point.tariff.code} is the only rate this service agreement is eligible for",
-            )
+            return only_rate(point.tariff.code)
         delivered, exported, first, last = self._usage(point, request)
         if first is None or last is None or first > request.usage_start or last < request.usage_end:
             held = 0 if first is None or last is None else max(0, last - first)
@@ -278,7 +330,7 @@ class TariffBillComparison:
             estimates.append(
                 Estimate(tariff.rin, tariff.code, tariff.name, cost, is_current, basis)
             )
-        currency = int((point.tariff.definition or {}).get("currency_code", USD))
+        currency = int((point.tariff.definition or {}).get("currency_code", Currency.USD))
         return ComparisonResult(
             sst.ComparisonStatus.available,
             None,
@@ -318,21 +370,19 @@ class TariffBillComparison:
         )
         return found
 
-    def _usage(
-        self, point: UsagePoint, request: ComparisonRequest
-    ) -> tuple[
-        list[tuple[int, int, float]], list[tuple[int, int, float]] | None, int | None, int | None
-    ]:
+    def _usage(self, point: UsagePoint, request: ComparisonRequest) -> Usage:
         """Delivered and exported kWh per interval in the period, and the data's extent."""
-        if self.config.get("UPSTREAM_RESOURCE_URL"):
-            return _usage_from_upstream(point, request)
+        if self.config.get("UPSTREAM_RESOURCE_URL"):  # bolt-on mode: the data are upstream
+            if request.read_usage is None:
+                return [], None, None, None
+            return request.read_usage(point, request.usage_start, request.usage_end)
         channels = self.session.execute(
             select(MeterReading.id, ReadingType.flow_direction, ReadingType.power_of_ten_multiplier)
             .join(ReadingType, ReadingType.id == MeterReading.reading_type_id)
-            .where(MeterReading.usage_point_id == point.id, ReadingType.uom == 72)  # Wh
+            .where(MeterReading.usage_point_id == point.id, ReadingType.uom == UnitSymbolKind.Wh)
         ).all()
-        delivered: list[tuple[int, int, float]] = []
-        exported: list[tuple[int, int, float]] | None = None
+        delivered: list[Interval] = []
+        exported: list[Interval] | None = None
         first = last = None
         margin = timedelta(days=1).total_seconds()
         for reading_id, flow, power in channels:
@@ -351,83 +401,12 @@ class TariffBillComparison:
                 for s, d, v in rows
                 if request.usage_start <= s < request.usage_end
             ]
-            if flow == RECEIVED:
+            if flow == FlowDirectionKind.reverse:  # received: rooftop solar export
                 exported = values
-            elif flow == DELIVERED or flow is None:
+            elif flow == FlowDirectionKind.forward or flow is None:  # delivered
                 delivered.extend(values)
                 if rows:
                     first = rows[0][0] if first is None else min(first, rows[0][0])
                     end = rows[-1][0] + rows[-1][1]
                     last = end if last is None else max(last, end)
         return delivered, exported, first, last
-
-
-def _usage_from_upstream(
-    point: UsagePoint, request: ComparisonRequest
-) -> tuple[
-    list[tuple[int, int, float]], list[tuple[int, int, float]] | None, int | None, int | None
-]:
-    """Bolt-on mode: the 12 months come from the existing custodian, read with the ASP's
-    token (the comparison is computed inside the ASP's request, once per billing cycle).
-
-    One subscription feed GET bounded by ``published-min``/``-max`` (a day of margin at
-    each end: blocks are published at local midnight), read with the library; the point's
-    Wh channels, forward = delivered, reverse = exported (Net Billing).
-    """
-    from datetime import UTC
-
-    from flask import current_app, g
-    from flask import request as http_request
-
-    import espi_sst
-
-    from ..upstream.forward import get
-
-    grant = getattr(g, "espi_grant", None)
-    if grant is None or grant.authorization is None:
-        return [], None, None, None
-    bearer = http_request.headers.get("Authorization", "").partition(" ")[2].strip()
-    upstream = str(current_app.config["UPSTREAM_RESOURCE_URL"]).rstrip("/")
-    window = {
-        "published-min": datetime.fromtimestamp(request.usage_start - 86400, UTC).isoformat(),
-        "published-max": datetime.fromtimestamp(request.usage_end + 86400, UTC).isoformat(),
-    }
-    answer = get(
-        current_app,
-        f"{upstream}/Subscription/{grant.authorization.subscription_uuid}",
-        bearer=bearer,
-        params=window,
-    )
-    if answer.status != 200:
-        return [], None, None, None
-    document = espi_sst.parse(answer.body)
-    delivered: list[tuple[int, int, float]] = []
-    exported: list[tuple[int, int, float]] | None = None
-    first = last = None
-    marker = f"/UsagePoint/{point.uuid}"
-    for reading in document.interval_readings():
-        context = reading.context
-        kind = context.reading_type
-        if (
-            context.usage_point is None
-            or marker not in context.usage_point
-            or kind is None
-            or kind.uom != 72
-            or reading.start is None
-            or reading.duration is None
-            or reading.value is None
-        ):
-            continue
-        kwh = reading.value * 10 ** (kind.power_of_ten_multiplier or 0) / 1000
-        start, duration = reading.start, reading.duration
-        if kind.flow_direction == RECEIVED:
-            if exported is None:
-                exported = []
-            if request.usage_start <= start < request.usage_end:
-                exported.append((start, duration, kwh))
-            continue
-        first = start if first is None else min(first, start)
-        last = start + duration if last is None else max(last, start + duration)
-        if request.usage_start <= start < request.usage_end:
-            delivered.append((start, duration, kwh))
-    return delivered, exported, first, last

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from espi_sst.model import sst
 
 from ..storage.models import Tariff, UsagePoint
-from .catalog import GENERATION, RateCatalog, RateOption
+from .catalog import GENERATION, RateCatalog, RateOption, same_lse_and_role
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def ineligibility(catalog: RateCatalog, point: UsagePoint, target: Tariff) -> In
             reason.generationProductBelongsToCca,
             f"{target.code} is a {target.lse} generation product: ask {target.lse}",
         )
-    if target.lse != current.lse or target.role != current.role:
+    if not same_lse_and_role(target, current):
         return Ineligible(
             "lse_switch_not_allowed",
             reason.lseSwitchNotAllowed,

@@ -34,13 +34,27 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from espi_sst import Rin
-from espi_sst.errors import RinError
 from espi_sst.model import sst
+from espi_sst.model.enums import Currency
 
-from ._tables import Row, TableCache, TableError, fail, file_stamp, read_table, required_text
+from ._tables import (
+    Row,
+    TableCache,
+    TableError,
+    fail,
+    file_stamp,
+    read_table,
+    required_text,
+    rin_of,
+)
 from .adapters import AdapterConfigError
-from .comparison import USD, ComparisonRequest, ComparisonResult, Estimate
+from .comparison import (
+    NOT_OFFERED,
+    ComparisonRequest,
+    ComparisonResult,
+    Estimate,
+    rate_to_compare,
+)
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +170,7 @@ def _row(row: Row) -> tuple[sst.ComparisonStatus, Estimate | None, int]:
         status = sst.ComparisonStatus(row["status"] or "available")
     except ValueError:
         raise fail(row, "status", f"{row['status']!r} is not a comparison status", E) from None
-    currency = USD
+    currency = int(Currency.USD)
     if row["currency"]:
         if not row["currency"].isdigit() or not 0 < int(row["currency"]) < 1000:
             raise fail(row, "currency", "an ISO 4217 numeric code, like 840", E)
@@ -168,10 +182,7 @@ def _row(row: Row) -> tuple[sst.ComparisonStatus, Estimate | None, int]:
         if filled:
             raise fail(row, filled[0], f"a {status.value} row prices no rate; leave it empty", E)
         return status, None, currency
-    try:
-        rin = str(Rin.parse(row["rin"]))
-    except RinError as exc:
-        raise fail(row, "rin", str(exc), E) from None
+    rin = str(rin_of(row, "rin", E))
     try:
         cost = float(row["annual_cost"])
     except ValueError:
@@ -223,14 +234,9 @@ class PrecomputedComparison:
 
     def compare(self, request: ComparisonRequest) -> ComparisonResult:
         point = request.point
-        current = next(
-            (r for r in request.current.rates if r.role is not sst.Role.generation), None
-        )
-        if point.service_kind != 0 or current is None:
-            return ComparisonResult(
-                sst.ComparisonStatus.noRateTool,
-                "no rate comparison is offered for this service (only electric rates have RINs)",
-            )
+        current = rate_to_compare(request)
+        if current is None:
+            return NOT_OFFERED
         cycle = datetime.fromtimestamp(request.usage_end, request.zone).date()
         try:
             batch = self._batch(point.uuid, point.service_agreement, cycle)

@@ -48,9 +48,17 @@ from espi_sst.errors import RinError
 from espi_sst.model import sst
 from espi_sst.retry import RetryPolicy, send_with_retries
 
+from ..errors import InvalidInput
 from .adapters import AdapterConfigError
 from .catalog import GENERATION
-from .comparison import ComparisonRequest, ComparisonResult, Estimate
+from .comparison import (
+    NOT_OFFERED,
+    ComparisonRequest,
+    ComparisonResult,
+    Estimate,
+    only_rate,
+    rate_to_compare,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +66,7 @@ RETRYABLE = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF = 2.0
 
 
-class RateApiAnswerError(ValueError):
+class RateApiAnswerError(InvalidInput):
     """The rate-analysis API answered something this source cannot pass on."""
 
     code = "rate_api_answer_invalid"
@@ -94,14 +102,9 @@ class RateApiComparison:
 
     def compare(self, request: ComparisonRequest) -> ComparisonResult:
         point = request.point
-        current = next(
-            (r for r in request.current.rates if r.role is not sst.Role.generation), None
-        )
-        if point.service_kind != 0 or current is None:
-            return ComparisonResult(
-                sst.ComparisonStatus.noRateTool,
-                "no rate comparison is offered for this service (only electric rates have RINs)",
-            )
+        current = rate_to_compare(request)
+        if current is None:
+            return NOT_OFFERED
         generation = next((r for r in request.current.rates if r.role is sst.Role.generation), None)
         candidates = {
             str(o.rate.tariff_code): o
@@ -112,10 +115,7 @@ class RateApiComparison:
             and o.rate.tariff_code != current.tariff_code
         }
         if not candidates:
-            return ComparisonResult(
-                sst.ComparisonStatus.singleEligibleRate,
-                f"{current.tariff_code} is the only rate this service agreement is eligible for",
-            )
+            return only_rate(current.tariff_code)
         body = {
             "service_agreement": point.service_agreement,
             "usage_point": point.uuid,

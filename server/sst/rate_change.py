@@ -30,16 +30,16 @@ from sqlalchemy.orm import Session
 from espi_sst import Rin
 from espi_sst.model import sst
 
+from ..errors import Refused
 from ..outbox.queue import enqueue_email
 from ..storage.models import RateChangeRequestRecord
 from ._creation import Target, check_idempotency_key, create, resolve_target
 from ._passcode import ConfirmationOutcome, confirm, expire, expire_unconfirmed, new_passcode
-from ._workflow import OPEN, RateChangeError, Status, announce, resource_url
+from ._workflow import OPEN, Status, announce, resource_url
 
 __all__ = [
     "OPEN",
     "ConfirmationOutcome",
-    "RateChangeError",
     "Status",
     "Target",
     "announce",
@@ -70,7 +70,7 @@ def withdraw(app: Flask, session: Session, record: RateChangeRequestRecord, *, n
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         session.refresh(record)
-        raise RateChangeError(
+        raise Refused(
             409,
             "not_withdrawable",
             f"rate change {record.uuid} is {record.status}: only a request not yet submitted "

@@ -48,8 +48,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..resource.blocks import zone_of
+from espi_sst.model.enums import ServiceKind
+
 from ..storage.models import LocalTimeParameters, Tariff, UsagePoint
+from ..storage.zones import zone_of
 from ._rate_table import (
     Assignment,
     RateRow,
@@ -63,11 +65,7 @@ from .adapters import AdapterConfigError
 from .catalog import (
     BUNDLED,
     DELIVERY,
-    GENERATION,
-    RateOption,
     TariffTableCatalog,
-    allowed_by_features,
-    caches_generation_rin,
 )
 
 log = logging.getLogger(__name__)
@@ -158,7 +156,9 @@ def _sync_points(
         UsagePoint.features,
         UsagePoint.local_time_id,
     )
-    points = session.execute(select(*columns).where(UsagePoint.service_kind == 0)).all()
+    points = session.execute(
+        select(*columns).where(UsagePoint.service_kind == ServiceKind.electricity)
+    ).all()
     by_uuid = {p.uuid: p for p in points}
     by_agreement: dict[str, list[Any]] = {}
     for p in points:
@@ -283,13 +283,14 @@ def _sync_once(engine: Engine, table: RateTable) -> SyncReport:
 
 class TableCatalog(TariffTableCatalog):
     """:class:`TariffTableCatalog` over the rows a :class:`RateTable` was copied into,
-    offering the table's rates only."""
+    offering the table's rates only (the eligibility rule is the sample's)."""
 
     def __init__(self, session: Session, config: Mapping[str, Any], table: RateTable) -> None:
         super().__init__(session, config)
         self.table = table
 
-    def _table_tariffs(self) -> list[Tariff]:
+    def offered_tariffs(self) -> list[Tariff]:
+        """The table's rates only (in the table's order)."""
         codes = list(self.table.rates)
         found = {
             t.code: t for t in self.session.scalars(select(Tariff).where(Tariff.code.in_(codes)))
@@ -302,39 +303,11 @@ class TableCatalog(TariffTableCatalog):
             }
         return [found[code] for code in codes if code in found]
 
-    def eligible_rates(self, point: UsagePoint) -> list[RateOption]:
-        current = point.tariff
-        if current is None:
-            return []
-        features = point.features or []
-        tariffs = self._table_tariffs()
-        options = [
-            RateOption(self._eligible(t), t, switchable=True)
-            for t in tariffs
-            if t.role == current.role
-            and t.lse == current.lse
-            and allowed_by_features(t.definition, features)
-        ]
-        if point.bundled or not caches_generation_rin(self.config, point.lse):
-            return options
-        by_rin = {t.rin: t for t in tariffs}
-        for product in tariffs:  # the CCA's products, and the IOU rates they mirror
-            if product.role != GENERATION or product.lse != point.lse:
-                continue
-            mirror = by_rin.get(product.iou_mirror_of or "")
-            if mirror is not None and not allowed_by_features(mirror.definition, features):
-                continue
-            options.append(RateOption(self._eligible(product), product, switchable=False))
-            if mirror is not None:
-                rate = self._eligible(mirror, mirror_of=product.rin)
-                options.append(RateOption(rate, mirror, switchable=False))
-        return options
-
     def tariff_by_rin(self, rin: str) -> Tariff | None:
         code = self.table.code_by_rin.get(rin)
         if code is None:
             return None
-        return next((t for t in self._table_tariffs() if t.code == code), None)
+        return next((t for t in self.offered_tariffs() if t.code == code), None)
 
 
 def table_catalog(session: Session, config: Mapping[str, Any]) -> TableCatalog:

@@ -15,14 +15,19 @@ from sqlalchemy.orm import Session
 
 from espi_sst.model.enums import AuthorizationStatus
 
+from ..errors import Refused
 from ..lifecycle.usable import grant_refusal
 from ..security import now
 from ..storage.models import Application, Authorization, RetailCustomer, UsagePoint
 from .introspection import Introspected
 
 
-class ShadowError(Exception):
-    """The grant cannot be mirrored (unknown ASP here, or not a customer grant)."""
+class ShadowError(Refused):
+    """The grant cannot be mirrored (an ASP unknown or withdrawn here): the token is refused
+    (401 ``invalid_token``, RFC 6750 section 3.1), the message saying what to do."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(401, "invalid_token", description)
 
 
 def shadow_authorization(session: Session, found: Introspected) -> Authorization | None:

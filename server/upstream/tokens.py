@@ -5,7 +5,7 @@ locally (``shadow.py``) so rate changes, audit rows and notifications have rows 
 
 from __future__ import annotations
 
-from flask import abort, current_app
+from flask import current_app
 from sqlalchemy import select
 
 from espi_sst.scope import Scope
@@ -17,7 +17,8 @@ from ..storage import db
 from ..storage.models import Application, Token
 from .forward import UpstreamError
 from .introspection import introspect
-from .shadow import ShadowError, shadow_authorization
+from .shadow import shadow_authorization
+from .views import unavailable
 
 
 class IntrospectedTokens:
@@ -27,17 +28,10 @@ class IntrospectedTokens:
         try:
             found = introspect(current_app, bearer)
         except UpstreamError as exc:
-            from .views import error_response
-
-            abort(error_response(exc))
+            raise unavailable(exc) from None
         if found is None:
             refuse(401, "invalid_token", "the access token is unknown, expired or revoked upstream")
-        assert found is not None
-        try:
-            authorization = shadow_authorization(db.session, found)
-        except ShadowError as exc:
-            refuse(401, "invalid_token", str(exc).replace('"', "'"))
-            raise
+        authorization = shadow_authorization(db.session, found)  # ShadowError: 401 invalid_token
         qualification = db.session.scalar(
             select(Application.qualification).where(Application.client_id == found.client_id)
         )

@@ -9,9 +9,9 @@ through to their local views.
 
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Response, current_app, request
 
+from ..errors import Refused, Unavailable
 from ..resource.sst_content import SstView
 from ..resource.urls import PREFIX, resource_base
 from ..storage import db
@@ -45,12 +45,10 @@ PLAIN_ENDPOINTS = frozenset(
 )
 
 
-def error_response(exc: UpstreamError) -> Response:
-    response = jsonify(error=exc.error, error_description=exc.description)
-    response.status_code = exc.status
-    response.headers["Retry-After"] = str(exc.retry_after)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def unavailable(exc: UpstreamError) -> Unavailable:
+    """The upstream's failure as this server answers it (502, 503, 504 with Retry-After)."""
+    current_app.logger.warning("upstream %s: %s", request.path, exc.description)
+    return Unavailable(exc.status, exc.error, exc.description, exc.retry_after)
 
 
 def forward_plain_request() -> Response | None:
@@ -67,9 +65,8 @@ def forward_plain_request() -> Response | None:
     try:
         grant = current_grant(None)
         sst = SstView(grant.scope, current_app, db.session)
-    except HTTPException as exc:
-        response = exc.get_response()
-        if response.status_code != 403:
+    except Refused as exc:
+        if exc.status != 403:
             raise
         current_grant(None, client_level=True)  # an ASP-level token: forwarded as it is
     upstream = str(current_app.config["UPSTREAM_RESOURCE_URL"]).rstrip("/")
@@ -84,8 +81,7 @@ def forward_plain_request() -> Response | None:
             answer.body, upstream=upstream, local=resource_base(), sst=sst, session=db.session
         )
     except UpstreamError as exc:
-        current_app.logger.warning("upstream %s: %s", request.path, exc.description)
-        return error_response(exc)
+        raise unavailable(exc) from None
     response = Response(body, mimetype="application/atom+xml")
     response.headers["Cache-Control"] = "no-store"
     return response

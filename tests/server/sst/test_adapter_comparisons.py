@@ -26,9 +26,9 @@ from adapter_support import (
     stored_comparisons,
     write_csv,
 )
-from espi_sst_server.resource.blocks import zone_of
 from espi_sst_server.sst.comparison import cycle_bounds
 from espi_sst_server.sst.precomputed import PrecomputedTableError, load_precomputed
+from espi_sst_server.storage.zones import zone_of
 from rate_analysis_api import CURRENT_COST, RateAnalysisApi, candidate_cost
 from sst_world import Granted, SstWorld
 

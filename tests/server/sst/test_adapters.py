@@ -35,7 +35,6 @@ from adapter_support import (
     write_csv,
 )
 from espi_sst_server.outbox.queue import open_payload
-from espi_sst_server.resource.blocks import zone_of
 from espi_sst_server.sst.cca_cache import CcaFileError, load_cca_file
 from espi_sst_server.sst.precomputed import load_precomputed
 from espi_sst_server.sst.table_catalog import (
@@ -45,6 +44,7 @@ from espi_sst_server.sst.table_catalog import (
     sync_rate_table,
 )
 from espi_sst_server.storage.models import AuditEvent, Tariff, UsagePoint
+from espi_sst_server.storage.zones import zone_of
 from espi_sst_server.worker import Worker
 from sqlalchemy import select, update
 from sst_world import Granted, SstWorld
@@ -558,3 +558,16 @@ def test_adapters_name_a_missing_setting(open_world: Callable[..., SstWorld]) ->
         world.client.get(alex.url("/RateInformation"), headers=alex.headers)
     with pytest.raises(Exception, match="RATE_TABLE must be"):
         current_table({"rate": "x.csv"})
+
+
+def test_a_broken_adapter_is_a_json_500_that_keeps_its_reason_in_the_log(
+    open_world: Callable[..., SstWorld], caplog: pytest.LogCaptureFixture
+) -> None:
+    world = open_world(RATE_CATALOG=TABLE_CATALOG, PROPAGATE_EXCEPTIONS=False)
+    alex = world.grant("alex")
+    answer = world.client.get(alex.url("/RateInformation"), headers=alex.headers)
+    assert answer.status_code == 500
+    assert answer.json == {
+        "error": "server_error",
+        "error_description": "the resource server failed",
+    }

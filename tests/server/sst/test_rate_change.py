@@ -375,7 +375,7 @@ def test_accepted_change_takes_effect_next_cycle_exactly_once(world: SstWorld) -
 def datetime_day(epoch: int, point: Any) -> int:
     from datetime import datetime
 
-    from espi_sst_server.resource.blocks import zone_of
+    from espi_sst_server.storage.zones import zone_of
 
     return datetime.fromtimestamp(epoch, zone_of(point.local_time)).day
 

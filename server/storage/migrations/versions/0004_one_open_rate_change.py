@@ -21,6 +21,8 @@ to cancel (``UPDATE rate_change_request SET status = 'cancelled' WHERE uuid = ..
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -81,7 +83,8 @@ def _purge_delivered_outbox_bodies() -> None:
         )
     ).all()
     for message_id, payload in done:
-        kept = {k: v for k, v in (payload or {}).items() if k in ("subject", "client_id")}
+        stored = cast(dict[str, Any], payload or {})  # the JSON column
+        kept = {k: v for k, v in stored.items() if k in ("subject", "client_id")}
         if kept != payload:
             bind.execute(outbox.update().where(outbox.c.id == message_id).values(payload=kept))
 
