@@ -16,15 +16,14 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lxml import etree
-
 from .errors import ParseError, ValidationError
-from .xml._safety import ReadLimits, Source, opened_source, read_all, refuse_doctype, safe_parser
+from .xml._safety import ReadLimits, Source
 from .xml.namespaces import ATOM, CUSTOMER, ESPI, SST, split_tag
-from .xml.reader import syntax_error
+from .xml.reader import parse_tree
 
 if TYPE_CHECKING:
     import xmlschema
+    from lxml import etree
 
 APPENDIX_B_RIN = f"{{{ESPI}}}bundledRin"
 
@@ -128,14 +127,7 @@ def validate(
     Raises:
         ParseError: the input is not well-formed XML (validation needs a tree).
     """
-    parser = safe_parser(remove_comments=True)
-    with opened_source(source, limits or ReadLimits()) as (stream, name):
-        data = read_all(stream)
-    try:
-        tree = etree.ElementTree(etree.fromstring(data, parser))
-    except etree.XMLSyntaxError as exc:
-        raise syntax_error(exc, name) from None
-    refuse_doctype(tree.getroot(), name)
+    data, tree, name = parse_tree(source, limits)
     schema = schema_set(profile, tuple(extra_schemas))
     issues = []
     for error in schema.iter_errors(tree):

@@ -30,7 +30,15 @@ from ..model.atom import Entry, Feed, Link
 from ..model.espi import LocalTimeParameters
 from ._decode import decode
 from ._report import DeviationReport
-from ._safety import ReadLimits, Source, opened_source, refuse_doctype, safe_iterparse
+from ._safety import (
+    ReadLimits,
+    Source,
+    opened_source,
+    read_all,
+    refuse_doctype,
+    safe_iterparse,
+    safe_parser,
+)
 from .namespaces import ATOM, CUSTOMER, ESPI, SST, split_tag
 
 FEED = f"{{{ATOM}}}feed"
@@ -69,6 +77,28 @@ def syntax_error(exc: etree.XMLSyntaxError, name: str) -> ParseError:
         line=exc.lineno or None,
         code="malformed_xml",
     )
+
+
+def parse_tree(
+    source: Source, limits: ReadLimits | None = None
+) -> tuple[bytes, etree._ElementTree, str]:
+    """Read a document into an lxml tree with the hardened parser, comments dropped.
+
+    For readers that need the tree itself (schema validation walks it with xmlschema);
+    the same refusals as :func:`parse`: no DTD or entities, the size limit, a
+    ``malformed_xml`` ParseError with its line.
+
+    Returns:
+        The document's bytes, its tree and the name errors call it by.
+    """
+    with opened_source(source, limits or ReadLimits()) as (stream, name):
+        data = read_all(stream)
+    try:
+        tree = etree.ElementTree(etree.fromstring(data, safe_parser(remove_comments=True)))
+    except etree.XMLSyntaxError as exc:
+        raise syntax_error(exc, name) from None
+    refuse_doctype(tree.getroot(), name)
+    return data, tree, name
 
 
 def parse(source: Source, *, strict: bool = False, limits: ReadLimits | None = None) -> Document:
