@@ -15,6 +15,7 @@ already-installed dependencies are made visible through a path file.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -94,6 +95,16 @@ def source_packages() -> set[str]:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # Built from a copy without the checkout's build/ and *.egg-info: setuptools reuses
+    # build/lib, so a module deleted since the last local build would ride along.
+    source = tmp_path_factory.mktemp("source") / "espi-sst"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "dist", "*.egg-info", "node_modules", "__pycache__"
+        ),
+    )
     subprocess.run(
         [
             sys.executable,
@@ -106,7 +117,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "--quiet",
             "-w",
             str(out),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,
