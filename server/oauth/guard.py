@@ -19,7 +19,7 @@ from espi_sst.scope import Category
 
 from ..errors import Refused
 from ..limits.resources import charge
-from .tokens import Grant, refuse, token_source
+from .tokens import Grant, Target, refuse, token_source
 
 
 def _bearer() -> str:
@@ -30,6 +30,17 @@ def _bearer() -> str:
             401, "invalid_request", "bearer token required", challenge='Bearer realm="espi"'
         )
     return value.strip()
+
+
+def _target() -> Target:
+    """The Subscription and UsagePoint ids the request's path names (its route's ``sid``
+    and ``uid``), for token sources that ask the custodian about exactly those."""
+    args = request.view_args or {}
+    sid, uid = args.get("sid"), args.get("uid")
+    return Target(
+        subscription_id=sid if isinstance(sid, str) else None,
+        usage_point_id=uid if isinstance(uid, str) else None,
+    )
 
 
 def current_grant(required: Category | None = None, *, client_level: bool = False) -> Grant:
@@ -43,7 +54,7 @@ def current_grant(required: Category | None = None, *, client_level: bool = Fals
     cached: Grant | None = getattr(g, "espi_grant", None)
     if cached is not None:
         return cached
-    grant = token_source().grant(_bearer())
+    grant = token_source().grant(_bearer(), _target())
     charge(grant.client_id)  # per-ASP limits, once the token is known good (429)
     if client_level and grant.authorization is not None:
         refuse(403, "insufficient_scope", "this resource needs a client_credentials token")
