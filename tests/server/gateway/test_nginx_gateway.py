@@ -97,6 +97,7 @@ def test_the_directory_lists_every_entity(world: World) -> None:
         "espi_resource_base": f"{world.gateway}/SST/v1/PGE/espi/1_1/resource",
         "udc": None,
         "online_accounts": None,
+        "split": False,
     }
 
 
