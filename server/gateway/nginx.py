@@ -365,9 +365,7 @@ def _bolt_on_patterns(prefix: str) -> tuple[str, str]:
     and ``{uid}`` are one segment each, so ``UsageSummaryX`` or a UsageSummary elsewhere in
     the tree stays the custodian's.
     """
-    point = (
-        f"^{re.escape(prefix + RESOURCE_PATH)}/Subscription/[^/]+/UsagePoint/[^/]+/"
-    )
+    point = f"^{re.escape(prefix + RESOURCE_PATH)}/Subscription/[^/]+/UsagePoint/[^/]+/"
     return (
         point + f"(?:{'|'.join(SST_RESOURCES)})(?:/.*)?$",
         point + "UsageSummary(?:/[^/]+)?$",
