@@ -13,7 +13,7 @@ grant (another subscription's resources are 404, never data).
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import current_app, g, request
 
 from espi_sst.scope import Category
 
@@ -43,6 +43,18 @@ def _target() -> Target:
     )
 
 
+def _needs(category: Category) -> str:
+    """What a grant without ``category`` lacks, and, beside an unmodified custodian (bolt-on
+    mode), where an SST category is given: the add-on consent (``upstream/addon.py``)."""
+    words = f"this resource needs the {category.value} scope"
+    if category.value.startswith("sst:") and current_app.config.get("UPSTREAM_RESOURCE_URL"):
+        words += (
+            ": the customer gives it in the SST add-on consent "
+            "(POST /sst/consent/requests, docs/deployment.md)"
+        )
+    return words
+
+
 def current_grant(required: Category | None = None, *, client_level: bool = False) -> Grant:
     """The grant of the request's bearer token; else raises an RFC 6750 refusal.
 
@@ -61,7 +73,7 @@ def current_grant(required: Category | None = None, *, client_level: bool = Fals
     if not client_level and grant.authorization is None:
         refuse(403, "insufficient_scope", "this resource needs a customer's authorization")
     if required is not None and not grant.scope.allows(required):
-        refuse(403, "insufficient_scope", f"this resource needs the {required.value} scope")
+        refuse(403, "insufficient_scope", _needs(required))
     g.espi_grant = grant
     return grant
 

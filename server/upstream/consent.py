@@ -187,6 +187,7 @@ def consent() -> Any:
     error = None
     if request.method == "POST":
         if not form.validate_on_submit():
+            current_app.logger.warning("add-on consent form refused: %s", form.errors)
             return _error_page(400, "the form expired or was altered: open the link again")
         if request.form.get("decision") != "approve":
             audit(

@@ -68,7 +68,9 @@ pytestmark = pytest.mark.slow
 ASP_ID = "acme-thermostats"
 ASP_SECRET = "acme-secret-at-the-custodian"
 REDIRECT = "https://acme.example/callback"
-GBC_SCOPE = "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=3600;BlockDuration=daily;HistoryLength=34128000"
+GBC_SCOPE = (
+    "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=3600;BlockDuration=daily;HistoryLength=34128000"
+)
 SST_SCOPE = "sst:rin sst:bill_comparison sst:rate_change"
 RESOURCE_SERVER = ("pge-sst-bolt-on", "bolt-on-secret-at-the-custodian")
 BOUND = 2  # PROBE_CACHE_SECONDS and INTROSPECTION_CACHE_SECONDS of the bolt-on here
@@ -131,7 +133,9 @@ def _seed_bolt_on(app: Flask, custodian: ForeignCustodian) -> None:
 
 
 @pytest.fixture(scope="module", params=["introspection", "probe"])
-def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     from gateway_world import nginx_binary, running_nginx
 
     nginx_binary()  # skip (or fail under ESPI_REQUIRE_NGINX) without nginx
@@ -231,7 +235,9 @@ def _push(world: World, token: str, resource_uri: str, **extra: str) -> requests
     )
 
 
-def _add_on_consent(world: World, token: str, resource_uri: str, customer_index: int) -> dict[str, list[str]]:
+def _add_on_consent(
+    world: World, token: str, resource_uri: str, customer_index: int
+) -> dict[str, list[str]]:
     """The SST add-on consent, as the ASP and the customer do it; the callback's query."""
     pushed = _push(world, token, resource_uri)
     assert pushed.status_code == 201, pushed.text
@@ -246,7 +252,7 @@ def _add_on_consent(world: World, token: str, resource_uri: str, customer_index:
             "usage_points": list(foreign.usage_points),
         },
     )
-    callback = browser.approve(consent_url)
+    callback = browser.approve(consent_url, categories=SST_SCOPE.split())
     assert callback.startswith(REDIRECT)
     return parse_qs(urlsplit(callback).query)
 
@@ -275,7 +281,9 @@ def test_the_asp_journey_runs_through_the_bolt_on_beside_an_unmodified_custodian
     with connection:
         points = connection.usage_points()  # the custodian's own feed, through the gateway
         assert {p.uuid for p in points} == set(world.custodian.customers[0].usage_points)
-        unbundled = next(p for p in points if p.uuid == world.custodian.customers[0].usage_points[0])
+        unbundled = next(
+            p for p in points if p.uuid == world.custodian.customers[0].usage_points[0]
+        )
         # Before the add-on consent: the custodian's data as it is, no SST
         assert connection.rins(unbundled) == []
         refused = requests.get(
@@ -320,10 +328,16 @@ def test_the_asp_journey_runs_through_the_bolt_on_beside_an_unmodified_custodian
         )
         assert row is not None and row.grant_type == "sst_addon"
         assert row.application.client_id == ASP_ID
-        assert row.customer is not None and row.customer.username == world.custodian.customers[0].username
-        assert db.session.scalar(
-            select(AuditEvent).where(AuditEvent.action == "sst_addon_consent_granted")
-        ) is not None
+        assert (
+            row.customer is not None
+            and row.customer.username == world.custodian.customers[0].username
+        )
+        assert (
+            db.session.scalar(
+                select(AuditEvent).where(AuditEvent.action == "sst_addon_consent_granted")
+            )
+            is not None
+        )
 
 
 def test_a_revocation_at_the_custodian_is_refused_within_the_bound(world: World) -> None:
