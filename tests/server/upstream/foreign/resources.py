@@ -234,6 +234,7 @@ class Catalog:
             ("grant_types", "refresh_token"),
             ("response_types", "code"),
             ("registration_client_uri", href),
+            ("registration_access_token", hashlib.sha256(f"RAT:{client.client_id}".encode()).hexdigest()[:32]),
             ("dataCustodianScopeSelectionScreenURI", f"{custodian}/oauth/authorize"),
         ]
         body = (lambda d: self.shape.resource("ApplicationInformation", fields, declare=True, depth=d))
