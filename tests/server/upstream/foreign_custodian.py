@@ -76,14 +76,13 @@ from contextlib import contextmanager
 from urllib.parse import urljoin
 
 import requests
-from werkzeug.serving import WSGIRequestHandler, make_server
-
 from foreign.app import CustodianApp
 from foreign.atom import Shape
 from foreign.oauth import OAuth
 from foreign.resource import ResourceApi
 from foreign.resources import Catalog
 from foreign.state import CUSTOMERS, ForeignCustomer, Store
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 __all__ = ["ForeignCustodian", "ForeignCustomer", "running_foreign_custodian"]
 
@@ -141,24 +140,36 @@ class ForeignCustodian:
             page = browser.get(authorize_url, timeout=10)
             if page.status_code != 200:
                 raise AssertionError(f"authorize answered {page.status_code}: {page.text}")
-            page = self._submit(browser, page, {
-                "username": customer.username, "password": customer.password})
-            consent = self._submit(browser, page, {
-                "decision": "approve", "usage_points": _POINT.findall(page.text)},
-                allow_redirects=False)
+            page = self._submit(
+                browser, page, {"username": customer.username, "password": customer.password}
+            )
+            consent = self._submit(
+                browser,
+                page,
+                {"decision": "approve", "usage_points": _POINT.findall(page.text)},
+                allow_redirects=False,
+            )
             if consent.status_code != 302:
                 raise AssertionError(f"consent answered {consent.status_code}: {consent.text}")
             return str(consent.headers["Location"])
 
     @staticmethod
-    def _submit(browser: requests.Session, page: requests.Response, data: dict[str, object],
-                allow_redirects: bool = True) -> requests.Response:
+    def _submit(
+        browser: requests.Session,
+        page: requests.Response,
+        data: dict[str, object],
+        allow_redirects: bool = True,
+    ) -> requests.Response:
         action, csrf = _FORM.search(page.text), _CSRF.search(page.text)
         if action is None or csrf is None:
             raise AssertionError(f"no form on the page: {page.text}")
         target = urljoin(page.url, html_lib.unescape(action.group(1)))
-        return browser.post(target, data={**data, "csrf_token": csrf.group(1)},
-                            allow_redirects=allow_redirects, timeout=10)
+        return browser.post(
+            target,
+            data={**data, "csrf_token": csrf.group(1)},
+            allow_redirects=allow_redirects,
+            timeout=10,
+        )
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -62,8 +62,14 @@ def gba() -> Iterator[ForeignCustodian]:
 
 
 def authorize_url(custodian: ForeignCustodian, **overrides: str) -> str:
-    query = {"response_type": "code", "client_id": ASP, "redirect_uri": CALLBACK,
-             "scope": SCOPE, "state": "st-1", **overrides}
+    query = {
+        "response_type": "code",
+        "client_id": ASP,
+        "redirect_uri": CALLBACK,
+        "scope": SCOPE,
+        "state": "st-1",
+        **overrides,
+    }
     return f"{custodian.public_base}/oauth/authorize?{urlencode(query)}"
 
 
@@ -79,8 +85,13 @@ def token_for(custodian: ForeignCustodian, customer: ForeignCustomer) -> dict[st
     assert callback.startswith(CALLBACK + "?")
     answer = requests.post(
         f"{custodian.url}/oauth/token",
-        data={"grant_type": "authorization_code", "code": code_of(callback), "redirect_uri": CALLBACK},
-        auth=(ASP, SECRET), timeout=10,
+        data={
+            "grant_type": "authorization_code",
+            "code": code_of(callback),
+            "redirect_uri": CALLBACK,
+        },
+        auth=(ASP, SECRET),
+        timeout=10,
     )
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
@@ -92,8 +103,12 @@ def get(url: str, token: str | None, **params: str) -> requests.Response:
 
 
 def introspect(custodian: ForeignCustodian, token: str) -> requests.Response:
-    return requests.post(f"{custodian.url}/oauth/introspect", data={"token": token},
-                         auth=(BOLT_ON, BOLT_ON_SECRET), timeout=10)
+    return requests.post(
+        f"{custodian.url}/oauth/introspect",
+        data={"token": token},
+        auth=(BOLT_ON, BOLT_ON_SECRET),
+        timeout=10,
+    )
 
 
 def subscription_id(token: dict[str, Any]) -> str:
@@ -109,20 +124,31 @@ def test_code_flow_gives_an_espi_token_whose_resource_uri_feed_has_the_customers
     maria = custodian.customers[0]
     token = token_for(custodian, maria)
 
-    assert set(token) == {"access_token", "token_type", "expires_in", "refresh_token", "scope",
-                          "resourceURI", "authorizationURI"}
+    assert set(token) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "scope",
+        "resourceURI",
+        "authorizationURI",
+    }
     assert token["token_type"] == "Bearer" and token["expires_in"] == 3600
     assert token["scope"] == SCOPE
     assert re.fullmatch(r"[0-9a-f]{32}", token["access_token"])  # opaque: no JWT, no SST
     sid = subscription_id(token)
     assert sid.isdigit() and custodian.subscription_of(token["access_token"]) == sid
     assert token["resourceURI"] == f"{custodian.resource_base}/Batch/Subscription/{sid}"
-    assert re.fullmatch(rf"{re.escape(custodian.resource_base)}/Authorization/\d+", token["authorizationURI"])
+    assert re.fullmatch(
+        rf"{re.escape(custodian.resource_base)}/Authorization/\d+", token["authorizationURI"]
+    )
 
     started = time.perf_counter()
     feed = get(token["resourceURI"], token["access_token"])
     elapsed = time.perf_counter() - started
-    assert feed.status_code == 200 and feed.headers["Content-Type"].startswith("application/atom+xml")
+    assert feed.status_code == 200 and feed.headers["Content-Type"].startswith(
+        "application/atom+xml"
+    )
     assert elapsed < 5, f"the subscription feed took {elapsed:.2f} s"
     document = espi_sst.parse(feed.content)
     assert document.warnings == []
@@ -142,15 +168,28 @@ def test_code_flow_gives_an_espi_token_whose_resource_uri_feed_has_the_customers
     assert max(r.start for r in readings) < NOW  # nothing from the future
 
 
-def test_the_customer_browser_of_the_demo_tests_walks_the_custodians_portal(pge: ForeignCustodian) -> None:
+def test_the_customer_browser_of_the_demo_tests_walks_the_custodians_portal(
+    pge: ForeignCustodian,
+) -> None:
     ken = pge.customers[1]
-    browser = CustomerBrowser(pge.url, {"username": ken.username, "password": ken.password,
-                                        "usage_points": list(ken.usage_points)})
+    browser = CustomerBrowser(
+        pge.url,
+        {
+            "username": ken.username,
+            "password": ken.password,
+            "usage_points": list(ken.usage_points),
+        },
+    )
     callback = browser.approve(authorize_url(pge))
     answer = requests.post(
         f"{pge.url}/oauth/token",
-        data={"grant_type": "authorization_code", "code": code_of(callback), "redirect_uri": CALLBACK},
-        auth=(ASP, SECRET), timeout=10,
+        data={
+            "grant_type": "authorization_code",
+            "code": code_of(callback),
+            "redirect_uri": CALLBACK,
+        },
+        auth=(ASP, SECRET),
+        timeout=10,
     )
     token = answer.json()["access_token"]
     assert get(answer.json()["resourceURI"], token).status_code == 200
@@ -160,20 +199,37 @@ def test_the_customer_browser_of_the_demo_tests_walks_the_custodians_portal(pge:
 
 def test_public_clients_need_pkce(pge: ForeignCustodian) -> None:
     verifier = "v" * 50
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    without = requests.get(authorize_url(pge, client_id=PUBLIC_ASP, redirect_uri=PUBLIC_CALLBACK),
-                           allow_redirects=False, timeout=10)
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
+    without = requests.get(
+        authorize_url(pge, client_id=PUBLIC_ASP, redirect_uri=PUBLIC_CALLBACK),
+        allow_redirects=False,
+        timeout=10,
+    )
     assert without.status_code == 302 and "error=invalid_request" in without.headers["Location"]
-    url = authorize_url(pge, client_id=PUBLIC_ASP, redirect_uri=PUBLIC_CALLBACK,
-                        code_challenge=challenge, code_challenge_method="S256")
+    url = authorize_url(
+        pge,
+        client_id=PUBLIC_ASP,
+        redirect_uri=PUBLIC_CALLBACK,
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
     code = code_of(pge.sign_in_and_allow(url, pge.customers[1]))
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": PUBLIC_CALLBACK,
-            "client_id": PUBLIC_ASP}
-    wrong = requests.post(f"{pge.url}/oauth/token", data={**form, "code_verifier": "x" * 50}, timeout=10)
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": PUBLIC_CALLBACK,
+        "client_id": PUBLIC_ASP,
+    }
+    wrong = requests.post(
+        f"{pge.url}/oauth/token", data={**form, "code_verifier": "x" * 50}, timeout=10
+    )
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
     code = code_of(pge.sign_in_and_allow(url, pge.customers[1]))
-    right = requests.post(f"{pge.url}/oauth/token", data={**form, "code": code, "code_verifier": verifier},
-                          timeout=10)
+    right = requests.post(
+        f"{pge.url}/oauth/token", data={**form, "code": code, "code_verifier": verifier}, timeout=10
+    )
     assert right.status_code == 200 and right.json()["resourceURI"].startswith(pge.resource_base)
 
 
@@ -181,7 +237,9 @@ def test_authorize_refuses_unknown_clients_redirects_and_scopes(pge: ForeignCust
     for bad in ({"client_id": "nobody"}, {"redirect_uri": CALLBACK + "/other"}):
         page = requests.get(authorize_url(pge, **bad), allow_redirects=False, timeout=10)
         assert page.status_code == 400 and "Location" not in page.headers
-    scoped = requests.get(authorize_url(pge, scope="FB=1_3;sst:rin"), allow_redirects=False, timeout=10)
+    scoped = requests.get(
+        authorize_url(pge, scope="FB=1_3;sst:rin"), allow_redirects=False, timeout=10
+    )
     assert scoped.status_code == 302
     assert parse_qs(urlsplit(scoped.headers["Location"]).query)["error"] == ["invalid_scope"]
 
@@ -205,9 +263,14 @@ def test_pge_shape_usage_summary_and_interval_block_keep_ns0_and_ns1(pge: Foreig
     summaries = get(f"{point}/UsageSummary", token["access_token"])
     assert summaries.status_code == 200
     raw = summaries.content
-    assert raw.startswith(b'<ns1:feed xmlns:ns0="http://naesb.org/espi" xmlns:ns1="http://www.w3.org/2005/Atom">')
+    assert raw.startswith(
+        b'<ns1:feed xmlns:ns0="http://naesb.org/espi" xmlns:ns1="http://www.w3.org/2005/Atom">'
+    )
     assert b'<ns0:UsageSummary xmlns:ns0="http://naesb.org/espi">' in raw
-    assert b'<ns1:id xsi:type="ns1:idType" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' in raw
+    assert (
+        b'<ns1:id xsi:type="ns1:idType" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        in raw
+    )
     assert b'xmlns="http://www.w3.org/2005/Atom"' not in raw and b"espi:" not in raw
     assert espi_sst.validate(raw) == []
     document = espi_sst.parse(raw)
@@ -219,11 +282,15 @@ def test_pge_shape_usage_summary_and_interval_block_keep_ns0_and_ns1(pge: Foreig
     one = re.search(rb'href="([^"]*/UsageSummary/[0-9,]+)" rel="self"', raw)
     assert one and b"," in one.group(1)
     entry = get(one.group(1).decode(), token["access_token"])
-    assert entry.status_code == 200 and entry.content.startswith(b'<ns1:entry xmlns:ns1="http://www.w3.org/2005/Atom">')
+    assert entry.status_code == 200 and entry.content.startswith(
+        b'<ns1:entry xmlns:ns1="http://www.w3.org/2005/Atom">'
+    )
     assert len(espi_sst.parse(entry.content).resources(UsageSummary)) == 1
 
-    readings = re.search(rb'href="([^"]*/MeterReading/[^"/]+)" rel="self"', get(
-        f"{point}/MeterReading", token["access_token"]).content)
+    readings = re.search(
+        rb'href="([^"]*/MeterReading/[^"/]+)" rel="self"',
+        get(f"{point}/MeterReading", token["access_token"]).content,
+    )
     assert readings
     blocks = get(readings.group(1).decode() + "/IntervalBlock", token["access_token"])
     assert blocks.status_code == 200
@@ -241,7 +308,10 @@ def test_gba_shape_uses_the_default_atom_namespace_and_espi_prefix(gba: ForeignC
     assert b"<espi:IntervalBlock>" in feed and b"<espi:UsageSummary>" in feed
     assert b"ns0:" not in feed and b"ns1:" not in feed
     document = espi_sst.parse(feed)
-    assert len(document.resources(UsageSummary)) == 13 and len(list(document.interval_readings())) > 9000
+    assert (
+        len(document.resources(UsageSummary)) == 13
+        and len(list(document.interval_readings())) > 9000
+    )
 
 
 def test_authorization_and_application_information_entries(pge: ForeignCustodian) -> None:
@@ -254,11 +324,19 @@ def test_authorization_and_application_information_entries(pge: ForeignCustodian
     assert authorization.resource_uri == token["resourceURI"]
     assert authorization.authorization_uri == token["authorizationURI"]
 
-    asp = requests.post(f"{pge.url}/oauth/token", data={"grant_type": "client_credentials"},
-                        auth=(ASP, SECRET), timeout=10).json()
+    asp = requests.post(
+        f"{pge.url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(ASP, SECRET),
+        timeout=10,
+    ).json()
     assert re.fullmatch(rf"{re.escape(pge.resource_base)}/Batch/Bulk/\d+", asp["resourceURI"])
     assert "refresh_token" not in asp and asp["scope"] == SCOPE
-    (own,) = espi_sst.parse(get(asp["authorizationURI"], asp["access_token"]).content).entries[0].contents
+    (own,) = (
+        espi_sst.parse(get(asp["authorizationURI"], asp["access_token"]).content)
+        .entries[0]
+        .contents
+    )
     assert own.resource_uri == asp["resourceURI"]
     listing = get(f"{pge.resource_base}/Authorization", asp["access_token"])
     assert listing.status_code == 200 and token["authorizationURI"].encode() in listing.content
@@ -284,13 +362,23 @@ def test_introspection_answers_the_standard_members_only(pge: ForeignCustodian) 
     body = answer.json()
     assert set(body) == STANDARD_MEMBERS
     assert body["active"] is True and body["sub"] == ken.subject and body["client_id"] == ASP
-    assert body["scope"] == SCOPE and body["exp"] - body["iat"] == 3600 and body["token_type"] == "Bearer"
+    assert (
+        body["scope"] == SCOPE
+        and body["exp"] - body["iat"] == 3600
+        and body["token_type"] == "Bearer"
+    )
     assert introspect(pge, "no-such-token").json() == {"active": False}
     assert introspect(pge, token["refresh_token"]).json() == {"active": False}
-    anonymous = requests.post(f"{pge.url}/oauth/introspect", data={"token": token["access_token"]}, timeout=10)
+    anonymous = requests.post(
+        f"{pge.url}/oauth/introspect", data={"token": token["access_token"]}, timeout=10
+    )
     assert anonymous.status_code == 401
-    stranger = requests.post(f"{pge.url}/oauth/introspect", data={"token": token["access_token"]},
-                             auth=(ASP, SECRET), timeout=10)  # a client, not a resource server
+    stranger = requests.post(
+        f"{pge.url}/oauth/introspect",
+        data={"token": token["access_token"]},
+        auth=(ASP, SECRET),
+        timeout=10,
+    )  # a client, not a resource server
     assert stranger.status_code == 401
     metadata = requests.get(f"{pge.url}/.well-known/oauth-authorization-server", timeout=10).json()
     assert metadata["issuer"] == pge.issuer
@@ -311,8 +399,12 @@ def test_without_introspection_there_is_no_endpoint(gba: ForeignCustodian) -> No
 def test_revoking_the_subscription_kills_all_its_tokens_at_once(pge: ForeignCustodian) -> None:
     ken = pge.customers[1]
     first, other = token_for(pge, ken), token_for(pge, ken)
-    refreshed = requests.post(f"{pge.url}/oauth/token", auth=(ASP, SECRET), timeout=10, data={
-        "grant_type": "refresh_token", "refresh_token": first["refresh_token"]}).json()
+    refreshed = requests.post(
+        f"{pge.url}/oauth/token",
+        auth=(ASP, SECRET),
+        timeout=10,
+        data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+    ).json()
     assert get(first["resourceURI"], refreshed["access_token"]).status_code == 200
 
     pge.revoke_subscription(subscription_id(first))
@@ -321,21 +413,33 @@ def test_revoking_the_subscription_kills_all_its_tokens_at_once(pge: ForeignCust
         assert refused.status_code == 401
         assert 'Bearer error="invalid_token"' in refused.headers["WWW-Authenticate"]
         assert introspect(pge, access).json() == {"active": False}
-    again = requests.post(f"{pge.url}/oauth/token", auth=(ASP, SECRET), timeout=10, data={
-        "grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"]})
+    again = requests.post(
+        f"{pge.url}/oauth/token",
+        auth=(ASP, SECRET),
+        timeout=10,
+        data={"grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"]},
+    )
     assert again.status_code == 400
     assert get(other["resourceURI"], other["access_token"]).status_code == 200  # another consent
 
 
 def test_rfc7009_revocation(pge: ForeignCustodian) -> None:
     token = token_for(pge, pge.customers[1])
-    done = requests.post(f"{pge.url}/oauth/revoke", data={"token": token["access_token"]},
-                         auth=(ASP, SECRET), timeout=10)
+    done = requests.post(
+        f"{pge.url}/oauth/revoke",
+        data={"token": token["access_token"]},
+        auth=(ASP, SECRET),
+        timeout=10,
+    )
     assert done.status_code == 200
     assert get(token["resourceURI"], token["access_token"]).status_code == 401
     second = token_for(pge, pge.customers[1])
-    requests.post(f"{pge.url}/oauth/revoke", auth=(ASP, SECRET), timeout=10,
-                  data={"token": second["refresh_token"], "token_type_hint": "refresh_token"})
+    requests.post(
+        f"{pge.url}/oauth/revoke",
+        auth=(ASP, SECRET),
+        timeout=10,
+        data={"token": second["refresh_token"], "token_type_hint": "refresh_token"},
+    )
     assert get(second["resourceURI"], second["access_token"]).status_code == 401  # its grant's too
 
 
@@ -359,9 +463,18 @@ def test_other_subscriptions_are_403_and_unknown_points_404(pge: ForeignCustodia
     assert get(hers["authorizationURI"], his["access_token"]).status_code == 403
     assert get(f"{her_points}/{ken.usage_points[0]}", hers["access_token"]).status_code == 404
     assert get(f"{her_points}/9999999999", hers["access_token"]).status_code == 404
-    assert get(f"{her_points}/{maria.usage_points[0]}/MeterReading/nope", hers["access_token"]).status_code == 404
-    asp = requests.post(f"{pge.url}/oauth/token", data={"grant_type": "client_credentials"},
-                        auth=(ASP, SECRET), timeout=10).json()["access_token"]
+    assert (
+        get(
+            f"{her_points}/{maria.usage_points[0]}/MeterReading/nope", hers["access_token"]
+        ).status_code
+        == 404
+    )
+    asp = requests.post(
+        f"{pge.url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(ASP, SECRET),
+        timeout=10,
+    ).json()["access_token"]
     assert get(hers["resourceURI"], asp).status_code == 403
     assert get(f"{her_points}/{maria.usage_points[0]}", asp).status_code == 403
     assert ("GET", urlsplit(her_points).path + f"/{maria.usage_points[0]}", asp) in pge.requests
@@ -370,7 +483,9 @@ def test_other_subscriptions_are_403_and_unknown_points_404(pge: ForeignCustodia
 def test_published_min_and_max_bound_the_interval_blocks(pge: ForeignCustodian) -> None:
     token = token_for(pge, pge.customers[1])
     low, high = "2025-01-01T00:00:00-08:00", "2025-02-01T00:00:00-08:00"
-    feed = get(token["resourceURI"], token["access_token"], **{"published-min": low, "published-max": high})
+    feed = get(
+        token["resourceURI"], token["access_token"], **{"published-min": low, "published-max": high}
+    )
     assert feed.status_code == 200
     document = espi_sst.parse(feed.content)
     starts = sorted(b.interval.start for b in document.resources(IntervalBlock))
@@ -378,7 +493,9 @@ def test_published_min_and_max_bound_the_interval_blocks(pge: ForeignCustodian) 
     assert starts[0] == datetime.fromisoformat(low).timestamp()
     assert starts[-1] == datetime.fromisoformat(high).timestamp() - 86400
     assert len(document.resources(UsageSummary)) == 13  # the bounds are for IntervalBlocks
-    alone = get(token["resourceURI"], token["access_token"], **{"published-min": "2025-03-18T00:00:00Z"})
+    alone = get(
+        token["resourceURI"], token["access_token"], **{"published-min": "2025-03-18T00:00:00Z"}
+    )
     assert len(espi_sst.parse(alone.content).resources(IntervalBlock)) == 2  # Mar 18 and 19 (local)
     bad = get(token["resourceURI"], token["access_token"], **{"published-min": "yesterday"})
     assert bad.status_code == 400 and "published-min" in bad.text
@@ -390,9 +507,18 @@ def test_a_gateway_public_base_is_what_hrefs_and_tokens_use() -> None:
         _registered(custodian)
         assert custodian.issuer == public and custodian.url.endswith("/GreenButtonConnect")
         callback = custodian.sign_in_and_allow(
-            authorize_url(custodian).replace(public, custodian.url), custodian.customers[1])
-        token = requests.post(f"{custodian.url}/oauth/token", auth=(ASP, SECRET), timeout=10, data={
-            "grant_type": "authorization_code", "code": code_of(callback), "redirect_uri": CALLBACK}).json()
+            authorize_url(custodian).replace(public, custodian.url), custodian.customers[1]
+        )
+        token = requests.post(
+            f"{custodian.url}/oauth/token",
+            auth=(ASP, SECRET),
+            timeout=10,
+            data={
+                "grant_type": "authorization_code",
+                "code": code_of(callback),
+                "redirect_uri": CALLBACK,
+            },
+        ).json()
         assert token["resourceURI"].startswith(f"{public}/espi/1_1/resource/Batch/Subscription/")
         internal = token["resourceURI"].replace(public, custodian.url)
         feed = get(internal, token["access_token"]).content

@@ -18,15 +18,23 @@ RESOURCE = "/espi/1_1/resource"
 
 
 class CustodianApp:
-    def __init__(self, prefix: str, oauth: OAuth, api: ResourceApi, issuer: str,
-                 requests: list[tuple[str, str, str | None]]) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        oauth: OAuth,
+        api: ResourceApi,
+        issuer: str,
+        requests: list[tuple[str, str, str | None]],
+    ) -> None:
         self.prefix = prefix
         self.oauth = oauth
         self.api = api
         self.issuer = issuer
         self.requests = requests
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         request = Request(environ)
         header = request.headers.get("Authorization", "")
         bearer = header[7:].strip() if header.lower().startswith("bearer ") else None
@@ -39,9 +47,9 @@ class CustodianApp:
             return self.oauth.metadata(self.issuer)
         if not path.startswith(self.prefix + "/"):
             return refusal(404, f"nothing at {path}")
-        path = path[len(self.prefix):]
+        path = path[len(self.prefix) :]
         if path.startswith(RESOURCE + "/"):
-            return self.api(request, path[len(RESOURCE):])
+            return self.api(request, path[len(RESOURCE) :])
         routes: dict[tuple[str, str], Callable[[Request], Response]] = {
             ("GET", "/oauth/authorize"): self.oauth.authorize,
             ("POST", "/oauth/authorize"): self.oauth.authorize,

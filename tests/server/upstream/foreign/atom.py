@@ -97,8 +97,15 @@ class Shape:
     def _pad(self, depth: int) -> str:
         return ("   " if self.pge else "    ") * depth
 
-    def interval_block(self, start: int, duration: int, readings: Iterable[tuple[int, int]],
-                       *, declare: bool, depth: int) -> str:
+    def interval_block(
+        self,
+        start: int,
+        duration: int,
+        readings: Iterable[tuple[int, int]],
+        *,
+        declare: bool,
+        depth: int,
+    ) -> str:
         """An IntervalBlock as PG&E's: interval, then per reading ReadingQuality (17),
         timePeriod and value."""
         p, pad = self.p, self._pad(depth)
@@ -157,7 +164,10 @@ class Shape:
         pad = "" if standalone else "   "
         head = f'<ns1:entry xmlns:ns1="{ATOM}">' if standalone else "   <ns1:entry>"
         i = pad + "   "
-        lines = [head, f'{i}<ns1:id xsi:type="ns1:idType" {x}>{entry_uuid(parts.self_href)}</ns1:id>']
+        lines = [
+            head,
+            f'{i}<ns1:id xsi:type="ns1:idType" {x}>{entry_uuid(parts.self_href)}</ns1:id>',
+        ]
         lines += [
             f'{i}<ns1:link href={quoteattr(link.href)} rel="{link.rel}" xsi:type="ns1:linkType" {x}/>'
             for link in parts.links
@@ -177,7 +187,9 @@ class Shape:
             f'{pad}<entry xmlns:espi="{ESPI}" xmlns="{ATOM}">',
             f"{i}<id>urn:uuid:{entry_uuid(parts.self_href)}</id>",
         ]
-        lines += [f'{i}<link href={quoteattr(link.href)} rel="{link.rel}"/>' for link in parts.links]
+        lines += [
+            f'{i}<link href={quoteattr(link.href)} rel="{link.rel}"/>' for link in parts.links
+        ]
         lines += [f"{i}<title>{escape(parts.title)}</title>", f"{i}<content>"]
         tail = (
             f"{i}</content>\n{i}<published>{atom_time(parts.published)[:19]}Z</published>\n"

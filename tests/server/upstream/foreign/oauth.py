@@ -105,15 +105,21 @@ class OAuth:
             if args.get("state") is not None:
                 params["state"] = args["state"]
             joiner = "&" if "?" in redirect_uri else "?"
-            return Response(status=302, headers={"Location": redirect_uri + joiner + urlencode(params)})
+            return Response(
+                status=302, headers={"Location": redirect_uri + joiner + urlencode(params)}
+            )
 
         if args.get("response_type") != "code":
             return back(error="unsupported_response_type")
         if args.get("scope") not in (None, client.scope):
-            return back(error="invalid_scope", error_description="scope is not the registered scope")
+            return back(
+                error="invalid_scope", error_description="scope is not the registered scope"
+            )
         challenge = args.get("code_challenge")
         if challenge and args.get("code_challenge_method") != "S256":
-            return back(error="invalid_request", error_description="code_challenge_method must be S256")
+            return back(
+                error="invalid_request", error_description="code_challenge_method must be S256"
+            )
         if client.client_secret is None and not challenge:
             return back(error="invalid_request", error_description="public clients must use PKCE")
 
@@ -123,7 +129,11 @@ class OAuth:
             if session.customer is None:
                 return self._with_cookie(html(pages.sign_in(action, session.csrf)), cookie)
             return self._with_cookie(
-                html(pages.consent(action, session.csrf, client.client_id, client.scope, session.customer)),
+                html(
+                    pages.consent(
+                        action, session.csrf, client.client_id, client.scope, session.customer
+                    )
+                ),
                 cookie,
             )
         form = request.form
@@ -134,15 +144,27 @@ class OAuth:
             if customer is None:
                 return html(pages.sign_in(action, session.csrf, "Wrong username or password."))
             session.customer = customer
-            return html(pages.consent(action, session.csrf, client.client_id, client.scope, customer))
+            return html(
+                pages.consent(action, session.csrf, client.client_id, client.scope, customer)
+            )
         if session.customer is None:
             return html(pages.sign_in(action, session.csrf, "Sign in first."))
         if form.get("decision") != "approve":
             return back(error="access_denied")
-        points = tuple(p for p in session.customer.usage_points if p in form.getlist("usage_points"))
+        points = tuple(
+            p for p in session.customer.usage_points if p in form.getlist("usage_points")
+        )
         if not points:
-            return html(pages.consent(action, session.csrf, client.client_id, client.scope,
-                                      session.customer, "Choose at least one service."))
+            return html(
+                pages.consent(
+                    action,
+                    session.csrf,
+                    client.client_id,
+                    client.scope,
+                    session.customer,
+                    "Choose at least one service.",
+                )
+            )
         grant = self.store.new_grant(client.client_id, session.customer, points)
         code = Code(secrets.token_urlsafe(24), grant, redirect_uri, challenge, time.time() + 600)
         with self.store.lock:
@@ -152,7 +174,9 @@ class OAuth:
     @staticmethod
     def _check_password(form: MultiDict[str, str]) -> ForeignCustomer | None:
         for customer in CUSTOMERS:
-            if customer.username == form.get("username") and customer.password == form.get("password"):
+            if customer.username == form.get("username") and customer.password == form.get(
+                "password"
+            ):
                 return customer
         return None
 
@@ -173,8 +197,11 @@ class OAuth:
         session, cookie = self.session(request)
         if session.customer is None:
             return self._with_cookie(Response(status=302, headers={"Location": "login"}), cookie)
-        mine = [g for g in self.store.grants.values()
-                if g.customer == session.customer and g.status == 1]
+        mine = [
+            g
+            for g in self.store.grants.values()
+            if g.customer == session.customer and g.status == 1
+        ]
         return html(pages.authorizations(session.csrf, mine))
 
     def portal_revoke(self, request: Request) -> Response:
@@ -182,7 +209,9 @@ class OAuth:
         if session.customer is None or request.form.get("csrf_token") != session.csrf:
             return html(pages.error("Sign in first."), 400)
         for grant in list(self.store.grants.values()):
-            if grant.customer == session.customer and grant.authorization_id == request.form.get("authorization"):
+            if grant.customer == session.customer and grant.authorization_id == request.form.get(
+                "authorization"
+            ):
                 self.store.revoke_grant(grant.subscription_id)
         return Response(status=302, headers={"Location": "../authorizations"})
 
@@ -192,14 +221,20 @@ class OAuth:
         pair = basic_credentials(request)
         if pair is not None:
             client = self.store.clients.get(pair[0])
-            if client is None or client.client_secret is None or not secrets.compare_digest(
-                client.client_secret, pair[1]
+            if (
+                client is None
+                or client.client_secret is None
+                or not secrets.compare_digest(client.client_secret, pair[1])
             ):
-                return json_response({"error": "invalid_client"}, 401, WWW_Authenticate='Basic realm="oauth"')
+                return json_response(
+                    {"error": "invalid_client"}, 401, WWW_Authenticate='Basic realm="oauth"'
+                )
             return client
         client = self.store.clients.get(request.form.get("client_id", ""))
         if client is None or client.client_secret is not None:
-            return json_response({"error": "invalid_client"}, 401, WWW_Authenticate='Basic realm="oauth"')
+            return json_response(
+                {"error": "invalid_client"}, 401, WWW_Authenticate='Basic realm="oauth"'
+            )
         return client
 
     def token(self, request: Request) -> Response:
@@ -229,32 +264,52 @@ class OAuth:
         body["scope"] = access.scope
         if grant:
             body["resourceURI"] = f"{self.resource_base}/Batch/Subscription/{grant.subscription_id}"
-            body["authorizationURI"] = f"{self.resource_base}/Authorization/{grant.authorization_id}"
+            body["authorizationURI"] = (
+                f"{self.resource_base}/Authorization/{grant.authorization_id}"
+            )
         else:
             body["resourceURI"] = f"{self.resource_base}/Batch/Bulk/{client.bulk_id}"
-            body["authorizationURI"] = f"{self.resource_base}/Authorization/{client.authorization_id}"
+            body["authorizationURI"] = (
+                f"{self.resource_base}/Authorization/{client.authorization_id}"
+            )
         return json_response(body)
 
     def _code_grant(self, request: Request, client: Client) -> Response:
         form = request.form
         with self.store.lock:
             code = self.store.codes.get(form.get("code", ""))
-            if code is None or code.used or code.expires < time.time() or code.grant.client_id != client.client_id:
+            if (
+                code is None
+                or code.used
+                or code.expires < time.time()
+                or code.grant.client_id != client.client_id
+            ):
                 return json_response({"error": "invalid_grant"}, 400)
             if form.get("redirect_uri") != code.redirect_uri:
-                return json_response({"error": "invalid_grant", "error_description": "redirect_uri"}, 400)
+                return json_response(
+                    {"error": "invalid_grant", "error_description": "redirect_uri"}, 400
+                )
             if code.challenge is not None:
                 verifier = form.get("code_verifier", "")
-                digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+                digest = base64.urlsafe_b64encode(
+                    hashlib.sha256(verifier.encode()).digest()
+                ).rstrip(b"=")
                 if digest.decode() != code.challenge:
-                    return json_response({"error": "invalid_grant", "error_description": "code_verifier"}, 400)
+                    return json_response(
+                        {"error": "invalid_grant", "error_description": "code_verifier"}, 400
+                    )
             code.used = True
         return self._espi_token(client, True, code.grant.subscription_id)
 
     def _refresh_grant(self, request: Request, client: Client) -> Response:
         with self.store.lock:
             old = self.store.tokens.get(request.form.get("refresh_token", ""))
-            if old is None or not old.refresh or old.client_id != client.client_id or not old.active(time.time()):
+            if (
+                old is None
+                or not old.refresh
+                or old.client_id != client.client_id
+                or not old.active(time.time())
+            ):
                 return json_response({"error": "invalid_grant"}, 400)
             old.revoked = True  # rotation
             assert old.grant is not None
@@ -269,19 +324,23 @@ class OAuth:
     def introspect(self, request: Request) -> Response:
         pair = basic_credentials(request)
         if pair is None or self.store.resource_servers.get(pair[0]) != pair[1]:
-            return json_response({"error": "invalid_client"}, 401, WWW_Authenticate='Basic realm="oauth"')
+            return json_response(
+                {"error": "invalid_client"}, 401, WWW_Authenticate='Basic realm="oauth"'
+            )
         token = self.store.access(request.form.get("token", ""))
         if token is None:
             return json_response({"active": False})
-        return json_response({
-            "active": True,
-            "scope": token.scope,
-            "client_id": token.client_id,
-            "exp": token.exp,
-            "iat": token.iat,
-            "sub": token.grant.customer.subject if token.grant else token.client_id,
-            "token_type": "Bearer",
-        })
+        return json_response(
+            {
+                "active": True,
+                "scope": token.scope,
+                "client_id": token.client_id,
+                "exp": token.exp,
+                "iat": token.iat,
+                "sub": token.grant.customer.subject if token.grant else token.client_id,
+                "token_type": "Bearer",
+            }
+        )
 
     def revoke(self, request: Request) -> Response:
         client = self._client(request)
@@ -300,11 +359,17 @@ class OAuth:
         }
         if self.introspection:
             body["introspection_endpoint"] = f"{issuer}/oauth/introspect"
-        body.update({
-            "scopes_supported": sorted({c.scope for c in self.store.clients.values()}),
-            "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
-            "code_challenge_methods_supported": ["S256"],
-        })
+        body.update(
+            {
+                "scopes_supported": sorted({c.scope for c in self.store.clients.values()}),
+                "response_types_supported": ["code"],
+                "grant_types_supported": [
+                    "authorization_code",
+                    "refresh_token",
+                    "client_credentials",
+                ],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
+                "code_challenge_methods_supported": ["S256"],
+            }
+        )
         return json_response(body)

@@ -53,7 +53,9 @@ def _moment(request: Request, name: str) -> int | None:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise Refused(400, f"{name}: expected an ISO 8601 date-time such as 2024-03-01T00:00:00Z") from None
+        raise Refused(
+            400, f"{name}: expected an ISO 8601 date-time such as 2024-03-01T00:00:00Z"
+        ) from None
     if moment.tzinfo is None:
         raise Refused(400, f"{name}: the date-time needs an offset (Z or +hh:mm)")
     return int(moment.timestamp())
@@ -66,8 +68,13 @@ RULES = [
     Rule("/Subscription/<sid>/UsagePoint/<uid>", endpoint="point"),
     Rule("/Subscription/<sid>/UsagePoint/<uid>/MeterReading", endpoint="readings"),
     Rule("/Subscription/<sid>/UsagePoint/<uid>/MeterReading/<mid>", endpoint="reading"),
-    Rule("/Subscription/<sid>/UsagePoint/<uid>/MeterReading/<mid>/IntervalBlock", endpoint="blocks"),
-    Rule("/Subscription/<sid>/UsagePoint/<uid>/MeterReading/<mid>/IntervalBlock/<bid>", endpoint="block"),
+    Rule(
+        "/Subscription/<sid>/UsagePoint/<uid>/MeterReading/<mid>/IntervalBlock", endpoint="blocks"
+    ),
+    Rule(
+        "/Subscription/<sid>/UsagePoint/<uid>/MeterReading/<mid>/IntervalBlock/<bid>",
+        endpoint="block",
+    ),
     Rule("/Subscription/<sid>/UsagePoint/<uid>/UsageSummary", endpoint="summaries"),
     Rule("/Subscription/<sid>/UsagePoint/<uid>/UsageSummary/<ident>", endpoint="summary"),
     Rule("/ReadingType", endpoint="reading_types"),
@@ -117,7 +124,9 @@ class ResourceApi:
 
     def _grant(self, token: Token, sid: str, uid: str | None = None) -> Grant:
         if token.grant is None:
-            raise Refused(403, "an application (client-credentials) token cannot read customer data")
+            raise Refused(
+                403, "an application (client-credentials) token cannot read customer data"
+            )
         if token.grant.subscription_id != sid:
             raise Refused(403, "the access token is not for this subscription")
         if uid is not None and uid not in token.grant.usage_points:
@@ -191,7 +200,9 @@ class ResourceApi:
             (c.interval_block(sid, uid, b, standalone=False) for b in c.blocks(uid, low, high)),
         )
 
-    def _block(self, request: Request, token: Token, sid: str, uid: str, mid: str, bid: str) -> bytes:
+    def _block(
+        self, request: Request, token: Token, sid: str, uid: str, mid: str, bid: str
+    ) -> bytes:
         self._grant(token, sid, uid)
         self._mid(uid, mid)
         for block in self.catalog.blocks(uid, None, None):
@@ -216,7 +227,9 @@ class ResourceApi:
 
     # ---- shared and application resources ----------------------------------------------
     def _reading_types(self, request: Request, token: Token) -> bytes:
-        return self._feed(f"{self.catalog.base}/ReadingType", [self.catalog.reading_type(standalone=False)])
+        return self._feed(
+            f"{self.catalog.base}/ReadingType", [self.catalog.reading_type(standalone=False)]
+        )
 
     def _reading_type(self, request: Request, token: Token, ident: str) -> bytes:
         if ident != READING_TYPE_ID:
@@ -261,7 +274,9 @@ class ResourceApi:
 
     def _application(self, request: Request, token: Token, ident: str) -> bytes:
         if token.grant is not None:
-            raise Refused(403, "ApplicationInformation needs the application's client-credentials token")
+            raise Refused(
+                403, "ApplicationInformation needs the application's client-credentials token"
+            )
         client = self.store.clients[token.client_id]
         if ident != client.application_id:
             raise Refused(403, "not this application's ApplicationInformation")

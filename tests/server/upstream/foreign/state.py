@@ -85,7 +85,9 @@ class Token:
     revoked: bool = False
 
     def active(self, now: float) -> bool:
-        return not self.revoked and now < self.exp and (self.grant is None or self.grant.status == 1)
+        return (
+            not self.revoked and now < self.exp and (self.grant is None or self.grant.status == 1)
+        )
 
 
 @dataclass
@@ -116,15 +118,24 @@ class Store:
             self.next_number += 1
             return str(base + self.next_number * 7 + secrets.randbelow(7))
 
-    def add_client(self, client_id: str, secret: str | None, redirects: list[str], scope: str) -> None:
+    def add_client(
+        self, client_id: str, secret: str | None, redirects: list[str], scope: str
+    ) -> None:
         with self.lock:
             self.clients[client_id] = Client(
-                client_id, secret, list(redirects), scope,
-                application_id=self.number(2_600_000), bulk_id=self.number(5_100_000),
-                authorization_id=self.number(81_000_000), issued_at=int(time.time()),
+                client_id,
+                secret,
+                list(redirects),
+                scope,
+                application_id=self.number(2_600_000),
+                bulk_id=self.number(5_100_000),
+                authorization_id=self.number(81_000_000),
+                issued_at=int(time.time()),
             )
 
-    def new_grant(self, client_id: str, customer: ForeignCustomer, points: tuple[str, ...]) -> Grant:
+    def new_grant(
+        self, client_id: str, customer: ForeignCustomer, points: tuple[str, ...]
+    ) -> Grant:
         with self.lock:
             grant = Grant(
                 authorization_id=self.number(81_000_000),
@@ -138,16 +149,33 @@ class Store:
             self.grants[grant.subscription_id] = grant
             return grant
 
-    def issue(self, client: Client, grant: Grant | None, *, refresh: bool) -> tuple[Token, Token | None]:
+    def issue(
+        self, client: Client, grant: Grant | None, *, refresh: bool
+    ) -> tuple[Token, Token | None]:
         """A new access token (and a refresh token when asked) for a grant or the client."""
         now = int(time.time())
         scope = grant.scope if grant else client.scope
         with self.lock:
-            access = Token(secrets.token_hex(16), client.client_id, scope, now, now + self.token_lifetime, grant)
+            access = Token(
+                secrets.token_hex(16),
+                client.client_id,
+                scope,
+                now,
+                now + self.token_lifetime,
+                grant,
+            )
             self.tokens[access.value] = access
             again = None
             if refresh:
-                again = Token(secrets.token_hex(24), client.client_id, scope, now, now + 365 * 86400, grant, refresh=True)
+                again = Token(
+                    secrets.token_hex(24),
+                    client.client_id,
+                    scope,
+                    now,
+                    now + 365 * 86400,
+                    grant,
+                    refresh=True,
+                )
                 self.tokens[again.value] = again
             return access, again
 
