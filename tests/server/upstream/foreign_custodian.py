@@ -25,6 +25,7 @@ Interface (other tests code against it)::
         custodian.revoke_subscription(subscription_id)  # the customer stops sharing
         custodian.subscription_of(access_token) -> subscription id
         custodian.expire_token(access_token)            # as if its hour were over
+        custodian.application_information_uri(client_id)  # read it with a client-credentials token
         custodian.requests       # [(method, path, bearer or None)] of every request
 
 Endpoints, under ``path_prefix`` (hrefs always under ``public_base``):
@@ -75,14 +76,13 @@ from contextlib import contextmanager
 from urllib.parse import urljoin
 
 import requests
-from werkzeug.serving import WSGIRequestHandler, make_server
-
 from foreign.app import CustodianApp
 from foreign.atom import Shape
 from foreign.oauth import OAuth
 from foreign.resource import ResourceApi
 from foreign.resources import Catalog
 from foreign.state import CUSTOMERS, ForeignCustomer, Store
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 __all__ = ["ForeignCustodian", "ForeignCustomer", "running_foreign_custodian"]
 
@@ -124,6 +124,10 @@ class ForeignCustodian:
         if token.grant is None:
             raise ValueError("a client-credentials token has no subscription")
         return token.grant.subscription_id
+
+    def application_information_uri(self, client_id: str) -> str:
+        """The client's ApplicationInformation (its ``registration_client_uri``)."""
+        return f"{self.resource_base}/ApplicationInformation/{self._store.clients[client_id].application_id}"
 
     def expire_token(self, access_token: str) -> None:
         """Let the token's hour be over now (for expiry tests)."""

@@ -74,6 +74,14 @@ class Catalog:
         when = self.served_at if published is None else published
         return EntryParts(links, title, when, when, body_of(depth))
 
+    def _resource(self, name: str, fields: Sequence[Node]) -> Callable[[int], str]:
+        """The body of an entry: the resource element, at the depth the entry puts it."""
+
+        def body(depth: int) -> str:
+            return self.shape.resource(name, fields, declare=True, depth=depth)
+
+        return body
+
     def usage_point(self, sid: str, point: str, *, standalone: bool) -> str:
         href = self.point_href(sid, point)
         links = [
@@ -83,9 +91,7 @@ class Catalog:
             Link(f"{href}/UsageSummary", "related"),
             Link(f"{self.base}/LocalTimeParameters/{LOCAL_TIME_ID}", "related"),
         ]
-        body = lambda d: self.shape.resource(
-            "UsagePoint", [("ServiceCategory", [("kind", 0)])], declare=True, depth=d
-        )
+        body = self._resource("UsagePoint", [("ServiceCategory", [("kind", 0)])])
         return self.shape.entry(
             self._parts(links, f"Electric Service {point}", body, standalone), standalone=standalone
         )
@@ -98,7 +104,7 @@ class Catalog:
             Link(f"{href}/IntervalBlock", "related"),
             Link(f"{self.base}/ReadingType/{READING_TYPE_ID}", "related"),
         ]
-        body = lambda d: self.shape.resource("MeterReading", [], declare=True, depth=d)
+        body = self._resource("MeterReading", [])
         return self.shape.entry(
             self._parts(links, "Hourly Electricity Consumption", body, standalone),
             standalone=standalone,
@@ -123,7 +129,7 @@ class Catalog:
             ("uom", 72),
             ("measuringPeriod", 7),
         ]
-        body = lambda d: self.shape.resource("ReadingType", fields, declare=True, depth=d)
+        body = self._resource("ReadingType", fields)
         return self.shape.entry(
             self._parts(links, "Type of Meter Reading Data", body, standalone),
             standalone=standalone,
@@ -134,7 +140,7 @@ class Catalog:
             Link(f"{self.base}/LocalTimeParameters", "up"),
             Link(f"{self.base}/LocalTimeParameters/{LOCAL_TIME_ID}", "self"),
         ]
-        body = lambda d: self.shape.resource("LocalTimeParameters", PACIFIC, declare=True, depth=d)
+        body = self._resource("LocalTimeParameters", PACIFIC)
         return self.shape.entry(
             self._parts(links, "DST For North America", body, standalone), standalone=standalone
         )
@@ -215,7 +221,7 @@ class Catalog:
             ("tariffProfile", "ETOUC"),
             ("readCycle", "Q"),
         ]
-        body = lambda d: self.shape.resource("UsageSummary", fields, declare=True, depth=d)
+        body = self._resource("UsageSummary", fields)
         end = period.start + period.duration
         return self.shape.entry(
             self._parts(links, f"UsageSummary_{end * 1000}", body, standalone, end),
@@ -242,7 +248,7 @@ class Catalog:
             ("resourceURI", resource),
             ("authorizationURI", href),
         ]
-        body = lambda d: self.shape.resource("Authorization", fields, declare=True, depth=d)
+        body = self._resource("Authorization", fields)
         links = [Link(f"{self.base}/Authorization", "up"), Link(href, "self")]
         return self.shape.entry(
             self._parts(links, "Green Button Authorization", body, standalone, start),
@@ -291,11 +297,13 @@ class Catalog:
             ("grant_types", "refresh_token"),
             ("response_types", "code"),
             ("registration_client_uri", href),
+            (
+                "registration_access_token",
+                hashlib.sha256(f"RAT:{client.client_id}".encode()).hexdigest()[:32],
+            ),
             ("dataCustodianScopeSelectionScreenURI", f"{custodian}/oauth/authorize"),
         ]
-        body = lambda d: self.shape.resource(
-            "ApplicationInformation", fields, declare=True, depth=d
-        )
+        body = self._resource("ApplicationInformation", fields)
         links = [Link(f"{self.base}/ApplicationInformation", "up"), Link(href, "self")]
         return self.shape.entry(
             self._parts(
