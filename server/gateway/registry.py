@@ -162,23 +162,7 @@ def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayR
         problem = _url_problem(item["upstream"], path_allowed=True)
         if problem:
             raise fail(problem, index, "upstream")
-        custodian = item.get("custodian")
-        if "custodian" in item:
-            problem = _url_problem(custodian, path_allowed=True)
-            if problem:
-                raise fail(
-                    f"{problem} (the utility's existing Green Button Connect custodian, e.g. "
-                    "https://gbc.internal.example/GreenButtonConnect)",
-                    index,
-                    "custodian",
-                )
-            if custodian.rstrip("/") == str(item["upstream"]).rstrip("/"):
-                raise fail(
-                    "is the same server as upstream: with a custodian, upstream is the SST "
-                    "bolt-on beside it (leave custodian out when one server does both)",
-                    index,
-                    "custodian",
-                )
+        custodian = _custodian(item, index, check)
         if kind == "CCA":
             if missing := sorted(set(_CCA_FIELDS) - item.keys()):
                 raise fail(
@@ -201,7 +185,7 @@ def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayR
                 upstream=str(item["upstream"]).rstrip("/"),
                 udc=item.get("udc"),
                 online_accounts=item.get("online_accounts"),
-                custodian=custodian.rstrip("/") if custodian is not None else None,
+                custodian=custodian,
             )
         )
 
@@ -220,6 +204,29 @@ def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayR
         entities=tuple(entities),
         source=source,
     )
+
+
+def _custodian(item: Any, index: int, check: Checker) -> str | None:
+    """An entry's ``custodian`` without its trailing slash, or None when it names none."""
+    if "custodian" not in item:
+        return None
+    problem = _url_problem(item["custodian"], path_allowed=True)
+    if problem:
+        raise check.fail(
+            f"{problem} (the utility's existing Green Button Connect custodian, e.g. "
+            "https://gbc.internal.example/GreenButtonConnect)",
+            index,
+            "custodian",
+        )
+    custodian = str(item["custodian"]).rstrip("/")
+    if custodian == str(item["upstream"]).rstrip("/"):
+        raise check.fail(
+            "is the same server as upstream: with a custodian, upstream is the SST bolt-on "
+            "beside it (leave custodian out when one server does both)",
+            index,
+            "custodian",
+        )
+    return custodian
 
 
 def _url_problem(value: Any, *, path_allowed: bool) -> str | None:
