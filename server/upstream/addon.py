@@ -37,7 +37,7 @@ from ..errors import Refused
 from ..security import now
 from ..storage.models import Application, Authorization, RetailCustomer, UsagePoint
 from ..storage.rows import audit
-from .grants import ADDON, SST_CATEGORIES, checked_id
+from .grants import ADDON, SST_CATEGORIES, checked_id, made_once
 
 REQUEST_SECONDS = 600
 """How long a pushed request may wait for the customer (RFC 9126 suggests 5 to 600 s)."""
@@ -148,6 +148,20 @@ def record(
     Raises:
         Refused: 409 when the subscription's row names another ASP.
     """
+    return made_once(
+        session,
+        lambda: _record(session, application, customer, subscription_id, categories, points),
+    )
+
+
+def _record(
+    session: Session,
+    application: Application,
+    customer: RetailCustomer,
+    subscription_id: str,
+    categories: frozenset[Category],
+    points: list[UsagePoint],
+) -> Authorization:
     row = session.scalar(
         select(Authorization).where(Authorization.subscription_uuid == subscription_id)
     )

@@ -26,8 +26,11 @@ belong to.  A custodian that does send the richer non-standard members
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from espi_sst.errors import ScopeError
@@ -46,6 +49,7 @@ SST_CATEGORIES = frozenset(
     {Category.SST_RIN, Category.SST_BILL_COMPARISON, Category.SST_RATE_CHANGE}
 )
 MAX_ID_LENGTH = 36
+T = TypeVar("T")
 _IDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:espi-sst:custodian-subscription")
 
 
@@ -88,6 +92,19 @@ def checked_id(value: str, what: str) -> str:
     return value
 
 
+def made_once(session: Session, make: Callable[[], T]) -> T:
+    """``make()`` (which commits), again after a unique-key collision: two first requests
+    of one grant, or two approvals of one add-on consent, arrive together, and the one that
+    loses the insert finds the winner's row on its second try (one row per subscription,
+    ``authorization.subscription_uuid`` and the point links are unique)."""
+    for _attempt in range(2):
+        try:
+            return make()
+        except IntegrityError:
+            session.rollback()
+    return make()
+
+
 def subscription_grant(
     session: Session,
     *,
@@ -115,6 +132,22 @@ def subscription_grant(
             another ASP than the token's.
     """
     checked_id(subscription_id, "Subscription")
+    return made_once(
+        session,
+        lambda: _subscription_grant(
+            session, subscription_id, usage_point_id, client_id, subject, scope
+        ),
+    )
+
+
+def _subscription_grant(
+    session: Session,
+    subscription_id: str,
+    usage_point_id: str | None,
+    client_id: str | None,
+    subject: str | None,
+    scope: str | None,
+) -> Authorization | None:
     row = session.scalar(
         select(Authorization).where(Authorization.subscription_uuid == subscription_id)
     )
@@ -184,5 +217,6 @@ __all__ = [
     "checked_id",
     "custodian_scope",
     "effective_scope",
+    "made_once",
     "subscription_grant",
 ]

@@ -19,6 +19,7 @@ documented bound (``PROBE_CACHE_SECONDS`` / ``INTROSPECTION_CACHE_SECONDS``).
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -57,10 +58,12 @@ from espi_sst.model import sst
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parents[1] / "integration"))
 sys.path.insert(0, str(HERE.parent / "gateway"))
 from demo_process import CustomerBrowser, free_port  # noqa: E402
 from foreign_custodian import ForeignCustodian, running_foreign_custodian  # noqa: E402
+from scratch_databases import postgresql_database  # noqa: E402
 from test_upstream_mode import Live, serve  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -132,24 +135,51 @@ def _seed_bolt_on(app: Flask, custodian: ForeignCustodian) -> None:
         app.config["TEST_ASP_SECRET"] = registered.client_secret
 
 
-@pytest.fixture(scope="module", params=["introspection", "probe"])
+WORLDS = [
+    # each token mode with each recorded shape and each database
+    ("introspection", "pge", "sqlite"),
+    ("probe", "pge", "postgresql"),
+    ("introspection", "gba", "postgresql"),
+    ("probe", "gba", "sqlite"),
+]
+
+
+@pytest.fixture(scope="module", params=WORLDS, ids=["-".join(w) for w in WORLDS])
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    from gateway_world import nginx_binary, running_nginx
+    from gateway_world import nginx_binary
 
     nginx_binary()  # skip (or fail under ESPI_REQUIRE_NGINX) without nginx
-    mode = str(request.param)
-    folder = tmp_path_factory.mktemp(f"unmodified-{mode}")
+    mode, shape, database = request.param
+    folder = tmp_path_factory.mktemp(f"unmodified-{mode}-{shape}")
+    if database == "postgresql":
+        databases = postgresql_database()
+        database_url = next(databases)
+    else:
+        databases = None
+        database_url = f"sqlite:///{folder}/bolt-on.db"
+    try:
+        yield from _world(mode, shape, database_url, folder)
+    finally:
+        if databases is not None:
+            databases.close()  # drops the database
+
+
+def _world(mode: str, shape: str, database_url: str, folder: Path) -> Iterator[World]:
+    from gateway_world import running_nginx
+
     port = free_port()
     gateway = f"http://127.0.0.1:{port}"
     public = f"{gateway}/SST/v1/{ENTITY}"
     introspection = "standard" if mode == "introspection" else "none"
-    with running_foreign_custodian(introspection=introspection, public_base=public) as custodian:
+    with running_foreign_custodian(
+        introspection=introspection, shape=shape, public_base=public
+    ) as custodian:
         custodian.register_client(ASP_ID, ASP_SECRET, [REDIRECT], GBC_SCOPE)
         custodian.register_resource_server(*RESOURCE_SERVER)
         config: dict[str, Any] = {
-            "DATABASE_URL": f"sqlite:///{folder}/bolt-on.db",
+            "DATABASE_URL": database_url,
             "SECRET_KEY": "t",
             "RATELIMIT_ENABLED": False,
             "ISSUER": public,
@@ -398,3 +428,63 @@ def test_another_customer_cannot_give_the_add_on_consent(world: World) -> None:
     page = browser.http.get(pushed.json()["consent_url"], timeout=30)
     assert page.status_code == 403
     assert "none of the service agreements" in page.text
+
+
+def test_parallel_first_requests_of_a_new_grant_all_succeed(world: World) -> None:
+    """Race (issue 11's rule: concurrency bugs get parallel tests on the real database):
+    the first requests of a grant the bolt-on has not seen all make its row at once."""
+    from parallel import together
+
+    asp = _asp(world)
+    grant = _custodian_grant(world, asp, 0)
+    token = asp.connect(grant.key).session.token["access_token"]
+    sid = world.custodian.subscription_of(token)
+    points = world.custodian.customers[0].usage_points
+    base = f"{world.base}/espi/1_1/resource/Subscription/{sid}/UsagePoint"
+
+    def fetch(index: int) -> int:
+        url = f"{base}/{points[index % len(points)]}/UsageSummary"
+        return requests.get(
+            url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ).status_code
+
+    assert together(8, fetch) == [200] * 8
+    with world.app.app_context():
+        rows = db.session.scalars(
+            select(Authorization).where(Authorization.subscription_uuid == sid)
+        ).all()
+        assert len(rows) == (1 if world.mode == "introspection" else 0)
+        if rows:
+            assert {p.uuid for p in rows[0].usage_points} == set(points)
+
+
+def test_parallel_approvals_of_one_add_on_consent_make_one_grant(world: World) -> None:
+    from parallel import together
+
+    asp = _asp(world)
+    grant = _custodian_grant(world, asp, 1)
+    token = asp.connect(grant.key).session.token["access_token"]
+    pushed = _push(world, token, grant.resource_uri)
+    foreign = world.custodian.customers[1]
+    browser = CustomerBrowser(
+        f"{world.base}/sst",
+        {"username": foreign.username, "password": foreign.password, "usage_points": []},
+    )
+    page = browser.http.get(pushed.json()["consent_url"], timeout=30)
+    form = {
+        "csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1),  # type: ignore[union-attr]
+        "decision": "approve",
+        "categories": SST_SCOPE.split(),
+        "usage_points": list(foreign.usage_points),
+    }
+
+    def approve(_index: int) -> int:
+        return browser.http.post(page.url, data=form, allow_redirects=False, timeout=60).status_code
+
+    assert together(4, approve) == [302] * 4
+    with world.app.app_context():
+        sid = world.custodian.subscription_of(token)
+        rows = db.session.scalars(
+            select(Authorization).where(Authorization.subscription_uuid == sid)
+        ).all()
+        assert len(rows) == 1 and rows[0].grant_type == "sst_addon"
