@@ -80,7 +80,9 @@ def _install_token_source(app: Flask) -> None:
     from .upstream.probe import cache_seconds  # bolt-on mode
     from .upstream.tokens import IntrospectedTokens, ProbedTokens
 
-    cache_seconds(app)  # a bound out of range stops the start, not the first request
+    # a revocation bound out of range stops the start, not the first request
+    cache_seconds(app)
+    cache_seconds(app, "INTROSPECTION_CACHE_SECONDS")
     tokens.install(app, IntrospectedTokens() if mode == "introspection" else ProbedTokens())
 
 

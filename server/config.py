@@ -88,6 +88,7 @@ DEFAULTS: dict[str, Any] = {
     "INTROSPECTION_CLIENT_ID": None,
     "INTROSPECTION_CLIENT_SECRET": None,
     "INTROSPECTION_CACHE_SECONDS": 10,
+    # INTROSPECTION_CACHE_SECONDS and PROBE_CACHE_SECONDS: at most 60 (checked at start).
     # TOKEN_VALIDATION "probe" (a custodian without introspection), and the standard
     # introspection's confirmation of the addressed usage point: how long the custodian's
     # 200 for a token and usage point stands (0 to 60 s; a revocation there is honoured

@@ -34,12 +34,13 @@ _MAX_ENTRIES = 10_000
 _EXTENSION = "espi_sst_probes"
 
 
-def cache_seconds(app: Flask) -> float:
-    """``PROBE_CACHE_SECONDS``, checked: 0 asks every time; more than the bound is refused."""
-    seconds = float(app.config.get("PROBE_CACHE_SECONDS", 10))
+def cache_seconds(app: Flask, setting: str = "PROBE_CACHE_SECONDS") -> float:
+    """A revocation bound (``PROBE_CACHE_SECONDS``, ``INTROSPECTION_CACHE_SECONDS``),
+    checked: 0 asks every time; more than :data:`MAX_CACHE_SECONDS` is refused."""
+    seconds = float(app.config.get(setting, 10))
     if not 0 <= seconds <= MAX_CACHE_SECONDS:
         raise ValueError(
-            f"PROBE_CACHE_SECONDS is {seconds:g}; it must be between 0 and {MAX_CACHE_SECONDS} "
+            f"{setting} is {seconds:g}; it must be between 0 and {MAX_CACHE_SECONDS} "
             "(a custodian's revocation is honoured only after it)"
         )
     return seconds
