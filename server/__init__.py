@@ -57,6 +57,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         oauth_routes.userinfo,
     ):
         csrf.exempt(view)
+    if app.config.get("UPSTREAM_RESOURCE_URL"):  # bolt-on mode: the SST add-on consent
+        from .upstream import consent
+
+        consent.init_app(app)
+        csrf.exempt(consent.push_request)  # the ASP authenticates itself; no browser
     if app.config.get("DEMO_MAILDIR"):  # the demo's inbox page; never loads the demo otherwise
         from .demo.inbox import init_app as init_demo_inbox
 
@@ -68,12 +73,17 @@ def _install_token_source(app: Flask) -> None:
     """The one place that picks how bearer tokens are checked (``oauth/tokens.py``)."""
     from .oauth import tokens
 
-    if tokens.validation_mode(app) == "introspection":  # bolt-on mode
-        from .upstream.tokens import IntrospectedTokens
-
-        tokens.install(app, IntrospectedTokens())
-    else:
+    mode = tokens.validation_mode(app)
+    if mode == "local":
         tokens.install(app, tokens.LocalTokens())
+        return
+    from .upstream.probe import cache_seconds  # bolt-on mode
+    from .upstream.tokens import IntrospectedTokens, ProbedTokens
+
+    # a revocation bound out of range stops the start, not the first request
+    cache_seconds(app)
+    cache_seconds(app, "INTROSPECTION_CACHE_SECONDS")
+    tokens.install(app, IntrospectedTokens() if mode == "introspection" else ProbedTokens())
 
 
 __all__ = ["create_app"]

@@ -79,13 +79,24 @@ DEFAULTS: dict[str, Any] = {
     "UPSTREAM_RETRIES": 2,  # idempotent GETs on connection failures and 502/503/504
     "UPSTREAM_RETRY_AFTER": 5,  # seconds, in 502/503/504 answers when the upstream gave none
     "UPSTREAM_POOL_SIZE": 20,
-    # Tokens: "local" (this server is the authorization server) or "introspection" (RFC
-    # 7662 at INTROSPECTION_URL with this server's client credentials there).
+    # Tokens: "local" (this server is the authorization server), "introspection" (RFC
+    # 7662 at INTROSPECTION_URL with this server's client credentials there; the standard
+    # members suffice) or "probe" (a custodian without introspection: the token is tried
+    # on the addressed UsagePoint at UPSTREAM_RESOURCE_URL; needs the SST add-on consent).
     "TOKEN_VALIDATION": "local",
     "INTROSPECTION_URL": None,
     "INTROSPECTION_CLIENT_ID": None,
     "INTROSPECTION_CLIENT_SECRET": None,
     "INTROSPECTION_CACHE_SECONDS": 10,
+    # INTROSPECTION_CACHE_SECONDS and PROBE_CACHE_SECONDS: at most 60 (checked at start).
+    # TOKEN_VALIDATION "probe" (a custodian without introspection), and the standard
+    # introspection's confirmation of the addressed usage point: how long the custodian's
+    # 200 for a token and usage point stands (0 to 60 s; a revocation there is honoured
+    # here within it; server/upstream/probe.py).
+    "PROBE_CACHE_SECONDS": 10,
+    # Where the customer pages live.  Beside an unmodified custodian whose own portal may
+    # use /portal, the bolt-on's go under /sst/portal (the gateway routes /sst/ to it).
+    "PORTAL_PATH": "/portal",
     # A plain GBC custodian (no SST resources, links or RIN elements): False.
     "SST_ENABLED": True,
     # Where ASPs fetch resources (token responses' resourceURI / authorizationURI): the

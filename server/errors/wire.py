@@ -34,15 +34,18 @@ from espi_sst import EspiError
 from ..storage import db
 from . import EspiServerError, Refused
 
-BROWSER_PATHS = ("/portal/", "/oauth/authorize")
-"""Where a person reads the answer: these get an HTML page, everything else JSON."""
+BROWSER_PATHS = ("/portal/", "/sst/portal/", "/sst/consent", "/oauth/authorize")
+"""Where a person reads the answer: these get an HTML page, everything else JSON
+(``/sst/...``: the bolt-on's pages beside an unmodified custodian, ``PORTAL_PATH``)."""
+MACHINE_PATHS = ("/sst/consent/requests",)
+"""Under a browser path but read by a program: the ASP's pushed add-on request."""
 RESOURCE_BLUEPRINT = "espi_resource"
 """The ESPI resource API (``resource/routes.py``): its HTTP errors are JSON too."""
 
 
 def read_by_a_person(path: str) -> bool:
     """Whether a person reads the answer at ``path`` (a page), not a program (JSON)."""
-    return path.startswith(BROWSER_PATHS)
+    return path.startswith(BROWSER_PATHS) and not path.startswith(MACHINE_PATHS)
 
 
 def answer(error: EspiServerError) -> Response:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .directory import RESOURCE_PATH
 from .nginx import VERIFY_CLIENT, write_nginx_gateway
 from .registry import GatewayRegistryError, load_gateway_registry
 
@@ -80,6 +81,14 @@ def run(args: argparse.Namespace) -> int:
         "each entity's server: ESPI_ISSUER="
         f"{registry.public_base_url}/SST/v1/<ID> ESPI_TRUSTED_PROXY_HOPS=1"
     )
+    for entity in registry.entities:
+        if entity.custodian is not None:
+            print(
+                f"{entity.id} is split: the bolt-on at {entity.upstream} answers the SST paths "
+                f"and UsageSummary, the custodian at {entity.custodian} the rest; the "
+                f"bolt-on's ESPI_UPSTREAM_RESOURCE_URL={entity.custodian}{RESOURCE_PATH} "
+                "(the custodian itself, never the gateway)"
+            )
     if args.check:
         return _check(files.directory)
     return 0

@@ -6,6 +6,9 @@ gateway's public URL.  A CCA's entry names its distribution utility (section 2.8
 asking a CCA customer's delivery RIN goes there.  The document is made from the registry
 when the configuration is generated (the gateway holds no data of its own), so it is the
 same bytes for every request and a configuration change is the only way to change it.
+``split`` says that the entity is an SST bolt-on beside its unmodified custodian: both answer
+under the same base (the SST resources and UsageSummary from the bolt-on, the rest from the
+custodian), so an ASP uses the one base either way.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def directory_document(registry: GatewayRegistry) -> dict[str, Any]:
                 "espi_resource_base": issuer + RESOURCE_PATH,
                 "udc": entity.udc,
                 "online_accounts": entity.online_accounts,
+                "split": entity.split,
             }
         )
     return {

@@ -5,7 +5,10 @@ data of its own, in front of each participating IOU, POU and CCA's own server.  
 is the gateway's only input: one public base URL and, per entity, its id (the path segment
 of ``/SST/v1/{id}/``), kind and upstream server.  A CCA names its distribution utility
 (``udc``: section 2.8, the IOU that performs SST functions on its behalf) and says whether
-its customers have online accounts with the CCA itself.
+its customers have online accounts with the CCA itself.  An entity whose existing Green
+Button Connect custodian stays as it is names it (``custodian``): its ``upstream`` is then
+the SST bolt-on beside it, and the gateway splits the entity's paths between the two
+(``nginx.py``, docs/deployment.md "Split entities").
 
 The reader is strict (unknown fields, duplicate keys or ids, a CCA whose UDC is not listed
 are errors) because every value ends up in an nginx configuration: a typo must stop the
@@ -37,6 +40,7 @@ _PLAIN_PATH = re.compile(r"[A-Za-z0-9._~/-]*", re.ASCII)
 _TOP_FIELDS = ("format", "public_base_url", "entities")
 _REQUIRED_ENTITY_FIELDS = ("id", "name", "kind", "upstream")
 _CCA_FIELDS = ("udc", "online_accounts")
+_OPTIONAL_ENTITY_FIELDS = (*_CCA_FIELDS, "custodian")
 
 
 class GatewayRegistryError(DocumentError):
@@ -61,6 +65,15 @@ class Entity:
     upstream: str  # http(s)://host[:port][/path], without a trailing slash
     udc: str | None = None  # CCAs: the IOU/POU that distributes their customers' energy
     online_accounts: bool | None = None  # CCAs: do customers sign in at the CCA itself?
+    # The utility's existing, unmodified GBC custodian (http(s)://host[:port][/path], no
+    # trailing slash): the base of its /espi/1_1/resource, OAuth endpoints and portal.  With
+    # it, ``upstream`` is the SST bolt-on and the gateway splits the paths between the two.
+    custodian: str | None = None
+
+    @property
+    def split(self) -> bool:
+        """Is the entity a bolt-on beside an unmodified custodian (two servers, one prefix)?"""
+        return self.custodian is not None
 
 
 @dataclass(frozen=True)
@@ -105,7 +118,8 @@ def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayR
 
     ``{"format": "espi-sst-gateway-registry/1", "public_base_url": "https://sst.example.org",
     "entities": [{"id", "name", "kind": IOU | POU | CCA, "upstream", "udc" (CCAs),
-    "online_accounts" (CCAs)}]}``.
+    "online_accounts" (CCAs), "custodian" (optional: the existing custodian beside the
+    bolt-on that ``upstream`` then names)}]}``.
 
     Raises:
         GatewayRegistryError: naming the entry index and field, and how to fix it.
@@ -126,7 +140,7 @@ def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayR
     entities: list[Entity] = []
     seen: dict[str, int] = {}
     for index, value in enumerate(items):
-        item = check.fields(value, _REQUIRED_ENTITY_FIELDS, _CCA_FIELDS, index=index)
+        item = check.fields(value, _REQUIRED_ENTITY_FIELDS, _OPTIONAL_ENTITY_FIELDS, index=index)
         entity_id = item["id"]
         if not isinstance(entity_id, str) or not _ID.fullmatch(entity_id):
             raise fail(
@@ -148,6 +162,7 @@ def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayR
         problem = _url_problem(item["upstream"], path_allowed=True)
         if problem:
             raise fail(problem, index, "upstream")
+        custodian = _custodian(item, index, check)
         if kind == "CCA":
             if missing := sorted(set(_CCA_FIELDS) - item.keys()):
                 raise fail(
@@ -170,6 +185,7 @@ def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayR
                 upstream=str(item["upstream"]).rstrip("/"),
                 udc=item.get("udc"),
                 online_accounts=item.get("online_accounts"),
+                custodian=custodian,
             )
         )
 
@@ -188,6 +204,29 @@ def parse_gateway_registry(data: Any, *, source: str = "<document>") -> GatewayR
         entities=tuple(entities),
         source=source,
     )
+
+
+def _custodian(item: Any, index: int, check: Checker) -> str | None:
+    """An entry's ``custodian`` without its trailing slash, or None when it names none."""
+    if "custodian" not in item:
+        return None
+    problem = _url_problem(item["custodian"], path_allowed=True)
+    if problem:
+        raise check.fail(
+            f"{problem} (the utility's existing Green Button Connect custodian, e.g. "
+            "https://gbc.internal.example/GreenButtonConnect)",
+            index,
+            "custodian",
+        )
+    custodian = str(item["custodian"]).rstrip("/")
+    if custodian == str(item["upstream"]).rstrip("/"):
+        raise check.fail(
+            "is the same server as upstream: with a custodian, upstream is the SST bolt-on "
+            "beside it (leave custodian out when one server does both)",
+            index,
+            "custodian",
+        )
+    return custodian
 
 
 def _url_problem(value: Any, *, path_allowed: bool) -> str | None:

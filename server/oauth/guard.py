@@ -13,13 +13,13 @@ grant (another subscription's resources are 404, never data).
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import current_app, g, request
 
 from espi_sst.scope import Category
 
 from ..errors import Refused
 from ..limits.resources import charge
-from .tokens import Grant, refuse, token_source
+from .tokens import Grant, Target, refuse, token_source
 
 
 def _bearer() -> str:
@@ -30,6 +30,29 @@ def _bearer() -> str:
             401, "invalid_request", "bearer token required", challenge='Bearer realm="espi"'
         )
     return value.strip()
+
+
+def _target() -> Target:
+    """The Subscription and UsagePoint ids the request's path names (its route's ``sid``
+    and ``uid``), for token sources that ask the custodian about exactly those."""
+    args = request.view_args or {}
+    sid, uid = args.get("sid"), args.get("uid")
+    return Target(
+        subscription_id=sid if isinstance(sid, str) else None,
+        usage_point_id=uid if isinstance(uid, str) else None,
+    )
+
+
+def _needs(category: Category) -> str:
+    """What a grant without ``category`` lacks, and, beside an unmodified custodian (bolt-on
+    mode), where an SST category is given: the add-on consent (``upstream/addon.py``)."""
+    words = f"this resource needs the {category.value} scope"
+    if category.value.startswith("sst:") and current_app.config.get("UPSTREAM_RESOURCE_URL"):
+        words += (
+            ": the customer gives it in the SST add-on consent "
+            "(POST /sst/consent/requests, docs/deployment.md)"
+        )
+    return words
 
 
 def current_grant(required: Category | None = None, *, client_level: bool = False) -> Grant:
@@ -43,14 +66,14 @@ def current_grant(required: Category | None = None, *, client_level: bool = Fals
     cached: Grant | None = getattr(g, "espi_grant", None)
     if cached is not None:
         return cached
-    grant = token_source().grant(_bearer())
+    grant = token_source().grant(_bearer(), _target())
     charge(grant.client_id)  # per-ASP limits, once the token is known good (429)
     if client_level and grant.authorization is not None:
         refuse(403, "insufficient_scope", "this resource needs a client_credentials token")
     if not client_level and grant.authorization is None:
         refuse(403, "insufficient_scope", "this resource needs a customer's authorization")
     if required is not None and not grant.scope.allows(required):
-        refuse(403, "insufficient_scope", f"this resource needs the {required.value} scope")
+        refuse(403, "insufficient_scope", _needs(required))
     g.espi_grant = grant
     return grant
 

@@ -32,8 +32,24 @@ from ..storage import db
 from ..storage.models import Application, Authorization, Token
 
 EXTENSION = "espi_sst_token_source"
-MODES = ("local", "introspection")
-"""``TOKEN_VALIDATION``'s values."""
+MODES = ("local", "introspection", "probe")
+"""``TOKEN_VALIDATION``'s values: this server's own tokens; the custodian's RFC 7662
+introspection; or, for a custodian without introspection, a GET of the addressed resource
+at the custodian with the ASP's own token (bolt-on mode, docs/deployment.md)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the request addresses, from its path: the Subscription and the UsagePoint ids.
+
+    Local tokens do not need it (the grant says everything).  A bolt-on in front of a
+    custodian that answers introspection with the standard members only, or not at all,
+    learns which subscription and usage point a token may reach from the custodian's own
+    answer for exactly these ids (``upstream/probe.py``).
+    """
+
+    subscription_id: str | None = None
+    usage_point_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +77,7 @@ def refuse(status: int, error: str, description: str) -> NoReturn:
 class TokenSource(Protocol):
     """Turns a bearer token into its grant, or refuses it (:func:`refuse`, 401)."""
 
-    def grant(self, bearer: str) -> Grant: ...
+    def grant(self, bearer: str, target: Target) -> Grant: ...
 
 
 _TOKEN_BY_HASH = (
@@ -77,7 +93,7 @@ _TOKEN_BY_HASH = (
 class LocalTokens:
     """Tokens this server issued (``TOKEN_VALIDATION`` = ``local``)."""
 
-    def grant(self, bearer: str) -> Grant:
+    def grant(self, bearer: str, target: Target) -> Grant:
         found = db.session.execute(_TOKEN_BY_HASH, {"digest": hash_secret(bearer)}).first()
         if found is None:
             refuse(401, "invalid_token", "the access token is unknown, expired or revoked")
@@ -117,6 +133,7 @@ def validation_mode(app: Flask) -> str:
 __all__ = [
     "Grant",
     "LocalTokens",
+    "Target",
     "TokenSource",
     "install",
     "refuse",

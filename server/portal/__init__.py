@@ -47,7 +47,7 @@ def _deny_framing(response: Response) -> Response:
     return response
 
 
-_PERSONAL_PATHS = ("/portal/", "/oauth/authorize")
+_PERSONAL_PATHS = ("/portal/", "/sst/portal/", "/sst/consent", "/oauth/authorize")
 """Pages about one customer or carrying their forms' CSRF tokens: sign-in, second factor,
 consent, authorizations, onboarding (the authorize view's HTML answers and redirects too)."""
 
@@ -97,7 +97,8 @@ def _identity_source(setting: object) -> IdentitySource:
 def init_app(app: Flask) -> None:
     from . import onboarding, views  # noqa: F401  (register the routes on bp)
 
-    app.register_blueprint(bp)
+    # PORTAL_PATH: /portal, or /sst/portal beside a custodian whose own portal is at /portal
+    app.register_blueprint(bp, url_prefix=str(app.config.get("PORTAL_PATH") or "/portal"))
     # The signed cookie is worth nothing after a session's absolute end (the row decides;
     # this bounds what a cookie without a row could carry, such as a pending sign-in).
     app.permanent_session_lifetime = timedelta(seconds=int(app.config["PORTAL_SESSION_SECONDS"]))

@@ -11,15 +11,19 @@ utility's adapters).
 
 Tokens (``TOKEN_VALIDATION``): ``"local"`` when this server is also the authorization
 server; ``"introspection"`` when the existing custodian keeps its OAuth server and consent
-portal (RFC 7662: ``INTROSPECTION_URL`` with this server's own client credentials there).
-An introspected grant is mirrored locally (a "shadow" Authorization row with the same
-ids) so rate changes, audit rows and notifications have something to belong to.
+portal (RFC 7662: ``INTROSPECTION_URL`` with this server's own client credentials there;
+the standard members suffice); ``"probe"`` when it has no introspection (the ASP's token is
+tried on the addressed UsagePoint at the custodian).  Each custodian subscription has one
+grant row here (``grants.py``, ``shadow.py``), so rate changes, audit rows and
+notifications have something to belong to; the SST categories a custodian's consent lacks
+come from the SST add-on consent (``addon.py``, ``consent.py``).
 
 Upstream failures never hang a request: connect and read timeouts, bounded retries of
 idempotent GETs, a pooled connection per app; what still fails is answered 502 (bad
 answer), 503 (upstream unavailable) or 504 (timed out), always with ``Retry-After``.
 
-Layout: ``tokens.py`` and ``introspection.py`` (tokens), ``shadow.py`` (mirrored grants), ``forward.py``
+Layout: ``tokens.py``, ``introspection.py`` and ``probe.py`` (tokens), ``grants.py`` and
+``shadow.py`` (grant rows), ``addon.py`` and ``consent.py`` (the add-on consent), ``forward.py``
 (HTTP to the upstream), ``merge.py`` (SST additions and URL re-basing), ``views.py`` (the
 blueprint hook that routes plain ESPI requests upstream).
 """

@@ -34,8 +34,20 @@ def rebase(href: str, upstream: str, local: str) -> str:
     return local + href[len(upstream) :] if href.startswith(upstream) else href
 
 
-def merged(body: bytes, *, upstream: str, local: str, sst: SstView, session: Session) -> bytes:
-    """The upstream document with SST additions, hrefs re-based; bytes to send."""
+def merged(
+    body: bytes,
+    *,
+    upstream: str,
+    local: str,
+    sst: SstView,
+    session: Session,
+    shared: frozenset[int],
+) -> bytes:
+    """The upstream document with SST additions, hrefs re-based; bytes to send.
+
+    ``shared``: the ids of the usage points the grant here covers -- only those get SST
+    additions (an SST add-on consent names the points the customer ticked).
+    """
     try:
         document = espi_sst.parse(body)
     except espi_sst.EspiError as exc:
@@ -46,7 +58,8 @@ def merged(body: bytes, *, upstream: str, local: str, sst: SstView, session: Ses
 
     def point(uid: str) -> UsagePoint | None:
         if uid not in points:
-            points[uid] = session.scalar(select(UsagePoint).where(UsagePoint.uuid == uid))
+            found = session.scalar(select(UsagePoint).where(UsagePoint.uuid == uid))
+            points[uid] = found if found is not None and found.id in shared else None
         return points[uid]
 
     entries = [_entry(e, upstream, local, sst, point) for e in document.entries]

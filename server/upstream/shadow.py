@@ -30,28 +30,32 @@ class ShadowError(Refused):
         super().__init__(401, "invalid_token", description)
 
 
+def registered_application(session: Session, client_id: str) -> Application:
+    """The ASP's registration here, usable now; else :class:`ShadowError` saying what to do."""
+    application = session.scalar(select(Application).where(Application.client_id == client_id))
+    if application is None:
+        raise ShadowError(
+            f"ASP {client_id} is not registered with this SST server: the utility must "
+            "register it here too (espi-sst register-client --client-id ID ...)"
+        )
+    if grant_refusal(application.qualification, None, now()) is not None:
+        # withdrawn here, whatever the upstream says: no mirror rows for it (server/lifecycle/usable.py)
+        raise ShadowError(
+            f"the application {client_id} is no longer allowed here: its access was withdrawn"
+        )
+    return application
+
+
 def shadow_authorization(session: Session, found: Introspected) -> Authorization | None:
     """The local mirror of a customer grant; None for an ASP-level (client) token."""
     if found.authorization_id is None or found.subscription_id is None:
         return None
-    application = session.scalar(
-        select(Application).where(Application.client_id == found.client_id)
-    )
-    if application is None:
-        raise ShadowError(
-            f"ASP {found.client_id} is not registered with this SST server: the utility must "
-            "register it here too (espi-sst register-client --client-id ID ...)"
-        )
+    application = registered_application(session, found.client_id)
     points = (
         list(session.scalars(select(UsagePoint).where(UsagePoint.uuid.in_(found.usage_points))))
         if found.usage_points
         else []
     )
-    if grant_refusal(application.qualification, None, now()) is not None:
-        # withdrawn here, whatever the upstream says: no mirror rows for it (server/lifecycle/usable.py)
-        raise ShadowError(
-            f"the application {found.client_id} is no longer allowed here: its access was withdrawn"
-        )
     customer = None
     if found.subject:
         customer = session.scalar(

@@ -17,6 +17,7 @@ from ..resource.urls import PREFIX, resource_base
 from ..storage import db
 from .forward import UpstreamError, get
 from .merge import merged
+from .probe import Probes
 
 PLAIN_ENDPOINTS = frozenset(
     "espi_resource." + name
@@ -52,7 +53,14 @@ def unavailable(exc: UpstreamError) -> Unavailable:
 
 
 def forward_plain_request() -> Response | None:
-    """``before_request`` of the resource blueprint in bolt-on mode."""
+    """``before_request`` of the resource blueprint in bolt-on mode.
+
+    The GET goes to the custodian first, with the ASP's own token: its answer is the
+    custodian's own judgement of the token (an unknown, revoked or foreign token gets the
+    custodian's 401/403/404, passed on).  Only a 200 is then given the SST additions, as
+    far as the grant here allows; a 200 for a Subscription path also counts as the probe
+    of that token for those ids (``probe.py``), so it is not asked twice.
+    """
     if request.endpoint not in PLAIN_ENDPOINTS:
         return None
     if request.endpoint == "espi_resource.usage_summaries" and "SST" in request.args:
@@ -61,30 +69,57 @@ def forward_plain_request() -> Response | None:
 
     header = request.headers.get("Authorization", "")
     bearer = header.partition(" ")[2].strip()
-    sst: SstView | None = None
-    try:
-        grant = current_grant(None)
-        sst = SstView(grant.scope, current_app, db.session)
-    except Refused as exc:
-        if exc.status != 403:
-            raise
-        current_grant(None, client_level=True)  # an ASP-level token: forwarded as it is
     upstream = str(current_app.config["UPSTREAM_RESOURCE_URL"]).rstrip("/")
     path = request.path[request.path.index(PREFIX) + len(PREFIX) :]
     try:
         answer = get(current_app, upstream + path, bearer=bearer, params=request.args.to_dict())
-        if answer.status != 200 or sst is None or "xml" not in answer.content_type:
-            return _passthrough(
-                answer.status, answer.content_type, answer.body, answer.www_authenticate
-            )
+    except UpstreamError as exc:
+        raise unavailable(exc) from None
+    if answer.status != 200 or "xml" not in answer.content_type:
+        return _passthrough(
+            answer.status, answer.content_type, answer.body, answer.www_authenticate
+        )
+    args = request.view_args or {}
+    if isinstance(args.get("sid"), str) and bearer:
+        uid = args.get("uid")
+        Probes.of(current_app).record(bearer, args["sid"], uid if isinstance(uid, str) else None)
+    try:
+        grant = current_grant(None)
+    except Refused as exc:
+        if exc.status != 403:
+            raise
+        # no customer grant here (an ASP-level token, no SST consent): the custodian's own
+        # answer, unchanged -- still refused if this utility withdrew the ASP
+        if not _asp_level_allowed():
+            raise
+        return _passthrough(answer.status, answer.content_type, answer.body, None)
+    sst = SstView(grant.scope, current_app, db.session)
+    try:
         body = merged(
-            answer.body, upstream=upstream, local=resource_base(), sst=sst, session=db.session
+            answer.body,
+            upstream=upstream,
+            local=resource_base(),
+            sst=sst,
+            session=db.session,
+            shared=grant.usage_point_ids,
         )
     except UpstreamError as exc:
         raise unavailable(exc) from None
     response = Response(body, mimetype="application/atom+xml")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _asp_level_allowed() -> bool:
+    """Whether the token may be passed on as an ASP-level (or consent-less) one: only a
+    withdrawal here refuses it (401); the rest is the custodian's business."""
+    from ..oauth.guard import current_grant
+
+    try:
+        current_grant(None, client_level=True)
+    except Refused as exc:
+        return exc.status == 403
+    return True
 
 
 def _passthrough(status: int, content_type: str, body: bytes, challenge: str | None) -> Response:

@@ -147,6 +147,74 @@ def upstream_servers(
             app.extensions["espi_sst_db"].engine.dispose()
 
 
+@dataclass
+class RecordingServer:
+    """A stand-in server that answers every request with a JSON account of what it got."""
+
+    name: str
+    url: str  # http://127.0.0.1:PORT[/path]: its base, as the registry names it
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _recording_app(server: RecordingServer) -> Callable[..., Any]:
+    """Any method, any path: 200 with ``{"server", "method", "path", "raw_path", "query",
+    "headers"}``.  ``?set_cookie=PATH`` adds ``Set-Cookie: seen=1; Path=PATH`` and
+    ``?redirect=LOCATION`` answers 302 to it, for the gateway's cookie and redirect moves."""
+    import json
+    from urllib.parse import parse_qs
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        record = {
+            "server": server.name,
+            "method": environ["REQUEST_METHOD"],
+            "path": environ.get("PATH_INFO", ""),
+            "raw_path": environ.get("RAW_URI") or environ.get("REQUEST_URI", ""),
+            "query": environ.get("QUERY_STRING", ""),
+            "body": environ["wsgi.input"].read(length).decode() if length else "",
+            "headers": {
+                key[5:].replace("_", "-").title(): value
+                for key, value in environ.items()
+                if key.startswith("HTTP_")
+            },
+        }
+        server.seen.append(record)
+        asked = parse_qs(record["query"])
+        headers = [("Content-Type", "application/json")]
+        if "set_cookie" in asked:
+            headers.append(("Set-Cookie", f"seen=1; Path={asked['set_cookie'][0]}"))
+        status = "200 OK"
+        if "redirect" in asked:
+            status = "302 Found"
+            headers.append(("Location", asked["redirect"][0]))
+        start_response(status, headers)
+        return [json.dumps(record).encode()]
+
+    return app
+
+
+@contextmanager
+def recording_servers(names: dict[str, str]) -> Iterator[dict[str, RecordingServer]]:
+    """One :class:`RecordingServer` per ``{name: base path}`` on loopback, until the block ends."""
+    started = []
+    found: dict[str, RecordingServer] = {}
+    try:
+        for name, path in names.items():
+            record = RecordingServer(name, "")
+            server = make_server(
+                "127.0.0.1", 0, _recording_app(record), threaded=True, request_handler=_QuietHandler
+            )
+            started.append(server)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            record.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+            found[name] = record
+        yield found
+    finally:
+        for server in started:
+            server.shutdown()
+            server.server_close()
+
+
 def california(gateway: str, upstreams: dict[str, Upstream]) -> GatewayRegistry:
     """PG&E and SCE (IOUs) and Peninsula Clean Energy (a CCA in PG&E's territory)."""
     return parse_gateway_registry(

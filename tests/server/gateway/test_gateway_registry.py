@@ -95,6 +95,14 @@ def test_a_valid_registry() -> None:
         (with_entity(2, udc="SCE"), 2, "udc", "SCE is not listed"),
         (with_entity(2, udc="PCE"), 2, "udc", "is a CCA"),
         (with_entity(0, color="blue"), 0, "color", "unknown field"),
+        (with_entity(0, custodian="gbc.internal.example"), 0, "custodian", "http"),
+        (with_entity(0, custodian="ftp://gbc.internal.example"), 0, "custodian", "http"),
+        (with_entity(0, custodian=8443), 0, "custodian", "must be an http"),
+        (with_entity(1, custodian=["https://gbc.example"]), 1, "custodian", "must be an http"),
+        (with_entity(0, custodian="https://gbc.example/a b"), 0, "custodian", "characters"),
+        (with_entity(0, custodian="https://gbc.example/?x=1"), 0, "custodian", "query"),
+        (with_entity(0, custodian="https://u:p@gbc.example"), 0, "custodian", "credentials"),
+        (with_entity(0, custodian="http://10.0.0.1:8000/"), 0, "custodian", "same server"),
     ],
 )
 def test_errors_name_the_entry_and_field(
@@ -107,6 +115,54 @@ def test_errors_name_the_entry_and_field(
     where = field if index is None else f"entities[{index}].{field}"
     assert str(error).startswith(f"reg.json: {where}: ") and words in str(error)
     assert isinstance(error, ValueError) and error.code == "gateway_registry_invalid"
+
+
+def test_a_custodian_makes_the_entity_split_and_old_entries_stay_as_they_were() -> None:
+    custodian = "https://gbc.internal.example/GreenButtonConnect/"
+    registry = parse_gateway_registry(with_entity(2, custodian=custodian))
+    pce = registry.entity("PCE")
+    assert pce.custodian == "https://gbc.internal.example/GreenButtonConnect"
+    assert pce.upstream == "http://10.0.0.3:8000/pce" and pce.split
+    assert [e.split for e in registry.entities] == [False, False, True]
+    assert registry.entity("PGE").custodian is None
+    assert [e["split"] for e in directory_document(registry)["entities"]] == [False, False, True]
+
+
+def test_error_messages_say_what_the_custodian_is() -> None:
+    with pytest.raises(GatewayRegistryError) as caught:
+        parse_gateway_registry(with_entity(0, custodian="gbc"), source="reg.json")
+    assert "entities[0].custodian" in str(caught.value)
+    assert "existing Green Button Connect custodian" in str(caught.value)
+
+
+def test_a_split_entity_routes_by_regex_locations_before_its_custodian() -> None:
+    registry = parse_gateway_registry(
+        with_entity(0, custodian="https://gbc.internal.example/GBC", upstream="http://b:9/bolt")
+    )
+    config = render_nginx_config(registry, prefix_dir="/srv/gw")
+    point = r"^/SST/v1/PGE/espi/1_1/resource/Subscription/[^/]+/UsagePoint/[^/]+/"
+    sst = "(?:RateInformation|BillComparison|RateChangeRequest)(?:/.*)?$"
+    heads = [line.strip() for line in config.splitlines() if "location" in line and "PGE" in line]
+    assert heads == [
+        f"location ~ {point}{sst} {{",
+        f"location ~ {point}UsageSummary(?:/[^/]+)?$ {{",
+        "location ^~ /SST/v1/PGE/sst/ {",
+        "location /SST/v1/PGE/ {",
+    ]
+    assert config.count("rewrite ^/SST/v1/PGE(/.*)$ /bolt$1 break;") == 2
+    assert (
+        "proxy_pass http://sst_pge;" in config and "proxy_pass http://sst_pge/bolt/sst/;" in config
+    )
+    assert "proxy_pass https://sst_pge_custodian/GBC/;" in config
+    assert "upstream sst_pge_custodian {\n        server gbc.internal.example:443;" in config
+    assert config.count("proxy_set_header X-Forwarded-Prefix /SST/v1/PGE;") == 3
+    assert config.count('proxy_set_header X-Forwarded-Prefix "";') == 1
+    assert "proxy_redirect /GBC/ /SST/v1/PGE/;" in config
+    assert "proxy_cookie_path ~^/GBC(/(?!SST/v1/).*)?$ /SST/v1/PGE$1;" in config
+    assert "proxy_cookie_path ~^/bolt(/(?!SST/v1/).*)?$ /SST/v1/PGE/sst$1;" in config
+    assert "proxy_ssl_name gbc.internal.example;" in config  # the https custodian verified
+    # Every proxying location keeps the gateway's guarantees: 4 PGE + LADWP + PCE.
+    assert config.count("proxy_no_cache 1;") == config.count("proxy_max_temp_file_size 0;") == 6
 
 
 def test_files_refuse_duplicate_keys_and_non_json(tmp_path: Path) -> None:

@@ -97,6 +97,7 @@ def test_the_directory_lists_every_entity(world: World) -> None:
         "espi_resource_base": f"{world.gateway}/SST/v1/PGE/espi/1_1/resource",
         "udc": None,
         "online_accounts": None,
+        "split": False,
     }
 
 
@@ -488,10 +489,31 @@ def test_the_command_writes_a_configuration_nginx_accepts(
     assert "ssl_verify_client optional;" in config and "proxy_cache " not in config
     assert "location /SST/v1/PCE/" in config and "proxy_pass http://sst_pce/pce/;" in config
     assert json.loads((out / "directory.json").read_text())["entities"][2]["udc"] == "PGE"
+    assert "is split" not in printed.out
     checked = subprocess.run(
         [nginx, "-t", "-p", str(out), "-c", "nginx.conf"], capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_the_command_writes_a_split_entity_and_says_how_to_point_the_bolt_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nginx_binary()
+    custodian = "http://127.0.0.1:5009/GreenButtonConnect"
+    registry = _registry_file(tmp_path)
+    document = json.loads(registry.read_text())
+    document["entities"][0]["custodian"] = custodian
+    registry.write_text(json.dumps(document))
+    out = tmp_path / "out"
+    code = espi_sst_main(["gateway", str(registry), "--out", str(out), "--check"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "nginx -t: the configuration is valid" in printed.out
+    assert f"ESPI_UPSTREAM_RESOURCE_URL={custodian}/espi/1_1/resource" in printed.out
+    config = (out / "nginx.conf").read_text()
+    assert "proxy_pass http://sst_pge_custodian/GreenButtonConnect/;" in config
+    assert json.loads((out / "directory.json").read_text())["entities"][0]["split"] is True
 
 
 def test_the_command_refuses_a_bad_registry_in_one_line(
