@@ -62,9 +62,7 @@ class IntrospectedTokens:
         # ASP-level token of an ASP registered only upstream is the upstream's business:
         # nothing served for it comes from this server's rows.
         if authorization is not None or qualification is not None:
-            refusal = grant_refusal(qualification, authorization, now())
-            if refusal is not None:
-                refuse(401, "invalid_token", refusal.description)
+            _refuse_unusable(qualification, authorization)
         return _grant(found.client_id, scope, found.expires_at, authorization)
 
     @staticmethod
@@ -114,12 +112,32 @@ class ProbedTokens:
         )
         if authorization is None:
             refuse(403, "insufficient_scope", NO_ADDON_CONSENT)
-        refusal = grant_refusal(authorization.application.qualification, authorization, now())
-        if refusal is not None:
-            refuse(401, "invalid_token", refusal.description)
+        _refuse_unusable(authorization.application.qualification, authorization)
         expires = now() + int(Probes.of(current_app).seconds)
         scope = effective_scope(authorization, Scope())
         return _grant(authorization.application.client_id, scope, expires, authorization)
+
+
+ENDED_HERE = (
+    "the customer ended this application's SST access at this utility; the data custodian's "
+    "own grant is untouched, and a new SST add-on consent restores it"
+)
+
+
+def _refuse_unusable(qualification: str | None, authorization: Authorization | None) -> None:
+    """The one rule (``lifecycle/usable.py``), as the bolt-on answers it.
+
+    A withdrawn ASP is refused outright (401 ``invalid_token``).  A grant row that ended
+    *here* -- the customer ended the SST add-on in this utility's portal -- ends only what
+    this server adds: the token is still the custodian's to judge, so the request gets 403
+    ``insufficient_scope`` (a plain GET is then passed on without SST additions).
+    """
+    refusal = grant_refusal(qualification, authorization, now())
+    if refusal is None:
+        return
+    if refusal.code in ("grant_ended", "grant_expired"):
+        refuse(403, "insufficient_scope", ENDED_HERE)
+    refuse(401, "invalid_token", refusal.description)
 
 
 def _grant(

@@ -488,3 +488,37 @@ def test_parallel_approvals_of_one_add_on_consent_make_one_grant(world: World) -
             select(Authorization).where(Authorization.subscription_uuid == sid)
         ).all()
         assert len(rows) == 1 and rows[0].grant_type == "sst_addon"
+
+
+def test_ending_the_add_on_here_ends_only_the_sst(world: World) -> None:
+    """The customer ends the SST add-on in the bolt-on's portal: the SST stops at once,
+    the custodian's Green Button data keep flowing, and a new add-on consent restores it."""
+    asp = _asp(world)
+    grant = _custodian_grant(world, asp, 1)
+    connection = asp.connect(grant.key)
+    token = connection.session.token["access_token"]
+    _add_on_consent(world, token, grant.resource_uri, 1)
+    sid = world.custodian.subscription_of(token)
+    point = world.custodian.customers[1].usage_points[0]
+    base = f"{world.base}/espi/1_1/resource/Subscription/{sid}/UsagePoint/{point}"
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (
+        b"bundledRin" in requests.get(f"{base}/UsageSummary", headers=headers, timeout=30).content
+    )
+    foreign = world.custodian.customers[1]
+    browser = CustomerBrowser(
+        f"{world.base}/sst",
+        {"username": foreign.username, "password": foreign.password, "usage_points": []},
+    )
+    assert browser.revoke_all() >= 1
+
+    refused = requests.get(f"{base}/RateInformation", headers=headers, timeout=30)
+    assert refused.status_code == 403
+    assert "ended this application's SST access" in refused.json()["error_description"]
+    plain = requests.get(f"{base}/UsageSummary", headers=headers, timeout=30)
+    assert plain.status_code == 200 and b"UsageSummary" in plain.content
+    assert b"bundledRin" not in plain.content
+
+    _add_on_consent(world, token, grant.resource_uri, 1)
+    again = requests.get(f"{base}/RateInformation", headers=headers, timeout=30)
+    assert again.status_code == 200
