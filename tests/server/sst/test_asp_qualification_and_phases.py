@@ -310,3 +310,16 @@ def test_sst_enabled_false_offers_no_rin_elements(sst_database: tuple[str, DemoD
 def test_a_phase_out_of_range_stops_the_start(value: object, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="SST_PHASE .* set it to 1"):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SST_PHASE": value})
+
+
+def test_the_registry_class_is_optional_and_strict() -> None:
+    from espi_sst_server.lifecycle.registry import RegistryError, parse_asp_registry
+
+    def document(**extra: Any) -> dict[str, Any]:
+        entry = {"software_id": "a", "name": "A", "status": "qualified", **extra}
+        return {"format": "espi-sst-asp-registry/1", "published": "2025-01-01T00:00:00Z", "asps": [entry]}
+
+    assert parse_asp_registry(document()).entries[0].asp_class is None  # old files load
+    assert parse_asp_registry(document(**{"class": "rate-change"})).entries[0].asp_class == "rate-change"
+    with pytest.raises(RegistryError, match=r"asps\[0\].*class.*data-only, rate-change"):
+        parse_asp_registry(document(**{"class": "rate_change"}))
