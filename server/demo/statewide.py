@@ -154,7 +154,9 @@ def _entity_app(
         demo = seed(session, now=moment)
         if entity_id == "SCE":
             relabel_as_sce(session)
-        mobile = session.scalar(select(Application).where(Application.client_id == DATA_ONLY_CLIENT))
+        mobile = session.scalar(
+            select(Application).where(Application.client_id == DATA_ONLY_CLIENT)
+        )
         assert mobile is not None
         set_asp_class(session, mobile, DATA_ONLY, actor="demo", now=moment, source="statewide demo")
     clients = tuple(
@@ -333,7 +335,11 @@ def run_statewide(args: argparse.Namespace) -> int:
                 f"  (SST phase {ENTITIES[code]['phase']})",
                 flush=True,
             )
-        print("  ASPs: " + "; ".join(f"{c.client_id} ({c.qualification}, {c.asp_class})" for c in demo.clients), flush=True)
+        print(
+            "  ASPs: "
+            + "; ".join(f"{c.client_id} ({c.qualification}, {c.asp_class})" for c in demo.clients),
+            flush=True,
+        )
         print(f"  everything is in {path}; press Ctrl-C to stop", flush=True)
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())

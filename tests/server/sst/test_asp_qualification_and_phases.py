@@ -31,7 +31,7 @@ from espi_sst_server.outbox.queue import open_payload
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import Application, AuditEvent, Authorization, OutboxMessage
 from sqlalchemy import select
-from sst_world import ASP, PREFIX, SstWorld, make_world
+from sst_world import ASP, SstWorld, make_world
 from test_rate_change import _email, post_change, rid_of
 
 PENDING = "demo-solar-estimator"
@@ -118,7 +118,9 @@ def test_a_pending_asp_gets_no_consent_no_token_and_no_data(world: SstWorld) -> 
     token = world.client.post(
         "/oauth/token",
         data={"grant_type": "client_credentials"},
-        headers={"Authorization": "Basic " + base64.b64encode(f"{PENDING}:{secret}".encode()).decode()},
+        headers={
+            "Authorization": "Basic " + base64.b64encode(f"{PENDING}:{secret}".encode()).decode()
+        },
     )
     assert token.status_code == 401 and token.json["error"] == "invalid_client"
 
@@ -186,10 +188,13 @@ def test_a_downgrade_ends_the_rate_change_part_of_existing_grants(
     with world.app.app_context():  # an old registry file without "class": nothing changes
         load_asp_registry(db.session, _registry(tmp_path, None, "2025-01-01T00:00:00Z"), now=now)
         db.session.commit()
-        assert db.session.scalar(
-            select(Application.asp_class).where(Application.client_id == ASP)
-        ) == "rate-change"
-    assert world.client.get(casey.url("/RateChangeRequest"), headers=casey.headers).status_code == 200
+        assert (
+            db.session.scalar(select(Application.asp_class).where(Application.client_id == ASP))
+            == "rate-change"
+        )
+    assert (
+        world.client.get(casey.url("/RateChangeRequest"), headers=casey.headers).status_code == 200
+    )
 
     with world.app.app_context():  # the central registry downgrades it
         report = load_asp_registry(
@@ -206,10 +211,16 @@ def test_a_downgrade_ends_the_rate_change_part_of_existing_grants(
     assert world.client.get(casey.url("/RateInformation"), headers=casey.headers).status_code == 200
     with world.session() as s:
         assert world.request_row(s, rid).status == "cancelled"
-        grant = s.scalar(select(Authorization).where(Authorization.uuid == casey.authorization_uuid))
+        grant = s.scalar(
+            select(Authorization).where(Authorization.uuid == casey.authorization_uuid)
+        )
         assert grant is not None and "sst:rate_change" not in grant.scope.split()
         assert grant.status == 1  # not ended: only its rate-change part
-        told = [m for m in world.mails(s, _email("casey")) if "can no longer change" in m.payload["subject"]]
+        told = [
+            m
+            for m in world.mails(s, _email("casey"))
+            if "can no longer change" in m.payload["subject"]
+        ]
         assert len(told) == 1
         assert "is cancelled" in open_payload(world.app, told[0])["text"]
         notices = s.scalars(
@@ -286,7 +297,10 @@ def test_phase_one_offers_rins_only_everywhere(sst_database: tuple[str, DemoData
             assert "not offered by this utility yet" in response.json["error_description"]
         created = post_change(phase1, casey, TOU_C)
         assert created.status_code == 404 and created.json["error"] == "function_not_offered"
-        assert phase1.client.get(casey.url("/RateInformation"), headers=casey.headers).status_code == 200
+        assert (
+            phase1.client.get(casey.url("/RateInformation"), headers=casey.headers).status_code
+            == 200
+        )
         point = phase1.client.get(casey.url(), headers=casey.headers).get_data(as_text=True)
         assert "/RateInformation" in point and "/BillComparison" not in point
     finally:
@@ -317,9 +331,16 @@ def test_the_registry_class_is_optional_and_strict() -> None:
 
     def document(**extra: Any) -> dict[str, Any]:
         entry = {"software_id": "a", "name": "A", "status": "qualified", **extra}
-        return {"format": "espi-sst-asp-registry/1", "published": "2025-01-01T00:00:00Z", "asps": [entry]}
+        return {
+            "format": "espi-sst-asp-registry/1",
+            "published": "2025-01-01T00:00:00Z",
+            "asps": [entry],
+        }
 
     assert parse_asp_registry(document()).entries[0].asp_class is None  # old files load
-    assert parse_asp_registry(document(**{"class": "rate-change"})).entries[0].asp_class == "rate-change"
+    assert (
+        parse_asp_registry(document(**{"class": "rate-change"})).entries[0].asp_class
+        == "rate-change"
+    )
     with pytest.raises(RegistryError, match=r"asps\[0\].*class.*data-only, rate-change"):
         parse_asp_registry(document(**{"class": "rate_change"}))

@@ -31,9 +31,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("application", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "asp_class", sa.String(length=16), nullable=False, server_default="data-only"
-            )
+            sa.Column("asp_class", sa.String(length=16), nullable=False, server_default="data-only")
         )
     rows = op.get_bind().execute(sa.text("SELECT id, scope FROM application")).all()
     rate_change = [row.id for row in rows if "sst:rate_change" in (row.scope or "").split()]
