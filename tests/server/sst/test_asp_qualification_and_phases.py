@@ -289,6 +289,10 @@ def test_phase_one_offers_rins_only_everywhere(sst_database: tuple[str, DemoData
         assert b'value="sst:bill_comparison"' not in page.data
         assert b'value="sst:rate_change"' not in page.data
 
+        mode1 = phase1.client.get(f"/portal/asps/{ASP}/preauthorize")  # Mode 1 (7.2) too
+        assert mode1.status_code == 200 and b'value="sst:rin"' in mode1.data
+        assert b'value="sst:bill_comparison"' not in mode1.data
+
         casey = phase1.grant("casey")  # a token minted under phase 3, used under phase 1
         for path in ("/BillComparison", "/UsageSummary?SST=BillComparison", "/RateChangeRequest"):
             response = phase1.client.get(casey.url(path), headers=casey.headers)
