@@ -56,6 +56,7 @@ class SstView:
         if (
             not self.scope.allows(Category.SST_RIN)
             or point.tariff_id is None
+            or not self.app.config.get("SST_ENABLED", True)
             or Category.SST_RIN not in phases.offered(self.app.config)
         ):
             return []

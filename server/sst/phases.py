@@ -16,7 +16,9 @@ saying it is not offered yet, :func:`not_offered`).  Registration keeps what the
 allows and names the functions that lie dormant (:func:`dormant`): moving to the next phase
 then needs no re-registration of every ASP, and nothing dormant is ever consented to or
 put in a token, because consent and tokens are narrowed at use.
-``SST_ENABLED`` false (a plain Green Button custodian) offers none of them.
+``SST_ENABLED`` false (a plain Green Button custodian) serves none of the SST resources, but
+its consent and tokens still carry the SST categories of the phase: a bolt-on in front of it
+serves them (docs/deployment.md), and the bolt-on's own ``SST_PHASE`` gates its API.
 """
 
 from __future__ import annotations
@@ -63,9 +65,8 @@ def phase(config: Mapping[str, Any]) -> int:
 
 
 def offered(config: Mapping[str, Any]) -> frozenset[Category]:
-    """The SST categories this utility offers now (none for a plain GBC custodian)."""
-    if not config.get("SST_ENABLED", True):
-        return frozenset()
+    """The SST categories this utility offers now: consented, put in tokens, served (the API
+    of a plain custodian, ``SST_ENABLED`` false, serves none whatever this says)."""
     return frozenset(SST_FUNCTIONS[: phase(config)])
 
 
@@ -86,12 +87,7 @@ def narrowed(scope: Scope, config: Mapping[str, Any]) -> Scope:
 def not_offered(category: Category, config: Mapping[str, Any]) -> Refused:
     """The API's answer for a switched-off function: 404 with a JSON body that says so."""
     needed = SST_FUNCTIONS.index(category) + 1
-    now_in = phase(config) if config.get("SST_ENABLED", True) else 0
-    where = (
-        f"this utility is in SST phase {now_in}"
-        if now_in
-        else "this utility offers no SST functions"
-    )
+    where = f"this utility is in SST phase {phase(config)}"
     return Refused(
         404,
         "function_not_offered",
