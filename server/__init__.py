@@ -29,6 +29,9 @@ csrf = CSRFProtect()
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, test_config)
+    from .sst.phases import phase
+
+    phase(app.config)  # SST_PHASE not 1, 2 or 3 stops the start, naming the setting
     hops = int(app.config["TRUSTED_PROXY_HOPS"])
     if hops > 0:  # behind the gateway: its public URL and /SST/v1/{ID} prefix in every URL
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

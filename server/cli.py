@@ -12,16 +12,28 @@ import getpass
 import json
 import sys
 
+from flask import Flask
 from sqlalchemy import select
 
 from . import create_app
+from .errors import ConfigurationError
 from .lifecycle.registration import RegistrationError, register_application
 from .security import now
 from .storage import db
 
 
+def _app() -> Flask:
+    """The configured app; a setting it cannot work with ends the command with its message
+    (exit status 2), not a traceback."""
+    try:
+        return create_app()
+    except ConfigurationError as exc:
+        sys.stderr.write(f"espi-sst: error: {exc}\n")
+        raise SystemExit(2) from None
+
+
 def register_client(args: argparse.Namespace) -> int:
-    app = create_app()
+    app = _app()
     with app.app_context():
         try:
             done = register_application(
@@ -33,6 +45,7 @@ def register_client(args: argparse.Namespace) -> int:
                 qualification=args.qualification,
                 software_id=args.software_id,
                 client_id=args.client_id,
+                asp_class=args.asp_class,
             )
         except (RegistrationError, ValueError) as exc:
             sys.stderr.write(f"espi-sst: error: {exc}\n")
@@ -42,6 +55,7 @@ def register_client(args: argparse.Namespace) -> int:
             "client_id": done.client_id,
             "client_secret": done.client_secret,
             "application": done.application_uuid,
+            "class": done.asp_class,
         },
         sys.stdout,
         indent=2,
@@ -49,13 +63,18 @@ def register_client(args: argparse.Namespace) -> int:
     sys.stdout.write("\n")
     if done.client_secret:
         sys.stderr.write("Keep the client secret now: only its hash is stored.\n")
+    if done.dormant:
+        sys.stderr.write(
+            f"Registered for {', '.join(done.dormant)}, not offered by this utility yet "
+            "(SST_PHASE): customers are not asked for it until the phase that offers it.\n"
+        )
     return 0
 
 
 def register_resource_server_command(args: argparse.Namespace) -> int:
     from .lifecycle.registration import register_resource_server
 
-    app = create_app()
+    app = _app()
     with app.app_context():
         try:
             done = register_resource_server(db.session, name=args.name, client_id=args.client_id)
@@ -124,7 +143,7 @@ def _operator() -> str:
 def close_service_agreement_command(args: argparse.Namespace) -> int:
     from .lifecycle.access import LifecycleError, close_service_agreement
 
-    app = create_app()
+    app = _app()
     with app.app_context():
         try:
             with db.transaction() as session:
@@ -148,7 +167,7 @@ def close_service_agreement_command(args: argparse.Namespace) -> int:
 def asp_registry_load(args: argparse.Namespace) -> int:
     from .lifecycle.registry import RegistryError, load_asp_registry
 
-    app = create_app()
+    app = _app()
     with app.app_context():
         try:
             with db.transaction() as session:
@@ -175,6 +194,13 @@ def asp_registry_load(args: argparse.Namespace) -> int:
                 else ""
             )
         )
+    for moved in report.class_changes:
+        print(
+            f"  {moved.client_id}: class {moved.previous} -> {moved.asp_class}; "
+            f"{moved.grants_narrowed} authorizations lost sst:rate_change, "
+            f"{moved.rate_changes_cancelled} open rate changes cancelled, "
+            f"{moved.customers_notified} customers notified"
+        )
     print(f"  {len(report.unchanged)} unchanged")
     for client_id in report.kept_blocked:
         print(f"  {client_id}: blocked here, kept blocked (registry: {report.details[client_id]})")
@@ -197,7 +223,7 @@ def _set_asp(args: argparse.Namespace, status: str, *, refuse_unless: str | None
     from .lifecycle.access import LifecycleError, set_qualification
     from .storage.models import Application
 
-    app = create_app()
+    app = _app()
     with app.app_context():
         try:
             with db.transaction() as session:
@@ -233,11 +259,49 @@ def _set_asp(args: argparse.Namespace, status: str, *, refuse_unless: str | None
     return 0
 
 
+def asp_class_command(args: argparse.Namespace) -> int:
+    """``espi-sst asp class CLIENT_ID data-only|rate-change`` (concept design 6.4.2)."""
+    from .lifecycle.access import LifecycleError
+    from .lifecycle.classes import set_asp_class
+    from .storage.models import Application
+
+    app = _app()
+    with app.app_context():
+        try:
+            with db.transaction() as session:
+                application = session.scalar(
+                    select(Application).where(Application.client_id == args.client_id)
+                )
+                if application is None:
+                    raise LifecycleError(f"no application with client_id {args.client_id!r}")
+                change = set_asp_class(
+                    session,
+                    application,
+                    args.asp_class,
+                    actor=_operator(),
+                    now=now(),
+                    source="espi-sst asp class",
+                )
+        except LifecycleError as exc:
+            sys.stderr.write(f"espi-sst: error: {exc}\n")
+            return 2
+    if not change.changed:
+        print(f"{change.client_id} is already {change.asp_class}; nothing changed")
+        return 0
+    print(
+        f"{change.client_id}: {change.previous} -> {change.asp_class}; "
+        f"{change.grants_narrowed} authorizations lost sst:rate_change, "
+        f"{change.rate_changes_cancelled} open rate changes cancelled, "
+        f"{change.customers_notified} customers notified"
+    )
+    return 0
+
+
 def cca_rins_load(args: argparse.Namespace) -> int:
     """A CCA's generation-RIN file into the cache (PG&E's cached mode; sst/cca_cache.py)."""
     from .sst.cca_cache import CcaFileError, load_cca_file, report_lines
 
-    app = create_app()
+    app = _app()
     with app.app_context():
         try:
             with db.transaction() as session:
@@ -255,7 +319,7 @@ def rotate_signing_key(args: argparse.Namespace) -> int:
     """A new OpenID Connect signing key; optionally retire old ones (server/oauth/keys.py)."""
     from .oauth.keys import retire, rotate
 
-    app = create_app()
+    app = _app()
     grace = None if args.retire_older_than_days is None else args.retire_older_than_days * 86400
     if grace is not None and grace <= int(app.config["ID_TOKEN_SECONDS"]):
         sys.stderr.write(
@@ -290,7 +354,7 @@ def worker(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app()
+    app = _app()
     if args.now is not None:  # tests and operators replaying a moment
         report = Worker(app).run_once(now=args.now)
         print(report)
@@ -334,6 +398,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--public", action="store_true", help="a public client (no secret; PKCE only)")
     p.add_argument(
         "--qualification", default="qualified", choices=["qualified", "pending", "suspended"]
+    )
+    p.add_argument(
+        "--class",
+        dest="asp_class",
+        default="data-only",
+        choices=["data-only", "rate-change"],
+        help="data-only (default: RINs, bill comparison, Green Button data) or rate-change "
+        "(also sst:rate_change; concept design 6.4.2)",
     )
     p.set_defaults(server_command=register_client)
 
@@ -443,3 +515,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         help="pending (default) until the next registry load says qualified",
     )
     q.set_defaults(server_command=asp_unblock)
+    q = actions.add_parser(
+        "class",
+        help="set an ASP's class; a downgrade to data-only ends its grants' rate-change part",
+    )
+    q.add_argument("client_id", metavar="CLIENT_ID")
+    q.add_argument("asp_class", metavar="CLASS", choices=["data-only", "rate-change"])
+    q.set_defaults(server_command=asp_class_command)

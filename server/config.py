@@ -99,6 +99,10 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_PATH": "/portal",
     # A plain GBC custodian (no SST resources, links or RIN elements): False.
     "SST_ENABLED": True,
+    # Which SST functions this utility offers (concept design 6.1, server/sst/phases.py):
+    # 1 RINs only; 2 RINs and bill comparison; 3 also customer-directed rate change.
+    # Discovery, consent, tokens and the API follow it; checked at start.
+    "SST_PHASE": 3,
     # Where ASPs fetch resources (token responses' resourceURI / authorizationURI): the
     # bolt-on's URL when it fronts this server; default ISSUER + /espi/1_1/resource.
     "RESOURCE_BASE_URL": None,

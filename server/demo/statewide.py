@@ -10,6 +10,16 @@
 * the sample ASP app (connected to PGE through the gateway), the fake MIDAS server, the mail
   sink (``/SST/v1/{entity}/demo/inbox``) and a worker per entity.
 
+It also shows the rules of ASP qualification and phases (concept design 6.1, 6.4.2):
+
+* **phases**: SCE is in SST Phase 1 (``SST_PHASE = 1``: RINs only) -- its discovery lists
+  only ``sst:rin`` of the SST scopes, its consent page offers only RINs, and its
+  BillComparison and RateChangeRequest endpoints answer 404 with a JSON body saying they are
+  not offered yet; PGE and PCE are in Phase 3 (everything);
+* **ASP classes**: ``demo-energy-insights`` is a rate-change ASP, ``demo-rate-coach-mobile``
+  a data-only ASP (asking for ``sst:rate_change`` it gets ``invalid_scope``), and
+  ``demo-solar-estimator`` is pending (refused: ``unauthorized_client``).
+
 Every entity's server is an ordinary espi-sst server with its own SQLite database, seeded
 with the demo customers; SCE's copy is relabelled as SCE's (its RINs ``USCA-SCSC-...``,
 its CCA Clean Power Alliance ``USCA-XXCP-...``) so the two IOUs do not claim the same
@@ -28,12 +38,12 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wrappers import Response
@@ -42,8 +52,9 @@ from .. import create_app
 from ..gateway.directory import serialize_directory
 from ..gateway.nginx import write_nginx_gateway
 from ..gateway.registry import GatewayRegistry, parse_gateway_registry
+from ..lifecycle.classes import DATA_ONLY, set_asp_class
 from ..storage import db
-from ..storage.models import Tariff, UsagePoint
+from ..storage.models import Application, Tariff, UsagePoint
 from ..worker import Worker
 from .data import DemoData
 from .dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT, BoundedServer, make_dev_server
@@ -53,10 +64,18 @@ from .sample_asp import ASP_PORT, load_asp_factory, serve_sample_asp
 from .seed import seed
 
 ENTITIES: dict[str, dict[str, Any]] = {
-    "PGE": {"name": "Pacific Gas and Electric (demo)", "kind": "IOU", "caches": True},
-    "SCE": {"name": "Southern California Edison (demo)", "kind": "IOU", "caches": False},
-    "PCE": {"name": "Peninsula Clean Energy (demo)", "kind": "CCA", "udc": "PGE"},
+    "PGE": {"name": "Pacific Gas and Electric (demo)", "kind": "IOU", "caches": True, "phase": 3},
+    "SCE": {
+        "name": "Southern California Edison (demo)",
+        "kind": "IOU",
+        "caches": False,
+        "phase": 1,  # RINs only (concept design 6.1): bill comparison and rate change 404
+    },
+    "PCE": {"name": "Peninsula Clean Energy (demo)", "kind": "CCA", "udc": "PGE", "phase": 3},
 }
+DATA_ONLY_CLIENT = "demo-rate-coach-mobile"
+"""The statewide demo's data-only ASP (concept design 6.4.2.1); the other qualified one,
+``demo-energy-insights``, is a rate-change ASP (6.4.2.2)."""
 NAMES = {
     "PGE": "Pacific Gas and Electric",
     "SCE": "Southern California Edison",
@@ -115,6 +134,7 @@ def _entity_app(
             "ONLINE_ACCOUNTS": spec["kind"] != "CCA",
             "UDC_ENTITY": spec.get("udc"),
             "CACHED_CCA_RINS": bool(spec.get("caches", False)),
+            "SST_PHASE": spec["phase"],
             "ENTITIES": {
                 code: {"name": name, "url": f"{gateway}/SST/v1/{code}"}
                 for code, name in NAMES.items()
@@ -130,10 +150,20 @@ def _entity_app(
         }
     )
     with app.app_context(), db.transaction() as session:
-        demo = seed(session, now=int(time.time()))
+        moment = int(time.time())
+        demo = seed(session, now=moment)
         if entity_id == "SCE":
             relabel_as_sce(session)
-    return app, demo
+        mobile = session.scalar(
+            select(Application).where(Application.client_id == DATA_ONLY_CLIENT)
+        )
+        assert mobile is not None
+        set_asp_class(session, mobile, DATA_ONLY, actor="demo", now=moment, source="statewide demo")
+    clients = tuple(
+        replace(c, asp_class=DATA_ONLY) if c.client_id == DATA_ONLY_CLIENT else c
+        for c in demo.clients
+    )
+    return app, replace(demo, clients=clients)
 
 
 def _registry(gateway: str, ports: dict[str, int]) -> GatewayRegistry:
@@ -283,6 +313,7 @@ def run_statewide(args: argparse.Namespace) -> int:
                     code: {
                         "issuer": registry.issuer(code),
                         "kind": ENTITIES[code]["kind"],
+                        "sst_phase": ENTITIES[code]["phase"],
                         "portal_url": f"{registry.issuer(code)}/portal/login",
                         "inbox_url": f"{registry.issuer(code)}/demo/inbox",
                     }
@@ -299,7 +330,16 @@ def run_statewide(args: argparse.Namespace) -> int:
         partial.replace(path)
         print(f"espi-sst statewide demo: gateway at {gateway}/SST/v1/ ({gateway_kind})", flush=True)
         for code in ENTITIES:
-            print(f"  {code:<4} {ENTITIES[code]['name']:<36} {registry.issuer(code)}", flush=True)
+            print(
+                f"  {code:<4} {ENTITIES[code]['name']:<36} {registry.issuer(code)}"
+                f"  (SST phase {ENTITIES[code]['phase']})",
+                flush=True,
+            )
+        print(
+            "  ASPs: "
+            + "; ".join(f"{c.client_id} ({c.qualification}, {c.asp_class})" for c in demo.clients),
+            flush=True,
+        )
         print(f"  everything is in {path}; press Ctrl-C to stop", flush=True)
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -131,6 +131,38 @@ def tell_access_withdrawn(
     return notified, tuple(unreachable)
 
 
+def tell_rate_change_withdrawn(
+    session: Session, application: Application, customers: list[RetailCustomer], now: int
+) -> tuple[int, tuple[str, ...]]:
+    """One e-mail per customer whose grant lost ``sst:rate_change`` (concept design 6.4.2.2):
+    the ASP was downgraded to data-only, so it can no longer change their rate; what else
+    they share with it goes on.
+
+    Returns:
+        How many customers were told, and the uuids of those without a usable address.
+    """
+    utility = utility_name()
+    name = _one_line(application.client_name)
+    notified = 0
+    unreachable: list[str] = []
+    for customer in sorted(customers, key=lambda c: c.id):
+        text = (
+            f"Hello {customer.display_name},\n\n"
+            f"As of {_date(now)}, {name} can no longer request rate changes on your "
+            f"{utility} account through the Single Statewide Tool: it is no longer qualified "
+            "for rate changes. A rate change it asked for that you had not yet confirmed, or "
+            "that was not yet sent to billing, is cancelled; your rate stays as it is.\n\n"
+            f"Everything else you share with {name} (energy data, rates, bill comparisons) "
+            "goes on as you chose. You do not need to do anything.\n"
+        )
+        subject = f"{name} can no longer change your {utility} rate"
+        if _send(session, customer, subject, text, now):
+            notified += 1
+        else:
+            unreachable.append(customer.uuid)
+    return notified, tuple(unreachable)
+
+
 def utility_name() -> str:
     if has_app_context():
         return str(current_app.config.get("UTILITY_NAME") or "your utility")

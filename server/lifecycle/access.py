@@ -17,7 +17,8 @@ workers, or a sweep and a customer's click, never end one grant twice.
 Qualification states (``Application.qualification``):
 
 * ``qualified`` -- listed by the central authority; may ask for consent and tokens;
-* ``pending`` -- not yet listed; may ask, and the consent page flags it;
+* ``pending`` -- not yet listed; may NOT ask yet (concept design 6.4: only qualified ASPs
+  get consent, tokens or data): ``/oauth/authorize`` answers ``unauthorized_client``;
 * ``suspended`` / ``dequalified`` -- the central authority withdrew it (6.4.5);
 * ``blocked`` -- this utility's own decision (6.4.6); only ``espi-sst asp unblock`` lifts it.
 """
@@ -55,8 +56,9 @@ ACTIVE = AuthorizationStatus.Active
 ENDED = AuthorizationStatus.Revoked
 """ESPI AuthorizationStatus of a grant in force, and of one that ended (for any reason)."""
 QUALIFICATIONS = frozenset({"qualified", "pending", "suspended", "dequalified", "blocked"})
-USABLE = frozenset({"qualified", "pending"})
-"""Qualifications that may ask for consent and tokens (``pending`` is flagged to customers)."""
+USABLE = frozenset({"qualified"})
+"""Qualifications that may ask for consent and tokens, and use them (concept design 6.4,
+6.4.4: only ASPs the central authority lists as qualified; ``pending`` is not yet listed)."""
 ENDED_REASONS = frozenset(ENDED_BECAUSE) | {"dequalified", "blocked"}
 """``Authorization.ended_reason``: one grant's own end, or its ASP's withdrawal."""
 MAX_TEXT = 256  # Application.software_id / qualification_reason columns
@@ -298,8 +300,9 @@ def set_qualification(
     ``suspended``, ``dequalified`` and ``blocked`` end every active grant of the application
     (reason ``blocked`` for this utility's block, else ``dequalified``), revoke all of its
     tokens -- its client_credentials tokens too -- withdraw its unused pre-authorizations,
-    and queue one e-mail to each affected customer.  ``qualified`` or ``pending`` lets it ask
-    again; grants that ended stay ended (customers onboard again, 6.4.5).
+    and queue one e-mail to each affected customer.  ``qualified`` lets it ask again
+    (``pending``: once the registry lists it); grants that ended stay ended (customers
+    onboard again, 6.4.5).
 
     Setting the status it already has only sweeps tokens a racing token request may have
     left behind; it writes no audit row unless it found some.
@@ -326,7 +329,9 @@ def set_qualification(
         application.qualification = status
         application.qualification_reason = reason
         application.qualification_changed_at = now
-    if status in USABLE:
+    if status in USABLE or status == "pending":
+        # pending: not yet listed -- reached from registration, or from a lifted block whose
+        # grants and tokens ended with the block; nothing of it is usable (USABLE) either way.
         if previous != status:
             audit(session, now, actor, "asp_qualification_changed", subject, changed)
         return QualificationChange(application.client_id, previous, status)

@@ -14,8 +14,8 @@ Before this module, the guard checked the grant's end date and the ASP's standin
 introspection checked neither, so a bolt-on relying on introspection accepted a token whose
 grant had ended (issue 11).  A grant is usable when
 
-1. its ASP may still be dealt with (``lifecycle.USABLE``: not suspended, de-qualified or
-   blocked -- concept design 6.4.5-6.4.6), and
+1. its ASP may be dealt with (``lifecycle.USABLE``: qualified -- not pending, suspended,
+   de-qualified or blocked; concept design 6.4, 6.4.4-6.4.6), and
 2. it is active (ESPI AuthorizationStatus 1: not revoked, not ended by closing, expiry or a
    withdrawal -- 7.10), and
 3. its end date, if the customer chose one, is still ahead (the expiry sweep may not have
@@ -60,7 +60,8 @@ def grant_refusal(
     if qualification not in USABLE:
         return Refusal(
             "asp_withdrawn",
-            "the application behind this token is no longer allowed: its access was withdrawn",
+            "the application behind this token is not qualified here: not yet listed by the "
+            "central registry, or its access was withdrawn",
         )
     if authorization is None:
         return None

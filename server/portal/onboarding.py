@@ -7,13 +7,15 @@ asked (the consent was given here).  A pre-authorization is used once.
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from espi_sst.scope import Category, Scope
 
+from ..lifecycle.classes import forbidden_categories
 from ..security import now
+from ..sst import phases
 from ..storage import db
 from ..storage.models import Application, PreAuthorization
 from ..storage.rows import audit
@@ -47,8 +49,12 @@ def preauthorize(client_id: str) -> str | Response | tuple[str, int]:
     )
     if application is None:
         abort(404)
-    offered = Scope.parse(application.scope)
-    categories = [c for c in Category if c in offered.categories]
+    # What the ASP may ask for now: its registration, less its class's forbidden categories
+    # (6.4.2.1) and the functions of a later phase (6.1).
+    registered = Scope.parse(application.scope)
+    offered = phases.narrowed(registered, current_app.config)
+    barred = forbidden_categories(application.asp_class)
+    categories = [c for c in Category if c in offered.categories and c not in barred]
     points = list(customer.usage_points)
     form = ConsentForm()
     form.categories.choices = [(c.value, c.label) for c in categories]

@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 
+from espi_sst.scope import Category
+
+from ..sst import phases
 from . import sst_routes  # noqa: F401  (registers the SST views on bp)
 from .errors import not_found
 from .routes import bp
@@ -43,6 +46,8 @@ def _deployment_mode() -> Response | None:
 
     * ``SST_ENABLED`` false (a plain GBC custodian): the SST resources and the ``?SST=``
       query do not exist here;
+    * ``SST_PHASE`` (concept design 6.1): a function of a later phase answers 404 with a
+      JSON body saying it is not offered yet (``sst/phases.py``);
     * ``UPSTREAM_RESOURCE_URL`` set (bolt-on mode): plain ESPI requests go upstream.
     """
     config = current_app.config
@@ -50,6 +55,11 @@ def _deployment_mode() -> Response | None:
         request.endpoint in sst_routes.ENDPOINTS or "SST" in request.args
     ):
         raise not_found("resource")
+    function = sst_routes.CATEGORY_OF_ENDPOINT.get(request.endpoint or "")
+    if function is None and "SST" in request.args:  # UsageSummary?SST=BillComparison (11.5)
+        function = Category.SST_BILL_COMPARISON
+    if function is not None and function not in phases.offered(config):
+        raise phases.not_offered(function, config)  # 404 JSON, before the token is read
     if config.get("UPSTREAM_RESOURCE_URL"):
         from ..upstream.views import forward_plain_request
 

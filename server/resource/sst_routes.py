@@ -356,6 +356,26 @@ def withdraw_rate_change_request(sid: str, uid: str, rid: str) -> Response:
     return atom(_request_entry(authorization, sid, uid, record))
 
 
+CATEGORY_OF_ENDPOINT: dict[str, Category] = {
+    "espi_resource." + view.__name__: category
+    for category, views in (
+        (Category.SST_RIN, (rate_information_feed, rate_information)),
+        (Category.SST_BILL_COMPARISON, (bill_comparison_feed, bill_comparison)),
+        (
+            Category.SST_RATE_CHANGE,
+            (
+                rate_change_requests,
+                rate_change_request,
+                create_rate_change_request,
+                confirm_rate_change_request,
+                withdraw_rate_change_request,
+            ),
+        ),
+    )
+    for view in views
+}
+"""Which SST function (phase, ``sst/phases.py``) each SST endpoint belongs to."""
+
 ENDPOINTS = frozenset(
     "espi_resource." + view.__name__
     for view in (

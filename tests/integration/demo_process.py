@@ -100,7 +100,8 @@ class CustomerBrowser:
                 "csrf_token": _csrf(consent.text),
                 "decision": "approve",
                 "until_revoked": "y",
-                "categories": categories or SST_CATEGORIES,
+                # as a browser does: the boxes the page shows (all checked by default)
+                "categories": categories or _offered(consent.text),
                 "usage_points": self.customer["usage_points"],
             },
             allow_redirects=False,
@@ -137,6 +138,13 @@ def newest_passcode(base: str, email: str, seen: int, timeout: float = 30) -> st
 
 def path_of(url: str) -> str:
     return urlsplit(url).path
+
+
+def _offered(html: str) -> list[str]:
+    """The categories the consent page offers (its checkboxes); another custodian's page
+    (tests/server/upstream) has its own markup: then every category, as before."""
+    found = re.findall(r'name="categories" value="([^"]+)"', html)
+    return found or list(SST_CATEGORIES)
 
 
 def _csrf(html: str) -> str:

@@ -285,7 +285,6 @@ def upstream(tmp_path: Path) -> Iterator[Upstream]:
             name="Monitoring",
             redirect_uris=["https://monitoring.example/callback"],
             notify_uri="https://monitoring.example/notify",
-            qualification="pending",
         )
         bolt_on = register_resource_server(db.session, name="SST bolt-on")
     assert asp.client_secret is not None
@@ -353,8 +352,6 @@ def test_installed_wheel_runs_the_bolt_on_against_an_upstream(
         "Monitoring",
         "--client-id",
         upstream.asp_id,
-        "--qualification",
-        "pending",
         "--redirect-uri",
         "https://monitoring.example/callback",
         "--notify-uri",

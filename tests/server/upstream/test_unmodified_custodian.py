@@ -131,6 +131,7 @@ def _seed_bolt_on(app: Flask, custodian: ForeignCustodian) -> None:
             notify_uri=f"http://127.0.0.1:{free_port()}/notify",
             client_id=ASP_ID,
             scope=f"{GBC_SCOPE} basic billing usage {SST_SCOPE}",
+            asp_class="rate-change",  # its SST scope includes sst:rate_change (6.4.2.2)
         )
         app.config["TEST_ASP_SECRET"] = registered.client_secret
 
