@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 
 from espi_sst.scope import Category, Scope
 
+from ..lifecycle.terms import current_terms, new_grant_refusal
 from ..security import now
 from ..storage import db
 from ..storage.models import Application, PreAuthorization
@@ -32,6 +33,8 @@ def asps() -> str | Response:
         .where(Application.qualification == "qualified")
         .order_by(Application.client_name)
     ).all()
+    # 6.4.3 item 6: an ASP that has not accepted the SST terms in force cannot be chosen now.
+    applications = [a for a in applications if new_grant_refusal(a) is None]
     return render_template("portal/asps.html", applications=applications, customer=customer)
 
 
@@ -45,8 +48,8 @@ def preauthorize(client_id: str) -> str | Response | tuple[str, int]:
             Application.client_id == client_id, Application.qualification == "qualified"
         )
     )
-    if application is None:
-        abort(404)
+    if application is None or new_grant_refusal(application) is not None:
+        abort(404)  # not on the list of ASPs a customer may choose (terms: lifecycle/terms.py)
     offered = Scope.parse(application.scope)
     categories = [c for c in Category if c in offered.categories]
     points = list(customer.usage_points)
@@ -106,6 +109,7 @@ def preauthorize(client_id: str) -> str | Response | tuple[str, int]:
             usage_points=points,
             form=form,
             error=error,
+            terms=current_terms(),
         ),
         status,
     )
