@@ -127,8 +127,7 @@ def _end(
         told["customer_notified"] = notices.grant_ended(
             session, authorization, reason=reason, now=now, agreement=agreement
         )
-    # An ASP's withdrawal tells its customers and the ASP once for all its grants
-    # (set_qualification -> notices.asp_withdrawn), not once per grant.
+    # (An ASP's withdrawal tells them once for all its grants: notices.asp_withdrawn.)
     audit(
         session,
         now,
@@ -237,13 +236,10 @@ def close_service_agreement(
         )
         if still_open:
             kept.append(grant.uuid)
+            closed_words = f"the service agreement {point.service_agreement} was closed"
             # 7.4: the customer is told what the grant covers now; the ASP, that it changed.
             notices.grant_changed(
-                session,
-                grant,
-                change=f"the service agreement {point.service_agreement} was closed, so it is "
-                "no longer shared",
-                now=now,
+                session, grant, change=closed_words + ", so it is no longer shared", now=now
             )
         elif (
             _end(

@@ -34,7 +34,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from ..errors import ConfigurationError, InvalidInput
-from ..storage.models import Application
+from ..storage.models import Application, Authorization
 from ..storage.rows import audit
 
 EXTENSION_KEY = "espi_sst_terms"
@@ -210,10 +210,14 @@ def new_grant_refusal(application: Application) -> str | None:
     )
 
 
-def existing_grant_refused(application: Application) -> bool:
-    """Whether ``TERMS_ENFORCE_ON_EXISTING`` stops the ASP's existing grants (lifecycle/usable.py)."""
+def existing_grant_refused(grant: Authorization) -> bool:
+    """Whether ``TERMS_ENFORCE_ON_EXISTING`` stops this existing grant (lifecycle/usable.py):
+    its ASP has not accepted the terms in force.  The ASP's row is read only when that
+    setting is on (the token guard's one query stays one)."""
     terms = current_terms()
-    return terms is not None and terms.enforce_on_existing and not has_accepted(application, terms)
+    if terms is None or not terms.enforce_on_existing:
+        return False
+    return not has_accepted(grant.application, terms)
 
 
 __all__ = [

@@ -75,7 +75,7 @@ def grant_refusal(
         return Refusal(
             "grant_expired", "the authorization behind this token reached the end date chosen"
         )
-    if existing_grant_refused(authorization.application):
+    if existing_grant_refused(authorization):
         return Refusal(
             "terms_not_accepted",
             "the application behind this token has not accepted the SST terms and conditions "
