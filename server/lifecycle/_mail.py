@@ -95,9 +95,8 @@ def _grant_facts(grant: Authorization) -> str:
     shared = "".join(
         f"  - {_one_line(p.title)} (service agreement {p.service_agreement})\n" for p in points
     )
-    until = (
-        f"until {_date(grant.ends_at)}" if grant.ends_at else "until you withdraw it"
-    )
+    # ends_at is the first second after the day the customer chose: name that day.
+    until = f"until the end of {_date(grant.ends_at - 1)}" if grant.ends_at else "until you withdraw it"
     facts = f"{data}\nFor these service agreements:\n\n{shared}\nFor how long: {until}.\n\n"
     terms = current_terms()
     if terms is not None:
