@@ -87,16 +87,19 @@ def tell_access_changed(session: Session, grant: Authorization, *, change: str, 
 def _grant_facts(grant: Authorization) -> str:
     """Which data (the consent page's words), which service agreements, until when, terms."""
     categories = Scope.parse(grant.scope).categories
-    data = "".join(
-        f"  - {c.label}: {c.explanation}\n" for c in Category if c in categories
-    ) or "  - nothing but your sign-in (no data)\n"
+    data = (
+        "".join(f"  - {c.label}: {c.explanation}\n" for c in Category if c in categories)
+        or "  - nothing but your sign-in (no data)\n"
+    )
     # A closed service agreement is shared with no one any more (7.10): not listed.
     points = sorted((p for p in grant.usage_points if p.closed_at is None), key=lambda p: p.id)
     shared = "".join(
         f"  - {_one_line(p.title)} (service agreement {p.service_agreement})\n" for p in points
     )
     # ends_at is the first second after the day the customer chose: name that day.
-    until = f"until the end of {_date(grant.ends_at - 1)}" if grant.ends_at else "until you withdraw it"
+    until = (
+        f"until the end of {_date(grant.ends_at - 1)}" if grant.ends_at else "until you withdraw it"
+    )
     facts = f"{data}\nFor these service agreements:\n\n{shared}\nFor how long: {until}.\n\n"
     terms = current_terms()
     if terms is not None:

@@ -304,9 +304,7 @@ def authorization(aid: str) -> Response:
         if grant.authorization.uuid != aid:
             raise not_found("Authorization")
         return atom(
-            authorization_entry(
-                Urls.current(), grant.authorization, grant.token.access_expires_at
-            )
+            authorization_entry(Urls.current(), grant.authorization, grant.token.access_expires_at)
         )
     row = db.session.scalar(
         select(Authorization)
@@ -318,7 +316,9 @@ def authorization(aid: str) -> Response:
     newest = db.session.scalar(
         select(func.max(Token.access_expires_at)).where(Token.authorization_id == row.id)
     )
-    return atom(authorization_entry(Urls.current(), row, newest or row.revoked_at or row.created_at))
+    return atom(
+        authorization_entry(Urls.current(), row, newest or row.revoked_at or row.created_at)
+    )
 
 
 @bp.get("/ReadServiceStatus")

@@ -24,15 +24,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import espi_sst
 import pytest
-from espi_sst.model import espi as m
 from espi_sst_server import create_app
 from espi_sst_server.errors import ConfigurationError
 from espi_sst_server.lifecycle.access import close_service_agreement, set_qualification
 from espi_sst_server.lifecycle.registration import register_application
 from espi_sst_server.lifecycle.terms import accept_terms
-from espi_sst_server.outbox.queue import open_payload
 from espi_sst_server.portal.identity import hash_password
 from espi_sst_server.security import now
 from espi_sst_server.storage import db
@@ -49,7 +46,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from oauth_world import (
     REDIRECT,
-    SCOPE,
     authorize_params,
     basic,
     consent,
@@ -59,6 +55,9 @@ from oauth_world import (
     redirect_params,
 )
 from sqlalchemy import select
+
+import espi_sst
+from espi_sst.model import espi as m
 
 ISSUER = "http://127.0.0.1:5000"
 TERMS_URL = "https://utility.example/sst-terms"
@@ -247,8 +246,7 @@ def _status_of(client: FlaskClient, url: str, bearer: str) -> int:
 
 
 def _delivered(world: World, app: Flask) -> None:
-    report = Worker(app).run_once()
-    assert report.failed == 0 if hasattr(report, "failed") else True
+    Worker(app).run_once()
     with app.app_context():
         waiting = db.session.scalars(
             select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
@@ -349,7 +347,9 @@ def test_a_new_terms_version_stops_new_grants_until_the_asp_accepts_it(world: Wo
         digest = hashlib.sha256(b"SST terms and conditions, version 2025-06\n").hexdigest()
         assert robot.terms_sha256 == digest
         rows = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "asp_terms_accepted").order_by(AuditEvent.id)
+            select(AuditEvent)
+            .where(AuditEvent.action == "asp_terms_accepted")
+            .order_by(AuditEvent.id)
         ).all()
         assert [r.detail["version"] for r in rows if r.detail] == ["2025-01", "2025-06"]
         assert rows[-1].actor.startswith("operator") and rows[-1].subject == "client:asp-robot"
@@ -399,7 +399,7 @@ def test_register_client_records_the_terms_accepted(world: World) -> None:
     with app.app_context():
         late = db.session.scalar(select(Application).where(Application.client_id == "asp-late"))
         assert late is not None and late.terms_version == "2025-01"
-        (unnamed,) = db.session.scalars(
+        (only_one,) = db.session.scalars(
             select(Application).where(Application.client_name == "Late ASP")
         ).all()  # the wrong version registered nothing
     app.extensions["espi_sst_db"].engine.dispose()
@@ -526,5 +526,8 @@ def test_mode1_expiry_and_withdrawal_are_announced(world: World) -> None:
         assert change.authorizations_ended == 1
     _delivered(world, app)
     assert world.receiver.lists()[before:] == [[mode1_uri]]
-    assert world.mailbox.bodies()[-1][0] == "Robot ASP no longer has access to your Test Utility account"
+    assert (
+        world.mailbox.bodies()[-1][0]
+        == "Robot ASP no longer has access to your Test Utility account"
+    )
     app.extensions["espi_sst_db"].engine.dispose()
