@@ -20,6 +20,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import limits
 from .config import load_config
 from .errors import wire
+from .lifecycle.terms import terms_of
 from .security import edge
 from .storage import db
 
@@ -37,6 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
+    terms_of(app)  # the SST terms settings, checked at start (lifecycle/terms.py)
     db.init_app(app)
     wire.init_app(app)  # the one mapping of every error to an answer (errors/wire.py)
     edge.init_app(app)  # first hook: NUL, size and JSON depth before CSRF, limits and views

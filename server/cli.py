@@ -1,7 +1,8 @@
 """Server commands behind ``espi-sst``, registered through the ``espi_sst.commands`` entry
 point (setup.cfg; the library's CLI loads it only when one of them is chosen):
 ``serve``, ``register-client``, ``demo``, and the authorization lifecycle's
-``close-service-agreement``, ``asp-registry load`` and ``asp block`` / ``asp unblock``, and
+``close-service-agreement``, ``asp-registry load``, ``asp block`` / ``asp unblock`` /
+``asp accept-terms`` (the SST terms, lifecycle/terms.py), and
 ``cca-rins load`` (a CCA's generation RINs); ``rotate-signing-key`` (OpenID Connect keys);
 ``gateway`` writes the statewide gateway's nginx configuration (server/gateway/)."""
 
@@ -33,7 +34,23 @@ def _app() -> Flask:
 
 
 def register_client(args: argparse.Namespace) -> int:
+    from .lifecycle.terms import TermsError, accept_terms, terms_of
+    from .storage.models import Application
+
     app = _app()
+    try:
+        terms = terms_of(app)
+    except ConfigurationError as exc:
+        sys.stderr.write(f"espi-sst: error: {exc}\n")
+        return 2
+    if args.accept_terms is not None and (terms is None or args.accept_terms != terms.version):
+        # checked before anything is written: a wrong version registers nothing
+        in_force = "none are configured" if terms is None else f"in force: {terms.version}"
+        sys.stderr.write(
+            f"espi-sst: error: --accept-terms {args.accept_terms}: not the SST terms version "
+            f"in force ({in_force}); give the version the utility publishes (TERMS_VERSION)\n"
+        )
+        return 2
     with app.app_context():
         try:
             done = register_application(
@@ -50,6 +67,19 @@ def register_client(args: argparse.Namespace) -> int:
         except (RegistrationError, ValueError) as exc:
             sys.stderr.write(f"espi-sst: error: {exc}\n")
             return 2
+        if args.accept_terms is not None:
+            try:
+                with db.transaction() as session:
+                    application = session.scalar(
+                        select(Application).where(Application.client_id == done.client_id)
+                    )
+                    assert application is not None
+                    accept_terms(
+                        session, application, args.accept_terms, actor=_operator(), now=now()
+                    )
+            except TermsError as exc:  # only if the settings changed in between
+                sys.stderr.write(f"espi-sst: error: {exc}\n")
+                return 2
     json.dump(
         {
             "client_id": done.client_id,
@@ -68,6 +98,47 @@ def register_client(args: argparse.Namespace) -> int:
             f"Registered for {', '.join(done.dormant)}, not offered by this utility yet "
             "(SST_PHASE): customers are not asked for it until the phase that offers it.\n"
         )
+    if terms is not None and args.accept_terms is None:
+        sys.stderr.write(
+            f"Note: this ASP has not accepted the SST terms version {terms.version}; it may ask "
+            f"for no grant until it does (espi-sst asp accept-terms {done.client_id} "
+            f"{terms.version}).\n"
+        )
+    return 0
+
+
+def asp_accept_terms(args: argparse.Namespace) -> int:
+    """Record an ASP's acceptance of the SST terms in force (lifecycle/terms.py; 6.4.3 item 6)."""
+    from .errors import ConfigurationError
+    from .lifecycle.terms import TermsError, accept_terms, terms_of
+    from .storage.models import Application
+
+    try:
+        app = create_app()
+        terms_of(app)
+    except ConfigurationError as exc:
+        sys.stderr.write(f"espi-sst: error: {exc}\n")
+        return 2
+    with app.app_context():
+        try:
+            with db.transaction() as session:
+                application = session.scalar(
+                    select(Application).where(Application.client_id == args.client_id)
+                )
+                if application is None:
+                    raise TermsError(
+                        f"no application with client_id {args.client_id!r} is registered here"
+                    )
+                recorded = accept_terms(
+                    session, application, args.version, actor=_operator(), now=now()
+                )
+        except TermsError as exc:
+            sys.stderr.write(f"espi-sst: error: {exc}\n")
+            return 2
+    if recorded:
+        print(f"{args.client_id} accepted the SST terms version {args.version}; recorded")
+    else:
+        print(f"{args.client_id} had already accepted the SST terms version {args.version}")
     return 0
 
 
@@ -407,6 +478,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         help="data-only (default: RINs, bill comparison, Green Button data) or rate-change "
         "(also sst:rate_change; concept design 6.4.2)",
     )
+    p.add_argument(
+        "--accept-terms",
+        default=None,
+        metavar="VERSION",
+        help="the SST terms version the ASP accepted (must be TERMS_VERSION; recorded, audited)",
+    )
     p.set_defaults(server_command=register_client)
 
     p = sub.add_parser(
@@ -522,3 +599,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     q.add_argument("client_id", metavar="CLIENT_ID")
     q.add_argument("asp_class", metavar="CLASS", choices=["data-only", "rate-change"])
     q.set_defaults(server_command=asp_class_command)
+    q = actions.add_parser(
+        "accept-terms", help="record that an ASP accepted the SST terms version in force"
+    )
+    q.add_argument("client_id", metavar="CLIENT_ID")
+    q.add_argument("version", metavar="VERSION", help="must be TERMS_VERSION")
+    q.set_defaults(server_command=asp_accept_terms)

@@ -44,13 +44,8 @@ from ..storage.models import (
     authorization_usage_point,
 )
 from ..storage.rows import audit, revoke_tokens, rowcount
-from ._mail import (
-    ENDED_BECAUSE,
-    WITHDRAWN_BECAUSE,
-    tell_access_ended,
-    tell_access_withdrawn,
-    utility_name,
-)
+from . import notices
+from ._mail import ENDED_BECAUSE, WITHDRAWN_BECAUSE, utility_name
 
 ACTIVE = AuthorizationStatus.Active
 ENDED = AuthorizationStatus.Revoked
@@ -90,7 +85,8 @@ def end_authorization(
     """End a grant: status 0, ``ended_reason``, every token of it revoked, one audit row.
 
     The customer is e-mailed which ASP lost access to what and why (7.10), unless the grant
-    ends because its ASP was withdrawn (:func:`set_qualification` tells each customer once).
+    ends because its ASP was withdrawn (:func:`set_qualification` tells each customer once),
+    and the ASP gets a BatchList naming the Authorization (7.5): ``notices.grant_ended``.
 
     Returns False (and changes nothing, tells no one) when the grant had already ended, e.g.
     a customer revoked it while a sweep was running.
@@ -130,9 +126,10 @@ def _end(
     revoked = revoke_tokens(session, Token.authorization_id == authorization.id, now)
     told: dict[str, bool] = {}
     if reason in ENDED_BECAUSE:  # only after the claim: one e-mail per grant, never two
-        told["customer_notified"] = tell_access_ended(
+        told["customer_notified"] = notices.grant_ended(
             session, authorization, reason=reason, now=now, agreement=agreement
         )
+    # (An ASP's withdrawal tells them once for all its grants: notices.asp_withdrawn.)
     audit(
         session,
         now,
@@ -241,6 +238,11 @@ def close_service_agreement(
         )
         if still_open:
             kept.append(grant.uuid)
+            closed_words = f"the service agreement {point.service_agreement} was closed"
+            # 7.4: the customer is told what the grant covers now; the ASP, that it changed.
+            notices.grant_changed(
+                session, grant, change=closed_words + ", so it is no longer shared", now=now
+            )
         elif (
             _end(
                 session,
@@ -344,6 +346,7 @@ def set_qualification(
     ).all()
     ended = tokens = 0
     customers: dict[int, RetailCustomer] = {}
+    ended_grants: list[Authorization] = []
     for grant in grants:
         revoked = _end(
             session,
@@ -357,6 +360,7 @@ def set_qualification(
             continue
         ended += 1
         tokens += revoked
+        ended_grants.append(grant)
         if grant.customer is not None:
             customers[grant.customer.id] = grant.customer
     # Every token of the client: customer tokens of grants already ended and its own
@@ -373,8 +377,14 @@ def set_qualification(
             .execution_options(synchronize_session=False)
         )
     )
-    notified, unreachable = tell_access_withdrawn(
-        session, application, list(customers.values()), status, reason, now
+    notified, unreachable = notices.asp_withdrawn(
+        session,
+        application,
+        ended_grants,
+        list(customers.values()),
+        status=status,
+        reason=reason,
+        now=now,
     )
     change = QualificationChange(
         application.client_id, previous, status, ended, tokens, notified, unreachable

@@ -31,8 +31,10 @@ from werkzeug.wrappers import Response
 from espi_sst.model.enums import AuthorizationStatus
 from espi_sst.scope import Category, Scope
 
+from ..lifecycle import notices
 from ..lifecycle.access import may_request_consent, refusal_reason
 from ..lifecycle.classes import class_refusal
+from ..lifecycle.terms import current_terms, new_grant_refusal
 from ..limits import client_limit
 from ..portal.forms import ConsentForm
 from ..portal.session import auth_time, current_customer
@@ -171,6 +173,26 @@ def _scope_refusal(client: Application, requested: Scope) -> str | None:
     return class_refusal(client.asp_class, requested)
 
 
+def _refuse_without_terms(grant: Any) -> None:
+    """Terms gating (Title 20 1623(c)(2)(C); concept design 6.4.3 item 6): an ASP that has
+    not accepted the SST terms in force asks for no new grant.  Answered to the client
+    (verified, with its redirect URI) as ``unauthorized_client`` (RFC 6749 4.1.2.1: not
+    authorized to request a code), before any page: the customer neither signs in nor sees
+    a consent page for a grant that could not be given."""
+    why = new_grant_refusal(grant.client.row)
+    if why is not None:
+        audit(
+            db.session,
+            now(),
+            f"client:{grant.client.row.client_id}",
+            "authorization_refused_terms",
+            subject=f"client:{grant.client.row.client_id}",
+            detail={"accepted_version": grant.client.row.terms_version},
+        )
+        db.session.commit()
+        raise UnauthorizedClientError(description=why, redirect_uri=grant.redirect_uri)
+
+
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     refused = _refuse_unqualified_client()
@@ -182,6 +204,7 @@ def authorize() -> Any:
         # Before any page: an answer the client could not receive must not need consent.
         responses.check_response_mode(grant.request.payload, grant.redirect_uri)
         demands = read_prompt(grant.request.payload, grant.redirect_uri)
+        _refuse_without_terms(grant)
     except OAuth2Error as error:
         return _error_redirect(error)
     config = current_app.config
@@ -295,6 +318,7 @@ def _consent_page(
         usage_points=points,
         form=form,
         error=error,
+        terms=current_terms(),
     )
 
 
@@ -370,6 +394,9 @@ def _approve(
             "ends_at": ends_at,
         },
     )
+    # 7.4, 7.5: the customer's confirmation (with the terms) and the ASP's BatchList naming
+    # the Authorization, queued in this transaction: no notice of a grant never made.
+    notices.grant_created(db.session, authorization, now=moment)
     g.espi_consent = Consent(authorization.id, str(scope), auth_time())
     # The grant, its audit row and the code are one commit: no grant its ASP never got.
     return _answer(grant.redirect_uri, grant.front_channel_params(customer))

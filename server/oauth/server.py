@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from espi_sst.scope import Scope, ScopeError
 
-from ..config import RESOURCE_PATH
+from ..config import resource_base_url
 from ..lifecycle.access import may_request_consent
 from ..lifecycle.usable import token_refusal
 from ..limits import clients as client_limits
@@ -81,7 +81,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         refresh_expires_at=moment + int(config["REFRESH_TOKEN_SECONDS"]) if refresh else None,
     )
     db.session.add(row)
-    base = (config.get("RESOURCE_BASE_URL") or config["ISSUER"] + RESOURCE_PATH).rstrip("/")
+    base = resource_base_url(config)
     if authorization_id is not None:
         authorization = db.session.get(Authorization, authorization_id)
         assert authorization is not None

@@ -37,8 +37,14 @@ _APPLICATION_STATUS = {
 _GRANT_TYPES = [g.value for g in GrantType]
 
 
-def authorization_entry(urls: Urls, authorization: db.Authorization, token: db.Token) -> Entry:
-    """The token's own ESPI Authorization (what GBC's token response points to)."""
+def authorization_entry(urls: Urls, authorization: db.Authorization, expires_at: int) -> Entry:
+    """An ESPI Authorization: a customer token's own (what GBC's token response points to),
+    or one of the ASP's, read with its client_credentials token after a notification.
+
+    Args:
+        expires_at: ESPI ``expires_at``: when the access token in use (or the grant's
+            newest) stops working.
+    """
     period = None
     if authorization.ends_at is not None and authorization.ends_at > authorization.created_at:
         period = m.DateTimeInterval(
@@ -50,7 +56,7 @@ def authorization_entry(urls: Urls, authorization: db.Authorization, token: db.T
     content = m.Authorization(
         authorized_period=period,
         status=authorization.status,
-        expires_at=token.access_expires_at,
+        expires_at=expires_at,
         grant_type=authorization.grant_type if authorization.grant_type in _GRANT_TYPES else None,
         scope=authorization.scope,
         token_type=TokenType.Bearer,

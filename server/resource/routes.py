@@ -15,8 +15,8 @@ Scope categories per resource (``espi_sst.scope.Category``):
   disclose what the customer paid.  (ESPI puts it in its own function block, FB 15/16.)
 * the Subscription feeds take any customer grant and include what its categories allow
   (403 ``insufficient_scope`` when that is nothing);
-* any grant: Authorization (the customer token's own), ReadServiceStatus (customer or
-  client token);
+* any grant: Authorization (a customer token: its own; the ASP's client token: any of the
+  ASP's, to follow its notifications), ReadServiceStatus (customer or client token);
 * ASP-level (client_credentials token): ApplicationInformation (the client's own only),
   Batch/Bulk (bulk transfer is not offered yet: 404 with a JSON body saying so).
 """
@@ -24,7 +24,7 @@ Scope categories per resource (``espi_sst.scope.Category``):
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 import espi_sst
@@ -36,7 +36,7 @@ from ..errors.wire import RESOURCE_BLUEPRINT
 from ..oauth.guard import Grant, current_grant
 from ..security import now
 from ..storage import db
-from ..storage.models import Application, Authorization, UsagePoint
+from ..storage.models import Application, Authorization, Token, UsagePoint
 from ..storage.zones import zone_of
 from . import access
 from .blocks import LAST_DAY, Calendar, day_block, day_blocks
@@ -293,11 +293,32 @@ def local_time(lid: str) -> Response:
 
 @bp.get("/Authorization/<aid>")
 def authorization(aid: str) -> Response:
-    grant, own = customer(None)
+    """A customer's token reads its own Authorization; the ASP's client_credentials token
+    reads any of the ASP's own (ESPI: Authorization is an ASP-level resource too) -- how it
+    follows the BatchList it is sent when a grant is created, changed or ended
+    (``lifecycle/notices.py``; concept design 7.4, 7.5; Mode 1 step 2).  Another ASP's
+    Authorization is 404, as if it did not exist."""
+    grant = any_grant()
     parse_query(request.args)
-    if own.uuid != aid:
+    if grant.authorization is not None:
+        if grant.authorization.uuid != aid:
+            raise not_found("Authorization")
+        return atom(
+            authorization_entry(Urls.current(), grant.authorization, grant.token.access_expires_at)
+        )
+    row = db.session.scalar(
+        select(Authorization)
+        .join(Application, Application.id == Authorization.application_id)
+        .where(Authorization.uuid == aid, Application.client_id == grant.client_id)
+    )
+    if row is None:
         raise not_found("Authorization")
-    return atom(authorization_entry(Urls.current(), own, grant.token))
+    newest = db.session.scalar(
+        select(func.max(Token.access_expires_at)).where(Token.authorization_id == row.id)
+    )
+    return atom(
+        authorization_entry(Urls.current(), row, newest or row.revoked_at or row.created_at)
+    )
 
 
 @bp.get("/ReadServiceStatus")

@@ -227,6 +227,11 @@ class Application(Base):
     software_version: Mapped[str] = mapped_column(String(32))
     contacts: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # The SST terms and conditions it accepted last (concept design 6.4.3 item 6): the
+    # version, the SHA-256 of that text, when (server/lifecycle/terms.py; history: audit).
+    terms_version: Mapped[str | None] = mapped_column(String(32))
+    terms_sha256: Mapped[str | None] = mapped_column(String(64))
+    terms_accepted_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 authorization_usage_point = Table(

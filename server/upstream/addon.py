@@ -34,6 +34,7 @@ from espi_sst.model.enums import AuthorizationStatus
 from espi_sst.scope import Category, Scope
 
 from ..errors import Refused
+from ..lifecycle import notices
 from ..lifecycle.classes import class_refusal
 from ..security import now
 from ..sst import phases
@@ -184,6 +185,7 @@ def _record(
             "subscription_taken",
             "this subscription's grant here belongs to another application",
         )
+    renewed = row is None or row.status != AuthorizationStatus.Active
     if row is None:
         row = Authorization(
             uuid=str(uuid.uuid4()),
@@ -213,6 +215,14 @@ def _record(
             "usage_points": [p.uuid for p in points],
         },
     )
+    session.flush()
+    # 7.4, 7.5: the customer's confirmation, with the terms (lifecycle/notices.py).
+    if renewed:
+        notices.grant_created(session, row, now=moment, tell_asp=False)
+    else:
+        notices.grant_changed(
+            session, row, change="you gave your permission again", now=moment, tell_asp=False
+        )
     session.commit()
     return row
 

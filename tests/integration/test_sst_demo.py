@@ -272,10 +272,15 @@ def test_demo_delivers_the_sst_to_an_asp(demo: tuple[dict[str, Any], Notificatio
     assert accepted.effective_date is not None and accepted.effective_date > time.time()
 
     # The ASP heard of every step: requested, confirmed, submitted, decided -- per request.
+    # (Its grants were announced too, by their Authorization URLs: lifecycle/notices.py.)
+    def changes() -> list[str]:
+        return [u for u in notifications.urls if "/RateChangeRequest/" in u]
+
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(notifications.urls) < 8:
+    while time.monotonic() < deadline and len(changes()) < 8:
         time.sleep(0.5)
     by_request: dict[str, int] = {}
-    for url in notifications.urls:
+    for url in changes():
         by_request[url] = by_request.get(url, 0) + 1
     assert sorted(by_request.values()) == [4, 4], notifications.urls
+    assert any("/Authorization/" in u for u in notifications.urls), notifications.urls
