@@ -3,8 +3,9 @@
 :mod:`server.lifecycle` decides when access ends; this module says so to the customer, in
 the caller's transaction (the outbox sends it after the commit).  Two kinds of message:
 
-* one grant ended -- on its end date, by the customer's own revocation, or because its
-  service agreement closed: which ASP, which service agreements, and why;
+* one grant ended -- on its end date, by the customer's own revocation, by the ASP's
+  (RFC 7009), because a new consent replaced it, or because its service agreement closed:
+  which ASP, which service agreements, and why;
 * an ASP was withdrawn (suspended, de-qualified, blocked): one e-mail per affected customer,
   however many of their grants ended.
 
@@ -35,6 +36,10 @@ ENDED_BECAUSE = {
     "expired": "the permission you gave it reached the end date you chose",
     "revoked_by_customer": "you withdrew the permission you gave it in the {utility} portal",
     "service_closed": "the service agreement {agreement} was closed",
+    "revoked_by_asp": "{asp} itself gave up the permission you gave it (it revoked its "
+    "access at {utility})",
+    "replaced": "you gave {asp} a new permission for the same service agreements, which "
+    "replaces this one",
 }
 """Why one grant ended, for the ``ended_reason`` values that concern one grant only."""
 
@@ -58,7 +63,7 @@ def tell_access_ended(
         return False
     utility = utility_name()
     name = _one_line(grant.application.client_name)
-    why = ENDED_BECAUSE[reason].format(utility=utility, agreement=agreement)
+    why = ENDED_BECAUSE[reason].format(utility=utility, agreement=agreement, asp=name)
     points = sorted(grant.usage_points, key=lambda p: p.id)
     shared = "".join(
         f"  {_one_line(p.title)} (service agreement {p.service_agreement})\n" for p in points
@@ -81,7 +86,7 @@ def tell_access_ended(
         )
         + (
             ""
-            if reason == "service_closed"
+            if reason in ("service_closed", "replaced")
             else f" If you want {name} to have access again, give your permission again "
             "when it asks."
         )

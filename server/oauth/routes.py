@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response
 from espi_sst.model.enums import AuthorizationStatus
 from espi_sst.scope import Category, Scope
 
-from ..lifecycle.access import may_request_consent, refusal_reason
+from ..lifecycle.access import may_request_consent, refusal_reason, replace_earlier_grants
 from ..limits import client_limit
 from ..portal.forms import ConsentForm
 from ..portal.session import auth_time, current_customer
@@ -298,6 +298,11 @@ def _approve(
     )
     db.session.add(authorization)
     db.session.flush()  # its id, for the code; committed with the code (save_code)
+    # One grant per customer, ASP and service agreements: this consent replaces the
+    # earlier ones (lifecycle/access.py, issue 12), in the same commit as the new grant.
+    replaced = replace_earlier_grants(
+        db.session, authorization, actor=f"customer:{customer.uuid}", now=moment
+    )
     audit(
         db.session,
         now(),
@@ -310,6 +315,7 @@ def _approve(
             "mode": mode,
             "usage_points": [p.uuid for p in usage_points],
             "ends_at": ends_at,
+            "replaces": replaced,
         },
     )
     g.espi_consent = Consent(authorization.id, str(scope), auth_time())

@@ -15,7 +15,8 @@ nothing for a step not taken.  Each transition is a conditional UPDATE (or an IN
 by a unique index), so parallel requests cannot take the same step twice (issue 11).
 
 The steps live in private modules -- ``_creation`` (creating, with eligibility and limits),
-``_passcode`` (confirming, expiring), ``_workflow`` (statuses, audit, notifications) -- and
+``_passcode`` (confirming, expiring), ``_grant_ended`` (cancelled with their grant),
+``_workflow`` (statuses, audit, notifications) -- and
 this module is their one public face.
 """
 
@@ -33,6 +34,7 @@ from espi_sst.model import sst
 from ..errors import Refused
 from ..outbox.queue import enqueue_email
 from ..storage.models import RateChangeRequestRecord
+from ._grant_ended import cancel_with_grant
 from ._creation import Target, check_idempotency_key, create, resolve_target
 from ._passcode import ConfirmationOutcome, confirm, expire, expire_unconfirmed, new_passcode
 from ._workflow import OPEN, Status, announce, resource_url
@@ -43,6 +45,7 @@ __all__ = [
     "Status",
     "Target",
     "announce",
+    "cancel_with_grant",
     "check_idempotency_key",
     "confirm",
     "create",
