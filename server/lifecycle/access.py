@@ -175,7 +175,7 @@ def replace_earlier_grants(
     the ASP held under the old ids ends, and the token response of the new code names the
     new ones (``resourceURI``, ``authorizationURI``).
 
-    Race-safe: the customer's row is locked first (``SELECT ... FOR UPDATE`` on PostgreSQL;
+    Race-safe: the customer's row is locked first (``SELECT ... FOR NO KEY UPDATE`` on PostgreSQL;
     SQLite has one writer at a time and the caller has already written), so of parallel
     consents each ends the ones committed before it, and exactly one stays active.
 
@@ -184,7 +184,11 @@ def replace_earlier_grants(
     if grant.customer_id is None:
         return []
     session.execute(
-        select(RetailCustomer.id).where(RetailCustomer.id == grant.customer_id).with_for_update()
+        select(RetailCustomer.id)
+        .where(RetailCustomer.id == grant.customer_id)
+        # NO KEY UPDATE: the new grant's INSERT already holds a KEY SHARE lock on this row
+        # (its foreign key); a plain FOR UPDATE would deadlock two parallel consents.
+        .with_for_update(key_share=True)  # PostgreSQL: FOR NO KEY UPDATE
     )
     covered = {point.id for point in grant.usage_points}
     earlier = session.scalars(
