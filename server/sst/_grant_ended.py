@@ -27,7 +27,9 @@ from ..storage.models import Authorization, RateChangeRequestRecord
 from ..storage.rows import rowcount
 from ._workflow import Status, announce
 
-CANCELLED_BECAUSE = "the authorization it was asked under ended ({reason}) before the customer confirmed it"
+CANCELLED_BECAUSE = (
+    "the authorization it was asked under ended ({reason}) before the customer confirmed it"
+)
 """``rejectionMessage`` of a request cancelled with its grant (the ASP reads it, if it still may)."""
 
 

@@ -34,8 +34,8 @@ from espi_sst.model import sst
 from ..errors import Refused
 from ..outbox.queue import enqueue_email
 from ..storage.models import RateChangeRequestRecord
-from ._grant_ended import CANCELLED_BECAUSE, cancel_with_grant
 from ._creation import Target, check_idempotency_key, create, resolve_target
+from ._grant_ended import CANCELLED_BECAUSE, cancel_with_grant
 from ._passcode import ConfirmationOutcome, confirm, expire, expire_unconfirmed, new_passcode
 from ._workflow import OPEN, Status, announce, resource_url
 

@@ -166,7 +166,9 @@ def test_an_open_rate_change_ends_with_its_grant_and_blocks_no_new_one(
         told_asp = s.scalars(
             select(OutboxMessage).where(OutboxMessage.kind == "asp_notification")
         ).all()
-        naming = [m for m in told_asp if any(rid in u for u in open_payload(world.app, m)["resources"])]
+        naming = [
+            m for m in told_asp if any(rid in u for u in open_payload(world.app, m)["resources"])
+        ]
         assert len(naming) == 2  # requested, then cancelled with its grant
     # A new grant asks again at once: the cancelled request holds no slot.
     second = world.grant("casey")
@@ -189,7 +191,9 @@ def test_a_confirmed_rate_change_goes_on_when_the_grant_ends(world: SstWorld, ba
     _revoke_in_portal(base, _signed_in(base, world, "casey"), granted.authorization_uuid)
     with world.session() as s:
         assert world.request_row(s, rid).status == "confirmed"
-        grant = s.scalar(select(Authorization).where(Authorization.uuid == granted.authorization_uuid))
+        grant = s.scalar(
+            select(Authorization).where(Authorization.uuid == granted.authorization_uuid)
+        )
         assert grant is not None and grant.ended_reason == "revoked_by_customer"
 
 
@@ -215,5 +219,7 @@ def test_the_literal_usage_summary_form_returns_the_bill_comparison(
         assert unknown.status_code == 400, unknown.text
         assert unknown.json()["parameter"] == "SST"
         assert "SST=BillComparison" in unknown.json()["error_description"]
-    other = _get(base, casey, "/UsageSummary/00000000-0000-4000-8000-000000000000?SST=BillComparison")
+    other = _get(
+        base, casey, "/UsageSummary/00000000-0000-4000-8000-000000000000?SST=BillComparison"
+    )
     assert other.status_code == 404

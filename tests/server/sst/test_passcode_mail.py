@@ -104,7 +104,8 @@ def test_a_body_no_key_opens_fails_visibly_and_the_others_go(
     world.app.config["SECRET_KEY"] = "rotated"
     blake = world.grant("blake")
     assert (
-        post_change(world, blake, {"targetRin": "USCA-PGXX-0010-0000"}, key="k-2").status_code == 202
+        post_change(world, blake, {"targetRin": "USCA-PGXX-0010-0000"}, key="k-2").status_code
+        == 202
     )
 
     Worker(world.app).run_once(now=int(time.time()))
