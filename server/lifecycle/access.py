@@ -2,7 +2,8 @@
 
 Concept design 7.10 (customer offboarding): a grant ends on its end date, when the customer
 revokes it in the portal, when the ASP revokes its refresh token (RFC 7009; ``revoked_by_asp``),
-when a new consent for the same ASP and service agreements replaces it (``replaced``), or
+when a new consent for the same ASP and service agreements replaces it (``replaced``,
+``lifecycle/replacement.py``), or
 when the service agreement it shares is closed.  6.4.4-6.4.6
 (ASP registration, offboarding, rejection): the central authority publishes the qualified
 ASPs (read and applied by :mod:`server.registry`); a de-qualified ASP loses every customer's
@@ -89,10 +90,8 @@ def refusal_reason(application: Application) -> str:
 def end_authorization(
     session: Session, authorization: Authorization, *, reason: str, actor: str, now: int
 ) -> bool:
-    """End a grant: status 0, ``ended_reason``, every token of it revoked, one audit row.
-
-    Its rate changes still awaiting the customer's passcode are cancelled, the ASP and the
-    customer told (``sst/_grant_ended.py``): an ended grant leaves nothing open behind it.
+    """End a grant: status 0, ``ended_reason``, every token of it revoked, one audit row;
+    its rate changes awaiting a passcode cancelled, all told (``sst/_grant_ended.py``).
 
     The customer is e-mailed which ASP lost access to what and why (7.10), unless the grant
     ends because its ASP was withdrawn (:func:`set_qualification` tells each customer once).
@@ -133,9 +132,8 @@ def _end(
     if claimed != 1:
         return None
     revoked = revoke_tokens(session, Token.authorization_id == authorization.id, now)
-    # Open rate changes end with their grant (issue 12): nobody could relay their passcode.
     app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
-    cancelled = cancel_with_grant(app, session, authorization, reason=reason, now=now)
+    cancelled = cancel_with_grant(app, session, authorization, reason=reason, now=now)  # issue 12
     told: dict[str, bool] = {}
     if reason in ENDED_BECAUSE:  # only after the claim: one e-mail per grant, never two
         told["customer_notified"] = tell_access_ended(
@@ -153,62 +151,12 @@ def _end(
             "customer": authorization.customer.uuid if authorization.customer else None,
             "ends_at": authorization.ends_at,
             "tokens_revoked": revoked,
-            "rate_changes_cancelled": cancelled,
+            **({"rate_changes_cancelled": cancelled} if cancelled else {}),
             **told,
             **(detail or {}),
         },
     )
     return revoked
-
-
-def replace_earlier_grants(
-    session: Session, grant: Authorization, *, actor: str, now: int
-) -> list[str]:
-    """A new consent replaces the customer's earlier grants to the same ASP for the same
-    service agreements (issue 12: every reconnect stacked another identical active row).
-
-    An earlier active grant of the same customer and ASP whose usage points are all among
-    the new grant's ends with reason ``replaced`` (through :func:`_end`: its tokens revoked,
-    its open rate changes cancelled, the customer and the ASP told).  A grant that also
-    covers a service agreement the new one does not is kept: the customer did not take that
-    one back.  The new grant is a new ESPI Authorization with a new Subscription id: what
-    the ASP held under the old ids ends, and the token response of the new code names the
-    new ones (``resourceURI``, ``authorizationURI``).
-
-    Race-safe: the customer's row is locked first (``SELECT ... FOR NO KEY UPDATE`` on PostgreSQL;
-    SQLite has one writer at a time and the caller has already written), so of parallel
-    consents each ends the ones committed before it, and exactly one stays active.
-
-    Returns the uuids of the grants it ended.
-    """
-    if grant.customer_id is None:
-        return []
-    session.execute(
-        select(RetailCustomer.id)
-        .where(RetailCustomer.id == grant.customer_id)
-        # NO KEY UPDATE: the new grant's INSERT already holds a KEY SHARE lock on this row
-        # (its foreign key); a plain FOR UPDATE would deadlock two parallel consents.
-        .with_for_update(key_share=True)  # PostgreSQL: FOR NO KEY UPDATE
-    )
-    covered = {point.id for point in grant.usage_points}
-    earlier = session.scalars(
-        select(Authorization)
-        .where(
-            Authorization.customer_id == grant.customer_id,
-            Authorization.application_id == grant.application_id,
-            Authorization.status == ACTIVE,
-            Authorization.id != grant.id,
-        )
-        .order_by(Authorization.id)
-    ).all()
-    ended: list[str] = []
-    for other in earlier:
-        if not {point.id for point in other.usage_points} <= covered:
-            continue
-        detail = {"replaced_by": grant.uuid}
-        if _end(session, other, reason="replaced", actor=actor, now=now, detail=detail) is not None:
-            ended.append(other.uuid)
-    return ended
 
 
 def expire_authorizations(session: Session, *, now: int) -> int:

@@ -31,7 +31,8 @@ from werkzeug.wrappers import Response
 from espi_sst.model.enums import AuthorizationStatus
 from espi_sst.scope import Category, Scope
 
-from ..lifecycle.access import may_request_consent, refusal_reason, replace_earlier_grants
+from ..lifecycle.access import may_request_consent, refusal_reason
+from ..lifecycle.replacement import replace_earlier_grants
 from ..limits import client_limit
 from ..portal.forms import ConsentForm
 from ..portal.session import auth_time, current_customer
