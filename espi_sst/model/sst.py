@@ -263,6 +263,39 @@ class GenerationRinStatus(_Checked):
 
 
 @dataclass(kw_only=True, eq=True)
+class ChangeAvailability(_Checked):
+    """Whether an eligible rate can be chosen now and, if not, why and from when (issue 12).
+
+    What the rate-change API would answer if asked now, stated up front in RateInformation
+    so an ASP never has the customer read a passcode for a change that cannot happen:
+    ``reason`` is the :class:`RejectionReason` a request would be refused with (409), and
+    ``available_from`` is when it can be chosen, when that depends only on time (the
+    12-month restriction of a voluntary change).
+    """
+
+    XML_TYPE: ClassVar[str] = "ChangeAvailability"
+    selectable_now: bool | None = field(
+        default=None, metadata=element("selectableNow", NS, BOOLEAN, min_occurs=1)
+    )
+    reason: RejectionReason | None = field(
+        default=None, metadata=element("reason", NS, RejectionReason)
+    )
+    message: str | None = field(default=None, metadata=element("message", NS, STRING256))
+    available_from: int | None = field(
+        default=None, metadata=element("availableFrom", NS, TIME_TYPE)
+    )
+
+    def _rules(self) -> list[str]:
+        if self.selectable_now is True and (
+            self.reason is not None or self.available_from is not None
+        ):
+            return ["a rate selectable now has no reason and no availableFrom"]
+        if self.selectable_now is False and self.reason is None:
+            return ["a rate not selectable now states its reason"]
+        return []
+
+
+@dataclass(kw_only=True, eq=True)
 class EligibleRate(_Checked):
     """A rate the customer may switch to (``iou_mirror``: the IOU's mirror of a CCA rate)."""
 
@@ -278,6 +311,10 @@ class EligibleRate(_Checked):
         default=False, metadata=element("iouMirror", NS, BOOLEAN, min_occurs=1)
     )
     mirror_of: Rin | None = field(default=None, metadata=element("mirrorOf", NS, RIN))
+    availability: ChangeAvailability | None = field(
+        default=None, metadata=element("availability", NS, ChangeAvailability)
+    )
+    """Whether a rate change to it can be asked for now (absent: the custodian does not say)."""
 
     def _rules(self) -> list[str]:
         problems = _role_matches(self.rin, self.role, "eligibleRate")
@@ -499,6 +536,7 @@ __all__ = [
     "NS",
     "BillComparison",
     "BundledRin",
+    "ChangeAvailability",
     "ComparisonStatus",
     "CurrentRate",
     "DeliveryRin",

@@ -3,7 +3,11 @@
 * **PGE**, an IOU that caches its CCA customers' generation RINs (PG&E style);
 * **SCE**, an IOU that does not (its CCA customers' UsageSummary says "ask the CCA");
 * **PCE**, a CCA without online accounts: every authorization is routed to its UDC, PGE
-  (concept design 7.3.5);
+  (concept design 7.3.5), which caches PCE's RINs;
+* **CPA**, a CCA *with* online accounts behind SCE: where SCE's referral (``referTo``) leads
+  when SCE does not cache CCA RINs (concept design 6.5.4.1, 7.3.5).  Its customers sign in
+  there and the ASP gets the generation RIN from the CCA itself (issue 12: the referral
+  once led to an entity that did not exist);
 * the statewide gateway in front of them: Debian's nginx with the configuration
   ``espi-sst gateway`` generates when nginx is installed, otherwise an in-process
   dispatcher with the same URL layout (``/SST/v1/{entity}/...`` and ``/SST/v1/directory``);
@@ -23,7 +27,7 @@ It also shows the rules of ASP qualification and phases (concept design 6.1, 6.4
 Every entity's server is an ordinary espi-sst server with its own SQLite database, seeded
 with the demo customers; SCE's copy is relabelled as SCE's (its RINs ``USCA-SCSC-...``,
 its CCA Clean Power Alliance ``USCA-XXCP-...``) so the two IOUs do not claim the same
-customers' rates.  ``demo.json`` lists every URL.
+customers' rates; CPA's copy is SCE's (the same customers, their generation from CPA).  ``demo.json`` lists every URL.
 """
 
 from __future__ import annotations
@@ -72,6 +76,14 @@ ENTITIES: dict[str, dict[str, Any]] = {
         "phase": 1,  # RINs only (concept design 6.1): bill comparison and rate change 404
     },
     "PCE": {"name": "Peninsula Clean Energy (demo)", "kind": "CCA", "udc": "PGE", "phase": 3},
+    "CPA": {
+        "name": "Clean Power Alliance (demo)",
+        "kind": "CCA",
+        "udc": "SCE",
+        "online_accounts": True,
+        "caches": True,  # a CCA holds its own generation RINs
+        "phase": 3,
+    },
 }
 DATA_ONLY_CLIENT = "demo-rate-coach-mobile"
 """The statewide demo's data-only ASP (concept design 6.4.2.1); the other qualified one,
@@ -131,7 +143,7 @@ def _entity_app(
             "DATA_CUSTODIAN_ID": entity_id.lower(),
             "ENTITY_ID": entity_id,
             "ENTITY_KIND": spec["kind"],
-            "ONLINE_ACCOUNTS": spec["kind"] != "CCA",
+            "ONLINE_ACCOUNTS": _online_accounts(spec),
             "UDC_ENTITY": spec.get("udc"),
             "CACHED_CCA_RINS": bool(spec.get("caches", False)),
             "SST_PHASE": spec["phase"],
@@ -152,7 +164,7 @@ def _entity_app(
     with app.app_context(), db.transaction() as session:
         moment = int(time.time())
         demo = seed(session, now=moment)
-        if entity_id == "SCE":
+        if entity_id in ("SCE", "CPA"):  # CPA serves SCE's CCA customers
             relabel_as_sce(session)
         mobile = session.scalar(
             select(Application).where(Application.client_id == DATA_ONLY_CLIENT)
@@ -166,6 +178,11 @@ def _entity_app(
     return app, replace(demo, clients=clients)
 
 
+def _online_accounts(spec: dict[str, Any]) -> bool:
+    """Whether an entity's customers can sign in there (IOUs always; a CCA when it says)."""
+    return bool(spec.get("online_accounts", spec["kind"] != "CCA"))
+
+
 def _registry(gateway: str, ports: dict[str, int]) -> GatewayRegistry:
     entities: list[dict[str, Any]] = []
     for code, spec in ENTITIES.items():
@@ -177,7 +194,7 @@ def _registry(gateway: str, ports: dict[str, int]) -> GatewayRegistry:
         }
         if spec["kind"] == "CCA":
             entry["udc"] = spec["udc"]
-            entry["online_accounts"] = False
+            entry["online_accounts"] = _online_accounts(spec)
         entities.append(entry)
     return parse_gateway_registry(
         {"format": "espi-sst-gateway-registry/1", "public_base_url": gateway, "entities": entities},

@@ -9,8 +9,9 @@ one caller for a single grant's news; the kinds of message:
   data in plain words, which service agreements, until when, the terms, where to revoke;
 * a grant changed (a service agreement no longer shared, a part withdrawn ...): the same
   facts as they stand now, and what changed;
-* one grant ended -- on its end date, by the customer's own revocation, or because its
-  service agreement closed: which ASP, which service agreements, and why;
+* one grant ended -- on its end date, by the customer's own revocation, by the ASP's
+  (RFC 7009), because a new consent replaced it, or because its service agreement closed:
+  which ASP, which service agreements, and why;
 * an ASP was withdrawn (suspended, de-qualified, blocked): one e-mail per affected customer,
   however many of their grants ended.
 
@@ -44,6 +45,10 @@ ENDED_BECAUSE = {
     "expired": "the permission you gave it reached the end date you chose",
     "revoked_by_customer": "you withdrew the permission you gave it in the {utility} portal",
     "service_closed": "the service agreement {agreement} was closed",
+    "revoked_by_asp": "{asp} itself gave up the permission you gave it (it revoked its "
+    "access at {utility})",
+    "replaced": "you gave {asp} a new permission for the same service agreements, which "
+    "replaces this one",
 }
 """Why one grant ended, for the ``ended_reason`` values that concern one grant only."""
 
@@ -129,7 +134,7 @@ def tell_access_ended(
         return False
     utility = utility_name()
     name = _one_line(grant.application.client_name)
-    why = ENDED_BECAUSE[reason].format(utility=utility, agreement=agreement)
+    why = ENDED_BECAUSE[reason].format(utility=utility, agreement=agreement, asp=name)
     points = sorted(grant.usage_points, key=lambda p: p.id)
     shared = "".join(
         f"  {_one_line(p.title)} (service agreement {p.service_agreement})\n" for p in points
@@ -152,7 +157,7 @@ def tell_access_ended(
         )
         + (
             ""
-            if reason == "service_closed"
+            if reason in ("service_closed", "replaced")
             else f" If you want {name} to have access again, give your permission again "
             "when it asks."
         )

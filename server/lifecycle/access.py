@@ -1,7 +1,10 @@
 """The authorization lifecycle: how access ends, and which ASPs may ask for it.
 
 Concept design 7.10 (customer offboarding): a grant ends on its end date, when the customer
-revokes it in the portal, or when the service agreement it shares is closed.  6.4.4-6.4.6
+revokes it in the portal, when the ASP revokes its refresh token (RFC 7009; ``revoked_by_asp``),
+when a new consent for the same ASP and service agreements replaces it (``replaced``,
+``lifecycle/replacement.py``), or
+when the service agreement it shares is closed.  6.4.4-6.4.6
 (ASP registration, offboarding, rejection): the central authority publishes the qualified
 ASPs (read and applied by :mod:`server.registry`); a de-qualified ASP loses every customer's
 access at once and its customers are told; this utility may also block an ASP on its own,
@@ -28,12 +31,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from espi_sst.model.enums import AuthorizationStatus
 
 from ..errors import InvalidInput
+from ..sst.rate_change import cancel_with_grant
 from ..storage.models import (
     Application,
     Authorization,
@@ -82,7 +87,8 @@ def refusal_reason(application: Application) -> str:
 def end_authorization(
     session: Session, authorization: Authorization, *, reason: str, actor: str, now: int
 ) -> bool:
-    """End a grant: status 0, ``ended_reason``, every token of it revoked, one audit row.
+    """End a grant: status 0, ``ended_reason``, every token of it revoked, one audit row;
+    its rate changes awaiting a passcode cancelled, all told (``sst/_grant_ended.py``).
 
     The customer is e-mailed which ASP lost access to what and why (7.10), unless the grant
     ends because its ASP was withdrawn (:func:`set_qualification` tells each customer once),
@@ -124,6 +130,8 @@ def _end(
     if claimed != 1:
         return None
     revoked = revoke_tokens(session, Token.authorization_id == authorization.id, now)
+    app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+    cancelled = cancel_with_grant(app, session, authorization, reason=reason, now=now)  # issue 12
     told: dict[str, bool] = {}
     if reason in ENDED_BECAUSE:  # only after the claim: one e-mail per grant, never two
         told["customer_notified"] = notices.grant_ended(
@@ -142,6 +150,7 @@ def _end(
             "customer": authorization.customer.uuid if authorization.customer else None,
             "ends_at": authorization.ends_at,
             "tokens_revoked": revoked,
+            **({"rate_changes_cancelled": cancelled} if cancelled else {}),
             **told,
             **(detail or {}),
         },

@@ -35,6 +35,7 @@ from ..lifecycle import notices
 from ..lifecycle.access import may_request_consent, refusal_reason
 from ..lifecycle.classes import class_refusal
 from ..lifecycle.terms import current_terms, new_grant_refusal
+from ..lifecycle.replacement import replace_earlier_grants
 from ..limits import client_limit
 from ..portal.forms import ConsentForm
 from ..portal.session import auth_time, current_customer
@@ -380,6 +381,11 @@ def _approve(
     )
     db.session.add(authorization)
     db.session.flush()  # its id, for the code; committed with the code (save_code)
+    # One grant per customer, ASP and service agreements: this consent replaces the
+    # earlier ones (lifecycle/access.py, issue 12), in the same commit as the new grant.
+    replaced = replace_earlier_grants(
+        db.session, authorization, actor=f"customer:{customer.uuid}", now=moment
+    )
     audit(
         db.session,
         now(),
@@ -392,6 +398,7 @@ def _approve(
             "mode": mode,
             "usage_points": [p.uuid for p in usage_points],
             "ends_at": ends_at,
+            "replaces": replaced,
         },
     )
     # 7.4, 7.5: the customer's confirmation (with the terms) and the ASP's BatchList naming

@@ -191,12 +191,28 @@ def interval_block(sid: str, uid: str, mid: str, bid: str) -> Response:
 # ---- summaries ----------------------------------------------------------------------------
 
 
+SST_QUERIES = ("BillComparison",)
+"""The values of the SST query parameter on UsageSummary (concept design 11.5)."""
+
+
+def _sst_query() -> bool:
+    """Whether the request carries ``SST=BillComparison``; another SST value is a 400 (it
+    was once ignored, and the plain UsageSummary came back as if it were the answer)."""
+    value = request.args.get("SST")
+    if value is None:
+        return False
+    if value not in SST_QUERIES:
+        raise bad_parameter(
+            "SST",
+            f"{value!r} is not an SST query here; the only one is SST=BillComparison (the "
+            "customer's bill comparison, also at .../UsagePoint/{id}/BillComparison)",
+        )
+    return True
+
+
 @bp.get("/Subscription/<sid>/UsagePoint/<uid>/UsageSummary")
 def usage_summaries(sid: str, uid: str) -> Response:
-    sst_query = request.args.get("SST")
-    if sst_query is not None:  # the concept design's form (section 11.5)
-        if sst_query != "BillComparison":
-            raise bad_parameter("SST", "the only SST query is SST=BillComparison")
+    if _sst_query():  # the concept design's form (section 11.5)
         from .sst_routes import bill_comparison_feed_response
 
         return bill_comparison_feed_response(sid, uid)
@@ -218,6 +234,10 @@ def usage_summaries(sid: str, uid: str) -> Response:
 def usage_summary(sid: str, uid: str, summary_id: str) -> Response:
     # The hot path (benchmarked): guard, then ONE query joining summary, usage point and
     # the grant's usage points.
+    if _sst_query():  # concept design 11.5's literal form: .../UsageSummary/{id}?SST=...
+        from .sst_routes import bill_comparison_of_summary_response
+
+        return bill_comparison_of_summary_response(sid, uid, summary_id)
     grant, authorization = customer(Category.BILLING)
     parse_query(request.args)
     access.subscription(authorization, sid)

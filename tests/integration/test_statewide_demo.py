@@ -1,5 +1,6 @@
-"""``espi-sst demo --statewide`` (issue 7, part 5): two IOUs (one caching CCA RINs, one not)
-and a CCA without online accounts behind the gateway -- Debian's nginx when installed,
+"""``espi-sst demo --statewide`` (issue 7, part 5): two IOUs (one caching CCA RINs, one not),
+a CCA without online accounts and one with them (where the non-caching IOU refers ASPs,
+issue 12) behind the gateway -- Debian's nginx when installed,
 else the in-process dispatcher with the same URL layout -- and the client library's flow
 through it.
 """
@@ -72,6 +73,7 @@ def test_the_directory_and_the_entities_behind_the_gateway(statewide: dict[str, 
         "PGE": "IOU",
         "SCE": "IOU",
         "PCE": "CCA",
+        "CPA": "CCA",
     }
     for code, entity in statewide["entities"].items():
         meta = requests.get(entity["issuer"] + "/.well-known/openid-configuration", timeout=10)
@@ -100,6 +102,28 @@ def test_non_caching_iou_says_where_to_ask_for_the_generation_rin(
         status = sce.generation_rin_status(point)
         assert status is not None and status.lse == "CPA"
         assert status.refer_to == statewide["gateway_url"] + "CPA"
+
+
+def test_the_referral_of_a_non_caching_iou_leads_to_the_generation_rin(
+    statewide: dict[str, Any],
+) -> None:
+    """Concept design 6.5.4.1, 7.3.5: SCE does not hold CPA's RINs and says ask CPA; the ASP
+    follows ``referTo``, the customer signs in at CPA, and the ASP has the generation RIN."""
+    with blake_at(statewide, "SCE") as sce:
+        (point,) = [p for p in sce.usage_points() if p.electric]
+        status = sce.generation_rin_status(point)
+        assert status is not None and status.refer_to
+    referred = status.refer_to.rstrip("/")
+    assert referred == statewide["entities"][status.lse]["issuer"]  # a registered entity
+    meta = requests.get(referred + "/.well-known/openid-configuration", timeout=10)
+    assert meta.status_code == 200 and meta.json()["issuer"] == referred
+    with blake_at(statewide, status.lse) as cca:
+        (point,) = [p for p in cca.usage_points() if p.electric]
+        assert [str(r.value) for r in cca.rins(point)] == [
+            "USCA-SCXX-0100-0000",
+            "USCA-XXCP-0440-0000",
+        ]
+        assert cca.generation_rin_status(point) is None
 
 
 def test_the_cca_without_online_accounts_routes_the_asp_to_its_udc(
