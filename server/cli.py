@@ -212,7 +212,8 @@ def _operator() -> str:
 
 
 def close_service_agreement_command(args: argparse.Namespace) -> int:
-    from .lifecycle.access import LifecycleError, close_service_agreement
+    from .lifecycle.access import LifecycleError
+    from .lifecycle.closing import close_service_agreement
 
     app = _app()
     with app.app_context():

@@ -34,8 +34,8 @@ from espi_sst.scope import Category, Scope
 from ..lifecycle import notices
 from ..lifecycle.access import may_request_consent, refusal_reason
 from ..lifecycle.classes import class_refusal
-from ..lifecycle.terms import current_terms, new_grant_refusal
 from ..lifecycle.replacement import replace_earlier_grants
+from ..lifecycle.terms import current_terms, new_grant_refusal
 from ..limits import client_limit
 from ..portal.forms import ConsentForm
 from ..portal.session import auth_time, current_customer

@@ -32,11 +32,8 @@ import pytest
 from espi_sst_server import create_app
 from espi_sst_server.lifecycle import access as lifecycle
 from espi_sst_server.lifecycle import registry
-from espi_sst_server.lifecycle.access import (
-    close_service_agreement,
-    expire_authorizations,
-    set_qualification,
-)
+from espi_sst_server.lifecycle.access import expire_authorizations, set_qualification
+from espi_sst_server.lifecycle.closing import close_service_agreement
 from espi_sst_server.lifecycle.registry import RegistryError, load_asp_registry, parse_asp_registry
 from espi_sst_server.oauth.guard import current_grant
 from espi_sst_server.outbox.queue import open_payload

@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 import pytest
 from espi_sst_server import create_app
 from espi_sst_server.errors import ConfigurationError
-from espi_sst_server.lifecycle.access import close_service_agreement, set_qualification
+from espi_sst_server.lifecycle.access import set_qualification
+from espi_sst_server.lifecycle.closing import close_service_agreement
 from espi_sst_server.lifecycle.registration import register_application
 from espi_sst_server.lifecycle.terms import accept_terms
 from espi_sst_server.portal.identity import hash_password
