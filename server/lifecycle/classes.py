@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from espi_sst.scope import Category, Scope
 
-from ..config import RESOURCE_PATH
+from ..config import resource_base_url
 from ..outbox.queue import enqueue_asp_notification
 from ..storage.models import (
     Application,
@@ -164,7 +164,7 @@ def set_asp_class(
     notified, unreachable = tell_rate_change_withdrawn(
         session, application, list(customers.values()), now
     )
-    base = f"{current_app.config['ISSUER']}{RESOURCE_PATH}"
+    base = resource_base_url(current_app.config)  # what token responses name (RESOURCE_BASE_URL)
     resources = [f"{base}/Authorization/{g.uuid}" for g in narrowed] + [
         _request_url(base, record) for record in cancelled
     ]
