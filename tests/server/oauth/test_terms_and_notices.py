@@ -503,9 +503,14 @@ def test_mode1_expiry_and_withdrawal_are_announced(world: World) -> None:
 
     # A second grant, with an end date, ended by the worker's expiry sweep.
     day = dt.date.today() + dt.timedelta(days=30)
-    tokens = _grant(world, app, client, until_revoked="", until=day.isoformat())
+    # (the other service agreement only: one covering the Mode 1 grant's would replace it)
+    tokens = _grant(
+        world, app, client, until_revoked="", until=day.isoformat(), usage_points=[world.points[0]]
+    )
     _delivered(world, app)
-    (_, dated) = world.mailbox.bodies()[1]
+    dated = next(  # the confirmation: the one that says for how long
+        text for subject, text in world.mailbox.bodies()[1:] if "you gave Robot ASP" in subject
+    )
     spelled = day.strftime("%B %d, %Y").replace(" 0", " ")
     assert f"For how long: until the end of {spelled}." in dated
     later = now() + 40 * 86400
