@@ -17,6 +17,7 @@ from flask import current_app
 from espi_sst.scope import Category
 
 from ..config import RESOURCE_PATH
+from ..lifecycle.registration import DEFAULT_SCOPE
 from ..sst import phases
 from . import responses
 
@@ -25,6 +26,12 @@ def _categories_offered() -> list[str]:
     """Every Green Button category, and the SST ones of this utility's phase (6.1)."""
     switched_off = phases.switched_off(current_app.config)
     return [c.value for c in Category if c not in switched_off]
+
+
+ESPI_SCOPE = DEFAULT_SCOPE.split()[0]
+"""The ESPI function-block scope token a registered client gets by default (GBC sends
+exactly one ``FB=...;IntervalDuration=...`` token): a real string a client can request, not
+a pattern -- RFC 8414 2 says ``scopes_supported`` lists scope values."""
 
 
 def metadata() -> dict[str, Any]:
@@ -55,7 +62,7 @@ def metadata() -> dict[str, Any]:
             "client_secret_basic",
             "client_secret_post",
         ],
-        "scopes_supported": ["openid", *_categories_offered(), "FB=..."],
+        "scopes_supported": ["openid", *_categories_offered(), ESPI_SCOPE],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "claims_supported": ["sub", "name", "email", "auth_time", "nonce", "c_hash", "at_hash"],

@@ -7,7 +7,8 @@ the ASP-level ApplicationInformation and Batch/Bulk.  Every body is written by
 ``espi_sst.serialize`` and is valid against the official ESPI 4.0 schemas; every error is
 JSON (``errors.py``).
 
-Layout: ``routes.py`` (views, scope per resource), ``access.py`` (lookups through the
+Layout: ``routes.py`` (views, scope per resource), ``asp_routes.py`` (Authorization,
+ApplicationInformation, Batch/Bulk, ReadServiceStatus), ``access.py`` (lookups through the
 grant), ``query.py`` (query parameters), ``blocks.py`` (IntervalBlocks per local day),
 ``build.py`` / ``build_asp.py`` (rows -> espi_sst entries), ``subscription.py`` (the
 subscription feed), ``urls.py`` (hrefs), ``errors.py``.
@@ -22,7 +23,7 @@ from flask import Flask, Response, current_app, request
 from espi_sst.scope import Category
 
 from ..sst import phases
-from . import sst_routes  # noqa: F401  (registers the SST views on bp)
+from . import asp_routes, sst_routes  # noqa: F401  (register their views on bp)
 from .errors import not_found
 from .routes import bp
 from .urls import PREFIX, Urls, resource_base

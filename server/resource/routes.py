@@ -15,33 +15,28 @@ Scope categories per resource (``espi_sst.scope.Category``):
   disclose what the customer paid.  (ESPI puts it in its own function block, FB 15/16.)
 * the Subscription feeds take any customer grant and include what its categories allow
   (403 ``insufficient_scope`` when that is nothing);
-* any grant: Authorization (a customer token: its own; the ASP's client token: any of the
-  ASP's, to follow its notifications), ReadServiceStatus (customer or client token);
-* ASP-level (client_credentials token): ApplicationInformation (the client's own only),
-  Batch/Bulk (bulk transfer is not offered yet: 404 with a JSON body saying so).
+* Authorization, ReadServiceStatus, ApplicationInformation and Batch/Bulk -- the grants
+  and the ASP-level resources -- are in ``asp_routes.py``.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 import espi_sst
 from espi_sst.model import Entry, Feed, ModelObject
 from espi_sst.scope import Category
 
-from ..errors import Refused
 from ..errors.wire import RESOURCE_BLUEPRINT
 from ..oauth.guard import Grant, current_grant
 from ..security import now
 from ..storage import db
-from ..storage.models import Application, Authorization, Token, UsagePoint
+from ..storage.models import Authorization, UsagePoint
 from ..storage.zones import zone_of
 from . import access
 from .blocks import LAST_DAY, Calendar, day_block, day_blocks
 from .build import EntryBuilder
-from .build_asp import application_entry, authorization_entry, service_status
 from .errors import bad_parameter, insufficient_scope, not_found
 from .query import FeedQuery, parse_query
 from .sst_content import SstView
@@ -305,84 +300,6 @@ def local_time(lid: str) -> Response:
     parse_query(request.args)
     return atom(
         builder(authorization).local_time(access.local_time(db.session, authorization, lid))
-    )
-
-
-# ---- grants, status and ASP-level resources -----------------------------------------------
-
-
-@bp.get("/Authorization/<aid>")
-def authorization(aid: str) -> Response:
-    """A customer's token reads its own Authorization; the ASP's client_credentials token
-    reads any of the ASP's own (ESPI: Authorization is an ASP-level resource too) -- how it
-    follows the BatchList it is sent when a grant is created, changed or ended
-    (``lifecycle/notices.py``; concept design 7.4, 7.5; Mode 1 step 2).  Another ASP's
-    Authorization is 404, as if it did not exist."""
-    grant = any_grant()
-    parse_query(request.args)
-    if grant.authorization is not None:
-        if grant.authorization.uuid != aid:
-            raise not_found("Authorization")
-        return atom(
-            authorization_entry(Urls.current(), grant.authorization, grant.token.access_expires_at)
-        )
-    row = db.session.scalar(
-        select(Authorization)
-        .join(Application, Application.id == Authorization.application_id)
-        .where(Authorization.uuid == aid, Application.client_id == grant.client_id)
-    )
-    if row is None:
-        raise not_found("Authorization")
-    newest = db.session.scalar(
-        select(func.max(Token.access_expires_at)).where(Token.authorization_id == row.id)
-    )
-    return atom(
-        authorization_entry(Urls.current(), row, newest or row.revoked_at or row.created_at)
-    )
-
-
-@bp.get("/ReadServiceStatus")
-def read_service_status() -> Response:
-    any_grant()
-    return atom(service_status())
-
-
-def any_grant() -> Grant:
-    """A customer's or an ASP's (client_credentials) token: either may ask.
-
-    The guard takes one kind per call; with no category required, its only 403 is the
-    wrong kind, so a 403 for a customer grant means "try the client grant".
-    """
-    try:
-        return current_grant(None)
-    except Refused as exc:
-        if exc.status != 403:
-            raise
-    return current_grant(None, client_level=True)
-
-
-@bp.get("/ApplicationInformation/<app_id>")
-def application_information(app_id: str) -> Response:
-    grant = current_grant(None, client_level=True)
-    parse_query(request.args)
-    app = db.session.scalar(
-        select(Application).where(
-            Application.uuid == app_id, Application.client_id == grant.client_id
-        )
-    )
-    if app is None:
-        raise not_found("ApplicationInformation")
-    return atom(application_entry(Urls.current(), app))
-
-
-@bp.get("/Batch/Bulk/<_bulk_id>")
-def batch_bulk(_bulk_id: str) -> Response:
-    current_grant(None, client_level=True)
-    parse_query(request.args)
-    raise Refused(
-        404,
-        "not_found",
-        "bulk transfer (ESPI function block 35) is not offered by this data custodian yet",
     )
 
 

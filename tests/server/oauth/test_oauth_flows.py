@@ -34,6 +34,8 @@ from oauth_world import (
 )
 from sqlalchemy import func, select
 
+from espi_sst.scope import Scope
+
 
 def _code(
     world: World, client_id: str | None = None, **extra: str
@@ -494,6 +496,10 @@ def test_discovery_metadata(world: World) -> None:
         assert meta["authorization_response_iss_parameter_supported"] is True
         assert "password" not in meta["grant_types_supported"]
         assert set(meta["response_types_supported"]) == {"code", "code id_token"}
+        # Real scope values a client can request (RFC 8414 2), never a pattern like "FB=...".
+        assert "FB=..." not in meta["scopes_supported"]
+        [espi] = [s for s in meta["scopes_supported"] if s.startswith("FB=")]
+        assert Scope.parse(espi).function_blocks
 
 
 def test_mode1_through_the_portal_pages(world: World) -> None:
