@@ -41,6 +41,7 @@ from .errors import bad_parameter, insufficient_scope, not_found
 from .query import FeedQuery, parse_query
 from .sst_content import SstView
 from .subscription import selected_summary, subscription_entries
+from .summary_quality import summary_quality
 from .urls import PREFIX, Urls
 
 ATOM = "application/atom+xml"
@@ -220,7 +221,10 @@ def usage_summaries(sid: str, uid: str) -> Response:
         if selected_summary(s.billing_period_start, s.status_time_stamp, query)
     ]
     entries = [
-        make.usage_summary(uid, s, sst.rin_elements(point, s)) for s in query.page(summaries)
+        make.usage_summary(
+            uid, s, sst.rin_elements(point, s), quality=summary_quality(db.session, s)
+        )
+        for s in query.page(summaries)
     ]
     return atom(make.feed(make.urls.usage_summaries(sid, uid), "UsageSummary", entries, now=now()))
 
@@ -242,7 +246,8 @@ def usage_summary(sid: str, uid: str, summary_id: str) -> Response:
         if grant.scope.allows(Category.SST_RIN)
         else []
     )
-    return atom(builder(authorization).usage_summary(uid, summary, rins))
+    quality = summary_quality(db.session, summary)
+    return atom(builder(authorization).usage_summary(uid, summary, rins, quality=quality))
 
 
 @bp.get("/Subscription/<sid>/UsagePoint/<uid>/ElectricPowerQualitySummary")
