@@ -6,8 +6,9 @@ DataCustodian).  Here each ASP has exactly one bulk: every subscription of its u
 (``usable.grant_refusal``), so the id is derived from the ASP's registration, stable across
 restarts and needing no table: a uuid5 of the Application's uuid.  ApplicationInformation's
 ``dataCustodianBulkRequestURI`` advertises exactly the URL that serves it
-(:func:`bulk_url`), and the ASP is told when it is ready with an ESPI ``BatchList`` naming
-that URL on its notify URI (FB 35 with FB 39's notification; :func:`bulk_ready`).
+(:func:`bulk_url`).  Not done yet: the ``BatchList`` telling the ASP its bulk is ready
+(FB 35 with FB 39's notification) -- the bulk is built live on each GET, so "ready" would
+mean "new data loaded"; :func:`bulk_url` is what that notification will name.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import resource_base_url
-from ..outbox.queue import enqueue_asp_notification
 from ..storage.models import Application, Authorization
 from .usable import grant_refusal
 
@@ -51,16 +51,4 @@ def bulk_grants(session: Session, application: Application, now: int) -> list[Au
     return [grant for grant in rows if grant_refusal(application.qualification, grant, now) is None]
 
 
-def bulk_ready(session: Session, application: Application, *, now: int) -> bool:
-    """Queue the ``BatchList`` telling the ASP its bulk is ready (in the caller's
-    transaction; the outbox sends it after the commit).  False when the ASP has no notify
-    URI or nothing to deliver."""
-    if not application.notify_uri or not bulk_grants(session, application, now):
-        return False
-    enqueue_asp_notification(
-        session, application=application, resources=[bulk_url(application)], now=now
-    )
-    return True
-
-
-__all__ = ["bulk_grants", "bulk_id", "bulk_path", "bulk_ready", "bulk_url"]
+__all__ = ["bulk_grants", "bulk_id", "bulk_path", "bulk_url"]

@@ -77,7 +77,10 @@ def _asp_authorizations(grant: Grant) -> list[tuple[Authorization, int]]:
         .where(Application.client_id == grant.client_id)
         .order_by(Authorization.id)
     )
-    return [(row, expires or row.revoked_at or row.created_at) for row, expires in rows]
+    found: list[tuple[Authorization, int]] = []
+    for row, expires in rows.tuples():
+        found.append((row, expires or row.revoked_at or row.created_at))
+    return found
 
 
 # ---- Authorization ------------------------------------------------------------------------
@@ -175,7 +178,7 @@ def batch_bulk(requested: str) -> Response:
             billing=scope.allows(Category.BILLING),
             sst=SstView(scope, current_app, db.session),
         ):
-            if entry.id not in shown:
-                shown.add(entry.id)
+            if entry.id is None or entry.id not in shown:
+                shown.add(entry.id or "")
                 entries.append(entry)
     return atom(asp_feed(urls, urls.bulk(requested), "Bulk", query.page(entries), now()))

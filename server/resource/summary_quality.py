@@ -46,7 +46,7 @@ def summary_quality(session: Session, summary: UsageSummary) -> QualityOfReading
         return QualityOfReading.revenue_quality
     if flagged == 0:
         return QualityOfReading.valid
-    if flagged == total and lowest == highest:
+    if flagged == total and lowest is not None and lowest == highest:
         try:
             return QualityOfReading(lowest)
         except ValueError:  # a stored code outside the enumeration
