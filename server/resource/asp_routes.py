@@ -20,6 +20,8 @@ href the server writes resolves (issue 14; tests/server/resource/test_link_crawl
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Response, current_app, request
 from sqlalchemy import func, select
 
@@ -78,8 +80,10 @@ def _asp_authorizations(grant: Grant) -> list[tuple[Authorization, int]]:
         .order_by(Authorization.id)
     )
     found: list[tuple[Authorization, int]] = []
-    for row, expires in rows.tuples():
-        found.append((row, expires or row.revoked_at or row.created_at))
+    for row in rows:
+        held = cast(Authorization, row[0])
+        expires = cast("int | None", row[1])
+        found.append((held, expires or held.revoked_at or held.created_at))
     return found
 
 
