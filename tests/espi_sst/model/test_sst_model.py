@@ -11,7 +11,6 @@ field to fix, and well-formed objects construct without complaint.
 from __future__ import annotations
 
 import dataclasses
-
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
