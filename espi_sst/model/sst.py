@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from ..errors import ValidationError
 from ..rin import Rin, RinRole
 from ._base import ModelObject
-from ._fields import ANY_URI, BOOLEAN, CodeStrEnum, SimpleType, attribute, element, text
+from ._fields import ANY_URI, BOOLEAN, CodeStrEnum, SimpleType, element
 from .enums import Currency
 from .espi import INT48, STRING256, TIME_TYPE, DateTimeInterval, IdentifiedObject
 
@@ -159,8 +159,19 @@ def add_months(moment: datetime, months: int) -> datetime:
 # ---- RIN elements inside espi:UsageSummary's extension ------------------------------------
 @dataclass(kw_only=True, eq=True)
 class _ServedRin(ModelObject):
+    """A RIN element: ``<rin>`` then the entity (``<lse>`` or ``<udc>``) as child elements.
+
+    Written as children, not as the 1.0 form's text plus attribute
+    (``<bundledRin lse="PGE">USCA-...</bundledRin>``): common Green Button parsers
+    (``@cityssm/green-button-parser``, xml2js) crash on an element with an attribute and
+    digits in its text.  The 1.0 form is still read (``XML_LEGACY_FORM``: the text is the
+    RIN, each named attribute the field it maps to); docs/sst-extension.md, "RIN elements".
+    """
+
     EXPECTED_ROLE: ClassVar[RinRole]
-    value: Rin | None = field(default=None, metadata=text(RIN))
+    XML_LEGACY_FORM: ClassVar[dict[str, str]] = {}
+    """1.0 form: attribute name -> field (the element's text is ``value``)."""
+    value: Rin | None = field(default=None, metadata=element("rin", NS, RIN, min_occurs=1))
 
     def __post_init__(self) -> None:
         problems = _check_fields(self)
@@ -181,7 +192,8 @@ class BundledRin(_ServedRin):
     XML_TYPE: ClassVar[str] = "BundledRin"
     XML_ELEMENT: ClassVar[str] = "bundledRin"
     EXPECTED_ROLE: ClassVar[RinRole] = RinRole.BUNDLED
-    lse: str | None = field(default=None, metadata=attribute("lse", ENTITY_CODE))
+    XML_LEGACY_FORM: ClassVar[dict[str, str]] = {"lse": "lse"}
+    lse: str | None = field(default=None, metadata=element("lse", NS, ENTITY_CODE))
 
 
 @dataclass(kw_only=True, eq=True)
@@ -191,7 +203,8 @@ class DeliveryRin(_ServedRin):
     XML_TYPE: ClassVar[str] = "DeliveryRin"
     XML_ELEMENT: ClassVar[str] = "deliveryRin"
     EXPECTED_ROLE: ClassVar[RinRole] = RinRole.DELIVERY
-    udc: str | None = field(default=None, metadata=attribute("udc", ENTITY_CODE, required=True))
+    XML_LEGACY_FORM: ClassVar[dict[str, str]] = {"udc": "udc"}
+    udc: str | None = field(default=None, metadata=element("udc", NS, ENTITY_CODE, min_occurs=1))
 
 
 @dataclass(kw_only=True, eq=True)
@@ -201,7 +214,8 @@ class GenerationRin(_ServedRin):
     XML_TYPE: ClassVar[str] = "GenerationRin"
     XML_ELEMENT: ClassVar[str] = "generationRin"
     EXPECTED_ROLE: ClassVar[RinRole] = RinRole.GENERATION
-    lse: str | None = field(default=None, metadata=attribute("lse", ENTITY_CODE, required=True))
+    XML_LEGACY_FORM: ClassVar[dict[str, str]] = {"lse": "lse"}
+    lse: str | None = field(default=None, metadata=element("lse", NS, ENTITY_CODE, min_occurs=1))
 
 
 ServedRin = BundledRin | DeliveryRin | GenerationRin
