@@ -408,9 +408,9 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -
         if process.poll() is not None:
             pytest.fail("the bolt-on exited:\n" + log.read_text())
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            if requests.get(url, timeout=10).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or its first request (the app's start) is still running
         time.sleep(0.2)
     pytest.fail("the bolt-on did not answer within 60 s:\n" + log.read_text())
