@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 SST_CATEGORIES = ["basic", "billing", "usage", "sst:rin", "sst:bill_comparison", "sst:rate_change"]
@@ -77,6 +79,19 @@ class CustomerBrowser:
         self.base = base
         self.customer = customer
         self.http = requests.Session()
+        # The statewide gateway limits requests per address (nginx limit_req): a person
+        # would wait a second and reload; the robot waits out Retry-After the same way.
+        patient = HTTPAdapter(
+            max_retries=Retry(
+                total=5,
+                status_forcelist=[429],
+                allowed_methods=None,  # a 429 means nothing was done: POSTs too
+                respect_retry_after_header=True,
+                backoff_factor=0.5,
+                raise_on_status=False,
+            )
+        )
+        self.http.mount("http://", patient)
         page = self.http.get(f"{base}/portal/login", timeout=10)
         signed_in = self.http.post(
             f"{base}/portal/login",
