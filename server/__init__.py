@@ -20,6 +20,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import limits
 from .config import load_config
 from .errors import wire
+from .lifecycle.terms import terms_of
 from .security import edge
 from .storage import db
 
@@ -29,11 +30,15 @@ csrf = CSRFProtect()
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     load_config(app, test_config)
+    from .sst.phases import phase
+
+    phase(app.config)  # SST_PHASE not 1, 2 or 3 stops the start, naming the setting
     hops = int(app.config["TRUSTED_PROXY_HOPS"])
     if hops > 0:  # behind the gateway: its public URL and /SST/v1/{ID} prefix in every URL
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
+    terms_of(app)  # the SST terms settings, checked at start (lifecycle/terms.py)
     db.init_app(app)
     wire.init_app(app)  # the one mapping of every error to an answer (errors/wire.py)
     edge.init_app(app)  # first hook: NUL, size and JSON depth before CSRF, limits and views

@@ -1,7 +1,8 @@
 """Server commands behind ``espi-sst``, registered through the ``espi_sst.commands`` entry
 point (setup.cfg; the library's CLI loads it only when one of them is chosen):
 ``serve``, ``register-client``, ``demo``, and the authorization lifecycle's
-``close-service-agreement``, ``asp-registry load`` and ``asp block`` / ``asp unblock``, and
+``close-service-agreement``, ``asp-registry load``, ``asp block`` / ``asp unblock`` /
+``asp accept-terms`` (the SST terms, lifecycle/terms.py), and
 ``cca-rins load`` (a CCA's generation RINs); ``rotate-signing-key`` (OpenID Connect keys);
 ``gateway`` writes the statewide gateway's nginx configuration (server/gateway/)."""
 
@@ -12,16 +13,44 @@ import getpass
 import json
 import sys
 
+from flask import Flask
 from sqlalchemy import select
 
 from . import create_app
+from .errors import ConfigurationError
 from .lifecycle.registration import RegistrationError, register_application
 from .security import now
 from .storage import db
 
 
+def _app() -> Flask:
+    """The configured app; a setting it cannot work with ends the command with its message
+    (exit status 2), not a traceback."""
+    try:
+        return create_app()
+    except ConfigurationError as exc:
+        sys.stderr.write(f"espi-sst: error: {exc}\n")
+        raise SystemExit(2) from None
+
+
 def register_client(args: argparse.Namespace) -> int:
-    app = create_app()
+    from .lifecycle.terms import TermsError, accept_terms, terms_of
+    from .storage.models import Application
+
+    app = _app()
+    try:
+        terms = terms_of(app)
+    except ConfigurationError as exc:
+        sys.stderr.write(f"espi-sst: error: {exc}\n")
+        return 2
+    if args.accept_terms is not None and (terms is None or args.accept_terms != terms.version):
+        # checked before anything is written: a wrong version registers nothing
+        in_force = "none are configured" if terms is None else f"in force: {terms.version}"
+        sys.stderr.write(
+            f"espi-sst: error: --accept-terms {args.accept_terms}: not the SST terms version "
+            f"in force ({in_force}); give the version the utility publishes (TERMS_VERSION)\n"
+        )
+        return 2
     with app.app_context():
         try:
             done = register_application(
@@ -33,15 +62,30 @@ def register_client(args: argparse.Namespace) -> int:
                 qualification=args.qualification,
                 software_id=args.software_id,
                 client_id=args.client_id,
+                asp_class=args.asp_class,
             )
         except (RegistrationError, ValueError) as exc:
             sys.stderr.write(f"espi-sst: error: {exc}\n")
             return 2
+        if args.accept_terms is not None:
+            try:
+                with db.transaction() as session:
+                    application = session.scalar(
+                        select(Application).where(Application.client_id == done.client_id)
+                    )
+                    assert application is not None
+                    accept_terms(
+                        session, application, args.accept_terms, actor=_operator(), now=now()
+                    )
+            except TermsError as exc:  # only if the settings changed in between
+                sys.stderr.write(f"espi-sst: error: {exc}\n")
+                return 2
     json.dump(
         {
             "client_id": done.client_id,
             "client_secret": done.client_secret,
             "application": done.application_uuid,
+            "class": done.asp_class,
         },
         sys.stdout,
         indent=2,
@@ -49,13 +93,59 @@ def register_client(args: argparse.Namespace) -> int:
     sys.stdout.write("\n")
     if done.client_secret:
         sys.stderr.write("Keep the client secret now: only its hash is stored.\n")
+    if done.dormant:
+        sys.stderr.write(
+            f"Registered for {', '.join(done.dormant)}, not offered by this utility yet "
+            "(SST_PHASE): customers are not asked for it until the phase that offers it.\n"
+        )
+    if terms is not None and args.accept_terms is None:
+        sys.stderr.write(
+            f"Note: this ASP has not accepted the SST terms version {terms.version}; it may ask "
+            f"for no grant until it does (espi-sst asp accept-terms {done.client_id} "
+            f"{terms.version}).\n"
+        )
+    return 0
+
+
+def asp_accept_terms(args: argparse.Namespace) -> int:
+    """Record an ASP's acceptance of the SST terms in force (lifecycle/terms.py; 6.4.3 item 6)."""
+    from .errors import ConfigurationError
+    from .lifecycle.terms import TermsError, accept_terms, terms_of
+    from .storage.models import Application
+
+    try:
+        app = create_app()
+        terms_of(app)
+    except ConfigurationError as exc:
+        sys.stderr.write(f"espi-sst: error: {exc}\n")
+        return 2
+    with app.app_context():
+        try:
+            with db.transaction() as session:
+                application = session.scalar(
+                    select(Application).where(Application.client_id == args.client_id)
+                )
+                if application is None:
+                    raise TermsError(
+                        f"no application with client_id {args.client_id!r} is registered here"
+                    )
+                recorded = accept_terms(
+                    session, application, args.version, actor=_operator(), now=now()
+                )
+        except TermsError as exc:
+            sys.stderr.write(f"espi-sst: error: {exc}\n")
+            return 2
+    if recorded:
+        print(f"{args.client_id} accepted the SST terms version {args.version}; recorded")
+    else:
+        print(f"{args.client_id} had already accepted the SST terms version {args.version}")
     return 0
 
 
 def register_resource_server_command(args: argparse.Namespace) -> int:
     from .lifecycle.registration import register_resource_server
 
-    app = create_app()
+    app = _app()
     with app.app_context():
         try:
             done = register_resource_server(db.session, name=args.name, client_id=args.client_id)
@@ -122,9 +212,10 @@ def _operator() -> str:
 
 
 def close_service_agreement_command(args: argparse.Namespace) -> int:
-    from .lifecycle.access import LifecycleError, close_service_agreement
+    from .lifecycle.access import LifecycleError
+    from .lifecycle.closing import close_service_agreement
 
-    app = create_app()
+    app = _app()
     with app.app_context():
         try:
             with db.transaction() as session:
@@ -148,7 +239,7 @@ def close_service_agreement_command(args: argparse.Namespace) -> int:
 def asp_registry_load(args: argparse.Namespace) -> int:
     from .lifecycle.registry import RegistryError, load_asp_registry
 
-    app = create_app()
+    app = _app()
     with app.app_context():
         try:
             with db.transaction() as session:
@@ -175,6 +266,13 @@ def asp_registry_load(args: argparse.Namespace) -> int:
                 else ""
             )
         )
+    for moved in report.class_changes:
+        print(
+            f"  {moved.client_id}: class {moved.previous} -> {moved.asp_class}; "
+            f"{moved.grants_narrowed} authorizations lost sst:rate_change, "
+            f"{moved.rate_changes_cancelled} open rate changes cancelled, "
+            f"{moved.customers_notified} customers notified"
+        )
     print(f"  {len(report.unchanged)} unchanged")
     for client_id in report.kept_blocked:
         print(f"  {client_id}: blocked here, kept blocked (registry: {report.details[client_id]})")
@@ -197,7 +295,7 @@ def _set_asp(args: argparse.Namespace, status: str, *, refuse_unless: str | None
     from .lifecycle.access import LifecycleError, set_qualification
     from .storage.models import Application
 
-    app = create_app()
+    app = _app()
     with app.app_context():
         try:
             with db.transaction() as session:
@@ -233,11 +331,49 @@ def _set_asp(args: argparse.Namespace, status: str, *, refuse_unless: str | None
     return 0
 
 
+def asp_class_command(args: argparse.Namespace) -> int:
+    """``espi-sst asp class CLIENT_ID data-only|rate-change`` (concept design 6.4.2)."""
+    from .lifecycle.access import LifecycleError
+    from .lifecycle.classes import set_asp_class
+    from .storage.models import Application
+
+    app = _app()
+    with app.app_context():
+        try:
+            with db.transaction() as session:
+                application = session.scalar(
+                    select(Application).where(Application.client_id == args.client_id)
+                )
+                if application is None:
+                    raise LifecycleError(f"no application with client_id {args.client_id!r}")
+                change = set_asp_class(
+                    session,
+                    application,
+                    args.asp_class,
+                    actor=_operator(),
+                    now=now(),
+                    source="espi-sst asp class",
+                )
+        except LifecycleError as exc:
+            sys.stderr.write(f"espi-sst: error: {exc}\n")
+            return 2
+    if not change.changed:
+        print(f"{change.client_id} is already {change.asp_class}; nothing changed")
+        return 0
+    print(
+        f"{change.client_id}: {change.previous} -> {change.asp_class}; "
+        f"{change.grants_narrowed} authorizations lost sst:rate_change, "
+        f"{change.rate_changes_cancelled} open rate changes cancelled, "
+        f"{change.customers_notified} customers notified"
+    )
+    return 0
+
+
 def cca_rins_load(args: argparse.Namespace) -> int:
     """A CCA's generation-RIN file into the cache (PG&E's cached mode; sst/cca_cache.py)."""
     from .sst.cca_cache import CcaFileError, load_cca_file, report_lines
 
-    app = create_app()
+    app = _app()
     with app.app_context():
         try:
             with db.transaction() as session:
@@ -255,7 +391,7 @@ def rotate_signing_key(args: argparse.Namespace) -> int:
     """A new OpenID Connect signing key; optionally retire old ones (server/oauth/keys.py)."""
     from .oauth.keys import retire, rotate
 
-    app = create_app()
+    app = _app()
     grace = None if args.retire_older_than_days is None else args.retire_older_than_days * 86400
     if grace is not None and grace <= int(app.config["ID_TOKEN_SECONDS"]):
         sys.stderr.write(
@@ -290,7 +426,7 @@ def worker(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app()
+    app = _app()
     if args.now is not None:  # tests and operators replaying a moment
         report = Worker(app).run_once(now=args.now)
         print(report)
@@ -334,6 +470,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--public", action="store_true", help="a public client (no secret; PKCE only)")
     p.add_argument(
         "--qualification", default="qualified", choices=["qualified", "pending", "suspended"]
+    )
+    p.add_argument(
+        "--class",
+        dest="asp_class",
+        default="data-only",
+        choices=["data-only", "rate-change"],
+        help="data-only (default: RINs, bill comparison, Green Button data) or rate-change "
+        "(also sst:rate_change; concept design 6.4.2)",
+    )
+    p.add_argument(
+        "--accept-terms",
+        default=None,
+        metavar="VERSION",
+        help="the SST terms version the ASP accepted (must be TERMS_VERSION; recorded, audited)",
     )
     p.set_defaults(server_command=register_client)
 
@@ -443,3 +593,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         help="pending (default) until the next registry load says qualified",
     )
     q.set_defaults(server_command=asp_unblock)
+    q = actions.add_parser(
+        "class",
+        help="set an ASP's class; a downgrade to data-only ends its grants' rate-change part",
+    )
+    q.add_argument("client_id", metavar="CLIENT_ID")
+    q.add_argument("asp_class", metavar="CLASS", choices=["data-only", "rate-change"])
+    q.set_defaults(server_command=asp_class_command)
+    q = actions.add_parser(
+        "accept-terms", help="record that an ASP accepted the SST terms version in force"
+    )
+    q.add_argument("client_id", metavar="CLIENT_ID")
+    q.add_argument("version", metavar="VERSION", help="must be TERMS_VERSION")
+    q.set_defaults(server_command=asp_accept_terms)

@@ -99,6 +99,10 @@ DEFAULTS: dict[str, Any] = {
     "PORTAL_PATH": "/portal",
     # A plain GBC custodian (no SST resources, links or RIN elements): False.
     "SST_ENABLED": True,
+    # Which SST functions this utility offers (concept design 6.1, server/sst/phases.py):
+    # 1 RINs only; 2 RINs and bill comparison; 3 also customer-directed rate change.
+    # Discovery, consent, tokens and the API follow it; checked at start.
+    "SST_PHASE": 3,
     # Where ASPs fetch resources (token responses' resourceURI / authorizationURI): the
     # bolt-on's URL when it fronts this server; default ISSUER + /espi/1_1/resource.
     "RESOURCE_BASE_URL": None,
@@ -107,6 +111,16 @@ DEFAULTS: dict[str, Any] = {
     "ENTITY_KIND": "IOU",  # IOU | POU | CCA
     "ONLINE_ACCOUNTS": True,  # a CCA without them sends customers to UDC_ENTITY
     "UDC_ENTITY": None,
+    # ---- the statewide SST terms and conditions (server/lifecycle/terms.py; 6.4.3 item 6) ----
+    # TERMS_VERSION: the version in force (None: no terms apply).  With it, TERMS_URL (https,
+    # where customers and ASPs read it) and TERMS_FILE (the document, SHA-256 computed at
+    # start) or TERMS_SHA256 (its digest).  ASPs that have not accepted the version are
+    # refused new grants; TERMS_ENFORCE_ON_EXISTING also stops their existing grants.
+    "TERMS_VERSION": None,
+    "TERMS_URL": None,
+    "TERMS_FILE": None,
+    "TERMS_SHA256": None,
+    "TERMS_ENFORCE_ON_EXISTING": False,
     # ---- SST services (docs/utility-integration.md) ----
     # Adapters: None for the sample, or "module:attribute" of a factory (see the doc).
     "RATE_CATALOG": None,  # (session, config) -> RateCatalog
@@ -213,6 +227,14 @@ DEFAULTS: dict[str, Any] = {
     # Never set it on a real utility: the page publishes every message sent.
     "DEMO_MAILDIR": None,
 }
+
+
+def resource_base_url(config: Any) -> str:
+    """Where ASPs fetch resources, absolute and without a trailing slash: token responses'
+    ``resourceURI`` / ``authorizationURI`` and the URLs of the ASPs' notifications (built
+    where no request is: the worker, the commands).  ``RESOURCE_BASE_URL``, else ``ISSUER``
+    + :data:`RESOURCE_PATH`."""
+    return str(config.get("RESOURCE_BASE_URL") or str(config["ISSUER"]) + RESOURCE_PATH).rstrip("/")
 
 
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:

@@ -111,7 +111,7 @@ COMMANDS: dict[str, RunHere | Elsewhere] = {
     "npm ci --prefix tests/server/oauth/interop": Elsewhere(
         "./dev's set-up runs it when Node.js 20+ is there (the registry is not for tests)",
         "dev",
-        "local interop=tests/server/oauth/interop",
+        "for interop in tests/server/oauth/interop",
     ),
     # Running the server in production
     "pip install espi-sst[server]": Elsewhere(

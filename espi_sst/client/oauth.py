@@ -31,6 +31,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
+from ..retry import RetryPolicy, send_with_retries
 from .errors import AuthorizationEnded, AuthorizationFlowError, DiscoveryError, ServerError
 from .tokens import MemoryTokenStore, Token, TokenStore
 
@@ -57,6 +58,11 @@ class ServerMetadata:
     authorization_response_iss_parameter_supported: bool = False
 
 
+DISCOVERY_RETRIES = RetryPolicy(retries=3, backoff=0.5, max_wait=30.0)
+"""Discovery is asked again after a 429 (a rate-limited gateway in front, RFC 6585 4, its
+``Retry-After`` honoured) or a 5xx, as the resource calls are (:mod:`espi_sst.retry`)."""
+
+
 def discover(
     issuer: str, *, session: requests.Session | None = None, timeout: float = DEFAULT_TIMEOUT
 ) -> ServerMetadata:
@@ -66,10 +72,13 @@ def discover(
     problems = []
     for suffix in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"):
         url = issuer + suffix
-        try:
-            response = http.get(url, timeout=timeout)
-        except requests.RequestException as exc:
-            raise DiscoveryError(f"cannot reach {url}: {exc}") from None
+        outcome = send_with_retries(
+            lambda url=url: http.get(url, timeout=timeout),  # type: ignore[misc]
+            DISCOVERY_RETRIES,
+        )
+        if outcome.response is None:
+            raise DiscoveryError(f"cannot reach {url}: {outcome.failure}") from None
+        response = outcome.response
         if response.status_code != 200:
             problems.append(f"{url}: HTTP {response.status_code}")
             continue

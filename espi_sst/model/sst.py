@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from ..errors import ValidationError
 from ..rin import Rin, RinRole
 from ._base import ModelObject
-from ._fields import ANY_URI, BOOLEAN, CodeStrEnum, SimpleType, attribute, element, text
+from ._fields import ANY_URI, BOOLEAN, CodeStrEnum, SimpleType, element
 from .enums import Currency
 from .espi import INT48, STRING256, TIME_TYPE, DateTimeInterval, IdentifiedObject
 
@@ -159,8 +159,19 @@ def add_months(moment: datetime, months: int) -> datetime:
 # ---- RIN elements inside espi:UsageSummary's extension ------------------------------------
 @dataclass(kw_only=True, eq=True)
 class _ServedRin(ModelObject):
+    """A RIN element: ``<rin>`` then the entity (``<lse>`` or ``<udc>``) as child elements.
+
+    Written as children, not as the 1.0 form's text plus attribute
+    (``<bundledRin lse="PGE">USCA-...</bundledRin>``): common Green Button parsers
+    (``@cityssm/green-button-parser``, xml2js) crash on an element with an attribute and
+    digits in its text.  The 1.0 form is still read (``XML_LEGACY_FORM``: the text is the
+    RIN, each named attribute the field it maps to); docs/sst-extension.md, "RIN elements".
+    """
+
     EXPECTED_ROLE: ClassVar[RinRole]
-    value: Rin | None = field(default=None, metadata=text(RIN))
+    XML_LEGACY_FORM: ClassVar[dict[str, str]] = {}
+    """1.0 form: attribute name -> field (the element's text is ``value``)."""
+    value: Rin | None = field(default=None, metadata=element("rin", NS, RIN, min_occurs=1))
 
     def __post_init__(self) -> None:
         problems = _check_fields(self)
@@ -181,7 +192,8 @@ class BundledRin(_ServedRin):
     XML_TYPE: ClassVar[str] = "BundledRin"
     XML_ELEMENT: ClassVar[str] = "bundledRin"
     EXPECTED_ROLE: ClassVar[RinRole] = RinRole.BUNDLED
-    lse: str | None = field(default=None, metadata=attribute("lse", ENTITY_CODE))
+    XML_LEGACY_FORM: ClassVar[dict[str, str]] = {"lse": "lse"}
+    lse: str | None = field(default=None, metadata=element("lse", NS, ENTITY_CODE))
 
 
 @dataclass(kw_only=True, eq=True)
@@ -191,7 +203,8 @@ class DeliveryRin(_ServedRin):
     XML_TYPE: ClassVar[str] = "DeliveryRin"
     XML_ELEMENT: ClassVar[str] = "deliveryRin"
     EXPECTED_ROLE: ClassVar[RinRole] = RinRole.DELIVERY
-    udc: str | None = field(default=None, metadata=attribute("udc", ENTITY_CODE, required=True))
+    XML_LEGACY_FORM: ClassVar[dict[str, str]] = {"udc": "udc"}
+    udc: str | None = field(default=None, metadata=element("udc", NS, ENTITY_CODE, min_occurs=1))
 
 
 @dataclass(kw_only=True, eq=True)
@@ -201,7 +214,8 @@ class GenerationRin(_ServedRin):
     XML_TYPE: ClassVar[str] = "GenerationRin"
     XML_ELEMENT: ClassVar[str] = "generationRin"
     EXPECTED_ROLE: ClassVar[RinRole] = RinRole.GENERATION
-    lse: str | None = field(default=None, metadata=attribute("lse", ENTITY_CODE, required=True))
+    XML_LEGACY_FORM: ClassVar[dict[str, str]] = {"lse": "lse"}
+    lse: str | None = field(default=None, metadata=element("lse", NS, ENTITY_CODE, min_occurs=1))
 
 
 ServedRin = BundledRin | DeliveryRin | GenerationRin
@@ -263,6 +277,39 @@ class GenerationRinStatus(_Checked):
 
 
 @dataclass(kw_only=True, eq=True)
+class ChangeAvailability(_Checked):
+    """Whether an eligible rate can be chosen now and, if not, why and from when (issue 12).
+
+    What the rate-change API would answer if asked now, stated up front in RateInformation
+    so an ASP never has the customer read a passcode for a change that cannot happen:
+    ``reason`` is the :class:`RejectionReason` a request would be refused with (409), and
+    ``available_from`` is when it can be chosen, when that depends only on time (the
+    12-month restriction of a voluntary change).
+    """
+
+    XML_TYPE: ClassVar[str] = "ChangeAvailability"
+    selectable_now: bool | None = field(
+        default=None, metadata=element("selectableNow", NS, BOOLEAN, min_occurs=1)
+    )
+    reason: RejectionReason | None = field(
+        default=None, metadata=element("reason", NS, RejectionReason)
+    )
+    message: str | None = field(default=None, metadata=element("message", NS, STRING256))
+    available_from: int | None = field(
+        default=None, metadata=element("availableFrom", NS, TIME_TYPE)
+    )
+
+    def _rules(self) -> list[str]:
+        if self.selectable_now is True and (
+            self.reason is not None or self.available_from is not None
+        ):
+            return ["a rate selectable now has no reason and no availableFrom"]
+        if self.selectable_now is False and self.reason is None:
+            return ["a rate not selectable now states its reason"]
+        return []
+
+
+@dataclass(kw_only=True, eq=True)
 class EligibleRate(_Checked):
     """A rate the customer may switch to (``iou_mirror``: the IOU's mirror of a CCA rate)."""
 
@@ -278,6 +325,10 @@ class EligibleRate(_Checked):
         default=False, metadata=element("iouMirror", NS, BOOLEAN, min_occurs=1)
     )
     mirror_of: Rin | None = field(default=None, metadata=element("mirrorOf", NS, RIN))
+    availability: ChangeAvailability | None = field(
+        default=None, metadata=element("availability", NS, ChangeAvailability)
+    )
+    """Whether a rate change to it can be asked for now (absent: the custodian does not say)."""
 
     def _rules(self) -> list[str]:
         problems = _role_matches(self.rin, self.role, "eligibleRate")
@@ -499,6 +550,7 @@ __all__ = [
     "NS",
     "BillComparison",
     "BundledRin",
+    "ChangeAvailability",
     "ComparisonStatus",
     "CurrentRate",
     "DeliveryRin",

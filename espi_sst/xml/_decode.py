@@ -27,7 +27,7 @@ from ..model.espi import IntervalBlock, IntervalReading, UsageSummary
 from ._columns import build_readings, extract_columns
 from ._report import DeviationReport
 from ._safety import safe_parser
-from ._specs import FieldSpec, class_spec
+from ._specs import ClassSpec, FieldSpec, class_spec
 from ._values import convert
 from .namespaces import ATOM, CUSTOMER, ESPI, ESPI_NAMESPACES, SST, split_tag
 
@@ -124,6 +124,9 @@ def decode(element: etree._Element, cls: type[ModelObject], report: DeviationRep
     columns = extract_columns(element) if cls is IntervalBlock and FAST_BLOCKS else None
     if columns is not None:
         values["interval_reading"] = build_readings(columns)
+    legacy = getattr(cls, "XML_LEGACY_FORM", None)
+    if legacy and not any(isinstance(child.tag, str) for child in element):
+        _legacy_form(element, spec, legacy, values, report)
     for child in element:
         tag = child.tag
         if not isinstance(tag, str):
@@ -266,6 +269,32 @@ def _deviant_field(
             element=local,
         )
     return field
+
+
+def _legacy_form(
+    element: etree._Element,
+    spec: ClassSpec,
+    legacy: dict[str, str],
+    values: dict[str, Any],
+    report: DeviationReport,
+) -> None:
+    """A 1.0 RIN element: the RIN as text, the entity as an attribute (still valid, still read).
+
+    ``<sst:bundledRin lse="PGE">USCA-PGPG-0505-0000</sst:bundledRin>`` reads as the 1.1 form
+    ``<sst:bundledRin><sst:rin>...</sst:rin><sst:lse>PGE</sst:lse></sst:bundledRin>``
+    (docs/sst-extension.md, "RIN elements"); the writer emits only the 1.1 form.
+    """
+    by_attr = {f.attr: f for f in spec.fields}
+    name = split_tag(element.tag)[1]
+    rin = convert(element.text, by_attr["value"].xml.value_type, report, name, element.sourceline)
+    if rin is not None:
+        values["value"] = rin
+    for attribute, attr in legacy.items():
+        raw = element.get(attribute)
+        if raw is not None:
+            values[attr] = convert(
+                raw, by_attr[attr].xml.value_type, report, attribute, element.sourceline
+            )
 
 
 def _appendix_b_rin(

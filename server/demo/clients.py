@@ -4,7 +4,10 @@ Three registrations cover what the authorization server must tell apart: a quali
 confidential client (authorization code, refresh token and client credentials for the bulk
 and ApplicationInformation endpoints), a public client (a mobile app: no secret, PKCE only,
 no client credentials) and a confidential client still pending qualification, which the
-consent page has to flag.  Each asks at most for the full GBC + SST scope below.
+authorization endpoint refuses (``unauthorized_client`` to its redirect URI; concept design
+6.4: only qualified ASPs get consent, tokens or data).  Each asks at most for the full GBC +
+SST scope below; the two qualified ones are rate-change ASPs (6.4.2.2).  The statewide demo
+makes the mobile app a data-only ASP (6.4.2.1) to show both classes.
 
 Client secrets are derived from the seed (so ``demo.json`` is stable between runs) and stored
 only as ``hash_secret(secret)``.
@@ -38,6 +41,7 @@ class ClientSpec:
     confidential: bool
     qualification: str  # qualified | pending | suspended
     software_id: str
+    asp_class: str = "rate-change"  # data-only | rate-change (concept design 6.4.2)
 
     @property
     def redirect_uris(self) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ class DemoClient:
     redirect_uris: tuple[str, ...]
     name: str
     qualification: str
+    asp_class: str = "rate-change"  # data-only | rate-change (concept design 6.4.2)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class DemoData:
                     "redirect_uris": list(c.redirect_uris),
                     "name": c.name,
                     "qualification": c.qualification,
+                    "class": c.asp_class,
                 }
                 for c in self.clients
             ],

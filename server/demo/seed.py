@@ -387,13 +387,16 @@ def _add_client(session: Session, spec: ClientSpec, seed: int, now: int) -> Demo
             grant_types=list(spec.grant_types),
             token_endpoint_auth_method=spec.token_endpoint_auth_method,
             qualification=spec.qualification,
+            asp_class=spec.asp_class,
             software_id=spec.software_id,
             software_version="1.0",
             contacts=[f"operations@{spec.client_id}.example"],
             created_at=now - 90 * 86400,
         )
     )
-    return DemoClient(spec.client_id, secret, spec.redirect_uris, spec.name, spec.qualification)
+    return DemoClient(
+        spec.client_id, secret, spec.redirect_uris, spec.name, spec.qualification, spec.asp_class
+    )
 
 
 def _chunks(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -3,17 +3,31 @@
 * **PGE**, an IOU that caches its CCA customers' generation RINs (PG&E style);
 * **SCE**, an IOU that does not (its CCA customers' UsageSummary says "ask the CCA");
 * **PCE**, a CCA without online accounts: every authorization is routed to its UDC, PGE
-  (concept design 7.3.5);
+  (concept design 7.3.5), which caches PCE's RINs;
+* **CPA**, a CCA *with* online accounts behind SCE: where SCE's referral (``referTo``) leads
+  when SCE does not cache CCA RINs (concept design 6.5.4.1, 7.3.5).  Its customers sign in
+  there and the ASP gets the generation RIN from the CCA itself (issue 12: the referral
+  once led to an entity that did not exist);
 * the statewide gateway in front of them: Debian's nginx with the configuration
   ``espi-sst gateway`` generates when nginx is installed, otherwise an in-process
   dispatcher with the same URL layout (``/SST/v1/{entity}/...`` and ``/SST/v1/directory``);
 * the sample ASP app (connected to PGE through the gateway), the fake MIDAS server, the mail
   sink (``/SST/v1/{entity}/demo/inbox``) and a worker per entity.
 
+It also shows the rules of ASP qualification and phases (concept design 6.1, 6.4.2):
+
+* **phases**: SCE is in SST Phase 1 (``SST_PHASE = 1``: RINs only) -- its discovery lists
+  only ``sst:rin`` of the SST scopes, its consent page offers only RINs, and its
+  BillComparison and RateChangeRequest endpoints answer 404 with a JSON body saying they are
+  not offered yet; PGE and PCE are in Phase 3 (everything);
+* **ASP classes**: ``demo-energy-insights`` is a rate-change ASP, ``demo-rate-coach-mobile``
+  a data-only ASP (asking for ``sst:rate_change`` it gets ``invalid_scope``), and
+  ``demo-solar-estimator`` is pending (refused: ``unauthorized_client``).
+
 Every entity's server is an ordinary espi-sst server with its own SQLite database, seeded
 with the demo customers; SCE's copy is relabelled as SCE's (its RINs ``USCA-SCSC-...``,
 its CCA Clean Power Alliance ``USCA-XXCP-...``) so the two IOUs do not claim the same
-customers' rates.  ``demo.json`` lists every URL.
+customers' rates; CPA's copy is SCE's (the same customers, their generation from CPA).  ``demo.json`` lists every URL.
 """
 
 from __future__ import annotations
@@ -28,12 +42,12 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wrappers import Response
@@ -42,8 +56,9 @@ from .. import create_app
 from ..gateway.directory import serialize_directory
 from ..gateway.nginx import write_nginx_gateway
 from ..gateway.registry import GatewayRegistry, parse_gateway_registry
+from ..lifecycle.classes import DATA_ONLY, set_asp_class
 from ..storage import db
-from ..storage.models import Tariff, UsagePoint
+from ..storage.models import Application, Tariff, UsagePoint
 from ..worker import Worker
 from .data import DemoData
 from .dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT, BoundedServer, make_dev_server
@@ -53,10 +68,26 @@ from .sample_asp import ASP_PORT, load_asp_factory, serve_sample_asp
 from .seed import seed
 
 ENTITIES: dict[str, dict[str, Any]] = {
-    "PGE": {"name": "Pacific Gas and Electric (demo)", "kind": "IOU", "caches": True},
-    "SCE": {"name": "Southern California Edison (demo)", "kind": "IOU", "caches": False},
-    "PCE": {"name": "Peninsula Clean Energy (demo)", "kind": "CCA", "udc": "PGE"},
+    "PGE": {"name": "Pacific Gas and Electric (demo)", "kind": "IOU", "caches": True, "phase": 3},
+    "SCE": {
+        "name": "Southern California Edison (demo)",
+        "kind": "IOU",
+        "caches": False,
+        "phase": 1,  # RINs only (concept design 6.1): bill comparison and rate change 404
+    },
+    "PCE": {"name": "Peninsula Clean Energy (demo)", "kind": "CCA", "udc": "PGE", "phase": 3},
+    "CPA": {
+        "name": "Clean Power Alliance (demo)",
+        "kind": "CCA",
+        "udc": "SCE",
+        "online_accounts": True,
+        "caches": True,  # a CCA holds its own generation RINs
+        "phase": 3,
+    },
 }
+DATA_ONLY_CLIENT = "demo-rate-coach-mobile"
+"""The statewide demo's data-only ASP (concept design 6.4.2.1); the other qualified one,
+``demo-energy-insights``, is a rate-change ASP (6.4.2.2)."""
 NAMES = {
     "PGE": "Pacific Gas and Electric",
     "SCE": "Southern California Edison",
@@ -112,9 +143,10 @@ def _entity_app(
             "DATA_CUSTODIAN_ID": entity_id.lower(),
             "ENTITY_ID": entity_id,
             "ENTITY_KIND": spec["kind"],
-            "ONLINE_ACCOUNTS": spec["kind"] != "CCA",
+            "ONLINE_ACCOUNTS": _online_accounts(spec),
             "UDC_ENTITY": spec.get("udc"),
             "CACHED_CCA_RINS": bool(spec.get("caches", False)),
+            "SST_PHASE": spec["phase"],
             "ENTITIES": {
                 code: {"name": name, "url": f"{gateway}/SST/v1/{code}"}
                 for code, name in NAMES.items()
@@ -130,10 +162,25 @@ def _entity_app(
         }
     )
     with app.app_context(), db.transaction() as session:
-        demo = seed(session, now=int(time.time()))
-        if entity_id == "SCE":
+        moment = int(time.time())
+        demo = seed(session, now=moment)
+        if entity_id in ("SCE", "CPA"):  # CPA serves SCE's CCA customers
             relabel_as_sce(session)
-    return app, demo
+        mobile = session.scalar(
+            select(Application).where(Application.client_id == DATA_ONLY_CLIENT)
+        )
+        assert mobile is not None
+        set_asp_class(session, mobile, DATA_ONLY, actor="demo", now=moment, source="statewide demo")
+    clients = tuple(
+        replace(c, asp_class=DATA_ONLY) if c.client_id == DATA_ONLY_CLIENT else c
+        for c in demo.clients
+    )
+    return app, replace(demo, clients=clients)
+
+
+def _online_accounts(spec: dict[str, Any]) -> bool:
+    """Whether an entity's customers can sign in there (IOUs always; a CCA when it says)."""
+    return bool(spec.get("online_accounts", spec["kind"] != "CCA"))
 
 
 def _registry(gateway: str, ports: dict[str, int]) -> GatewayRegistry:
@@ -147,7 +194,7 @@ def _registry(gateway: str, ports: dict[str, int]) -> GatewayRegistry:
         }
         if spec["kind"] == "CCA":
             entry["udc"] = spec["udc"]
-            entry["online_accounts"] = False
+            entry["online_accounts"] = _online_accounts(spec)
         entities.append(entry)
     return parse_gateway_registry(
         {"format": "espi-sst-gateway-registry/1", "public_base_url": gateway, "entities": entities},
@@ -283,6 +330,7 @@ def run_statewide(args: argparse.Namespace) -> int:
                     code: {
                         "issuer": registry.issuer(code),
                         "kind": ENTITIES[code]["kind"],
+                        "sst_phase": ENTITIES[code]["phase"],
                         "portal_url": f"{registry.issuer(code)}/portal/login",
                         "inbox_url": f"{registry.issuer(code)}/demo/inbox",
                     }
@@ -299,7 +347,16 @@ def run_statewide(args: argparse.Namespace) -> int:
         partial.replace(path)
         print(f"espi-sst statewide demo: gateway at {gateway}/SST/v1/ ({gateway_kind})", flush=True)
         for code in ENTITIES:
-            print(f"  {code:<4} {ENTITIES[code]['name']:<36} {registry.issuer(code)}", flush=True)
+            print(
+                f"  {code:<4} {ENTITIES[code]['name']:<36} {registry.issuer(code)}"
+                f"  (SST phase {ENTITIES[code]['phase']})",
+                flush=True,
+            )
+        print(
+            "  ASPs: "
+            + "; ".join(f"{c.client_id} ({c.qualification}, {c.asp_class})" for c in demo.clients),
+            flush=True,
+        )
         print(f"  everything is in {path}; press Ctrl-C to stop", flush=True)
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())

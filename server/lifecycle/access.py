@@ -1,7 +1,10 @@
 """The authorization lifecycle: how access ends, and which ASPs may ask for it.
 
 Concept design 7.10 (customer offboarding): a grant ends on its end date, when the customer
-revokes it in the portal, or when the service agreement it shares is closed.  6.4.4-6.4.6
+revokes it in the portal, when the ASP revokes its refresh token (RFC 7009; ``revoked_by_asp``),
+when a new consent for the same ASP and service agreements replaces it (``replaced``,
+``lifecycle/replacement.py``), or
+when the service agreement it shares is closed.  6.4.4-6.4.6
 (ASP registration, offboarding, rejection): the central authority publishes the qualified
 ASPs (read and applied by :mod:`server.registry`); a de-qualified ASP loses every customer's
 access at once and its customers are told; this utility may also block an ASP on its own,
@@ -17,7 +20,8 @@ workers, or a sweep and a customer's click, never end one grant twice.
 Qualification states (``Application.qualification``):
 
 * ``qualified`` -- listed by the central authority; may ask for consent and tokens;
-* ``pending`` -- not yet listed; may ask, and the consent page flags it;
+* ``pending`` -- not yet listed; may NOT ask yet (concept design 6.4: only qualified ASPs
+  get consent, tokens or data): ``/oauth/authorize`` answers ``unauthorized_client``;
 * ``suspended`` / ``dequalified`` -- the central authority withdrew it (6.4.5);
 * ``blocked`` -- this utility's own decision (6.4.6); only ``espi-sst asp unblock`` lifts it.
 """
@@ -27,36 +31,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from flask import current_app, has_app_context
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from espi_sst.model.enums import AuthorizationStatus
 
 from ..errors import InvalidInput
+from ..sst.rate_change import cancel_with_grant
 from ..storage.models import (
     Application,
     Authorization,
     PreAuthorization,
     RetailCustomer,
     Token,
-    UsagePoint,
-    authorization_usage_point,
 )
 from ..storage.rows import audit, revoke_tokens, rowcount
-from ._mail import (
-    ENDED_BECAUSE,
-    WITHDRAWN_BECAUSE,
-    tell_access_ended,
-    tell_access_withdrawn,
-    utility_name,
-)
+from . import notices
+from ._mail import ENDED_BECAUSE, WITHDRAWN_BECAUSE, utility_name
 
 ACTIVE = AuthorizationStatus.Active
 ENDED = AuthorizationStatus.Revoked
 """ESPI AuthorizationStatus of a grant in force, and of one that ended (for any reason)."""
 QUALIFICATIONS = frozenset({"qualified", "pending", "suspended", "dequalified", "blocked"})
-USABLE = frozenset({"qualified", "pending"})
-"""Qualifications that may ask for consent and tokens (``pending`` is flagged to customers)."""
+USABLE = frozenset({"qualified"})
+"""Qualifications that may ask for consent and tokens, and use them (concept design 6.4,
+6.4.4: only ASPs the central authority lists as qualified; ``pending`` is not yet listed)."""
 ENDED_REASONS = frozenset(ENDED_BECAUSE) | {"dequalified", "blocked"}
 """``Authorization.ended_reason``: one grant's own end, or its ASP's withdrawal."""
 MAX_TEXT = 256  # Application.software_id / qualification_reason columns
@@ -83,17 +83,36 @@ def refusal_reason(application: Application) -> str:
 
 
 def end_authorization(
-    session: Session, authorization: Authorization, *, reason: str, actor: str, now: int
+    session: Session,
+    authorization: Authorization,
+    *,
+    reason: str,
+    actor: str,
+    now: int,
+    detail: dict[str, Any] | None = None,
+    agreement: str | None = None,
 ) -> bool:
-    """End a grant: status 0, ``ended_reason``, every token of it revoked, one audit row.
+    """End a grant: status 0, ``ended_reason``, every token of it revoked, one audit row;
+    its rate changes awaiting a passcode cancelled, all told (``sst/_grant_ended.py``).
 
     The customer is e-mailed which ASP lost access to what and why (7.10), unless the grant
-    ends because its ASP was withdrawn (:func:`set_qualification` tells each customer once).
+    ends because its ASP was withdrawn (:func:`set_qualification` tells each customer once),
+    and the ASP gets a BatchList naming the Authorization (7.5): ``notices.grant_ended``.
 
     Returns False (and changes nothing, tells no one) when the grant had already ended, e.g.
-    a customer revoked it while a sweep was running.
+    a customer revoked it while a sweep was running.  ``detail`` goes into the audit row;
+    ``agreement`` names the closed service agreement that ended it (``service_closed``).
     """
-    return _end(session, authorization, reason=reason, actor=actor, now=now) is not None
+    ended = _end(
+        session,
+        authorization,
+        reason=reason,
+        actor=actor,
+        now=now,
+        detail=detail,
+        agreement=agreement,
+    )
+    return ended is not None
 
 
 def _end(
@@ -126,11 +145,14 @@ def _end(
     if claimed != 1:
         return None
     revoked = revoke_tokens(session, Token.authorization_id == authorization.id, now)
+    app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+    cancelled = cancel_with_grant(app, session, authorization, reason=reason, now=now)  # issue 12
     told: dict[str, bool] = {}
     if reason in ENDED_BECAUSE:  # only after the claim: one e-mail per grant, never two
-        told["customer_notified"] = tell_access_ended(
+        told["customer_notified"] = notices.grant_ended(
             session, authorization, reason=reason, now=now, agreement=agreement
         )
+    # (An ASP's withdrawal tells them once for all its grants: notices.asp_withdrawn.)
     audit(
         session,
         now,
@@ -143,6 +165,7 @@ def _end(
             "customer": authorization.customer.uuid if authorization.customer else None,
             "ends_at": authorization.ends_at,
             "tokens_revoked": revoked,
+            **({"rate_changes_cancelled": cancelled} if cancelled else {}),
             **told,
             **(detail or {}),
         },
@@ -169,98 +192,6 @@ def expire_authorizations(session: Session, *, now: int) -> int:
     return sum(
         _end(session, grant, reason="expired", actor="system", now=now) is not None for grant in due
     )
-
-
-# ---- closing a service agreement -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServiceClosure:
-    """What closing a usage point did (``closed`` is False when it was already closed)."""
-
-    usage_point: str
-    closed: bool
-    ended: tuple[str, ...] = ()  # authorization uuids: they shared no other open point
-    kept: tuple[str, ...] = ()  # authorization uuids that still share another open point
-
-
-def close_service_agreement(
-    session: Session, usage_point_uuid: str, *, now: int, actor: str
-) -> ServiceClosure:
-    """Close a service agreement: it is shared with no one from now on (concept design 7.10).
-
-    A grant that shared it keeps its other open usage points (the resource API hides the
-    closed one); a grant left with none ends with reason ``service_closed``.
-
-    Raises:
-        LifecycleError: no usage point has that uuid.
-    """
-    point = session.scalar(select(UsagePoint).where(UsagePoint.uuid == usage_point_uuid))
-    if point is None:
-        raise LifecycleError(
-            f"no usage point {usage_point_uuid!r}: give the UsagePoint uuid of the service agreement",
-            code="unknown_usage_point",
-        )
-    closed = rowcount(
-        session.execute(
-            update(UsagePoint)
-            .where(UsagePoint.id == point.id, UsagePoint.closed_at.is_(None))
-            .values(closed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    )
-    session.expire(point, ["closed_at"])
-    if closed != 1:
-        return ServiceClosure(point.uuid, closed=False)
-    grants = session.scalars(
-        select(Authorization)
-        .join(
-            authorization_usage_point,
-            authorization_usage_point.c.authorization_id == Authorization.id,
-        )
-        .where(
-            authorization_usage_point.c.usage_point_id == point.id,
-            Authorization.status == ACTIVE,
-        )
-        .order_by(Authorization.id)
-    ).all()
-    ended: list[str] = []
-    kept: list[str] = []
-    for grant in grants:
-        still_open = session.scalar(
-            select(func.count())
-            .select_from(authorization_usage_point)
-            .join(UsagePoint, UsagePoint.id == authorization_usage_point.c.usage_point_id)
-            .where(
-                authorization_usage_point.c.authorization_id == grant.id,
-                UsagePoint.customer_id == grant.customer_id,
-                UsagePoint.closed_at.is_(None),
-            )
-        )
-        if still_open:
-            kept.append(grant.uuid)
-        elif (
-            _end(
-                session,
-                grant,
-                reason="service_closed",
-                actor=actor,
-                now=now,
-                detail={"usage_point": point.uuid},
-                agreement=point.service_agreement,
-            )
-            is not None
-        ):
-            ended.append(grant.uuid)
-    audit(
-        session,
-        now,
-        actor,
-        "service_agreement_closed",
-        f"usage_point:{point.uuid}",
-        {"service_agreement": point.service_agreement, "ended": ended, "kept": kept},
-    )
-    return ServiceClosure(point.uuid, closed=True, ended=tuple(ended), kept=tuple(kept))
 
 
 # ---- ASP qualification ---------------------------------------------------------------------
@@ -298,8 +229,9 @@ def set_qualification(
     ``suspended``, ``dequalified`` and ``blocked`` end every active grant of the application
     (reason ``blocked`` for this utility's block, else ``dequalified``), revoke all of its
     tokens -- its client_credentials tokens too -- withdraw its unused pre-authorizations,
-    and queue one e-mail to each affected customer.  ``qualified`` or ``pending`` lets it ask
-    again; grants that ended stay ended (customers onboard again, 6.4.5).
+    and queue one e-mail to each affected customer.  ``qualified`` lets it ask again
+    (``pending``: once the registry lists it); grants that ended stay ended (customers
+    onboard again, 6.4.5).
 
     Setting the status it already has only sweeps tokens a racing token request may have
     left behind; it writes no audit row unless it found some.
@@ -326,7 +258,9 @@ def set_qualification(
         application.qualification = status
         application.qualification_reason = reason
         application.qualification_changed_at = now
-    if status in USABLE:
+    if status in USABLE or status == "pending":
+        # pending: not yet listed -- reached from registration, or from a lifted block whose
+        # grants and tokens ended with the block; nothing of it is usable (USABLE) either way.
         if previous != status:
             audit(session, now, actor, "asp_qualification_changed", subject, changed)
         return QualificationChange(application.client_id, previous, status)
@@ -339,6 +273,7 @@ def set_qualification(
     ).all()
     ended = tokens = 0
     customers: dict[int, RetailCustomer] = {}
+    ended_grants: list[Authorization] = []
     for grant in grants:
         revoked = _end(
             session,
@@ -352,6 +287,7 @@ def set_qualification(
             continue
         ended += 1
         tokens += revoked
+        ended_grants.append(grant)
         if grant.customer is not None:
             customers[grant.customer.id] = grant.customer
     # Every token of the client: customer tokens of grants already ended and its own
@@ -368,8 +304,14 @@ def set_qualification(
             .execution_options(synchronize_session=False)
         )
     )
-    notified, unreachable = tell_access_withdrawn(
-        session, application, list(customers.values()), status, reason, now
+    notified, unreachable = notices.asp_withdrawn(
+        session,
+        application,
+        ended_grants,
+        list(customers.values()),
+        status=status,
+        reason=reason,
+        now=now,
     )
     change = QualificationChange(
         application.client_id, previous, status, ended, tokens, notified, unreachable

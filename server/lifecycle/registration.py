@@ -7,7 +7,8 @@ policy of ``server/outbox/outbound.py``: https, public addresses; issue 11, item
 ``client_uri`` customers are shown as a link (https only: a ``javascript:`` link on the
 consent page would run in the utility's origin; issue 11, item 25).  In demo and test mode
 (``NOTIFY_ALLOW_LOOPBACK``) http to a loopback host is accepted for both.  The ``software_id`` is what the central registry of
-qualified ASPs lists the ASP by (concept design 6.4.4, ``server/lifecycle/registry.py``).
+qualified ASPs lists the ASP by (concept design 6.4.4, ``server/lifecycle/registry.py``); its
+class (``data-only`` unless given, 6.4.2) bounds its scope (``server/lifecycle/classes.py``).
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from espi_sst.scope import Scope
 from ..errors import InvalidInput
 from ..outbox.outbound import DestinationRefused, check_notify_uri
 from ..security import hash_secret, new_token, new_uuid, now
+from ..sst import phases
 from ..storage.models import Application
+from .classes import ASP_CLASSES, DATA_ONLY, RATE_CHANGE, class_refusal, without_rate_change
 
 DEFAULT_SCOPE = (
     "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=900_3600;BlockDuration=daily;HistoryLength=13 "
     "basic billing account usage program_enrollment sst:rin sst:bill_comparison sst:rate_change openid"
 )
+"""A rate-change ASP's default scope; a data-only ASP's is this without ``sst:rate_change``."""
 MAX_SOFTWARE_ID = 256  # Application.software_id
 
 
@@ -47,6 +51,13 @@ class Registered:
     client_id: str
     client_secret: str | None
     application_uuid: str
+    asp_class: str = DATA_ONLY
+    dormant: tuple[str, ...] = ()  # registered SST functions this utility's phase lacks
+
+
+def default_scope(asp_class: str) -> str:
+    """The scope an ASP of this class is registered for unless one is given (6.4.2)."""
+    return DEFAULT_SCOPE if asp_class == RATE_CHANGE else without_rate_change(DEFAULT_SCOPE)
 
 
 def register_application(
@@ -57,14 +68,22 @@ def register_application(
     notify_uri: str,
     public: bool = False,
     qualification: str = "qualified",
-    scope: str = DEFAULT_SCOPE,
+    scope: str | None = None,
     client_id: str | None = None,
     client_uri: str | None = None,
     software_id: str | None = None,
+    asp_class: str = DATA_ONLY,
 ) -> Registered:
     """Register an ASP; its secret (None for a public client) is returned only here.
 
     Args:
+        asp_class: ``data-only`` (the default: the stricter rate-change qualification is
+            the central authority's to grant, concept design 6.4.2.2) or ``rate-change``.
+        scope: the most it may ask for; default :func:`default_scope` of its class.  A
+            data-only ASP registered for ``sst:rate_change`` is refused.  SST functions this
+            utility's phase does not offer yet are kept and reported in ``dormant``:
+            consent and tokens are narrowed at use, so the next phase needs no
+            re-registration (``sst/phases.py``).
         software_id: the id the central registry lists the ASP by (``espi-sst asp-registry
             load`` matches applications on it; concept design 6.4.4).  Default: the name.
     """
@@ -99,7 +118,17 @@ def register_application(
     client_uri = _checked_client_uri(client_uri, allow_loopback=allow_loopback)
     if qualification not in ("qualified", "pending", "suspended"):
         raise RegistrationError("qualification is one of qualified, pending, suspended")
-    Scope.parse(scope)  # raises ScopeError with the reason
+    if asp_class not in ASP_CLASSES:
+        raise RegistrationError(f"the ASP class is one of {', '.join(ASP_CLASSES)}")
+    if scope is None:
+        scope = default_scope(asp_class)
+    parsed = Scope.parse(scope)  # raises ScopeError with the reason
+    beyond_class = class_refusal(asp_class, parsed)
+    if beyond_class is not None:
+        raise RegistrationError(
+            f"{beyond_class}: leave sst:rate_change out, or register it --class rate-change "
+            "once the central authority has qualified it for rate changes"
+        )
     client_id = client_id or "asp-" + new_token(9)
     if session.scalar(select(Application.id).where(Application.client_id == client_id)) is not None:
         raise RegistrationError(f"client_id {client_id!r} is taken")
@@ -117,6 +146,7 @@ def register_application(
         + ([] if public else ["client_credentials"]),
         token_endpoint_auth_method="none" if public else "client_secret_basic",
         qualification=qualification,
+        asp_class=asp_class,
         software_id=software_id,
         software_version="1",
         contacts=[],
@@ -124,7 +154,13 @@ def register_application(
     )
     session.add(application)
     session.commit()
-    return Registered(client_id, secret, application.uuid)
+    return Registered(
+        client_id,
+        secret,
+        application.uuid,
+        asp_class,
+        phases.dormant(parsed, current_app.config),
+    )
 
 
 def _checked_client_uri(uri: str | None, *, allow_loopback: bool) -> str | None:
@@ -168,6 +204,7 @@ def register_resource_server(
         grant_types=["introspection"],
         token_endpoint_auth_method="client_secret_basic",
         qualification="qualified",
+        asp_class=DATA_ONLY,
         software_id=name.strip()[:MAX_SOFTWARE_ID],
         software_version="1",
         contacts=[],

@@ -25,6 +25,7 @@ from ..security.strict_json import Checker, read_json_file
 from ..storage.models import Application, AuditEvent
 from ..storage.rows import audit
 from .access import MAX_TEXT, QualificationChange, set_qualification
+from .classes import ASP_CLASSES, ClassChange, set_asp_class
 
 REGISTRY_FORMAT = "espi-sst-asp-registry/1"
 REGISTRY_STATUSES = ("qualified", "dequalified", "suspended")
@@ -47,6 +48,7 @@ class RegistryEntry:
     name: str
     status: str  # qualified | dequalified | suspended
     reason: str | None
+    asp_class: str | None = None  # data-only | rate-change; None: the file does not say
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class RegistryReport:
     not_listed: tuple[str, ...] = ()  # client ids whose software_id the registry lacks
     unknown: tuple[str, ...] = ()  # listed software ids with no application here
     details: dict[str, str] = field(default_factory=dict)  # client id -> registry status
+    class_changes: tuple[ClassChange, ...] = ()  # 6.4.2: upgrades and downgrades
 
     @property
     def authorizations_ended(self) -> int:
@@ -94,16 +97,19 @@ class RegistryReport:
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)", re.ASCII)
 _TOP_FIELDS = ("format", "published", "asps")
 _REQUIRED_ENTRY_FIELDS = ("software_id", "name", "status")
-_OPTIONAL_ENTRY_FIELDS = ("reason",)
+_OPTIONAL_ENTRY_FIELDS = ("reason", "class")
 
 
 def parse_asp_registry(document: str | os.PathLike[str] | Mapping[str, Any]) -> AspRegistry:
     """Read and validate a registry published by the central authority (6.4.4).
 
     ``{"format": "espi-sst-asp-registry/1", "published": RFC 3339, "asps": [{"software_id",
-    "name", "status": qualified | dequalified | suspended, "reason"?}]}``.  Strict: unknown
-    fields, duplicate keys or software ids, and a missing time zone are errors, so a typo
-    never silently re-qualifies (or fails to de-qualify) an ASP.
+    "name", "status": qualified | dequalified | suspended, "reason"?, "class"?: data-only |
+    rate-change}]}``.  Strict: unknown fields, duplicate keys or software ids, and a missing
+    time zone are errors, so a typo never silently re-qualifies (or fails to de-qualify) an
+    ASP.  ``class`` (concept design 6.4.2) is optional: files written before it keep
+    loading, and an entry without it leaves the application's class as it is -- an old file
+    must neither downgrade an ASP (ending its customers' rate changes) nor upgrade one.
 
     Raises:
         RegistryError: naming the entry index and field, and how to fix it.
@@ -151,6 +157,13 @@ def parse_asp_registry(document: str | os.PathLike[str] | Mapping[str, Any]) -> 
             raise fail(
                 f"must be a string of at most {MAX_TEXT} characters, or absent", index, "reason"
             )
+        asp_class = item.get("class")
+        if asp_class is not None and asp_class not in ASP_CLASSES:
+            raise fail(
+                f"{asp_class!r} is not one of {', '.join(ASP_CLASSES)} (or leave it out)",
+                index,
+                "class",
+            )
         if item["software_id"] in seen:
             raise fail(
                 f"{item['software_id']!r} is listed twice (first at asps[{seen[item['software_id']]}])",
@@ -159,7 +172,9 @@ def parse_asp_registry(document: str | os.PathLike[str] | Mapping[str, Any]) -> 
             )
         seen[item["software_id"]] = index
         entries.append(
-            RegistryEntry(item["software_id"], item["name"], item["status"], reason or None)
+            RegistryEntry(
+                item["software_id"], item["name"], item["status"], reason or None, asp_class
+            )
         )
     return AspRegistry(published, published_text, tuple(entries), source, digest)
 
@@ -213,6 +228,7 @@ def load_asp_registry(
     not_listed: list[str] = []
     seen: set[str] = set()
     details: dict[str, str] = {}
+    class_changes: list[ClassChange] = []
     source = f"asp-registry published {registry.published_text}"
     for application in session.scalars(select(Application).order_by(Application.id)).all():
         entry = by_software.get(application.software_id)
@@ -233,6 +249,12 @@ def load_asp_registry(
             now=now,
             source=source,
         )
+        if entry.asp_class is not None:
+            moved = set_asp_class(
+                session, application, entry.asp_class, actor=actor, now=now, source=source
+            )
+            if moved.changed:
+                class_changes.append(moved)
         if change.changed or change.tokens_revoked or change.authorizations_ended:
             changes.append(change)
         else:
@@ -246,6 +268,7 @@ def load_asp_registry(
         not_listed=tuple(not_listed),
         unknown=tuple(e.software_id for e in registry.entries if e.software_id not in seen),
         details=details,
+        class_changes=tuple(class_changes),
     )
     audit(
         session,
@@ -259,6 +282,7 @@ def load_asp_registry(
             "sha256": registry.sha256,
             "listed": report.listed,
             "changed": [f"{c.client_id}:{c.previous}->{c.status}" for c in changes],
+            "class_changed": [f"{c.client_id}:{c.previous}->{c.asp_class}" for c in class_changes],
             "kept_blocked": kept_blocked,
             "not_listed": not_listed,
             "unknown": list(report.unknown),

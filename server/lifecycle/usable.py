@@ -14,12 +14,16 @@ Before this module, the guard checked the grant's end date and the ASP's standin
 introspection checked neither, so a bolt-on relying on introspection accepted a token whose
 grant had ended (issue 11).  A grant is usable when
 
-1. its ASP may still be dealt with (``lifecycle.USABLE``: not suspended, de-qualified or
-   blocked -- concept design 6.4.5-6.4.6), and
+1. its ASP may be dealt with (``lifecycle.USABLE``: qualified -- not pending, suspended,
+   de-qualified or blocked; concept design 6.4, 6.4.4-6.4.6), and
 2. it is active (ESPI AuthorizationStatus 1: not revoked, not ended by closing, expiry or a
    withdrawal -- 7.10), and
 3. its end date, if the customer chose one, is still ahead (the expiry sweep may not have
-   run yet: the date itself decides, not the sweep).
+   run yet: the date itself decides, not the sweep), and
+4. when the utility says so (``TERMS_ENFORCE_ON_EXISTING``), its ASP has accepted the SST
+   terms and conditions in force (Title 20 1623(c)(2)(C); concept design 6.4.3 item 6;
+   ``lifecycle/terms.py``).  By default a new version stops only *new* grants
+   (``terms.new_grant_refusal``), and existing ones keep running.
 
 A token is usable when it is neither revoked nor past its access lifetime, and its grant
 (if it has one: client_credentials tokens have none) is usable.
@@ -31,14 +35,15 @@ from dataclasses import dataclass
 
 from ..storage.models import Authorization, Token
 from .access import ACTIVE, USABLE
+from .terms import existing_grant_refused
 
 
 @dataclass(frozen=True)
 class Refusal:
     """Why a grant or token may not be used: a stable code and words for the error body.
 
-    Codes: ``asp_withdrawn``, ``grant_ended``, ``grant_expired``, ``token_revoked``,
-    ``token_expired``.  Descriptions are ASCII without quotes (they go into
+    Codes: ``asp_withdrawn``, ``grant_ended``, ``grant_expired``, ``terms_not_accepted``,
+    ``token_revoked``, ``token_expired``.  Descriptions are ASCII without quotes (they go into
     ``WWW-Authenticate`` and OAuth error bodies).
     """
 
@@ -60,7 +65,8 @@ def grant_refusal(
     if qualification not in USABLE:
         return Refusal(
             "asp_withdrawn",
-            "the application behind this token is no longer allowed: its access was withdrawn",
+            "the application behind this token is not qualified here: not yet listed by the "
+            "central registry, or its access was withdrawn",
         )
     if authorization is None:
         return None
@@ -69,6 +75,12 @@ def grant_refusal(
     if authorization.ends_at is not None and authorization.ends_at <= now:
         return Refusal(
             "grant_expired", "the authorization behind this token reached the end date chosen"
+        )
+    if existing_grant_refused(authorization):
+        return Refusal(
+            "terms_not_accepted",
+            "the application behind this token has not accepted the SST terms and conditions "
+            "in force",
         )
     return None
 

@@ -88,8 +88,11 @@ class OAuthCode(AuthorizationCodeMixin):
 
 
 class OAuthToken(TokenMixin):
-    def __init__(self, row: Token) -> None:
+    def __init__(self, row: Token, presented: str | None = None) -> None:
         self.row = row
+        self.presented = presented
+        """Which of the row's tokens was presented (``access_token``/``refresh_token``),
+        when a look-up by string found it (revocation and introspection)."""
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.row.client_id == client.get_client_id()

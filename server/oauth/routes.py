@@ -31,11 +31,16 @@ from werkzeug.wrappers import Response
 from espi_sst.model.enums import AuthorizationStatus
 from espi_sst.scope import Category, Scope
 
+from ..lifecycle import notices
 from ..lifecycle.access import may_request_consent, refusal_reason
+from ..lifecycle.classes import class_refusal
+from ..lifecycle.replacement import replace_earlier_grants
+from ..lifecycle.terms import current_terms, new_grant_refusal
 from ..limits import client_limit
 from ..portal.forms import ConsentForm
 from ..portal.session import auth_time, current_customer
 from ..security import new_uuid, now
+from ..sst import phases
 from ..storage import db
 from ..storage.models import (
     Application,
@@ -101,10 +106,20 @@ def _error_redirect(
     return _answer(error.redirect_uri, responses.error_params(error) + (extra or []))
 
 
-def _refuse_withdrawn_client() -> tuple[str, int] | None:
-    """Consent gating (concept design 6.4.4-6.4.6): a suspended, de-qualified or blocked ASP
-    gets a page that says so, not Authlib's bare invalid_client.  No redirect: the customer
-    is not sent back to an ASP this utility no longer deals with."""
+def _refuse_unqualified_client() -> Response | tuple[str, int] | None:
+    """Only qualified ASPs reach the consent page (concept design 6.4, 6.4.4-6.4.6).
+
+    * ``pending`` (not yet on the central list): the client and its redirect URI are known
+      and were registered by this utility, so the refusal goes back to the ASP as RFC 6749
+      4.1.2.1 says -- ``error=unauthorized_client`` ("the client is not authorized to request
+      an authorization code"), with ``state`` and ``iss`` -- before any sign-in.  A redirect
+      URI that is not one it registered gets the error page instead (never redirect to an
+      unverified URI).
+    * ``suspended`` / ``dequalified`` / ``blocked``: an error page for the customer and no
+      redirect.  This utility no longer deals with the client, so its identifier counts as
+      invalid (4.1.2.1: inform the resource owner, MUST NOT redirect): a withdrawn ASP's
+      redirect URI is not trusted to receive the customer.
+    """
     client_id = request.values.get("client_id")
     row = (
         db.session.scalar(select(Application).where(Application.client_id == client_id))
@@ -113,6 +128,26 @@ def _refuse_withdrawn_client() -> tuple[str, int] | None:
     )
     if row is None or may_request_consent(row):
         return None
+    if row.qualification == "pending":
+        redirect_uri = _registered_redirect_uri(row)
+        if redirect_uri is not None:
+            audit(
+                db.session,
+                now(),
+                f"client:{row.client_id}",
+                "authorization_refused",
+                subject=f"client:{row.client_id}",
+                detail={"qualification": row.qualification},
+            )
+            db.session.commit()
+            refusal = UnauthorizedClientError(
+                description=(
+                    f"{row.client_id} is not yet qualified for the Single Statewide Tool "
+                    "(concept design 6.4.4): it may ask customers for access once the central "
+                    "registry lists it as qualified"
+                )
+            )
+            return _answer(redirect_uri, responses.error_params(refusal))
     description = (
         f"{row.client_name} may not ask for access to your data: {refusal_reason(row)}. "
         "Nothing was shared with it."
@@ -120,9 +155,48 @@ def _refuse_withdrawn_client() -> tuple[str, int] | None:
     return _error_page(UnauthorizedClientError(description=description), 403)
 
 
+def _registered_redirect_uri(row: Application) -> str | None:
+    """The request's redirect URI when it is exactly one the client registered (RFC 6749
+    3.1.2.3; absent: the client's only one), else None."""
+    given = request.values.getlist("redirect_uri")
+    if len(given) > 1:
+        return None
+    if not given:
+        return row.redirect_uris[0] if len(row.redirect_uris) == 1 else None
+    return given[0] if given[0] in row.redirect_uris else None
+
+
+def _scope_refusal(client: Application, requested: Scope) -> str | None:
+    """Why the client may not ask for ``requested`` (None: it may): beyond its registration,
+    or beyond its class (a data-only ASP and ``sst:rate_change``, concept design 6.4.2.1)."""
+    if not requested.within(Scope.parse(client.scope)):
+        return f"the scope asks for more than {client.client_id} is registered for"
+    return class_refusal(client.asp_class, requested)
+
+
+def _refuse_without_terms(grant: Any) -> None:
+    """Terms gating (Title 20 1623(c)(2)(C); concept design 6.4.3 item 6): an ASP that has
+    not accepted the SST terms in force asks for no new grant.  Answered to the client
+    (verified, with its redirect URI) as ``unauthorized_client`` (RFC 6749 4.1.2.1: not
+    authorized to request a code), before any page: the customer neither signs in nor sees
+    a consent page for a grant that could not be given."""
+    why = new_grant_refusal(grant.client.row)
+    if why is not None:
+        audit(
+            db.session,
+            now(),
+            f"client:{grant.client.row.client_id}",
+            "authorization_refused_terms",
+            subject=f"client:{grant.client.row.client_id}",
+            detail={"accepted_version": grant.client.row.terms_version},
+        )
+        db.session.commit()
+        raise UnauthorizedClientError(description=why, redirect_uri=grant.redirect_uri)
+
+
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
-    refused = _refuse_withdrawn_client()
+    refused = _refuse_unqualified_client()
     if refused is not None:
         return refused
     customer = current_customer()
@@ -131,6 +205,7 @@ def authorize() -> Any:
         # Before any page: an answer the client could not receive must not need consent.
         responses.check_response_mode(grant.request.payload, grant.redirect_uri)
         demands = read_prompt(grant.request.payload, grant.redirect_uri)
+        _refuse_without_terms(grant)
     except OAuth2Error as error:
         return _error_redirect(error)
     config = current_app.config
@@ -160,13 +235,20 @@ def authorize() -> Any:
         target = after_sign_in(request.script_root + request.path, request.args)
         return redirect(url_for("portal.login", next=target))
     client = grant.client.row
-    requested = Scope.parse(grant.request.payload.scope)
-    if not requested.within(Scope.parse(client.scope)):
-        # RFC 6749 4.1.2.1: asking for more than the registration allows is invalid_scope,
-        # answered to the client -- not a consent page whose grant would be empty.
+    asked = Scope.parse(grant.request.payload.scope)
+    refusal = _scope_refusal(client, asked)
+    if refusal is not None:
+        # RFC 6749 4.1.2.1: asking for more than the registration or the ASP's class allows
+        # is invalid_scope, answered to the client -- not a consent page for less.
+        return _error_redirect(InvalidScopeError(refusal, redirect_uri=grant.redirect_uri))
+    # The SST functions of a later phase are narrowed out (RFC 6749 3.3; concept design
+    # 6.1): never on the consent page, never in the token, whose scope says what was given.
+    requested = phases.narrowed(asked, current_app.config)
+    if asked.categories and not requested.categories:
         return _error_redirect(
             InvalidScopeError(
-                f"the scope asks for more than {client.client_id} is registered for",
+                "nothing asked for is offered by this utility yet (SST_PHASE "
+                f"{phases.phase(current_app.config)}, concept design 6.1)",
                 redirect_uri=grant.redirect_uri,
             )
         )
@@ -237,6 +319,7 @@ def _consent_page(
         usage_points=points,
         form=form,
         error=error,
+        terms=current_terms(),
     )
 
 
@@ -298,6 +381,11 @@ def _approve(
     )
     db.session.add(authorization)
     db.session.flush()  # its id, for the code; committed with the code (save_code)
+    # One grant per customer, ASP and service agreements: this consent replaces the
+    # earlier ones (lifecycle/access.py, issue 12), in the same commit as the new grant.
+    replaced = replace_earlier_grants(
+        db.session, authorization, actor=f"customer:{customer.uuid}", now=moment
+    )
     audit(
         db.session,
         now(),
@@ -310,8 +398,12 @@ def _approve(
             "mode": mode,
             "usage_points": [p.uuid for p in usage_points],
             "ends_at": ends_at,
+            "replaces": replaced,
         },
     )
+    # 7.4, 7.5: the customer's confirmation (with the terms) and the ASP's BatchList naming
+    # the Authorization, queued in this transaction: no notice of a grant never made.
+    notices.grant_created(db.session, authorization, now=moment)
     g.espi_consent = Consent(authorization.id, str(scope), auth_time())
     # The grant, its audit row and the code are one commit: no grant its ASP never got.
     return _answer(grant.redirect_uri, grant.front_channel_params(customer))

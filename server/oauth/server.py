@@ -14,18 +14,18 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from espi_sst.scope import Scope, ScopeError
 
-from ..config import RESOURCE_PATH
-from ..lifecycle.access import may_request_consent
+from ..config import resource_base_url
+from ..lifecycle.access import end_authorization, may_request_consent
 from ..lifecycle.usable import token_refusal
 from ..limits import clients as client_limits
 from ..security import hash_secret, new_uuid, now
 from ..storage import db
 from ..storage.models import Application, Authorization, Token
-from ..storage.rows import audit
+from ..storage.rows import audit, rowcount
 from .adapters import OAuthClient, OAuthToken
 from .grants import (
     AuthorizationCodeGrant,
@@ -81,7 +81,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         refresh_expires_at=moment + int(config["REFRESH_TOKEN_SECONDS"]) if refresh else None,
     )
     db.session.add(row)
-    base = (config.get("RESOURCE_BASE_URL") or config["ISSUER"] + RESOURCE_PATH).rstrip("/")
+    base = resource_base_url(config)
     if authorization_id is not None:
         authorization = db.session.get(Authorization, authorization_id)
         assert authorization is not None
@@ -139,20 +139,42 @@ class EspiAuthorizationServer(AuthorizationServer):
             raise InvalidScopeError(exc.message.replace('"', "'")) from None
 
 
+ACCESS_TOKEN = "access_token"
+REFRESH_TOKEN = "refresh_token"
+
+
 def _find_token(token_string: str, hint: str | None) -> OAuthToken | None:
+    """The token row a string is the access or refresh token of; ``presented`` says which
+    (the hint only orders the look-ups: RFC 7009 2.1 and RFC 7662 2.1 make it advisory)."""
     digest = hash_secret(token_string)
-    columns = [Token.access_token_hash, Token.refresh_token_hash]
-    if hint == "refresh_token":
+    columns = [(ACCESS_TOKEN, Token.access_token_hash), (REFRESH_TOKEN, Token.refresh_token_hash)]
+    if hint == REFRESH_TOKEN:
         columns.reverse()
-    for column in columns:
+    for kind, column in columns:
         row = db.session.scalar(select(Token).where(column == digest))
         if row is not None:
-            return OAuthToken(row)
+            return OAuthToken(row, presented=kind)
     return None
 
 
 class Revocation(RevocationEndpoint):
-    """RFC 7009.  Revoking either token of a family revokes the family (RFC 7009 2.1)."""
+    """RFC 7009 token revocation, with the grant lifecycle behind it (issue 12).
+
+    * **A refresh token** is the ASP's lasting hold on the customer's grant: revoking it
+      ends the grant (``end_authorization``, ``ended_reason`` ``revoked_by_asp``: ESPI
+      AuthorizationStatus revoked, every token of it revoked, its open rate changes
+      cancelled, the customer told) -- RFC 7009 2.1: "the authorization server SHOULD
+      also invalidate all access tokens based on the same authorization grant"; the portal
+      shows "ended by <ASP>".  A refresh token of a grant already ended only revokes its
+      family.
+    * **An access token** revokes that access token alone: RFC 7009 2.1 lets the server
+      also revoke the grant ("MAY"), and this server does not: an access token is
+      short-lived and is dropped for reasons that are not the end of the customer's
+      permission (a session ended, a token suspected leaked).  The refresh token keeps
+      working and the grant stays active; the ASP that wants the grant ended revokes its
+      refresh token.  The access token is made to expire now (its row carries the refresh
+      token too, which must live on).
+    """
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -160,7 +182,31 @@ class Revocation(RevocationEndpoint):
         return _find_token(token_string, token_type_hint)
 
     def revoke_token(self, token: OAuthToken, request: Any) -> None:
-        revoke_family(token.row.family, reason="revoked by the client (RFC 7009)")
+        row, moment = token.row, now()
+        actor = "client:" + row.client_id
+        if token.presented == REFRESH_TOKEN:
+            if row.authorization is not None:
+                end_authorization(
+                    db.session, row.authorization, reason="revoked_by_asp", actor=actor, now=moment
+                )
+            revoke_family(row.family, reason="refresh token revoked by the client (RFC 7009)")
+        else:
+            expired = rowcount(
+                db.session.execute(
+                    update(Token)
+                    .where(Token.id == row.id, Token.access_expires_at > moment)
+                    .values(access_expires_at=moment)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            audit(
+                db.session,
+                moment,
+                actor,
+                "access_token_revoked",
+                subject=f"family:{row.family}",
+                detail={"tokens_revoked": expired, "grant_kept": row.authorization_id is not None},
+            )
         db.session.commit()
 
 

@@ -7,13 +7,16 @@ asked (the consent was given here).  A pre-authorization is used once.
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from espi_sst.scope import Category, Scope
 
+from ..lifecycle.classes import forbidden_categories
+from ..lifecycle.terms import current_terms, new_grant_refusal
 from ..security import now
+from ..sst import phases
 from ..storage import db
 from ..storage.models import Application, PreAuthorization
 from ..storage.rows import audit
@@ -32,6 +35,8 @@ def asps() -> str | Response:
         .where(Application.qualification == "qualified")
         .order_by(Application.client_name)
     ).all()
+    # 6.4.3 item 6: an ASP that has not accepted the SST terms in force cannot be chosen now.
+    applications = [a for a in applications if new_grant_refusal(a) is None]
     return render_template("portal/asps.html", applications=applications, customer=customer)
 
 
@@ -45,10 +50,14 @@ def preauthorize(client_id: str) -> str | Response | tuple[str, int]:
             Application.client_id == client_id, Application.qualification == "qualified"
         )
     )
-    if application is None:
-        abort(404)
-    offered = Scope.parse(application.scope)
-    categories = [c for c in Category if c in offered.categories]
+    if application is None or new_grant_refusal(application) is not None:
+        abort(404)  # not on the list of ASPs a customer may choose (terms: lifecycle/terms.py)
+    # What the ASP may ask for now: its registration, less its class's forbidden categories
+    # (6.4.2.1) and the functions of a later phase (6.1).
+    registered = Scope.parse(application.scope)
+    offered = phases.narrowed(registered, current_app.config)
+    barred = forbidden_categories(application.asp_class)
+    categories = [c for c in Category if c in offered.categories and c not in barred]
     points = list(customer.usage_points)
     form = ConsentForm()
     form.categories.choices = [(c.value, c.label) for c in categories]
@@ -106,6 +115,7 @@ def preauthorize(client_id: str) -> str | Response | tuple[str, int]:
             usage_points=points,
             form=form,
             error=error,
+            terms=current_terms(),
         ),
         status,
     )

@@ -30,13 +30,14 @@ from ..lifecycle.usable import grant_refusal
 from ..limits import login_limit, second_factor_limit
 from ..security import now
 from ..storage import db
-from ..storage.models import Authorization, RetailCustomer
+from ..storage.models import Authorization, RateChangeRequestRecord, RetailCustomer
 from ..storage.rows import audit
 from . import bp
 from .device import remember
 from .forms import LoginForm, RevokeForm, SecondFactorForm
 from .guard import CODE, PASSWORD, Attempt, account_of_name
 from .identity import IdentitySource
+from .labels import RateChangeLine, ended_label, rate_change_line
 from .session import current_customer, sign_in, sign_out
 
 PENDING_SECOND_FACTOR_SECONDS = 300
@@ -179,11 +180,23 @@ def authorizations() -> str | Response:
         for grant in grants
         if grant_refusal(grant.application.qualification, grant, moment) is None
     }
+    utility = str(current_app.config.get("UTILITY_NAME") or "your utility")
+    ended = {grant.id: ended_label(grant, utility) for grant in grants if grant.id not in active}
+    changes = db.session.scalars(
+        select(RateChangeRequestRecord)
+        .where(RateChangeRequestRecord.authorization_id.in_([grant.id for grant in grants]))
+        .order_by(RateChangeRequestRecord.requested_at.desc(), RateChangeRequestRecord.id.desc())
+    ).all()
+    rate_changes: dict[int, list[RateChangeLine]] = {}
+    for record in changes:
+        rate_changes.setdefault(record.authorization_id, []).append(rate_change_line(record))
     return render_template(
         "portal/authorizations.html",
         customer=customer,
         grants=grants,
         active=active,
+        ended=ended,
+        rate_changes=rate_changes,
         form=RevokeForm(),
     )
 

@@ -7,7 +7,8 @@ the ASP-level ApplicationInformation and Batch/Bulk.  Every body is written by
 ``espi_sst.serialize`` and is valid against the official ESPI 4.0 schemas; every error is
 JSON (``errors.py``).
 
-Layout: ``routes.py`` (views, scope per resource), ``access.py`` (lookups through the
+Layout: ``routes.py`` (views, scope per resource), ``asp_routes.py`` (Authorization,
+ApplicationInformation, Batch/Bulk, ReadServiceStatus), ``access.py`` (lookups through the
 grant), ``query.py`` (query parameters), ``blocks.py`` (IntervalBlocks per local day),
 ``build.py`` / ``build_asp.py`` (rows -> espi_sst entries), ``subscription.py`` (the
 subscription feed), ``urls.py`` (hrefs), ``errors.py``.
@@ -19,7 +20,10 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 
-from . import sst_routes  # noqa: F401  (registers the SST views on bp)
+from espi_sst.scope import Category
+
+from ..sst import phases
+from . import asp_routes, sst_routes  # noqa: F401  (register their views on bp)
 from .errors import not_found
 from .routes import bp
 from .urls import PREFIX, Urls, resource_base
@@ -43,6 +47,8 @@ def _deployment_mode() -> Response | None:
 
     * ``SST_ENABLED`` false (a plain GBC custodian): the SST resources and the ``?SST=``
       query do not exist here;
+    * ``SST_PHASE`` (concept design 6.1): a function of a later phase answers 404 with a
+      JSON body saying it is not offered yet (``sst/phases.py``);
     * ``UPSTREAM_RESOURCE_URL`` set (bolt-on mode): plain ESPI requests go upstream.
     """
     config = current_app.config
@@ -50,6 +56,11 @@ def _deployment_mode() -> Response | None:
         request.endpoint in sst_routes.ENDPOINTS or "SST" in request.args
     ):
         raise not_found("resource")
+    function = sst_routes.CATEGORY_OF_ENDPOINT.get(request.endpoint or "")
+    if function is None and "SST" in request.args:  # UsageSummary?SST=BillComparison (11.5)
+        function = Category.SST_BILL_COMPARISON
+    if function is not None and function not in phases.offered(config):
+        raise phases.not_offered(function, config)  # 404 JSON, before the token is read
     if config.get("UPSTREAM_RESOURCE_URL"):
         from ..upstream.views import forward_plain_request
 

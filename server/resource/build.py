@@ -128,8 +128,11 @@ class EntryBuilder:
         point_uuid: str,
         summary: db.UsageSummary,
         sst_elements: Sequence[ModelObject] = (),
+        *,
+        quality: int,
     ) -> Entry:
-        """``sst_elements``: the SST RIN elements for ``espi:extension`` (RIN scope only)."""
+        """``sst_elements``: the SST RIN elements for ``espi:extension`` (RIN scope only);
+        ``quality``: its ``qualityOfReading`` (``summary_quality.py``; GBA rule D099)."""
         u, sid = self.urls, self.sid
         links = [
             entry_link(u.usage_summary(sid, point_uuid, summary.uuid), "self", "UsageSummary"),
@@ -151,6 +154,7 @@ class EntryBuilder:
             bill_last_period=summary.bill_last_period,
             currency=summary.currency,
             overall_consumption_last_period=consumption,
+            quality_of_reading=quality,
             status_time_stamp=summary.status_time_stamp,
             tariff_profile=summary.tariff_profile,
             read_cycle=summary.read_cycle,

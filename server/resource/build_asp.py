@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from espi_sst.model import Entry
+from espi_sst.model import Entry, Feed
 from espi_sst.model import espi as m
 from espi_sst.model.enums import (
     DataCustodianApplicationStatus,
@@ -20,9 +20,10 @@ from espi_sst.model.enums import (
     TokenType,
 )
 
+from ..lifecycle.bulk import bulk_id
 from ..storage import models as db
 from .build import moment
-from .urls import Urls, entry_link, feed_link, urn
+from .urls import Urls, entry_link, feed_link, urn, urn_for_path
 
 AUTHORIZE_PATH = "/oauth/authorize"
 TOKEN_PATH = "/oauth/token"
@@ -37,8 +38,14 @@ _APPLICATION_STATUS = {
 _GRANT_TYPES = [g.value for g in GrantType]
 
 
-def authorization_entry(urls: Urls, authorization: db.Authorization, token: db.Token) -> Entry:
-    """The token's own ESPI Authorization (what GBC's token response points to)."""
+def authorization_entry(urls: Urls, authorization: db.Authorization, expires_at: int) -> Entry:
+    """An ESPI Authorization: a customer token's own (what GBC's token response points to),
+    or one of the ASP's, read with its client_credentials token after a notification.
+
+    Args:
+        expires_at: ESPI ``expires_at``: when the access token in use (or the grant's
+            newest) stops working.
+    """
     period = None
     if authorization.ends_at is not None and authorization.ends_at > authorization.created_at:
         period = m.DateTimeInterval(
@@ -50,7 +57,7 @@ def authorization_entry(urls: Urls, authorization: db.Authorization, token: db.T
     content = m.Authorization(
         authorized_period=period,
         status=authorization.status,
-        expires_at=token.access_expires_at,
+        expires_at=expires_at,
         grant_type=authorization.grant_type if authorization.grant_type in _GRANT_TYPES else None,
         scope=authorization.scope,
         token_type=TokenType.Bearer,
@@ -84,7 +91,7 @@ def application_entry(urls: Urls, app: db.Application) -> Entry:
         third_party_notify_uri=app.notify_uri,
         authorization_server_authorization_endpoint=issuer + AUTHORIZE_PATH,
         authorization_server_token_endpoint=issuer + TOKEN_PATH,
-        data_custodian_bulk_request_uri=urls.bulk(),
+        data_custodian_bulk_request_uri=urls.bulk(bulk_id(app)),  # exactly what serves it
         data_custodian_resource_endpoint=urls.base,
         client_secret="",  # stored only as a hash: never disclosed (module docstring)
         client_name=app.client_name,
@@ -113,6 +120,17 @@ def application_entry(urls: Urls, app: db.Application) -> Entry:
             feed_link(urls.collection("ApplicationInformation"), "up", "ApplicationInformation"),
         ],
         content=content,
+    )
+
+
+def asp_feed(urls: Urls, href: str, kind: str, entries: list[Entry], now: int) -> Feed:
+    """A feed of ASP-level entries (Authorization, ApplicationInformation, Bulk)."""
+    return Feed(
+        id=urn_for_path(urls.path(href)),
+        title=kind,
+        updated=moment(now),
+        links=[feed_link(href, "self", kind)],
+        entries=entries,
     )
 
 

@@ -15,37 +15,33 @@ Scope categories per resource (``espi_sst.scope.Category``):
   disclose what the customer paid.  (ESPI puts it in its own function block, FB 15/16.)
 * the Subscription feeds take any customer grant and include what its categories allow
   (403 ``insufficient_scope`` when that is nothing);
-* any grant: Authorization (the customer token's own), ReadServiceStatus (customer or
-  client token);
-* ASP-level (client_credentials token): ApplicationInformation (the client's own only),
-  Batch/Bulk (bulk transfer is not offered yet: 404 with a JSON body saying so).
+* Authorization, ReadServiceStatus, ApplicationInformation and Batch/Bulk -- the grants
+  and the ASP-level resources -- are in ``asp_routes.py``.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 import espi_sst
 from espi_sst.model import Entry, Feed, ModelObject
 from espi_sst.scope import Category
 
-from ..errors import Refused
 from ..errors.wire import RESOURCE_BLUEPRINT
 from ..oauth.guard import Grant, current_grant
 from ..security import now
 from ..storage import db
-from ..storage.models import Application, Authorization, UsagePoint
+from ..storage.models import Authorization, UsagePoint
 from ..storage.zones import zone_of
 from . import access
 from .blocks import LAST_DAY, Calendar, day_block, day_blocks
 from .build import EntryBuilder
-from .build_asp import application_entry, authorization_entry, service_status
 from .errors import bad_parameter, insufficient_scope, not_found
 from .query import FeedQuery, parse_query
 from .sst_content import SstView
 from .subscription import selected_summary, subscription_entries
+from .summary_quality import summary_quality
 from .urls import PREFIX, Urls
 
 ATOM = "application/atom+xml"
@@ -191,12 +187,28 @@ def interval_block(sid: str, uid: str, mid: str, bid: str) -> Response:
 # ---- summaries ----------------------------------------------------------------------------
 
 
+SST_QUERIES = ("BillComparison",)
+"""The values of the SST query parameter on UsageSummary (concept design 11.5)."""
+
+
+def _sst_query() -> bool:
+    """Whether the request carries ``SST=BillComparison``; another SST value is a 400 (it
+    was once ignored, and the plain UsageSummary came back as if it were the answer)."""
+    value = request.args.get("SST")
+    if value is None:
+        return False
+    if value not in SST_QUERIES:
+        raise bad_parameter(
+            "SST",
+            f"{value!r} is not an SST query here; the only one is SST=BillComparison (the "
+            "customer's bill comparison, also at .../UsagePoint/{id}/BillComparison)",
+        )
+    return True
+
+
 @bp.get("/Subscription/<sid>/UsagePoint/<uid>/UsageSummary")
 def usage_summaries(sid: str, uid: str) -> Response:
-    sst_query = request.args.get("SST")
-    if sst_query is not None:  # the concept design's form (section 11.5)
-        if sst_query != "BillComparison":
-            raise bad_parameter("SST", "the only SST query is SST=BillComparison")
+    if _sst_query():  # the concept design's form (section 11.5)
         from .sst_routes import bill_comparison_feed_response
 
         return bill_comparison_feed_response(sid, uid)
@@ -209,7 +221,10 @@ def usage_summaries(sid: str, uid: str) -> Response:
         if selected_summary(s.billing_period_start, s.status_time_stamp, query)
     ]
     entries = [
-        make.usage_summary(uid, s, sst.rin_elements(point, s)) for s in query.page(summaries)
+        make.usage_summary(
+            uid, s, sst.rin_elements(point, s), quality=summary_quality(db.session, s)
+        )
+        for s in query.page(summaries)
     ]
     return atom(make.feed(make.urls.usage_summaries(sid, uid), "UsageSummary", entries, now=now()))
 
@@ -218,6 +233,10 @@ def usage_summaries(sid: str, uid: str) -> Response:
 def usage_summary(sid: str, uid: str, summary_id: str) -> Response:
     # The hot path (benchmarked): guard, then ONE query joining summary, usage point and
     # the grant's usage points.
+    if _sst_query():  # concept design 11.5's literal form: .../UsageSummary/{id}?SST=...
+        from .sst_routes import bill_comparison_of_summary_response
+
+        return bill_comparison_of_summary_response(sid, uid, summary_id)
     grant, authorization = customer(Category.BILLING)
     parse_query(request.args)
     access.subscription(authorization, sid)
@@ -227,7 +246,8 @@ def usage_summary(sid: str, uid: str, summary_id: str) -> Response:
         if grant.scope.allows(Category.SST_RIN)
         else []
     )
-    return atom(builder(authorization).usage_summary(uid, summary, rins))
+    quality = summary_quality(db.session, summary)
+    return atom(builder(authorization).usage_summary(uid, summary, rins, quality=quality))
 
 
 @bp.get("/Subscription/<sid>/UsagePoint/<uid>/ElectricPowerQualitySummary")
@@ -285,63 +305,6 @@ def local_time(lid: str) -> Response:
     parse_query(request.args)
     return atom(
         builder(authorization).local_time(access.local_time(db.session, authorization, lid))
-    )
-
-
-# ---- grants, status and ASP-level resources -----------------------------------------------
-
-
-@bp.get("/Authorization/<aid>")
-def authorization(aid: str) -> Response:
-    grant, own = customer(None)
-    parse_query(request.args)
-    if own.uuid != aid:
-        raise not_found("Authorization")
-    return atom(authorization_entry(Urls.current(), own, grant.token))
-
-
-@bp.get("/ReadServiceStatus")
-def read_service_status() -> Response:
-    any_grant()
-    return atom(service_status())
-
-
-def any_grant() -> Grant:
-    """A customer's or an ASP's (client_credentials) token: either may ask.
-
-    The guard takes one kind per call; with no category required, its only 403 is the
-    wrong kind, so a 403 for a customer grant means "try the client grant".
-    """
-    try:
-        return current_grant(None)
-    except Refused as exc:
-        if exc.status != 403:
-            raise
-    return current_grant(None, client_level=True)
-
-
-@bp.get("/ApplicationInformation/<app_id>")
-def application_information(app_id: str) -> Response:
-    grant = current_grant(None, client_level=True)
-    parse_query(request.args)
-    app = db.session.scalar(
-        select(Application).where(
-            Application.uuid == app_id, Application.client_id == grant.client_id
-        )
-    )
-    if app is None:
-        raise not_found("ApplicationInformation")
-    return atom(application_entry(Urls.current(), app))
-
-
-@bp.get("/Batch/Bulk/<_bulk_id>")
-def batch_bulk(_bulk_id: str) -> Response:
-    current_grant(None, client_level=True)
-    parse_query(request.args)
-    raise Refused(
-        404,
-        "not_found",
-        "bulk transfer (ESPI function block 35) is not offered by this data custodian yet",
     )
 
 

@@ -24,6 +24,7 @@ from espi_sst.model import ModelObject
 from espi_sst.model.enums import ServiceKind
 from espi_sst.scope import Category, Scope
 
+from ..sst import phases
 from ..sst.catalog import catalog_for
 from ..storage.models import UsagePoint, UsageSummary
 
@@ -48,13 +49,15 @@ class SstView:
             "SST_ENABLED", True
         ):  # gas has no RIN, no rate comparison, no rate change
             return []
-        return [kind for category, kind in KINDS if self.scope.allows(category)]
+        on = phases.offered(self.app.config)  # a later phase's resources are not linked
+        return [kind for category, kind in KINDS if category in on and self.scope.allows(category)]
 
     def rin_elements(self, point: UsagePoint, summary: UsageSummary) -> list[ModelObject]:
         if (
             not self.scope.allows(Category.SST_RIN)
             or point.tariff_id is None
             or not self.app.config.get("SST_ENABLED", True)
+            or Category.SST_RIN not in phases.offered(self.app.config)
         ):
             return []
         period_end = summary.billing_period_start + summary.billing_period_duration

@@ -5,7 +5,7 @@ path (under ``/Subscription/{sid}/UsagePoint/{uid}``)  scope                    
 ====================================================  ==========================  =====
 ``/RateInformation[/{id}]``                           ``sst:rin``                 GET
 ``/BillComparison[/{id}]``                            ``sst:bill_comparison``     GET
-``/UsageSummary?SST=BillComparison`` (concept 11.5)   ``sst:bill_comparison``     GET
+``/UsageSummary[/{id}]?SST=BillComparison`` (11.5)  ``sst:bill_comparison``     GET
 ``/RateChangeRequest[/{id}]``                         ``sst:rate_change``         GET
 ``/RateChangeRequest``  (Idempotency-Key header)      ``sst:rate_change``         POST
 ``/RateChangeRequest/{id}/Confirmation``              ``sst:rate_change``         POST
@@ -21,6 +21,7 @@ same names form-encoded; errors are the API's JSON errors with a code and what t
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from flask import Response, current_app, request
@@ -35,6 +36,7 @@ from ..limits import otp_confirmation_limit, rate_change_creation_limit
 from ..security import now
 from ..sst import comparison, rate_change
 from ..sst.catalog import catalog_for
+from ..sst.eligibility import availability
 from ..storage import db
 from ..storage.models import (
     Authorization,
@@ -102,10 +104,16 @@ def _rate_information_entry(authorization: Authorization, sid: str, point: Usage
             "not_found",
             "this service agreement has no rate with a RIN (gas service, or no rate on file)",
         )
+    moment = now()
     content = sst_model.RateInformation(
         current_rate=current.rates,
         generation_rin_status=current.generation_status,
-        eligible_rate=[option.rate for option in catalog.eligible_rates(point)],
+        # Eligibility up front (issue 12): each rate says whether a change to it can be
+        # asked for now, and if not why and from when -- the API's own answer (409).
+        eligible_rate=[
+            replace(option.rate, availability=availability(catalog, point, option, now=moment))
+            for option in catalog.eligible_rates(point)
+        ],
     )
     changed = max(point.rate_effective_date or 0, authorization.created_at)
     return _entry(
@@ -167,6 +175,15 @@ def bill_comparison_feed_response(sid: str, uid: str) -> Response:
     entry = _comparison_entry(authorization, sid, point, record)
     make = builder(authorization)
     return atom(make.feed(sst_href(sid, uid, BILL_COMPARISON), BILL_COMPARISON, [entry], now=now()))
+
+
+def bill_comparison_of_summary_response(sid: str, uid: str, summary_id: str) -> Response:
+    """``.../UsageSummary/{id}?SST=BillComparison`` (concept design 11.5, literally): the
+    bill comparison of the summary's service agreement -- the same current comparison as
+    the feed forms, answered only for a summary the grant shares (else 404)."""
+    authorization, _query, _point = usage_point_in(sid, uid, Category.SST_BILL_COMPARISON)
+    access.usage_summary(db.session, authorization, uid, summary_id)
+    return bill_comparison_feed_response(sid, uid)
 
 
 def _upstream_usage(authorization: Authorization) -> comparison.UsageReader | None:
@@ -355,6 +372,26 @@ def withdraw_rate_change_request(sid: str, uid: str, rid: str) -> Response:
     db.session.commit()
     return atom(_request_entry(authorization, sid, uid, record))
 
+
+CATEGORY_OF_ENDPOINT: dict[str, Category] = {
+    "espi_resource." + view.__name__: category
+    for category, views in (
+        (Category.SST_RIN, (rate_information_feed, rate_information)),
+        (Category.SST_BILL_COMPARISON, (bill_comparison_feed, bill_comparison)),
+        (
+            Category.SST_RATE_CHANGE,
+            (
+                rate_change_requests,
+                rate_change_request,
+                create_rate_change_request,
+                confirm_rate_change_request,
+                withdraw_rate_change_request,
+            ),
+        ),
+    )
+    for view in views
+}
+"""Which SST function (phase, ``sst/phases.py``) each SST endpoint belongs to."""
 
 ENDPOINTS = frozenset(
     "espi_resource." + view.__name__

@@ -27,6 +27,7 @@ from .blocks import Calendar, day_blocks
 from .build import EntryBuilder
 from .query import FeedQuery
 from .sst_content import SstView
+from .summary_quality import summary_quality
 
 
 def subscription_entries(
@@ -67,7 +68,12 @@ def subscription_entries(
             for summary in access.usage_summaries(session, point):
                 if selected_summary(summary.billing_period_start, summary.status_time_stamp, query):
                     entries.append(
-                        builder.usage_summary(point.uuid, summary, sst.rin_elements(point, summary))
+                        builder.usage_summary(
+                            point.uuid,
+                            summary,
+                            sst.rin_elements(point, summary),
+                            quality=summary_quality(session, summary),
+                        )
                     )
     return entries
 

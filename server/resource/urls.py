@@ -117,5 +117,6 @@ class Urls:
     def application(self, app_id: str) -> str:
         return f"{self.collection('ApplicationInformation')}/{app_id}"
 
-    def bulk(self) -> str:
-        return f"{self.base}/Batch/Bulk"
+    def bulk(self, bulk_id: str) -> str:
+        """``Batch/Bulk/{bulkId}`` (the id: ``lifecycle/bulk.py``)."""
+        return f"{self.base}/Batch/Bulk/{bulk_id}"

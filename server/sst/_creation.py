@@ -119,7 +119,7 @@ def create(
     earlier = _by_key(session, authorization, idempotency_key)
     if earlier is not None:
         return _replayed(earlier, fingerprint), False
-    _check_eligible(app, session, point, tariff)
+    _check_eligible(app, session, point, tariff, now)
     _refuse_if_open(session, point)
     limit = exceeded(session, point, str(app.config["RATE_CHANGE_USAGE_POINT_LIMIT"]), now=now)
     if limit is not None:
@@ -206,17 +206,26 @@ def _replayed(earlier: RateChangeRequestRecord, fingerprint: str) -> RateChangeR
     return earlier
 
 
-def _check_eligible(app: Flask, session: Session, point: UsagePoint, tariff: Tariff) -> None:
-    """Refuse, before any passcode is sent, a target billing would refuse (issue 11, 18)."""
+def _check_eligible(
+    app: Flask, session: Session, point: UsagePoint, tariff: Tariff, now: int
+) -> None:
+    """Refuse, before any passcode is sent, a target billing would refuse (issue 11, item
+    18; issue 12): 409, the reason billing would give (``rejection_reason``) and, under the
+    12-month rule, from when the change is possible (``available_from``, epoch seconds) --
+    what RateInformation's ``eligibleRate/availability`` already said."""
     catalog = catalog_for(app, session)
-    refused = ineligibility(catalog, point, tariff)
+    refused = ineligibility(catalog, point, tariff, now=now)
     if refused is not None:
+        extra = {"rejection_reason": refused.reason.value}
+        if refused.available_from is not None:
+            extra["available_from"] = str(refused.available_from)
         raise Refused(
-            422,
+            409,
             refused.error,
-            f"{refused.message}; rates this service agreement may change to: "
-            f"{eligible_targets(catalog, point)} (its RateInformation lists them as "
-            "eligibleRate)",
+            f"{refused.message}; rates this service agreement may change to now: "
+            f"{eligible_targets(catalog, point, now=now)} (its RateInformation's eligibleRate "
+            "entries with availability/selectableNow true)",
+            **extra,
         )
 
 

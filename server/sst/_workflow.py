@@ -61,6 +61,7 @@ _ACTORS = {
     "rate_change_accepted": "billing",
     "rate_change_submitted": "system",
     "rate_change_cancelled": "asp",
+    "rate_change_cancelled_with_grant": "system",  # its authorization ended (_grant_ended.py)
 }
 
 

@@ -8,9 +8,9 @@ whether the first submission got through), and the second call must return the f
 decision without scheduling anything twice.
 
 :class:`SampleBillingBackend` applies the eligibility rules the concept design names, in
-this order, each with its reason code (1-4 are :func:`.eligibility.ineligibility`, which the
-API also asks before it sends a passcode; here they are the second line, for a service
-agreement that changed in between):
+this order, each with its reason code (all five are :func:`.eligibility.ineligibility`, which
+RateInformation states and the API asks before it sends a passcode; here they are the second
+line, for a service agreement that changed in between):
 
 1. the target is the current rate -> ``alreadyOnRate``;
 2. a CCA generation product -> ``generationProductBelongsToCca`` (the CCA changes those);
@@ -36,7 +36,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from espi_sst.model import sst
-from espi_sst.model.sst import add_months
 
 from ..storage.models import (
     RateChangeRequestRecord,
@@ -121,22 +120,9 @@ class SampleBillingBackend:
     def _rule_out(
         self, point: UsagePoint, request: RateChangeRequestRecord, now: int
     ) -> Decision | None:
-        refused = ineligibility(self.catalog, point, request.target_tariff)
+        refused = ineligibility(self.catalog, point, request.target_tariff, now=now)
         if refused is not None:  # the API refused these up front; the point may have changed
             return Decision(False, reason=refused.reason, message=refused.message)
-        reason = sst.RejectionReason
-        last = point.last_voluntary_change_at
-        if last is not None:
-            allowed_from = int(add_months(datetime.fromtimestamp(last, UTC), 12).timestamp())
-            if allowed_from > now:
-                return Decision(
-                    False,
-                    reason=reason.twelveMonthRestriction,
-                    message=(
-                        f"the rate was changed on {_day(last)}; the next voluntary change "
-                        f"is possible from {_day(allowed_from)}"
-                    ),
-                )
         return None
 
     def apply_due(self, *, now: int) -> int:

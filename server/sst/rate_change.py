@@ -15,7 +15,8 @@ nothing for a step not taken.  Each transition is a conditional UPDATE (or an IN
 by a unique index), so parallel requests cannot take the same step twice (issue 11).
 
 The steps live in private modules -- ``_creation`` (creating, with eligibility and limits),
-``_passcode`` (confirming, expiring), ``_workflow`` (statuses, audit, notifications) -- and
+``_passcode`` (confirming, expiring), ``_grant_ended`` (cancelled with their grant),
+``_workflow`` (statuses, audit, notifications) -- and
 this module is their one public face.
 """
 
@@ -34,15 +35,18 @@ from ..errors import Refused
 from ..outbox.queue import enqueue_email
 from ..storage.models import RateChangeRequestRecord
 from ._creation import Target, check_idempotency_key, create, resolve_target
+from ._grant_ended import CANCELLED_BECAUSE, cancel_with_grant
 from ._passcode import ConfirmationOutcome, confirm, expire, expire_unconfirmed, new_passcode
 from ._workflow import OPEN, Status, announce, resource_url
 
 __all__ = [
+    "CANCELLED_BECAUSE",
     "OPEN",
     "ConfirmationOutcome",
     "Status",
     "Target",
     "announce",
+    "cancel_with_grant",
     "check_idempotency_key",
     "confirm",
     "create",

@@ -193,6 +193,12 @@ class UsageSummary(Base):
 # ---- ASPs and grants ------------------------------------------------------------------------
 
 
+def _class_of_scope(context: Any) -> str:
+    """Migration 0005's rule for a row without a class: rate-change iff its scope has it."""
+    scope = str(context.get_current_parameters().get("scope") or "")
+    return "rate-change" if "sst:rate_change" in scope.split() else "data-only"
+
+
 class Application(Base):
     """An ASP's registered application (ESPI ApplicationInformation; an OAuth client)."""
 
@@ -212,10 +218,20 @@ class Application(Base):
     qualification: Mapped[str] = mapped_column(String(16))
     qualification_reason: Mapped[str | None] = mapped_column(String(256))
     qualification_changed_at: Mapped[int | None] = mapped_column(BigInteger)
+    # data-only | rate-change (concept design 6.4.2.1-6.4.2.2; server/lifecycle/classes.py).
+    # Registration always sets it; a row written without one gets migration 0005's rule.
+    asp_class: Mapped[str] = mapped_column(
+        String(16), default=_class_of_scope, server_default="data-only"
+    )
     software_id: Mapped[str] = mapped_column(String(256))
     software_version: Mapped[str] = mapped_column(String(32))
     contacts: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # The SST terms and conditions it accepted last (concept design 6.4.3 item 6): the
+    # version, the SHA-256 of that text, when (server/lifecycle/terms.py; history: audit).
+    terms_version: Mapped[str | None] = mapped_column(String(32))
+    terms_sha256: Mapped[str | None] = mapped_column(String(64))
+    terms_accepted_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 authorization_usage_point = Table(

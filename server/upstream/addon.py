@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,7 +34,10 @@ from espi_sst.model.enums import AuthorizationStatus
 from espi_sst.scope import Category, Scope
 
 from ..errors import Refused
+from ..lifecycle import notices
+from ..lifecycle.classes import class_refusal
 from ..security import now
+from ..sst import phases
 from ..storage.models import Application, Authorization, RetailCustomer, UsagePoint
 from ..storage.rows import audit
 from .grants import ADDON, SST_CATEGORIES, checked_id, made_once
@@ -90,8 +93,18 @@ def requested_categories(scope: str, application: Application) -> tuple[str, ...
             "invalid_scope",
             f"the scope asks for more than {application.client_id} is registered for",
         )
+    beyond_class = class_refusal(application.asp_class, asked)  # concept design 6.4.2.1
+    if beyond_class is not None:
+        raise Refused(400, "invalid_scope", beyond_class)
+    offered = phases.narrowed(asked, current_app.config).categories  # 6.1: later phases out
+    if not offered:
+        raise Refused(
+            400,
+            "invalid_scope",
+            "nothing asked for is offered by this utility yet (SST_PHASE, concept design 6.1)",
+        )
     order = list(Category)
-    return tuple(c.value for c in sorted(asked.categories, key=order.index))
+    return tuple(c.value for c in sorted(offered, key=order.index))
 
 
 def _serializer(app: Flask) -> URLSafeTimedSerializer:
@@ -172,6 +185,7 @@ def _record(
             "subscription_taken",
             "this subscription's grant here belongs to another application",
         )
+    renewed = row is None or row.status != AuthorizationStatus.Active
     if row is None:
         row = Authorization(
             uuid=str(uuid.uuid4()),
@@ -201,6 +215,14 @@ def _record(
             "usage_points": [p.uuid for p in points],
         },
     )
+    session.flush()
+    # 7.4, 7.5: the customer's confirmation, with the terms (lifecycle/notices.py).
+    if renewed:
+        notices.grant_created(session, row, now=moment, tell_asp=False)
+    else:
+        notices.grant_changed(
+            session, row, change="you gave your permission again", now=moment, tell_asp=False
+        )
     session.commit()
     return row
 

@@ -37,6 +37,7 @@ import espi_sst
 from espi_sst.scope import Category
 
 from ..errors import Refused
+from ..lifecycle.terms import current_terms, new_grant_refusal
 from ..lifecycle.usable import grant_refusal
 from ..oauth.tokens import validation_mode
 from ..portal.session import current_customer
@@ -81,6 +82,9 @@ def push_request() -> Any:
         raise Refused(400, "invalid_request", f"state is required (at most {MAX_STATE} characters)")
     if redirect_uri not in (application.redirect_uris or []):
         raise Refused(400, "invalid_request", "redirect_uri is not registered for this client here")
+    unaccepted = new_grant_refusal(application)  # 6.4.3 item 6: no new grant without the terms
+    if unaccepted is not None:
+        raise Refused(403, "unauthorized_client", unaccepted)
     categories = addon.requested_categories(form.get("scope", ""), application)
     subscription_id = addon.subscription_of(form.get("resource_uri", ""))
     points = _custodian_points(token, subscription_id)
@@ -169,6 +173,12 @@ def consent() -> Any:
     )
     if application is None or grant_refusal(application.qualification, None, now()) is not None:
         return _error_page(403, "this application may no longer be given access here")
+    if new_grant_refusal(application) is not None:
+        return _error_page(
+            403,
+            f"{application.client_name} has not accepted the Single Statewide Tool terms and "
+            "conditions in force, so it may not be given new access now. Nothing was shared.",
+        )
     customer = current_customer()
     if customer is None:
         target = url_for("sst_addon.consent", request_uri=request_uri)
@@ -222,6 +232,7 @@ def consent() -> Any:
         categories=asked,
         usage_points=points,
         error=error,
+        terms=current_terms(),
     ), (400 if error else 200)
 
 

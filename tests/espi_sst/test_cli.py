@@ -234,8 +234,14 @@ def expected_rins(path: Path) -> list[tuple[str, str, str, str | None]]:
         text = (el.text or "").strip()
         role = "delivery" if text[7:9] == "XX" else "generation" if text[5:7] == "XX" else "bundled"
         parent = etree.QName(el.getparent()).localname
-        if local in ("bundledRin", "deliveryRin", "generationRin"):
+        served = ("bundledRin", "deliveryRin", "generationRin")
+        if local in served and not len(el):  # form 1.0: the RIN as text, entity attribute
             rows.append((text, role, local, el.get("udc") or el.get("lse")))
+        elif local == "rin" and parent in served:  # form 1.1: <rin> and <lse>/<udc> children
+            entity = el.getparent().findtext(f"{{{SST}}}udc") or el.getparent().findtext(
+                f"{{{SST}}}lse"
+            )
+            rows.append((text, role, parent, entity))
         elif local == "rin" and parent in ("currentRate", "eligibleRate"):
             rows.append((text, role, parent, el.getparent().findtext(f"{{{SST}}}lse")))
         elif local == "rin" and parent == "rateEstimate":

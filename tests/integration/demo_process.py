@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 SST_CATEGORIES = ["basic", "billing", "usage", "sst:rin", "sst:bill_comparison", "sst:rate_change"]
@@ -77,6 +79,19 @@ class CustomerBrowser:
         self.base = base
         self.customer = customer
         self.http = requests.Session()
+        # The statewide gateway limits requests per address (nginx limit_req): a person
+        # would wait a second and reload; the robot waits out Retry-After the same way.
+        patient = HTTPAdapter(
+            max_retries=Retry(
+                total=5,
+                status_forcelist=[429],
+                allowed_methods=None,  # a 429 means nothing was done: POSTs too
+                respect_retry_after_header=True,
+                backoff_factor=0.5,
+                raise_on_status=False,
+            )
+        )
+        self.http.mount("http://", patient)
         page = self.http.get(f"{base}/portal/login", timeout=10)
         signed_in = self.http.post(
             f"{base}/portal/login",
@@ -100,7 +115,8 @@ class CustomerBrowser:
                 "csrf_token": _csrf(consent.text),
                 "decision": "approve",
                 "until_revoked": "y",
-                "categories": categories or SST_CATEGORIES,
+                # as a browser does: the boxes the page shows (all checked by default)
+                "categories": categories or _offered(consent.text),
                 "usage_points": self.customer["usage_points"],
             },
             allow_redirects=False,
@@ -137,6 +153,13 @@ def newest_passcode(base: str, email: str, seen: int, timeout: float = 30) -> st
 
 def path_of(url: str) -> str:
     return urlsplit(url).path
+
+
+def _offered(html: str) -> list[str]:
+    """The categories the consent page offers (its checkboxes); another custodian's page
+    (tests/server/upstream) has its own markup: then every category, as before."""
+    found = re.findall(r'name="categories" value="([^"]+)"', html)
+    return found or list(SST_CATEGORIES)
 
 
 def _csrf(html: str) -> str:

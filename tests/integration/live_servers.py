@@ -74,6 +74,7 @@ def live_utility(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveUtili
             name="End-to-end ASP",
             redirect_uris=[redirect_uri],
             notify_uri=redirect_uri + "/notify",
+            asp_class="rate-change",  # the flows include rate changes (concept design 6.4.2.2)
         )
     server = make_server("127.0.0.1", port, app, threaded=True)
     threads = [

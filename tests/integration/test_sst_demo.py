@@ -244,7 +244,8 @@ def test_demo_delivers_the_sst_to_an_asp(demo: tuple[dict[str, Any], Notificatio
     document, notifications = demo
     assert requests.get(document["inbox_url"], timeout=10).status_code == 200
 
-    # Alex, bundled: one RIN, eligible rates, real numbers; a change refused for 12 months.
+    # Alex, bundled: one RIN, eligible rates, real numbers; a change refused for 12 months,
+    # said up front (RateInformation) and refused at once: 409, no passcode (issue 12).
     alex = Asp(document, "alex")
     point = alex.electric_point()
     summary = espi_sst.parse(alex.get(f"{point}/UsageSummary").content).entries[-1].content
@@ -254,8 +255,20 @@ def test_demo_delivers_the_sst_to_an_asp(demo: tuple[dict[str, Any], Notificatio
     comparison = alex.content(f"{point}/UsageSummary?SST=BillComparison", sst.BillComparison)
     assert comparison.status is sst.ComparisonStatus.available
     assert all(500 < e.annual_cost_amount < 10_000 for e in comparison.rate_estimate)
-    refused = change_rate(alex, point, "USCA-PGPG-0505-0000", "alex.rivera@example.com", 0)
-    assert refused.rejection_reason is sst.RejectionReason.twelveMonthRestriction
+    (elec,) = [r for r in rates.eligible_rate if r.tariff_code == "E-ELEC"]
+    assert elec.availability.reason is sst.RejectionReason.twelveMonthRestriction
+    assert elec.availability.available_from > time.time()
+    refused = requests.post(
+        f"{point}/RateChangeRequest",
+        json={"targetRin": "USCA-PGPG-0505-0000"},
+        headers={"Authorization": f"Bearer {alex.token}", "Idempotency-Key": "alex-1"},
+        timeout=30,
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["rejection_reason"] == "twelveMonthRestriction"
+    assert int(refused.json()["available_from"]) == elec.availability.available_from
+    inbox = requests.get(f"{alex.base}/demo/inbox/alex.rivera@example.com", timeout=10).text
+    assert 'class="passcode"' not in inbox
 
     # Blake, unbundled: delivery + generation RINs; a delivery change accepted.
     blake = Asp(document, "blake")
@@ -272,10 +285,15 @@ def test_demo_delivers_the_sst_to_an_asp(demo: tuple[dict[str, Any], Notificatio
     assert accepted.effective_date is not None and accepted.effective_date > time.time()
 
     # The ASP heard of every step: requested, confirmed, submitted, decided -- per request.
+    # (Its grants were announced too, by their Authorization URLs: lifecycle/notices.py.)
+    def changes() -> list[str]:
+        return [u for u in notifications.urls if "/RateChangeRequest/" in u]
+
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(notifications.urls) < 8:
+    while time.monotonic() < deadline and len(changes()) < 4:
         time.sleep(0.5)
     by_request: dict[str, int] = {}
-    for url in notifications.urls:
+    for url in changes():
         by_request[url] = by_request.get(url, 0) + 1
-    assert sorted(by_request.values()) == [4, 4], notifications.urls
+    assert sorted(by_request.values()) == [4], notifications.urls  # alex's: never created
+    assert any("/Authorization/" in u for u in notifications.urls), notifications.urls

@@ -1,5 +1,6 @@
-"""``espi-sst demo --statewide`` (issue 7, part 5): two IOUs (one caching CCA RINs, one not)
-and a CCA without online accounts behind the gateway -- Debian's nginx when installed,
+"""``espi-sst demo --statewide`` (issue 7, part 5): two IOUs (one caching CCA RINs, one not),
+a CCA without online accounts and one with them (where the non-caching IOU refers ASPs,
+issue 12) behind the gateway -- Debian's nginx when installed,
 else the in-process dispatcher with the same URL layout -- and the client library's flow
 through it.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -71,6 +73,7 @@ def test_the_directory_and_the_entities_behind_the_gateway(statewide: dict[str, 
         "PGE": "IOU",
         "SCE": "IOU",
         "PCE": "CCA",
+        "CPA": "CCA",
     }
     for code, entity in statewide["entities"].items():
         meta = requests.get(entity["issuer"] + "/.well-known/openid-configuration", timeout=10)
@@ -101,6 +104,28 @@ def test_non_caching_iou_says_where_to_ask_for_the_generation_rin(
         assert status.refer_to == statewide["gateway_url"] + "CPA"
 
 
+def test_the_referral_of_a_non_caching_iou_leads_to_the_generation_rin(
+    statewide: dict[str, Any],
+) -> None:
+    """Concept design 6.5.4.1, 7.3.5: SCE does not hold CPA's RINs and says ask CPA; the ASP
+    follows ``referTo``, the customer signs in at CPA, and the ASP has the generation RIN."""
+    with blake_at(statewide, "SCE") as sce:
+        (point,) = [p for p in sce.usage_points() if p.electric]
+        status = sce.generation_rin_status(point)
+        assert status is not None and status.refer_to
+    referred = status.refer_to.rstrip("/")
+    assert referred == statewide["entities"][status.lse]["issuer"]  # a registered entity
+    meta = requests.get(referred + "/.well-known/openid-configuration", timeout=10)
+    assert meta.status_code == 200 and meta.json()["issuer"] == referred
+    with blake_at(statewide, status.lse) as cca:
+        (point,) = [p for p in cca.usage_points() if p.electric]
+        assert [str(r.value) for r in cca.rins(point)] == [
+            "USCA-SCXX-0100-0000",
+            "USCA-XXCP-0440-0000",
+        ]
+        assert cca.generation_rin_status(point) is None
+
+
 def test_the_cca_without_online_accounts_routes_the_asp_to_its_udc(
     statewide: dict[str, Any],
 ) -> None:
@@ -112,3 +137,46 @@ def test_the_cca_without_online_accounts_routes_the_asp_to_its_udc(
         client.fetch_token(answer.headers["Location"], started)
     assert refused.value.route_to == "PGE"
     assert refused.value.route_url == statewide["entities"]["PGE"]["issuer"]
+
+
+def test_a_phase_one_entity_and_the_two_asp_classes(statewide: dict[str, Any]) -> None:
+    """SCE is in SST Phase 1 (RINs only): BillComparison answers 404 with a JSON body, in
+    both URL forms, and discovery lists no later function.  The data-only ASP asking PGE for
+    sst:rate_change gets invalid_scope (concept design 6.1, 6.4.2)."""
+    entities = statewide["entities"]
+    assert (entities["SCE"]["sst_phase"], entities["PGE"]["sst_phase"]) == (1, 3)
+    classes = {c["client_id"]: c["class"] for c in statewide["clients"]}
+    assert classes["demo-rate-coach-mobile"] == "data-only"
+    assert classes["demo-energy-insights"] == "rate-change"
+    scopes = requests.get(
+        entities["SCE"]["issuer"] + "/.well-known/openid-configuration", timeout=10
+    ).json()["scopes_supported"]
+    assert "sst:rin" in scopes and "sst:bill_comparison" not in scopes
+
+    with blake_at(statewide, "SCE") as sce:  # a real grant at SCE, through the gateway
+        (point,) = [p for p in sce.usage_points() if p.electric]
+        assert sce.rins(point)  # Phase 1 delivers RINs
+        for url in (f"{point.url}/BillComparison", f"{point.url}/UsageSummary?SST=BillComparison"):
+            answer = sce.session.get(url, timeout=10)  # the grant's own bearer token
+            assert answer.status_code == 404, (url, answer.text[:300])
+            assert answer.headers["Content-Type"].startswith("application/json")
+            assert answer.json()["error"] == "function_not_offered"
+            assert "not offered by this utility yet" in answer.json()["error_description"]
+
+    mobile = next(c for c in statewide["clients"] if c["client_id"] == "demo-rate-coach-mobile")
+    client = AspClient.from_issuer(
+        entities["PGE"]["issuer"],
+        client_id=mobile["client_id"],
+        client_secret=None,
+        redirect_uri=mobile["redirect_uris"][0],
+        scope=SCOPE,
+        token_store=MemoryTokenStore(),
+    )
+    started = client.authorization_url()
+    blake = next(c for c in statewide["customers"] if c["username"] == "blake")
+    browser = CustomerBrowser(entities["PGE"]["issuer"], blake)
+    answer = browser.http.get(started.url, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302
+    query = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert query["error"] == ["invalid_scope"]
+    assert "rate-change ASP" in query["error_description"][0]

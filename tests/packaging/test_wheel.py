@@ -285,7 +285,6 @@ def upstream(tmp_path: Path) -> Iterator[Upstream]:
             name="Monitoring",
             redirect_uris=["https://monitoring.example/callback"],
             notify_uri="https://monitoring.example/notify",
-            qualification="pending",
         )
         bolt_on = register_resource_server(db.session, name="SST bolt-on")
     assert asp.client_secret is not None
@@ -353,8 +352,6 @@ def test_installed_wheel_runs_the_bolt_on_against_an_upstream(
         "Monitoring",
         "--client-id",
         upstream.asp_id,
-        "--qualification",
-        "pending",
         "--redirect-uri",
         "https://monitoring.example/callback",
         "--notify-uri",
@@ -411,9 +408,9 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -
         if process.poll() is not None:
             pytest.fail("the bolt-on exited:\n" + log.read_text())
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            if requests.get(url, timeout=10).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or its first request (the app's start) is still running
         time.sleep(0.2)
     pytest.fail("the bolt-on did not answer within 60 s:\n" + log.read_text())

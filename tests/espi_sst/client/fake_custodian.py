@@ -132,6 +132,7 @@ class FakeCustodian:
         self.id_token_claims: dict[str, Any] = {}  # overrides of the id_token's claims
         self.issuer_override: str | None = None  # the metadata names this issuer instead
         self.openid_configuration = True  # False: /.well-known/openid-configuration is 404
+        self.busy_discovery = 0  # answer this many discovery requests 429 (Retry-After: 0)
         self.iss_parameter_supported = False
         self.refresh_delay = 0.05  # widens the window for racing refreshes
         self.counts: Counter[str] = Counter()  # per path, and per grant_type
@@ -260,6 +261,11 @@ class FakeCustodian:
         @app.get("/.well-known/openid-configuration")
         def openid_configuration() -> Response:
             self._record(request.path)
+            if self.busy_discovery > 0:  # a rate-limited gateway in front (RFC 6585 4)
+                self.busy_discovery -= 1
+                busy = error(429, "too_many_requests")
+                busy.headers["Retry-After"] = "0"
+                return busy
             if not self.openid_configuration:
                 return error(404, "not_found")
             return jsonify(self._metadata())

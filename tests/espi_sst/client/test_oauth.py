@@ -64,6 +64,16 @@ def test_discover_falls_back_to_the_oauth_authorization_server_metadata(
     assert custodian.counts["/.well-known/oauth-authorization-server"] == 1
 
 
+def test_discover_waits_out_a_rate_limited_gateway(custodian: FakeCustodian) -> None:
+    """The statewide gateway limits requests per address: a 429 with Retry-After is asked
+    again, as the resource calls are (espi_sst.retry), not taken for missing metadata."""
+    custodian.busy_discovery = 2
+    metadata = discover(custodian.base_url)
+    assert metadata.issuer == custodian.base_url
+    assert custodian.counts["/.well-known/openid-configuration"] == 3
+    assert custodian.counts["/.well-known/oauth-authorization-server"] == 0
+
+
 def test_discover_of_an_unreachable_issuer_is_a_discovery_error() -> None:
     with pytest.raises(DiscoveryError, match="cannot reach"):
         discover(f"http://127.0.0.1:{closed_port()}", timeout=5)

@@ -10,6 +10,7 @@ field to fix, and well-formed objects construct without complaint.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -192,6 +193,17 @@ def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def field_for(type_name: str, element: Any) -> str:
+    """The model field of a schema element: by its XML name (the RIN elements' ``<rin>`` is
+    ``value``), else the snake_case of the name."""
+    name = element.get("name")
+    for f in dataclasses.fields(type(FACTORIES[type_name]())):
+        xml = f.metadata.get("xml")
+        if xml is not None and xml.kind == "element" and xml.name == name:
+            return f.name
+    return snake(name)
+
+
 def required_by_schema() -> list[tuple[str, str, str]]:
     """(complexType, XML name, model field) of every required element or attribute of the
     SST types, read from espi-sst.xsd; a simpleContent type's value counts as ``value``."""
@@ -205,7 +217,7 @@ def required_by_schema() -> list[tuple[str, str, str]]:
             rows.append((type_name, "value", "value"))
         for element in complex_type.iter(f"{XS}element"):
             if element.get("minOccurs", "1") != "0":
-                rows.append((type_name, element.get("name"), snake(element.get("name"))))
+                rows.append((type_name, element.get("name"), field_for(type_name, element)))
         for attribute in complex_type.iter(f"{XS}attribute"):
             if attribute.get("use") == "required":
                 rows.append((type_name, attribute.get("name"), attribute.get("name")))
@@ -320,7 +332,7 @@ def test_served_rin_given_as_text_names_the_value() -> None:
     try:
         bundled_rin(value="USCA-PGPG-0505-0000")
     except ValidationError as exc:
-        assert "value must be a Rin" in str(exc), str(exc)
+        assert "rin must be a Rin" in str(exc), str(exc)  # the <rin> element
 
 
 SERVED = [

@@ -145,10 +145,12 @@ def test_writer_emits_the_extension_form_valid_against_the_official_schemas() ->
     first = summary[0]
     assert first.tag == f"{{{ESPI}}}extension"
     (rin,) = first
-    assert (rin.tag, rin.text, rin.get("lse")) == (
+    # form 1.1: the RIN and the LSE as child elements, no attribute (issue 14: xml2js-based
+    # parsers crash on an element holding an attribute and digits in its text)
+    assert (rin.tag, rin.attrib, [(c.tag, c.text) for c in rin]) == (
         f"{{{SST}}}bundledRin",
-        "USCA-PGPG-0505-0000",
-        "PGE",
+        {},
+        [(f"{{{SST}}}rin", "USCA-PGPG-0505-0000"), (f"{{{SST}}}lse", "PGE")],
     )
     assert summary.find(f"{{{ESPI}}}bundledRin") is None
 
@@ -273,6 +275,62 @@ MISUSED = [
         "bundled RIN",
     ),
 ]
+
+
+MISUSED += [  # the same mistakes in form 1.1 (children): reported at the <rin> itself
+    (
+        "rin",
+        "<sst:bundledRin><sst:rin>USCA-PGXX-0100-0000</sst:rin><sst:lse>PGE</sst:lse>"
+        "</sst:bundledRin>",
+        "delivery RIN",
+    ),
+    (
+        "rin",
+        "<sst:generationRin><sst:rin>USCA-PGPG-0505-0000</sst:rin><sst:lse>PCE</sst:lse>"
+        "</sst:generationRin>",
+        "bundled RIN",
+    ),
+]
+
+BOTH_FORMS = [
+    (
+        '<sst:bundledRin lse="PGE">USCA-PGPG-0505-0000</sst:bundledRin>',
+        "<sst:bundledRin><sst:rin>USCA-PGPG-0505-0000</sst:rin><sst:lse>PGE</sst:lse>"
+        "</sst:bundledRin>",
+    ),
+    (
+        "<sst:bundledRin>USCA-PGPG-0505-0000</sst:bundledRin>",
+        "<sst:bundledRin><sst:rin>USCA-PGPG-0505-0000</sst:rin></sst:bundledRin>",
+    ),
+    (
+        '<sst:deliveryRin udc="PGE">USCA-PGXX-0100-0000</sst:deliveryRin>'
+        '<sst:generationRin lse="PCE">USCA-XXPE-0440-0000</sst:generationRin>',
+        "<sst:deliveryRin><sst:rin>USCA-PGXX-0100-0000</sst:rin><sst:udc>PGE</sst:udc>"
+        "</sst:deliveryRin><sst:generationRin><sst:rin>USCA-XXPE-0440-0000</sst:rin>"
+        "<sst:lse>PCE</sst:lse></sst:generationRin>",
+    ),
+]
+
+
+@pytest.mark.parametrize("old, new", BOTH_FORMS, ids=["bundled", "bundled-no-lse", "unbundled"])
+def test_both_rin_forms_read_to_the_same_model_and_the_new_one_is_written(
+    old: str, new: str
+) -> None:
+    """Form 1.0 (text + attribute, documents already written, other servers) and form 1.1
+    (children) are both valid and read to the same model without a warning; the writer
+    emits 1.1 only, which validates and reads back equal (round trip)."""
+    documents = [espi_sst.parse(extension_document(inner)) for inner in (old, new)]
+    assert documents[0] == documents[1]
+    assert documents[0].warnings == documents[1].warnings == []
+    for inner in (old, new):
+        assert espi_sst.validate(extension_document(inner)) == []
+    written = espi_sst.serialize(documents[0])
+    assert espi_sst.validate(written) == []
+    extension = usage_summary_element(written)[0]
+    for served in extension:
+        assert served.attrib == {} and served[0].tag == f"{{{SST}}}rin"
+        assert not (served.text or "").strip()
+    assert espi_sst.parse(written) == documents[0]
 
 
 @pytest.mark.parametrize("element, inner, reason", MISUSED, ids=[m[0] for m in MISUSED])

@@ -38,6 +38,8 @@ class World:
     public_id: str
     pending_id: str
     usage_points: list[str]
+    other_id: str = "asp-other"  # a second qualified confidential client
+    other_secret: str = "another-secret"
 
 
 def _application(
@@ -123,6 +125,7 @@ def world(database_url: str) -> Iterator[World]:
                     _application(
                         "asp-pending", "other-secret", "Pending ASP", qualification="pending"
                     ),
+                    _application("asp-other", "another-secret", "Other ASP"),
                 ]
             )
     yield World(

@@ -34,6 +34,8 @@ from oauth_world import (
 )
 from sqlalchemy import func, select
 
+from espi_sst.scope import Scope
+
 
 def _code(
     world: World, client_id: str | None = None, **extra: str
@@ -266,7 +268,7 @@ def test_revocation_and_introspection(world: World) -> None:
 def test_another_client_cannot_introspect_or_revoke_a_token(world: World) -> None:
     client, verifier, got, _ = _code(world)
     body = exchange(world, client, got["code"], verifier).json
-    other = basic(world.pending_id, "other-secret")
+    other = basic(world.other_id, world.other_secret)
     assert client.post(
         "/oauth/introspect", data={"token": body["access_token"]}, headers=other
     ).json == {"active": False}
@@ -344,9 +346,9 @@ def test_consent_page_shows_the_asp_and_its_qualification(world: World) -> None:
     client = world.app.test_client()
     login(client, world.customer_username, world.customer_password)
     page = client.get(
-        "/oauth/authorize", query_string=authorize_params(world.pending_id, pkce()[1])
+        "/oauth/authorize", query_string=authorize_params(world.confidential_id, pkce()[1])
     )
-    assert b"Pending ASP" in page.data and b"Not yet qualified" in page.data
+    assert b"Confidential ASP" in page.data and b"is a qualified third party" in page.data
     assert b"Release rate identification (RIN)" in page.data
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
@@ -494,6 +496,10 @@ def test_discovery_metadata(world: World) -> None:
         assert meta["authorization_response_iss_parameter_supported"] is True
         assert "password" not in meta["grant_types_supported"]
         assert set(meta["response_types_supported"]) == {"code", "code id_token"}
+        # Real scope values a client can request (RFC 8414 2), never a pattern like "FB=...".
+        assert "FB=..." not in meta["scopes_supported"]
+        [espi] = [s for s in meta["scopes_supported"] if s.startswith("FB=")]
+        assert Scope.parse(espi).function_blocks
 
 
 def test_mode1_through_the_portal_pages(world: World) -> None:

@@ -87,6 +87,11 @@ def doc_readings(doc: espi_sst.Document) -> list[tuple[Any, ...]]:
     return [(r.start, r.duration, r.value, r.cost, r.quality) for r in doc.interval_readings()]
 
 
+def feed_self(doc: espi_sst.Document) -> str | None:
+    assert doc.feed is not None
+    return next((link.href for link in doc.feed.links if link.rel == "self"), None)
+
+
 def block_starts(doc: espi_sst.Document) -> list[int]:
     return [b.interval.start for b in doc.resources(IntervalBlock)]
 
@@ -491,10 +496,13 @@ def test_authorization_is_the_tokens_own(app: Flask, client: FlaskClient, world:
     # The resourceURI it names serves the subscription.
     atom_ok(client.get(grant.resource_uri, headers={"Authorization": "Bearer tok-a"}))
     json_error(get(client, f"/Authorization/{world.auth_ab}"), 404, "not_found")
+    # The ASP's own client_credentials token reads it too (ESPI: how it follows the
+    # BatchList naming it, lifecycle/notices.py); another ASP's finds nothing.
+    [read] = atom_ok(get(client, f"/Authorization/{world.auth_a}", token="tok-client-a")).entries
+    assert isinstance(read.content, Authorization)
+    assert read.content.status == 1 and read.content.scope == world.full_scope
     json_error(
-        get(client, f"/Authorization/{world.auth_a}", token="tok-client-a"),
-        403,
-        "insufficient_scope",
+        get(client, f"/Authorization/{world.auth_a}", token="tok-client-b"), 404, "not_found"
     )
 
 
@@ -531,7 +539,6 @@ def test_application_information_is_the_clients_own(client: FlaskClient, world: 
         "/Subscription/{w.sub_a}/UsagePoint/{w.up_a1}",
         "/Subscription/{w.sub_a}/UsagePoint/{w.up_a1}/UsageSummary/{w.us_jan}",
         "/ReadingType/{w.rt_kwh}",
-        "/Authorization/{w.auth_a}",
     ],
 )
 def test_client_token_reads_no_customer_resource(
@@ -545,9 +552,113 @@ def test_customer_token_reads_no_asp_resource(client: FlaskClient, world: World,
     json_error(get(client, path.format(w=world), token="tok-a"), 403, "insufficient_scope")
 
 
-def test_bulk_is_not_offered_yet(client: FlaskClient) -> None:
-    body = json_error(get(client, "/Batch/Bulk/1", token="tok-client-a"), 404, "not_found")
-    assert "bulk" in body["error_description"]
+def test_authorization_collection_lists_the_asps_own_grants(
+    client: FlaskClient, world: World
+) -> None:
+    """GBA DataCustodian / Share My Data: GET .../Authorization with the client token."""
+
+    def grants(token: str) -> dict[str, Authorization]:
+        doc = atom_ok(get(client, "/Authorization", token=token))
+        assert feed_self(doc) == f"http://localhost{BASE}/Authorization"
+        found = {}
+        for entry in doc.entries:
+            assert isinstance(entry.content, Authorization)
+            found[entry.self_href] = entry.content
+        return found
+
+    def href(aid: str) -> str:
+        return f"http://localhost{BASE}/Authorization/{aid}"
+
+    asp_a = grants("tok-client-a")  # every grant of ASP A, ended ones with their status
+    assert set(asp_a) == {href(world.auth_a), href(world.auth_gone)}
+    assert asp_a[href(world.auth_a)].status == 1 and asp_a[href(world.auth_gone)].status == 0
+    mine = asp_a[href(world.auth_a)]
+    assert mine.scope == world.full_scope
+    assert mine.resource_uri == f"http://localhost{BASE}/Batch/Subscription/{world.sub_a}"
+    assert mine.authorization_uri == href(world.auth_a)
+    assert set(grants("tok-client-b")) == {href(world.auth_ab), href(world.auth_b)}
+    assert set(grants("tok-a")) == {href(world.auth_a)}  # a customer token: its own one
+    assert set(grants("tok-ab")) == {href(world.auth_ab)}
+    json_error(get(client, "/Authorization", token="tok-expired"), 401, "invalid_token")
+
+
+def test_application_information_collection_is_the_clients_own(
+    client: FlaskClient, world: World
+) -> None:
+    doc = atom_ok(get(client, "/ApplicationInformation", token="tok-client-b"))
+    [entry] = doc.entries
+    assert entry.self_href == f"http://localhost{BASE}/ApplicationInformation/{world.app_b}"
+    json_error(get(client, "/ApplicationInformation", token="tok-b"), 403, "insufficient_scope")
+
+
+@pytest.fixture
+def unlimited(app: Flask) -> None:
+    """These tests read the bulk and each subscription feed of one ASP within a second: the
+    per-ASP limit on costly feeds (2 per second, tests/server/limits) is not what they test."""
+    app.config["RESOURCE_BULK_RATE_LIMIT"] = ""
+
+
+def bulk_href(client: FlaskClient, world: World, token: str, app_id: str) -> str:
+    """The bulk URL the ASP's ApplicationInformation advertises."""
+    [entry] = atom_ok(get(client, f"/ApplicationInformation/{app_id}", token=token)).entries
+    assert isinstance(entry.content, ApplicationInformation)
+    uri = entry.content.data_custodian_bulk_request_uri
+    assert uri is not None and uri.startswith(f"http://localhost{BASE}/Batch/Bulk/")
+    return uri
+
+
+@pytest.mark.usefixtures("unlimited")
+def test_bulk_delivers_every_active_subscription_of_the_asp(
+    client: FlaskClient, world: World
+) -> None:
+    """ESPI FB 35: the advertised Batch/Bulk/{bulkId} serves, in one feed, what each of the
+    ASP's usable grants' Batch/Subscription serves (shared resources once)."""
+    uri = bulk_href(client, world, "tok-client-b", world.app_b)
+    headers = {"Authorization": "Bearer tok-client-b"}
+    bulk = atom_ok(client.get(uri, headers=headers))
+    assert feed_self(bulk) == uri
+    expected: dict[str, Any] = {}
+    for sid, token in ((world.sub_ab, "tok-ab"), (world.sub_b, "tok-b")):
+        one = atom_ok(get(client, f"/Batch/Subscription/{sid}", token=token))
+        expected.update({e.id: e.self_href for e in one.entries})
+    assert {e.id: e.self_href for e in bulk.entries} == expected
+    assert len(bulk.entries) == len(expected)  # no entry twice
+    assert sorted(doc_readings(bulk)) == sorted(
+        doc_readings(atom_ok(get(client, f"/Batch/Subscription/{world.sub_ab}", token="tok-ab")))
+        + doc_readings(atom_ok(get(client, f"/Batch/Subscription/{world.sub_b}", token="tok-b")))
+    )
+
+
+@pytest.mark.usefixtures("unlimited")
+def test_bulk_leaves_out_ended_grants_and_other_asps(client: FlaskClient, world: World) -> None:
+    uri = bulk_href(client, world, "tok-client-a", world.app_a)
+    bulk = atom_ok(client.get(uri, headers={"Authorization": "Bearer tok-client-a"}))
+    hrefs = [e.self_href or "" for e in bulk.entries]
+    assert any(world.sub_a in h for h in hrefs)
+    assert not any(world.sub_gone in h or world.sub_ab in h or world.sub_b in h for h in hrefs)
+    # Another ASP's bulk id, or an unknown one, is 404 as if absent.
+    other = bulk_href(client, world, "tok-client-b", world.app_b)
+    assert other != uri
+    json_error(
+        client.get(other, headers={"Authorization": "Bearer tok-client-a"}), 404, "not_found"
+    )
+    json_error(get(client, "/Batch/Bulk/1", token="tok-client-a"), 404, "not_found")
+
+
+@pytest.mark.usefixtures("unlimited")
+def test_bulk_is_bounded_by_published_min_max(client: FlaskClient, world: World) -> None:
+    uri = bulk_href(client, world, "tok-client-a", world.app_a)
+    day = world.local_midnights[1]
+    bounds = {
+        "published-min": "2024-03-09T00:00:00-08:00",
+        "published-max": "2024-03-10T00:00:00-08:00",
+    }
+    bulk = atom_ok(
+        client.get(uri, headers={"Authorization": "Bearer tok-client-a"}, query_string=bounds)
+    )
+    assert block_starts(bulk) == [day]
+    one = atom_ok(get(client, f"/Batch/Subscription/{world.sub_a}", token="tok-a", **bounds))
+    assert [e.id for e in bulk.entries] == [e.id for e in one.entries]
 
 
 # ---- access: what the grant does not cover does not exist ----------------------------------

@@ -199,6 +199,15 @@ class SstWorld:
         assert found is not None
         return found
 
+    def customer_points(self, session: Session, username: str) -> list[UsagePoint]:
+        return list(
+            session.scalars(
+                select(UsagePoint)
+                .join(RetailCustomer, RetailCustomer.id == UsagePoint.customer_id)
+                .where(RetailCustomer.username == username)
+            )
+        )
+
     def request_row(self, session: Session, rid: str) -> RateChangeRequestRecord:
         found = session.scalar(
             select(RateChangeRequestRecord).where(RateChangeRequestRecord.uuid == rid)

@@ -284,13 +284,15 @@ def test_another_grant_cannot_see_or_confirm_the_request(world: SstWorld) -> Non
 def test_ineligible_targets_are_refused_before_any_passcode(
     world: SstWorld, username: str, target: str, error: str
 ) -> None:
-    """Issue 11, item 18: billing would refuse these; the customer must get no passcode."""
+    """Issue 11, item 18; issue 12: billing would refuse these; the customer must get no
+    passcode, and the ASP a 409 with the reason billing would give."""
     granted = world.grant(username)
     response = post_change(world, granted, {"targetRin": target})
-    assert response.status_code == 422, response.data
+    assert response.status_code == 409, response.data
     assert response.json["error"] == error
+    assert response.json["rejection_reason"] in {r.value for r in sst.RejectionReason}
     described = response.json["error_description"]
-    assert "may change to: USCA-" in described and target not in described.split("to: ")[1]
+    assert "may change to now: USCA-" in described and target not in described.split("now: ")[1]
     with world.session() as s:
         assert s.scalar(select(func.count()).select_from(RateChangeRequestRecord)) == 0
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0  # no mail
@@ -300,10 +302,16 @@ def test_ineligible_targets_are_refused_before_any_passcode(
 @pytest.mark.parametrize(
     ("username", "target", "change", "reason"),
     [
-        # Billing keeps the 12-month rule (the last voluntary change is its knowledge).
-        ("alex", "USCA-PGPG-0505-0000", {}, sst.RejectionReason.twelveMonthRestriction),
-        # The second line: the service agreement changed after the request was accepted.
+        # The second line: the service agreement changed after the request was accepted
+        # (a voluntary change recorded meanwhile, the rate or the premise changed).
+        (
+            "casey",
+            "USCA-PGPG-0100-0000",
+            {"last_voluntary_change_at": "recent"},
+            sst.RejectionReason.twelveMonthRestriction,
+        ),
         ("casey", "USCA-PGPG-0100-0000", {"tariff": "E-TOU-C"}, sst.RejectionReason.alreadyOnRate),
+        # Alex's last change made long enough ago, then the heat pump gone: E-ELEC closes.
         ("alex", "USCA-PGPG-0505-0000", {"features": []}, sst.RejectionReason.notEligible),
     ],
 )
@@ -314,6 +322,10 @@ def test_billing_refuses_with_the_reason(
     change: dict[str, Any],
     reason: sst.RejectionReason,
 ) -> None:
+    with world.session() as s:  # no 12-month restriction at the request (issue 12: up front)
+        for point in world.customer_points(s, username):
+            point.last_voluntary_change_at = None
+        s.commit()
     granted, rid = requested_and_confirmed(world, username, {"targetRin": target})
     with world.session() as s:
         point = world.point(s, granted.usage_points["electric"])
@@ -321,6 +333,8 @@ def test_billing_refuses_with_the_reason(
             point.tariff = s.scalar(select(Tariff).where(Tariff.code == change["tariff"]))
         if "features" in change:
             point.features = change["features"]
+        if "last_voluntary_change_at" in change:
+            point.last_voluntary_change_at = int(time.time()) - 86400
         s.commit()
     report = Worker(world.app).run_once()
     assert report.decided == 1

@@ -45,8 +45,8 @@ def test_create_and_withdraw_cycles_cannot_flood_the_customer(world: SstWorld) -
     assert replay.status_code == 202 and replay.headers["Idempotent-Replayed"] == "true"
     assert _passcode_mails(world, "casey") == 3
     # Another service agreement is not held back by casey's.
-    alex = world.grant("alex")
-    assert post_change(world, alex, {"targetRin": "USCA-PGPG-0010-0000"}).status_code == 202
+    blake = world.grant("blake")
+    assert post_change(world, blake, {"targetRin": "USCA-PGXX-0010-0000"}).status_code == 202
 
 
 def test_the_usage_point_limit_can_be_switched_off(world: SstWorld) -> None:
@@ -72,15 +72,15 @@ def test_one_asp_cannot_create_requests_without_limit(sst_database: tuple[str, D
         RATE_CHANGE_USAGE_POINT_LIMIT="",
     )
     try:
-        granted = {name: limited.grant(name) for name in ("alex", "casey", "dana")}
+        granted = {name: limited.grant(name) for name in ("blake", "casey", "dana")}
         targets: dict[str, dict[str, Any]] = {
-            "alex": {"targetRin": "USCA-PGPG-0010-0000"},  # E-1
+            "blake": {"targetRin": "USCA-PGXX-0010-0000"},  # E-1 delivery (alex: 12-month rule)
             "casey": TOU_C,
             "dana": TOU_C,
         }
         answers = [
             post_change(limited, granted[n], targets[n], key=f"asp-{n}")
-            for n in ("alex", "casey", "dana")
+            for n in ("blake", "casey", "dana")
         ]
         assert [a.status_code for a in answers] == [202, 202, 429], [a.data for a in answers]
         assert answers[2].json["error"] == "too_many_requests"

@@ -70,6 +70,7 @@ pytestmark = pytest.mark.slow
 
 ASP_ID = "acme-thermostats"
 ASP_SECRET = "acme-secret-at-the-custodian"
+DATA_ONLY_ID = "acme-insights"
 REDIRECT = "https://acme.example/callback"
 GBC_SCOPE = (
     "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=3600;BlockDuration=daily;HistoryLength=34128000"
@@ -131,8 +132,18 @@ def _seed_bolt_on(app: Flask, custodian: ForeignCustodian) -> None:
             notify_uri=f"http://127.0.0.1:{free_port()}/notify",
             client_id=ASP_ID,
             scope=f"{GBC_SCOPE} basic billing usage {SST_SCOPE}",
+            asp_class="rate-change",  # its SST scope includes sst:rate_change (6.4.2.2)
         )
         app.config["TEST_ASP_SECRET"] = registered.client_secret
+        data_only = register_application(
+            session,
+            name="Acme Insights",
+            redirect_uris=[REDIRECT],
+            notify_uri=f"http://127.0.0.1:{free_port()}/notify",
+            client_id=DATA_ONLY_ID,
+            scope=f"{GBC_SCOPE} basic billing usage sst:rin sst:bill_comparison",
+        )  # data-only (the default class, concept design 6.4.2.1)
+        app.config["TEST_DATA_ONLY_SECRET"] = data_only.client_secret
 
 
 WORLDS = [
@@ -177,6 +188,7 @@ def _world(mode: str, shape: str, database_url: str, folder: Path) -> Iterator[W
         introspection=introspection, shape=shape, public_base=public
     ) as custodian:
         custodian.register_client(ASP_ID, ASP_SECRET, [REDIRECT], GBC_SCOPE)
+        custodian.register_client(DATA_ONLY_ID, ASP_SECRET, [REDIRECT], GBC_SCOPE)
         custodian.register_resource_server(*RESOURCE_SERVER)
         config: dict[str, Any] = {
             "DATABASE_URL": database_url,
@@ -522,3 +534,36 @@ def test_ending_the_add_on_here_ends_only_the_sst(world: World) -> None:
     _add_on_consent(world, token, grant.resource_uri, 1)
     again = requests.get(f"{base}/RateInformation", headers=headers, timeout=30)
     assert again.status_code == 200
+
+
+def test_the_add_on_consent_follows_the_asp_class(world: World) -> None:
+    """A data-only ASP (concept design 6.4.2.1) asks the bolt-on for sst:rate_change:
+    invalid_scope, as at /oauth/authorize; the data-only categories are granted."""
+    asp = AspClient.from_issuer(
+        world.custodian.issuer,
+        client_id=DATA_ONLY_ID,
+        client_secret=ASP_SECRET,
+        redirect_uri=REDIRECT,
+        scope=GBC_SCOPE,
+        token_store=MemoryTokenStore(),
+    )
+    grant = _custodian_grant(world, asp, 1)
+    token = asp.connect(grant.key).session.token["access_token"]
+
+    def push(scope: str) -> requests.Response:
+        return requests.post(
+            f"{world.base}/sst/consent/requests",
+            auth=(DATA_ONLY_ID, world.app.config["TEST_DATA_ONLY_SECRET"]),
+            data={
+                "access_token": token,
+                "resource_uri": grant.resource_uri,
+                "scope": scope,
+                "redirect_uri": REDIRECT,
+                "state": "s-1",
+            },
+            timeout=30,
+        )
+
+    refused = push(SST_SCOPE)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"
+    assert push("sst:rin sst:bill_comparison").status_code == 201
