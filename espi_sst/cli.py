@@ -218,7 +218,7 @@ def _write_csv(handle: TextIO, stream: Any) -> None:
     writer.writerows(csv_rows(iter(stream)))
 
 
-LIBRARY_COMMANDS = frozenset({"validate", "inspect", "convert"})
+LIBRARY_COMMANDS = frozenset({"validate", "inspect", "convert", "conformance"})
 """The verbs this module runs itself; choosing one never loads the command entry points."""
 COMMAND_GROUP = "espi_sst.commands"
 """The entry-point group other packages register their verbs in (the server, setup.cfg)."""
@@ -250,6 +250,10 @@ def build_parser(*, other_commands: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--to", default="csv", choices=["csv"], help="output format")
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
     p.set_defaults(run=cmd_convert)
+
+    from .conformance.command import add_parser as add_conformance
+
+    add_conformance(sub)
 
     if other_commands:
         _add_registered_commands(sub)

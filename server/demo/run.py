@@ -26,6 +26,8 @@ from typing import Any
 from .. import create_app
 from ..storage import db
 from ..worker import Worker
+from .clients import DEMO_SCOPE
+from .conformance_file import conformance_toml, write_conformance_config
 from .data import DemoData
 from .dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT, make_dev_server
 from .fake_midas import serve_fake_midas
@@ -115,6 +117,9 @@ def banner(
         f"    {c.client_id:<24} {c.client_secret or '(public client, PKCE only)'}"
         for c in demo.clients
     ]
+    lines.append(
+        f"  conformance kit:  espi-sst conformance {demo_json.with_name('conformance.toml')}"
+    )
     lines.append(f"  everything above is in {demo_json}; press Ctrl-C to stop")
     return "\n".join(lines)
 
@@ -155,6 +160,16 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             helpers.append((asp, asp_thread))
         demo_json = write_demo_json(data_dir, demo, base_url, asp_url=asp_url, midas_url=midas_url)
+        write_conformance_config(
+            data_dir / "conformance.toml",
+            conformance_toml(
+                demo,
+                issuer=base_url,
+                inbox_url=f"{base_url}/demo/inbox",
+                scope=DEMO_SCOPE,
+                notify_listen=asp_url is None,
+            ),
+        )
         server = make_dev_server(
             args.host,
             args.port,
