@@ -5,4 +5,4 @@ SST scenarios, and last the checks of every body collected on the way: the GBA
 certification rules and schema validity.
 """
 
-MODULES = ("discovery", "oauth")
+MODULES = ("discovery", "oauth", "resources", "sst", "certification", "schema")

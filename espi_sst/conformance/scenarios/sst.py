@@ -1,0 +1,1 @@
+"""(sst scenarios: being written.)"""
