@@ -10,7 +10,6 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-
 __all__ = ["add_parser", "cmd_conformance"]
 
 

@@ -75,8 +75,10 @@ def run_conformance(
     *,
     only: Sequence[str] = (),
     progress: Callable[[Result, int, int], None] | None = None,
+    catalogue: Sequence[Scenario] | None = None,
 ) -> Report:
-    chosen = selected(all_scenarios(), only)
+    """Run ``catalogue`` (default: every registered scenario), or those ``only`` selects."""
+    chosen = selected(all_scenarios() if catalogue is None else catalogue, only)
     report = Report(
         issuer=config.issuer,
         config_source=config.source,
