@@ -382,10 +382,10 @@ class Context:
             return known
         if isinstance(known, Exception):
             self.skip(f"no client_credentials token for {client.client_id}: {known}")
-        scope = self.metadata().get("espi_client_credentials_scope")
-        data = {"grant_type": "client_credentials"}
-        if isinstance(scope, str):
-            data["scope"] = scope
+        # ESPI custodians (the GBA DataCustodian, ours) take the ASP's registered FB= term.
+        words = client.scope.split()
+        scope = next((w for w in words if w.startswith("FB=")), client.scope)
+        data = {"grant_type": "client_credentials", "scope": scope}
         response = self.token_request(client, data)
         if response.status_code != 200 or "access_token" not in response.text:
             error = ScenarioFailed(

@@ -36,16 +36,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def demo_process(folder: Path, args: Sequence[str] = (), **env: str) -> Iterator[dict[str, Any]]:
+def demo_process(
+    folder: Path, args: Sequence[str] = (), *, command: Sequence[str] | None = None, **env: str
+) -> Iterator[dict[str, Any]]:
     """Run the demo until the block ends; yields its demo.json document.
 
     ``args``: more ``espi-sst demo`` options (``["--asp-port", "0"]`` when the test serves
-    the demo ASP's notify URI itself); ``env``: environment variables (``ESPI_*`` settings).
+    the demo ASP's notify URI itself); ``command``: what runs instead of ``espi-sst demo``
+    (it takes the same options); ``env``: environment variables (``ESPI_*`` settings).
     """
     port = free_port()
-    cli = str(Path(sys.executable).with_name("espi-sst"))
+    program = list(command or [str(Path(sys.executable).with_name("espi-sst")), "demo"])
     process = subprocess.Popen(
-        [cli, "demo", "--port", str(port), "--data-dir", str(folder / "demo"), *args],
+        [*program, "--port", str(port), "--data-dir", str(folder / "demo"), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
