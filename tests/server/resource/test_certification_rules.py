@@ -4,7 +4,7 @@ The catalogue (tests/data/certification/, see its PROVENANCE.md) gives each data
 schematron rule: a CONTEXT XPath and a TEST XPath that must hold for every node the
 context selects (XSLT's ``current()`` is that node).  The rules applied are those of the
 function blocks the demo's scope claims (``lifecycle/registration.py``'s DEFAULT_SCOPE:
-FB 1, 3, 4, 5, 13, 14, 15, 19, 37, 39; only 1, 4, 5 and 15 have automated data rules), run
+FB 1, 3, 4, 5, 13, 14, 15, 19, 35, 37, 39; only 1, 4, 5 and 15 have automated data rules), run
 on the Batch/Subscription feeds and the ASP's Batch/Bulk feed of the resource test world.
 A rule the server cannot meet is listed below as a known failure with its reason -- never
 skipped silently; the documents are fetched once per database and every rule applied.
