@@ -53,7 +53,7 @@ def derived_consumption_wh(session: Session, summary: UsageSummary) -> int | Non
     ).all()
     for _meter_reading, multiplier, covered, total in rows:
         if covered == summary.billing_period_duration and total is not None:
-            return round(int(total) * 10 ** (multiplier or 0))
+            return int(round(int(total) * 10 ** int(multiplier or 0)))
     return None
 
 
