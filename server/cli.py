@@ -3,7 +3,8 @@ point (setup.cfg; the library's CLI loads it only when one of them is chosen):
 ``serve``, ``register-client``, ``demo``, and the authorization lifecycle's
 ``close-service-agreement``, ``asp-registry load``, ``asp block`` / ``asp unblock`` /
 ``asp accept-terms`` (the SST terms, lifecycle/terms.py), and
-``cca-rins load`` (a CCA's generation RINs); ``rotate-signing-key`` (OpenID Connect keys);
+``cca-rins load`` (a CCA's generation RINs); ``bulk notify`` (the BatchList telling ASPs
+their FB 35 bulk is ready, lifecycle/bulk_notices.py); ``rotate-signing-key`` (OpenID Connect keys);
 ``gateway`` writes the statewide gateway's nginx configuration (server/gateway/)."""
 
 from __future__ import annotations
@@ -280,6 +281,30 @@ def asp_registry_load(args: argparse.Namespace) -> int:
         print("not in the registry, left as they are: " + ", ".join(report.not_listed))
     if report.unknown:
         print("listed but not registered here: " + ", ".join(report.unknown))
+    return 0
+
+
+def bulk_notify(args: argparse.Namespace) -> int:
+    """After the utility's data load: each ASP's BatchList naming its bulk (FB 35, FB 39)."""
+    from .lifecycle.bulk_notices import BulkNoticeError, bulk_ready
+
+    app = _app()
+    with app.app_context():
+        try:
+            with db.transaction() as session:
+                notices = bulk_ready(session, now=now(), client_id=args.client_id)
+        except BulkNoticeError as exc:
+            sys.stderr.write(f"espi-sst: error: {exc}\n")
+            return 2
+    for notice in notices:
+        if notice.url is not None:
+            print(
+                f"{notice.client_id}: BatchList queued naming {notice.url} ({notice.grants} grants)"
+            )
+        else:
+            print(f"{notice.client_id}: not told: {notice.skipped}")
+    if not notices:
+        print("no ASP is registered: nothing to tell")
     return 0
 
 
@@ -567,6 +592,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     q.add_argument("cca", metavar="CCA", help="the CCA's code, as UsagePoint.lse has it (PCE)")
     q.add_argument("file", metavar="FILE", help="CSV: " + ", ".join(CCA_COLUMNS))
     q.set_defaults(server_command=cca_rins_load)
+
+    p = sub.add_parser("bulk", help="ESPI FB 35 bulk transfer (server extra)")
+    p.set_defaults(server_command=bulk_notify, client_id=None)
+    actions = p.add_subparsers(dest="bulk_command", required=True)
+    q = actions.add_parser(
+        "notify",
+        help="after a data load: send each ASP (or one) a BatchList naming its bulk URL; "
+        "the worker delivers it",
+    )
+    q.add_argument("--client-id", default=None, metavar="CLIENT_ID", help="only this ASP")
+    q.set_defaults(server_command=bulk_notify)
 
     p = sub.add_parser(
         "gateway", help="write the statewide gateway's nginx configuration (server extra)"

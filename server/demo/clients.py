@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from espi_sst.scope import Scope
 
 DEMO_SCOPE = (
-    "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=900_3600;BlockDuration=daily;HistoryLength=13"
+    "FB=1_3_4_5_13_14_15_19_35_37_39;IntervalDuration=900_3600;BlockDuration=daily;HistoryLength=13"
     " basic billing account usage program_enrollment sst:rin sst:bill_comparison"
     " sst:rate_change openid"
 )

@@ -30,7 +30,7 @@ from ..storage.models import Application
 from .classes import ASP_CLASSES, DATA_ONLY, RATE_CHANGE, class_refusal, without_rate_change
 
 DEFAULT_SCOPE = (
-    "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=900_3600;BlockDuration=daily;HistoryLength=13 "
+    "FB=1_3_4_5_13_14_15_19_35_37_39;IntervalDuration=900_3600;BlockDuration=daily;HistoryLength=13 "
     "basic billing account usage program_enrollment sst:rin sst:bill_comparison sst:rate_change openid"
 )
 """A rate-change ASP's default scope; a data-only ASP's is this without ``sst:rate_change``."""

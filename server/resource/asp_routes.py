@@ -29,14 +29,14 @@ from espi_sst.model import Entry
 from espi_sst.scope import Category, Scope
 
 from ..errors import Refused
-from ..lifecycle.bulk import bulk_grants, bulk_id
+from ..lifecycle.bulk import bulk_grants, bulk_id, bulk_refusal
 from ..oauth.guard import Grant, current_grant
 from ..security import now
 from ..storage import db
 from ..storage.models import Application, Authorization, Token
 from .build import EntryBuilder
 from .build_asp import application_entry, asp_feed, authorization_entry, service_status
-from .errors import not_found
+from .errors import insufficient_scope, not_found
 from .query import parse_query
 from .routes import atom, bp
 from .sst_content import SstView
@@ -158,13 +158,30 @@ def application_information(app_id: str) -> Response:
 # ---- Batch/Bulk (FB 35) -------------------------------------------------------------------
 
 
+def _bulk_application(grant: Grant) -> Application:
+    """The client's registration, if it claims FB 35; else 403 saying so (``lifecycle/bulk``)."""
+    app = _own_application(grant)
+    refusal = bulk_refusal(app)
+    if refusal is not None:
+        raise insufficient_scope(refusal)
+    return app
+
+
+@bp.get("/Batch/Bulk")
+def batch_bulk_endpoint() -> Response:
+    """The bulk endpoint without an id (what an ASP without FB 35 is told): 403 for such an
+    ASP, 404 for one with FB 35 (its bulk has an id: its ApplicationInformation names it)."""
+    _bulk_application(current_grant(None, client_level=True))
+    raise not_found("Bulk")
+
+
 @bp.get("/Batch/Bulk/<requested>")
 def batch_bulk(requested: str) -> Response:
     """The ASP's bulk: each usable grant's subscription, in grant order, each shared
     resource (ReadingType, LocalTimeParameters) once; paged as a whole."""
     grant = current_grant(None, client_level=True)
     query = parse_query(request.args)
-    app = _own_application(grant)
+    app = _bulk_application(grant)
     if requested != bulk_id(app):
         raise not_found("Bulk")
     urls = Urls.current()

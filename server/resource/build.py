@@ -130,9 +130,12 @@ class EntryBuilder:
         sst_elements: Sequence[ModelObject] = (),
         *,
         quality: int,
+        consumption_wh: int | None,
     ) -> Entry:
         """``sst_elements``: the SST RIN elements for ``espi:extension`` (RIN scope only);
-        ``quality``: its ``qualityOfReading`` (``summary_quality.py``; GBA rule D099)."""
+        ``quality``: its ``qualityOfReading`` (``summary_quality.py``; GBA rule D099);
+        ``consumption_wh``: its ``overallConsumptionLastPeriod``, stored or derived from the
+        readings (``summary_consumption.py``; GBA rule D081), None to omit it."""
         u, sid = self.urls, self.sid
         links = [
             entry_link(u.usage_summary(sid, point_uuid, summary.uuid), "self", "UsageSummary"),
@@ -140,11 +143,11 @@ class EntryBuilder:
             entry_link(u.usage_point(sid, point_uuid), "related", "UsagePoint"),
         ]
         consumption = None
-        if summary.consumption_wh is not None:
+        if consumption_wh is not None:
             consumption = m.SummaryMeasurement(
                 power_of_ten_multiplier=UnitMultiplierKind.none,
                 uom=UnitSymbolKind.Wh,
-                value=summary.consumption_wh,
+                value=consumption_wh,
             )
         content = m.UsageSummary(
             extension=[make_extension(*sst_elements)] if sst_elements else [],

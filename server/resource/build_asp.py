@@ -20,7 +20,7 @@ from espi_sst.model.enums import (
     TokenType,
 )
 
-from ..lifecycle.bulk import bulk_id
+from ..lifecycle.bulk import bulk_endpoint_path, bulk_id, claims_bulk
 from ..storage import models as db
 from .build import moment
 from .urls import Urls, entry_link, feed_link, urn, urn_for_path
@@ -91,7 +91,10 @@ def application_entry(urls: Urls, app: db.Application) -> Entry:
         third_party_notify_uri=app.notify_uri,
         authorization_server_authorization_endpoint=issuer + AUTHORIZE_PATH,
         authorization_server_token_endpoint=issuer + TOKEN_PATH,
-        data_custodian_bulk_request_uri=urls.bulk(bulk_id(app)),  # exactly what serves it
+        # exactly what serves its bulk; without FB 35 the endpoint alone (mandatory element)
+        data_custodian_bulk_request_uri=(
+            urls.bulk(bulk_id(app)) if claims_bulk(app) else urls.base + bulk_endpoint_path()
+        ),
         data_custodian_resource_endpoint=urls.base,
         client_secret="",  # stored only as a hash: never disclosed (module docstring)
         client_name=app.client_name,

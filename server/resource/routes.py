@@ -41,6 +41,7 @@ from .errors import bad_parameter, insufficient_scope, not_found
 from .query import FeedQuery, parse_query
 from .sst_content import SstView
 from .subscription import selected_summary, subscription_entries
+from .summary_consumption import summary_consumption_wh
 from .summary_quality import summary_quality
 from .urls import PREFIX, Urls
 
@@ -222,7 +223,11 @@ def usage_summaries(sid: str, uid: str) -> Response:
     ]
     entries = [
         make.usage_summary(
-            uid, s, sst.rin_elements(point, s), quality=summary_quality(db.session, s)
+            uid,
+            s,
+            sst.rin_elements(point, s),
+            quality=summary_quality(db.session, s),
+            consumption_wh=summary_consumption_wh(db.session, s),
         )
         for s in query.page(summaries)
     ]
@@ -247,7 +252,12 @@ def usage_summary(sid: str, uid: str, summary_id: str) -> Response:
         else []
     )
     quality = summary_quality(db.session, summary)
-    return atom(builder(authorization).usage_summary(uid, summary, rins, quality=quality))
+    consumption = summary_consumption_wh(db.session, summary)
+    return atom(
+        builder(authorization).usage_summary(
+            uid, summary, rins, quality=quality, consumption_wh=consumption
+        )
+    )
 
 
 @bp.get("/Subscription/<sid>/UsagePoint/<uid>/ElectricPowerQualitySummary")

@@ -27,6 +27,7 @@ from .blocks import Calendar, day_blocks
 from .build import EntryBuilder
 from .query import FeedQuery
 from .sst_content import SstView
+from .summary_consumption import summary_consumption_wh
 from .summary_quality import summary_quality
 
 
@@ -73,6 +74,7 @@ def subscription_entries(
                             summary,
                             sst.rin_elements(point, summary),
                             quality=summary_quality(session, summary),
+                            consumption_wh=summary_consumption_wh(session, summary),
                         )
                     )
     return entries

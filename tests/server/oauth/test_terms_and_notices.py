@@ -537,3 +537,65 @@ def test_mode1_expiry_and_withdrawal_are_announced(world: World) -> None:
         == "Robot ASP no longer has access to your Test Utility account"
     )
     app.extensions["espi_sst_db"].engine.dispose()
+
+
+# ---- bulk ready (ESPI FB 35 with FB 39) ----------------------------------------------------
+
+
+def test_bulk_notify_tells_the_asp_its_bulk_is_ready(world: World) -> None:
+    """After a data load the utility runs ``espi-sst bulk notify``: the worker delivers the
+    robot (registered with FB 35 by default) a BatchList naming exactly the bulk URL its
+    ApplicationInformation advertises, and that URL serves its grant's data."""
+    app = world.app()
+    client = app.test_client()
+    tokens = _grant(world, app, client)
+    _delivered(world, app)
+    assert len(world.receiver.lists()) == 1  # the grant's own news
+    done = world.cli("2025-01", "bulk", "notify", "--client-id", world.client_id)
+    assert done.returncode == 0, done.stderr
+    assert f"{world.client_id}: BatchList queued naming " in done.stdout, done.stdout
+    _delivered(world, app)
+    [[bulk]] = world.receiver.lists()[1:]
+    robot = _client_token(world, client)
+    headers = {"Authorization": f"Bearer {robot}"}
+    info = client.get(f"{API}/ApplicationInformation", headers=headers)
+    (application,) = espi_sst.parse(info.data).resources(m.ApplicationInformation)
+    advertised = str(application.data_custodian_bulk_request_uri)
+    assert urlsplit(bulk).path == urlsplit(advertised).path
+    assert urlsplit(bulk).path.startswith(f"{API}/Batch/Bulk/")
+    served = client.get(urlsplit(bulk).path, headers=headers)
+    assert served.status_code == 200, served.data
+    subscription = urlsplit(tokens["resourceURI"]).path.rsplit("/", 1)[1]
+    assert subscription.encode() in served.data
+
+    # Every ASP (no --client-id): the robot again; an unknown id is a clear error.
+    done = world.cli("2025-01", "bulk", "notify")
+    assert done.returncode == 0 and "BatchList queued" in done.stdout, done.stdout
+    _delivered(world, app)
+    assert world.receiver.lists()[2:] == [[bulk]]
+    done = world.cli("2025-01", "bulk", "notify", "--client-id", "nobody")
+    assert done.returncode == 2
+    assert "no ASP with client_id 'nobody'" in done.stderr and "Traceback" not in done.stderr
+    app.extensions["espi_sst_db"].engine.dispose()
+
+
+def test_bulk_notify_skips_an_asp_without_fb35_or_grants(world: World) -> None:
+    """No news for an empty bulk, nor for an ASP not registered for bulk transfer."""
+    app = world.app()
+    done = world.cli("2025-01", "bulk", "notify", "--client-id", world.client_id)
+    assert done.returncode == 0, done.stderr
+    assert "not told: no usable grant" in done.stdout, done.stdout
+    client = app.test_client()
+    _grant(world, app, client)
+    with app.app_context():
+        with db.transaction() as session:
+            robot = session.scalar(select(Application).where(Application.client_id == "asp-robot"))
+            assert robot is not None
+            robot.scope = (
+                "FB=4_5_15;IntervalDuration=3600;BlockDuration=daily;HistoryLength=13 usage"
+            )
+    done = world.cli("2025-01", "bulk", "notify", "--client-id", world.client_id)
+    assert "not told: its registered scope does not claim FB 35" in done.stdout, done.stdout
+    _delivered(world, app)
+    assert len(world.receiver.lists()) == 1  # only the grant's own news
+    app.extensions["espi_sst_db"].engine.dispose()

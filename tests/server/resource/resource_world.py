@@ -40,6 +40,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 FULL_SCOPE = "FB=4_5_15;IntervalDuration=3600;BlockDuration=daily;HistoryLength=13 usage billing"
+APP_SCOPE = "FB=4_5_15_35;IntervalDuration=3600;BlockDuration=daily;HistoryLength=13 usage billing"
+"""What the two ASPs are registered for: the grants' scope and bulk transfer (FB 35)."""
 MAR_8_PST = 1_709_884_800  # 2024-03-08T00:00:00-08:00
 MAR_13_PDT = 1_710_313_200  # 2024-03-13T00:00:00-07:00 (DST began 2024-03-10 02:00)
 LOCAL_MIDNIGHTS = (
@@ -236,7 +238,7 @@ def seed() -> None:
                 client_uri=f"https://{client_id}.example",
                 redirect_uris=[f"https://{client_id}.example/callback"],
                 notify_uri=f"https://{client_id}.example/notify",
-                scope=FULL_SCOPE,
+                scope=APP_SCOPE,
                 grant_types=["authorization_code", "refresh_token", "client_credentials"],
                 token_endpoint_auth_method="client_secret_basic",
                 qualification="qualified",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from espi_sst_server.security import hash_secret
 from espi_sst_server.storage import db
-from espi_sst_server.storage.models import IntervalReading, MeterReading, Token
+from espi_sst_server.storage.models import Application, IntervalReading, MeterReading, Token
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select, text
@@ -643,6 +643,32 @@ def test_bulk_leaves_out_ended_grants_and_other_asps(client: FlaskClient, world:
         client.get(other, headers={"Authorization": "Bearer tok-client-a"}), 404, "not_found"
     )
     json_error(get(client, "/Batch/Bulk/1", token="tok-client-a"), 404, "not_found")
+
+
+@pytest.mark.usefixtures("unlimited")
+def test_bulk_needs_function_block_35_in_the_registered_scope(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """Bulk transfer is ESPI FB 35: an ASP registered without it gets a 403 naming FB 35 at
+    its (former) bulk URL and at the bare endpoint, and its ApplicationInformation names the
+    endpoint, not a bulk of its own (the schema makes the element mandatory)."""
+    former = bulk_href(client, world, "tok-client-b", world.app_b)
+    with app.app_context():
+        row = db.session.scalar(select(Application).where(Application.client_id == "asp-b"))
+        assert row is not None
+        row.scope = "FB=4_5_15;IntervalDuration=3600;BlockDuration=daily;HistoryLength=13 usage"
+        db.session.commit()
+    for url in (former, f"http://localhost{BASE}/Batch/Bulk"):
+        refused = client.get(url, headers={"Authorization": "Bearer tok-client-b"})
+        json_error(refused, 403, "insufficient_scope")
+        assert "function block 35" in refused.get_json()["error_description"]
+    [entry] = atom_ok(
+        get(client, f"/ApplicationInformation/{world.app_b}", token="tok-client-b")
+    ).entries
+    assert isinstance(entry.content, ApplicationInformation)
+    assert entry.content.data_custodian_bulk_request_uri == f"http://localhost{BASE}/Batch/Bulk"
+    # An ASP with FB 35 is told where its bulk is: the bare endpoint is not one.
+    json_error(get(client, "/Batch/Bulk", token="tok-client-a"), 404, "not_found")
 
 
 @pytest.mark.usefixtures("unlimited")
