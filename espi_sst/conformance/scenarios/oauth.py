@@ -18,6 +18,9 @@ from ..context import AuthorizationAttempt, Context, pkce_pair
 from ..errors import ScenarioFailed
 from ..registry import scenario
 
+MAX_RETRY_AFTER = 5.0
+"""Seconds the kit waits at most on a 429's Retry-After before asking again."""
+
 
 @scenario(
     "OAUTH-01",
@@ -91,6 +94,12 @@ def _refused_at_authorization(
         f"the server issued a code to the {who} although {why}",
     )
     if not attempt.response:
+        ctx.check(
+            attempt.outcome.status < 500,
+            f"the {who}'s request, in which {why}, ended in a server error "
+            f"({attempt.outcome.status}), not a refusal (RFC 6749 4.1.2.1: invalid_request): "
+            f"{attempt.outcome.page_text[:120]}",
+        )
         ctx.note(
             f"{who}: the server showed a page ({attempt.outcome.status}) instead of "
             f"redirecting: {attempt.outcome.page_text[:160]}"
@@ -149,6 +158,21 @@ def _approved(ctx: Context, client: ClientConfig, customer: CustomerConfig) -> A
             f"{attempt.outcome.callback or attempt.outcome.page_text[:200]}"
         )
     return attempt
+
+
+def _fetch_patiently(ctx: Context, url: str, token: str) -> requests.Response:
+    """``ctx.fetch``, waiting out a 429 (RFC 6585 4) up to MAX_RETRY_AFTER seconds twice:
+    a server's rate limit is not a verdict on what the token may read."""
+    response = ctx.fetch(url, token)
+    for _attempt in range(2):
+        if response.status_code != 429:
+            break
+        wait = response.headers.get("Retry-After", "1")
+        seconds = min(float(wait) if wait.isdigit() else 1.0, MAX_RETRY_AFTER)
+        ctx.note(f"{url} answered 429; retried after {seconds:.0f} s")
+        time.sleep(seconds)
+        response = ctx.fetch(url, token)
+    return response
 
 
 def _token_works(ctx: Context, token: str, url: str | None) -> bool | None:
@@ -655,11 +679,12 @@ def client_credentials_limits(ctx: Context) -> None:
     for what, url in targets:
         if not url:
             continue
-        response = ctx.fetch(url, token)
+        response = _fetch_patiently(ctx, url, token)
         ctx.check(
             response.status_code in (401, 403),
-            f"the client_credentials token read the customer's {what} ({response.status_code}); "
-            "REQ.21 gives it only the ASP's own resources (401/403 expected)",
+            f"the customer's {what} with the client_credentials token answered "
+            f"{response.status_code}; REQ.21 gives that token only the ASP's own resources "
+            "(401/403 expected)",
         )
     for public in ctx.config.public_clients[:1]:
         response = ctx.token_request(public, {"grant_type": "client_credentials"})
