@@ -382,14 +382,10 @@ class Context:
             return known
         if isinstance(known, Exception):
             self.skip(f"no client_credentials token for {client.client_id}: {known}")
-        scope = self.metadata().get("espi_client_credentials_scope")
-        data = {"grant_type": "client_credentials"}
-        if not isinstance(scope, str):
-            # RFC 6749 3.3 lets a server refuse a missing scope; ESPI's client scope is the
-            # FB=... string the client registered (the server narrows it, RFC 6749 3.3)
-            words = client.scope.split()
-            scope = next((w for w in words if w.startswith("FB=")), client.scope)
-        data["scope"] = scope
+        # ESPI custodians (the GBA DataCustodian, ours) take the ASP's registered FB= term.
+        words = client.scope.split()
+        scope = next((w for w in words if w.startswith("FB=")), client.scope)
+        data = {"grant_type": "client_credentials", "scope": scope}
         response = self.token_request(client, data)
         if response.status_code != 200 or "access_token" not in response.text:
             error = ScenarioFailed(
