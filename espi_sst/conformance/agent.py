@@ -184,8 +184,11 @@ class FormWalker:
         return None
 
 
-def _text(page: object) -> str:
-    return " ".join(page.text_content().split())[:500]  # type: ignore[attr-defined]
+def _text(page: Any) -> str:
+    """What a person reads on the page (not its style sheet or scripts), cut short."""
+    for hidden in page.xpath("//style|//script|//head/title"):
+        hidden.drop_tree()
+    return " ".join(page.text_content().split())[:500]
 
 
 def _with_query(url: str, fields: list[tuple[str, str]]) -> str:
