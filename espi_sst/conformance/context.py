@@ -383,8 +383,12 @@ class Context:
         if isinstance(known, Exception):
             self.skip(f"no client_credentials token for {client.client_id}: {known}")
         scope = self.metadata().get("espi_client_credentials_scope")
+        if not isinstance(scope, str):
+            # RFC 6749 3.3 lets a server refuse a request without scope: ask for the ESPI
+            # function blocks (FB=...) of the client's configured scope, an ASP's own.
+            scope = " ".join(w for w in client.scope.split() if w.startswith("FB=")) or None
         data = {"grant_type": "client_credentials"}
-        if isinstance(scope, str):
+        if scope:
             data["scope"] = scope
         response = self.token_request(client, data)
         if response.status_code != 200 or "access_token" not in response.text:
