@@ -10,6 +10,7 @@
     ├── RinError (ValueError)       a Rate Identification Number that is not well formed
     ├── ScopeError (ValueError)     an OAuth scope that is not a GBC / SST scope (espi_sst.scope)
     ├── InvalidDstRule (ValueError) a DstRuleType that decodes to no rule (espi_sst.localtime)
+    ├── ConformanceConfigError      a CONFIG the conformance kit cannot use (espi_sst.conformance)
     ├── ClientError                 espi_sst.client (its own small tree: client/errors.py)
     └── MidasError                  espi_sst.midas (its own small tree: midas/errors.py)
 

@@ -8,10 +8,25 @@ its evidence (:mod:`.model`), reported on the terminal, as JUnit XML and as one 
 (:mod:`.reports`).  docs/conformance.md lists every scenario.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .config import KitConfig, load_config
 from .errors import ConformanceConfigError
 from .model import Result, Scenario, Verdict
-from .runner import Report, all_scenarios, run_conformance
+
+if TYPE_CHECKING:
+    from .runner import Report, all_scenarios, run_conformance
+
+
+def __getattr__(name: str) -> Any:
+    """The runner on first use: ``espi-sst --help`` lists the verb without importing the
+    HTTP stack (requests, Authlib) the runner needs."""
+    if name in ("Report", "all_scenarios", "run_conformance"):
+        from . import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ConformanceConfigError",

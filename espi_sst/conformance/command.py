@@ -10,9 +10,6 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from .config import load_config
-from .reports import print_progress, print_summary, write_html, write_junit
-from .runner import all_scenarios, run_conformance
 
 __all__ = ["add_parser", "cmd_conformance"]
 
@@ -39,6 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def cmd_conformance(args: argparse.Namespace, out: TextIO) -> int:
+    # Imported here: the other verbs' start-up never pays for requests and Authlib.
+    from .config import load_config
+    from .reports import print_progress, print_summary, write_html, write_junit
+    from .runner import all_scenarios, run_conformance
+
     if args.list:
         for item in all_scenarios():
             out.write(f"{item.id:<16} {item.group:<14} {item.title}\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -22,6 +23,10 @@ from .model import Exchange
 
 __all__ = ["RecordingHttp", "mask"]
 
+RATE_LIMIT_RETRIES = 3
+"""How often one request is sent again after a 429 with a Retry-After of at most
+``MAX_RETRY_AFTER`` seconds."""
+MAX_RETRY_AFTER = 10.0
 EXCERPT = 2000
 """Characters of a body kept in the evidence."""
 SECRET_KEYS = frozenset(
@@ -68,6 +73,17 @@ def _masked_headers(headers: Any) -> dict[str, str]:
     return shown
 
 
+def _retry_after(response: requests.Response) -> float | None:
+    """Seconds to wait before sending again: a 429 with a short Retry-After, else None."""
+    if response.status_code != 429:
+        return None
+    try:
+        seconds = float(response.headers.get("Retry-After", "1"))
+    except ValueError:
+        return None
+    return max(seconds, 0.2) if seconds <= MAX_RETRY_AFTER else None
+
+
 def _body_text(body: Any) -> str:
     if body is None:
         return ""
@@ -92,18 +108,24 @@ class RecordingHttp:
         self.session.close()
 
     def request(self, method: str, url: str, **options: Any) -> requests.Response:
+        """Send one request (and, after a 429 naming a short Retry-After, send it again, as
+        a well-behaved ASP would: a gateway's rate limit is not the scenario's subject)."""
         options.setdefault("timeout", self.timeout)
         options.setdefault("allow_redirects", False)
         session = options.pop("session", None) or self.session
-        try:
-            response = session.request(method, url, **options)
-        except requests.RequestException as exc:
-            self.sink(
-                Exchange(method, url, None, {}, "", {}, "", error=f"{type(exc).__name__}: {exc}")
-            )
-            raise
-        self.sink(self.exchange(response))
-        return response
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            try:
+                response = session.request(method, url, **options)
+            except requests.RequestException as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                self.sink(Exchange(method, url, None, {}, "", {}, "", error=error))
+                raise
+            self.sink(self.exchange(response))
+            wait = _retry_after(response)
+            if wait is None or attempt == RATE_LIMIT_RETRIES:
+                return response
+            time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, url: str, **options: Any) -> requests.Response:
         return self.request("GET", url, **options)
