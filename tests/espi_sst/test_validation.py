@@ -122,3 +122,22 @@ def test_rule_beyond_the_schema_is_reported_by_validate_at_the_resource() -> Non
 def test_a_text_mode_file_is_refused_as_a_type_error(corpus_dir: Path) -> None:
     with pytest.raises(TypeError):
         espi_sst.validate(io.StringIO((corpus_dir / VALID).read_text()))  # type: ignore[arg-type]
+
+
+def test_sst_rules_false_checks_the_schemas_alone() -> None:
+    """The conformance kit's schema verdict: a schema-valid document breaking an SST rule
+    (a comparison valid beyond one billing cycle) has no schema issue, while a schema
+    violation in the same document is still reported."""
+    source = (EXAMPLES / "bundled-customer-feed.xml").read_bytes()
+    semantic = source.replace(
+        b"<sst:validUntil>1766304000</sst:validUntil>",
+        b"<sst:validUntil>1766304001</sst:validUntil>",
+    )
+    assert espi_sst.validate(semantic) != []
+    assert espi_sst.validate(semantic, sst_rules=False) == []
+    schema_broken = semantic.replace(b"<sst:validUntil>", b"<sst:validTill>", 1).replace(
+        b"</sst:validUntil>", b"</sst:validTill>", 1
+    )
+    assert schema_broken != semantic
+    issues = espi_sst.validate(schema_broken, sst_rules=False)
+    assert issues and all("validTill" in str(i) or "validUntil" in str(i) for i in issues[:1])

@@ -155,6 +155,9 @@ def test_wheel_carries_schemas_licence_and_types(wheel: Path) -> None:
         assert f"espi_sst/xsd/{required}" in names
     assert "espi_sst/py.typed" in names
     assert "espi_sst/samples/hourly-nine-days.xml" in names
+    # the conformance kit's copy of the GBA certification catalogue, with its provenance
+    assert "espi_sst/conformance/data/gba-test-cases-2019_index.tsv" in names
+    assert "espi_sst/conformance/data/PROVENANCE.md" in names
     assert not any(name.startswith("tests/") for name in names)
     # the server: its migrations and templates travel with it
     assert "espi_sst_server/storage/migrations/versions/0001_initial_schema.py" in names

@@ -1,6 +1,7 @@
 """The GBA certification catalogue's automated data rules, applied to what the server serves.
 
-The catalogue (tests/data/certification/, see its PROVENANCE.md) gives each data test a
+The catalogue (espi_sst/conformance/data/, see its PROVENANCE.md; the conformance kit's
+evaluator :mod:`espi_sst.conformance.certification` reads it) gives each data test a
 schematron rule: a CONTEXT XPath and a TEST XPath that must hold for every node the
 context selects (XSLT's ``current()`` is that node).  The rules applied are those of the
 function blocks the demo's scope claims (``lifecycle/registration.py``'s DEFAULT_SCOPE:
@@ -12,8 +13,6 @@ skipped silently; the documents are fetched once per database and every rule app
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from espi_sst_server.lifecycle.registration import DEFAULT_SCOPE
@@ -21,16 +20,21 @@ from espi_sst_server.storage import db
 from espi_sst_server.storage.models import IntervalReading, MeterReading, UsageSummary
 from flask import Flask
 from flask.testing import FlaskClient
-from lxml import etree
 from sqlalchemy import select
 
-from espi_sst.scope import Scope
+from espi_sst.conformance.certification import (
+    NAMESPACES,
+    Rule,
+    RuleNotXPath,
+    claimed_blocks,
+    data_rules,
+    violations,
+)
+from espi_sst.xml.reader import parse_tree
 
 if TYPE_CHECKING:
     from resource_world import World
 
-CATALOGUE = Path(__file__).parents[2] / "data" / "certification" / "gba-test-cases-2019_index.tsv"
-NAMESPACES = {"atom": "http://www.w3.org/2005/Atom", "espi": "http://naesb.org/espi"}
 BASE = "/espi/1_1/resource"
 
 KNOWN_FAILURES = {
@@ -48,44 +52,10 @@ KNOWN_FAILURES = {
 """Rule id -> why it cannot pass (the test fails if one of them passes: a fix shows)."""
 
 
-def claimed_blocks() -> set[str]:
-    scope = Scope.parse(DEFAULT_SCOPE.split()[0])
-    return {f"FB_{block:02d}" for block in scope.function_blocks}
-
-
-def data_rules() -> list[tuple[str, str, str, str]]:
-    """(id, function block, context, test) of every automated rule of a claimed block."""
-    rules = []
-    with CATALOGUE.open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            text = row["xslt_context_and_test(for data tests)"].strip()
-            if not text or row["function_block"] not in claimed_blocks():
-                continue
-            context, test = text.split("| TEST:", 1)
-            rules.append(
-                (
-                    row["test_id"],
-                    row["function_block"],
-                    context.removeprefix("CONTEXT:").strip(),
-                    test.strip(),
-                )
-            )
-    return rules
-
-
-def violations(document: bytes, context: str, test: str) -> list[str]:
-    """The context nodes for which the test is false (schematron assert semantics)."""
-    root = etree.fromstring(document)
-    current: list[etree._Element] = []
-    check = etree.XPath(
-        test, namespaces=NAMESPACES, extensions={(None, "current"): lambda _ctx: current[:1]}
-    )
-    failed = []
-    for node in root.getroottree().xpath(context, namespaces=NAMESPACES):
-        current[:] = [node]
-        if not check(node):
-            failed.append(root.getroottree().getpath(node))
-    return failed
+def claimed_rules() -> list[Rule]:
+    """Every automated rule of a function block the demo's scope claims."""
+    blocks = claimed_blocks([DEFAULT_SCOPE])
+    return [rule for rule in data_rules() if rule.block_number in blocks]
 
 
 def readings_behind_the_summaries(app: Flask, world: World) -> None:
@@ -121,8 +91,10 @@ def served_documents(client: FlaskClient, world: World) -> dict[str, bytes]:
         f"{BASE}/ApplicationInformation/{world.app_b}",
         headers={"Authorization": "Bearer tok-client-b"},
     )
-    bulk = etree.fromstring(info.data).findtext(
-        ".//espi:dataCustodianBulkRequestURI", namespaces=NAMESPACES
+    bulk = (
+        parse_tree(info.data)[1]
+        .getroot()
+        .findtext(".//espi:dataCustodianBulkRequestURI", namespaces=NAMESPACES)
     )
     response = client.get(bulk, headers={"Authorization": "Bearer tok-client-b"})
     assert response.status_code == 200
@@ -133,9 +105,9 @@ def served_documents(client: FlaskClient, world: World) -> dict[str, bytes]:
 def test_the_claimed_blocks_have_rules() -> None:
     """The catalogue copy is read and the claimed blocks' rules are found (a guard against
     a test that passes because it checks nothing)."""
-    blocks = {block for _id, block, _c, _t in data_rules()}
+    blocks = {rule.function_block for rule in claimed_rules()}
     assert {"FB_01", "FB_04", "FB_15"} <= blocks
-    assert "D099" in {rule_id for rule_id, *_ in data_rules()}
+    assert "D099" in {rule.test_id for rule in claimed_rules()}
 
 
 def test_served_feeds_meet_the_catalogue_rules(
@@ -146,19 +118,17 @@ def test_served_feeds_meet_the_catalogue_rules(
     known failures -- a new failure, or a known one fixed, both show here by rule id."""
     app.config["RESOURCE_BULK_RATE_LIMIT"] = ""  # four feeds of one ASP within a second
     readings_behind_the_summaries(app, world)
-    documents = served_documents(client, world)
+    trees = {name: parse_tree(body)[1] for name, body in served_documents(client, world).items()}
     failing: dict[str, dict[str, list[str]]] = {}
-    for rule_id, block, context, test in data_rules():
+    for rule in claimed_rules():
         try:
             found = {
-                name: where
-                for name, body in documents.items()
-                if (where := violations(body, context, test))
+                name: where for name, tree in trees.items() if (where := violations(tree, rule))
             }
-        except etree.XPathError as exc:  # a rule the catalogue holds cut short (D078)
-            found = {"(the rule itself)": [f"not an XPath: {exc}"]}
+        except RuleNotXPath as exc:  # a rule the catalogue holds cut short (D078)
+            found = {"(the rule itself)": [str(exc)]}
         if found:
-            failing[f"{rule_id} ({block})"] = found
+            failing[f"{rule.test_id} ({rule.function_block})"] = found
     unexpected = {
         rule: where for rule, where in failing.items() if rule.split()[0] not in KNOWN_FAILURES
     }
