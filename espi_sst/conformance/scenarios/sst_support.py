@@ -109,8 +109,8 @@ def client_credentials_token(ctx: Context, client: ClientConfig) -> str:
     return str(response.json()["access_token"])
 
 
-def offered(ctx: Context, category: str, client: ClientConfig) -> None:
-    """Skip unless the server offers ``category`` and the client asks for it.
+def offered(ctx: Context, category: str, client: ClientConfig | None = None) -> None:
+    """Skip unless the server offers ``category`` (and ``client``, if given, asks for it).
 
     The server says what it offers in ``scopes_supported`` (RFC 8414 2; an SST utility in
     Phase 1 lists only ``sst:rin``, concept design 6.1.1)."""
@@ -121,7 +121,7 @@ def offered(ctx: Context, category: str, client: ClientConfig) -> None:
             f"the server does not offer {FUNCTION_NAMES[category]}: scopes_supported lacks "
             f"{category} (concept design 6.1.1: each utility's phase)"
         )
-    if category not in client.scope.split():
+    if client is not None and category not in client.scope.split():
         ctx.skip(f"CONFIG's client {client.client_id} does not ask for {category} (its scope)")
 
 
@@ -139,6 +139,7 @@ def granted(ctx: Context, grant: Grant, category: str) -> None:
 
 def rate_change_client(ctx: Context) -> ClientConfig:
     """The first rate-change ASP (concept design 6.4.2.2) asking for ``sst:rate_change``."""
+    offered(ctx, SST_RATE_CHANGE)
     for client in ctx.config.clients:
         if client.asp_class == "rate-change" and SST_RATE_CHANGE in client.scope.split():
             return client
