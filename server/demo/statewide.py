@@ -28,6 +28,11 @@ Every entity's server is an ordinary espi-sst server with its own SQLite databas
 with the demo customers; SCE's copy is relabelled as SCE's (its RINs ``USCA-SCSC-...``,
 its CCA Clean Power Alliance ``USCA-XXCP-...``) so the two IOUs do not claim the same
 customers' rates; CPA's copy is SCE's (the same customers, their generation from CPA).  ``demo.json`` lists every URL.
+
+Beside ``demo.json`` it writes the conformance kit's CONFIGs (``demo.json``'s
+``conformance`` says where): ``conformance.toml`` for PGE through the gateway (cached CCA
+RINs, Phase 3) and ``conformance-SCE.toml`` (non-cached CCA RINs, Phase 1), so
+``espi-sst conformance DIR/conformance.toml`` just works.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ from ..lifecycle.classes import DATA_ONLY, set_asp_class
 from ..storage import db
 from ..storage.models import Application, Tariff, UsagePoint
 from ..worker import Worker
+from .clients import DEMO_SCOPE
+from .conformance_file import conformance_toml, write_conformance_config
 from .data import DemoData
 from .dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT, BoundedServer, make_dev_server
 from .fake_midas import serve_fake_midas
@@ -202,6 +209,35 @@ def _registry(gateway: str, ports: dict[str, int]) -> GatewayRegistry:
     )
 
 
+CONFORMANCE_FILES = {"PGE": "conformance.toml", "SCE": "conformance-SCE.toml"}
+"""The conformance kit's CONFIGs the statewide demo writes: PGE through the gateway (it
+caches its CCA's RINs; Phase 3) and SCE (non-cached CCA RINs; Phase 1, RINs only)."""
+
+
+def write_conformance_files(
+    data_dir: Path, registry: GatewayRegistry, demos: dict[str, DemoData], *, notify_listen: bool
+) -> dict[str, str]:
+    """Write ``conformance.toml`` (PGE) and ``conformance-SCE.toml`` beside demo.json, each
+    for the entity's issuer at the gateway, its phase and the data-only mobile ASP; returns
+    {entity: path} for demo.json.  ``notify_listen``: the sample ASP is not running, so the
+    kit may listen at the clients' notify URI (127.0.0.1:8765; one run at a time)."""
+    written = {}
+    for code, name in CONFORMANCE_FILES.items():
+        issuer = registry.issuer(code)
+        text = conformance_toml(
+            demos[code],
+            issuer=issuer,
+            inbox_url=f"{issuer}/demo/inbox",
+            scope=DEMO_SCOPE,
+            notify_listen=notify_listen,
+            data_only_clients=frozenset({DATA_ONLY_CLIENT}),
+            phase=int(ENTITIES[code]["phase"]),
+            title=f"{NAMES[code]} in the statewide demo (through the gateway)",
+        )
+        written[code] = str(write_conformance_config(data_dir / name, text))
+    return written
+
+
 def dispatcher(apps: dict[str, Flask], registry: GatewayRegistry) -> DispatcherMiddleware:
     """The gateway's URL layout in process (no nginx): the same paths, no rate limits."""
     directory = serialize_directory(registry).encode()
@@ -263,10 +299,12 @@ def run_statewide(args: argparse.Namespace) -> int:
     try:
         ports = {code: _free_port() for code in ENTITIES}
         apps: dict[str, Flask] = {}
+        demos: dict[str, DemoData] = {}
         demo = None
         for code in ENTITIES:
             app, seeded = _entity_app(code, data_dir, gateway, sink, behind_nginx=nginx is not None)
             apps[code] = app
+            demos[code] = seeded
             demo = demo or seeded
             threads.append(
                 threading.Thread(target=Worker(app).run_forever, args=(stop_workers,), daemon=True)
@@ -339,6 +377,9 @@ def run_statewide(args: argparse.Namespace) -> int:
                 "inbox_url": f"{registry.issuer('PGE')}/demo/inbox",
                 "asp_url": asp_url,
                 "midas_url": midas_url,
+                "conformance": write_conformance_files(
+                    data_dir, registry, demos, notify_listen=asp_url is None
+                ),
             }
         )
         path = data_dir / "demo.json"
@@ -355,6 +396,11 @@ def run_statewide(args: argparse.Namespace) -> int:
         print(
             "  ASPs: "
             + "; ".join(f"{c.client_id} ({c.qualification}, {c.asp_class})" for c in demo.clients),
+            flush=True,
+        )
+        print(
+            "  conformance kit: "
+            + "; ".join(f"espi-sst conformance {p}" for p in document["conformance"].values()),
             flush=True,
         )
         print(f"  everything is in {path}; press Ctrl-C to stop", flush=True)
