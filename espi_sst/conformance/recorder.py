@@ -45,7 +45,7 @@ SECRET_KEYS = frozenset(
     }
 )
 _JSON_SECRET = re.compile(
-    r'("(?:' + "|".join(sorted(SECRET_KEYS)) + r')"\s*:\s*")([^"]{4})[^"]*(")'
+    r'("(?:' + "|".join(sorted(SECRET_KEYS)) + r')"\s*:\s*")([^"]{0,4})[^"]*("?)'
 )
 _QUERY_SECRET = re.compile(r"([?&#](?:code|access_token|id_token|token)=)([^&#]{0,4})[^&#]*")
 

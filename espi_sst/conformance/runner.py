@@ -21,6 +21,7 @@ from .config import KitConfig
 from .context import Context
 from .errors import ScenarioFailed, ScenarioSkipped
 from .model import Result, Scenario, Verdict
+from .recorder import mask
 from .registry import REGISTERED
 
 __all__ = ["Report", "all_scenarios", "run_conformance"]
@@ -119,4 +120,12 @@ def _run_one(context: Context, scenario: Scenario, verdicts: dict[str, Verdict])
         except Exception as exc:  # an answer the kit could not handle: a verdict, not a crash
             verdict, reason = Verdict.FAIL, f"could not complete: {type(exc).__name__}: {exc}"
     evidence, notes = context.collected()
-    return Result(scenario, verdict, reason, evidence, notes, time.monotonic() - started)
+    # A reason or note may quote the server's answer: never a live token in a report.
+    return Result(
+        scenario,
+        verdict,
+        mask(reason),
+        evidence,
+        [mask(note) for note in notes],
+        time.monotonic() - started,
+    )

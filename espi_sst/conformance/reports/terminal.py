@@ -13,10 +13,16 @@ _MARK = {Verdict.PASS: "PASS", Verdict.FAIL: "FAIL", Verdict.SKIP: "skip"}
 
 
 def print_progress(out: TextIO, result: Result, number: int, total: int) -> None:
+    """One line per scenario; a failure's reason on the next, a skip's after a dash."""
     width = len(str(total))
-    line = f"[{number:>{width}}/{total}] {_MARK[result.verdict]}  {result.scenario.id:<16} {result.scenario.title}"
-    if result.verdict is not Verdict.PASS and result.reason:
+    line = (
+        f"[{number:>{width}}/{total}] {_MARK[result.verdict]}  "
+        f"{result.scenario.id:<16} {result.scenario.title}"
+    )
+    if result.verdict is Verdict.FAIL and result.reason:
         line += f"\n{'':>{2 * width + 9}}{result.reason}"
+    elif result.verdict is Verdict.SKIP and result.reason:
+        line += f" -- {result.reason}"
     out.write(line + "\n")
     out.flush()
 

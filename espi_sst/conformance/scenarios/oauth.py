@@ -18,9 +18,6 @@ from ..context import AuthorizationAttempt, Context, pkce_pair
 from ..errors import ScenarioFailed
 from ..registry import scenario
 
-MAX_RETRY_AFTER = 5.0
-"""Seconds the kit waits at most on a 429's Retry-After before asking again."""
-
 
 @scenario(
     "OAUTH-01",
@@ -161,18 +158,9 @@ def _approved(ctx: Context, client: ClientConfig, customer: CustomerConfig) -> A
 
 
 def _fetch_patiently(ctx: Context, url: str, token: str) -> requests.Response:
-    """``ctx.fetch``, waiting out a 429 (RFC 6585 4) up to MAX_RETRY_AFTER seconds twice:
-    a server's rate limit is not a verdict on what the token may read."""
-    response = ctx.fetch(url, token)
-    for _attempt in range(2):
-        if response.status_code != 429:
-            break
-        wait = response.headers.get("Retry-After", "1")
-        seconds = min(float(wait) if wait.isdigit() else 1.0, MAX_RETRY_AFTER)
-        ctx.note(f"{url} answered 429; retried after {seconds:.0f} s")
-        time.sleep(seconds)
-        response = ctx.fetch(url, token)
-    return response
+    """``ctx.fetch``: the recorder waits out a 429 with a short Retry-After (RFC 6585 4), so
+    a server's rate limit is not taken for a verdict on what the token may read."""
+    return ctx.fetch(url, token)
 
 
 def _token_works(ctx: Context, token: str, url: str | None) -> bool | None:

@@ -12,7 +12,6 @@ element, a rejected request without its reason ...): what it refuses, the kit fa
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,48 +64,14 @@ FINAL_STATUSES = {
 }
 
 
-RETRY_AFTER_MAX = 5.0
-"""The longest Retry-After (seconds) the kit waits out before asking again."""
-
-
 def fetch(ctx: Context, url: str, token: str | None, **options: Any) -> requests.Response:
-    """``ctx.fetch``, waiting out a short 429 as an ASP must (RFC 6585 4; RFC 9110 10.2.3).
-
-    A utility limits requests per ASP (the demo: 20 per second); the kit's scenarios ask
-    faster than an ASP would, so a 429 with a short Retry-After is waited out (at most
-    three times) rather than counted as a failure."""
-    for _attempt in range(3):
-        response = ctx.fetch(url, token, **options)
-        if response.status_code != 429:
-            return response
-        try:
-            wait = float(response.headers.get("Retry-After", "1"))
-        except ValueError:
-            wait = 1.0
-        if wait > RETRY_AFTER_MAX:
-            return response
-        time.sleep(max(wait, 0.2))
-    return response
+    """``ctx.fetch`` (which already waits out a 429 with a short Retry-After)."""
+    return ctx.fetch(url, token, **options)
 
 
 def client_credentials_token(ctx: Context, client: ClientConfig) -> str:
-    """A client_credentials token for the ASP's own resources (ESPI Authorization).
-
-    Asks for the ESPI function-block scope of the client (``FB=...``, the only part of a
-    scope an ASP holds on its own behalf), or the metadata's advertised one."""
-    scope = ctx.metadata().get("espi_client_credentials_scope")
-    if not isinstance(scope, str):
-        scope = " ".join(w for w in client.scope.split() if w.startswith("FB="))
-    data = {"grant_type": "client_credentials"}
-    if scope:
-        data["scope"] = scope
-    response = ctx.token_request(client, data)
-    ctx.check(
-        response.status_code == 200 and "access_token" in response.text,
-        f"client_credentials for {client.client_id} answered {response.status_code}: "
-        f"{response.text[:200]}",
-    )
-    return str(response.json()["access_token"])
+    """A client_credentials token for the ASP's own resources (ESPI Authorization)."""
+    return ctx.client_token(client)
 
 
 def offered(ctx: Context, category: str, client: ClientConfig | None = None) -> None:

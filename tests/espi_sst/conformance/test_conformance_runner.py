@@ -150,3 +150,20 @@ def test_mask_cuts_secret_values() -> None:
         '{"access_token": "abcd…", "scope": "FB=4"}'
     )
     assert mask("https://asp/cb?code=ABCDEFGH&state=xyz") == "https://asp/cb?code=ABCD…&state=xyz"
+
+
+def test_mask_cuts_a_token_even_when_the_quote_was_cut_off() -> None:
+    cut = """answered 200 '{"access_token": "zX9aUjbkRgSdXrz9QnxH2c5WTt"""
+    assert mask(cut) == """answered 200 '{"access_token": "zX9a…"""
+
+
+def test_a_reason_quoting_the_servers_token_is_masked(tmp_path: Path, base: str) -> None:
+    def quotes(ctx: Context) -> None:
+        answer = ctx.http.post(f"{base}/token", data={})
+        ctx.fail(f"the token endpoint answered 200 {answer.text[:40]!r}, it must refuse")
+
+    report = run_conformance(
+        config_for(tmp_path, base), catalogue=[Scenario("T-07", "quotes", (), "t", quotes)]
+    )
+    assert "SECRET" not in report.results[0].reason
+    assert '"access_token": "abcd…' in report.results[0].reason
