@@ -47,14 +47,18 @@ def demo_process(
     """
     port = free_port()
     program = list(command or [str(Path(sys.executable).with_name("espi-sst")), "demo"])
-    process = subprocess.Popen(
-        [*program, "--port", str(port), "--data-dir", str(folder / "demo"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **env},
-    )
-    err = ""
+    # Its output goes to files, not pipes: a pipe nobody reads until the end fills up (64 KiB
+    # of request log) and then blocks the demo mid-request -- a long test hung that way.
+    folder.mkdir(parents=True, exist_ok=True)
+    out_path, err_path = folder / "demo.stdout", folder / "demo.stderr"
+    with out_path.open("w") as out, err_path.open("w") as err_file:
+        process = subprocess.Popen(
+            [*program, "--port", str(port), "--data-dir", str(folder / "demo"), *args],
+            stdout=out,
+            stderr=err_file,
+            text=True,
+            env={**os.environ, **env},
+        )
     try:
         demo_json = folder / "demo" / "demo.json"
         deadline = time.monotonic() + 120
@@ -67,11 +71,12 @@ def demo_process(
                     pass
             time.sleep(0.3)
         if process.poll() is not None:
-            raise AssertionError(process.stderr.read() if process.stderr else "demo exited")
+            raise AssertionError(err_path.read_text() or "demo exited")
         yield json.loads(demo_json.read_text())
     finally:
         process.send_signal(signal.SIGTERM)
-        _out, err = process.communicate(timeout=30)
+        process.wait(timeout=30)
+    err = err_path.read_text()
     assert "Traceback" not in err, err
 
 
