@@ -167,3 +167,15 @@ def test_a_reason_quoting_the_servers_token_is_masked(tmp_path: Path, base: str)
     )
     assert "SECRET" not in report.results[0].reason
     assert '"access_token": "abcd…' in report.results[0].reason
+
+
+def test_docs_list_every_scenario() -> None:
+    """docs/conformance.md names every scenario id (the GBA rules as their family)."""
+    from espi_sst.conformance.runner import all_scenarios
+
+    docs = (Path(__file__).parents[3] / "docs" / "conformance.md").read_text()
+    missing = [
+        s.id for s in all_scenarios() if not s.id.startswith("GBA-") and f"`{s.id}`" not in docs
+    ]
+    assert missing == []
+    assert "**`GBA-Dnnn`**" in docs
