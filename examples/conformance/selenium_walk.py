@@ -57,9 +57,11 @@ def _sent_to(browser: Any, redirect_uri: str) -> str | None:
     for entry in browser.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         if message.get("method") == "Network.requestWillBeSent":
-            url = message["params"]["request"]["url"]
+            request = message["params"]["request"]
+            url = str(request["url"])
             if url.split("?", 1)[0].split("#", 1)[0] == redirect_uri:
-                return str(url)
+                # A fragment (the hybrid flow's answer) is never sent: Chromium keeps it apart.
+                return url + str(request.get("urlFragment") or "")
     return None
 
 
@@ -89,16 +91,22 @@ def walk(
         browser.get(authorize_url)
         if browser.find_elements(By.NAME, "password"):
             _fill(browser, username, password)
-        found = _sent_to(browser, redirect_uri)  # redirected at once (an error), or not yet
-        if found is None and browser.find_elements(By.CSS_SELECTOR, f"button[value={decision}]"):
-            _choose(browser, decision)
+        chosen = False
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
-            found = found or _sent_to(browser, redirect_uri)
+            found = _sent_to(browser, redirect_uri)
             if found:
                 return found
-            if not browser.find_elements(By.CSS_SELECTOR, "button"):
-                break  # a page without buttons: the portal's error page
+            buttons = browser.find_elements(By.CSS_SELECTOR, f"button[value={decision}]")
+            if buttons and not chosen:
+                _choose(browser, decision)
+                chosen = True
+            elif (
+                not chosen
+                and browser.execute_script("return document.readyState") == "complete"
+                and not browser.find_elements(By.CSS_SELECTOR, "form")
+            ):
+                return None  # a page without a form and no redirect: the portal's error page
             time.sleep(0.2)
         return None
     finally:

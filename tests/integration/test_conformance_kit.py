@@ -14,12 +14,15 @@ The kit runs as a separate process (the CLI a utility runs), its JUnit XML read 
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import pytest
 from demo_process import demo_process
 
 from espi_sst.conformance import Verdict, load_config
@@ -91,6 +94,7 @@ def test_the_demo_passes_every_scenario_twice(tmp_path: Path) -> None:
         config = tmp_path / "demo" / "conformance.toml"
         first = run_kit(config, tmp_path / "first")
         second = run_conformance(load_config(config))
+        by_browser = run_with_the_selenium_script(config, tmp_path / "selenium")
     assert first.exit_code == 0, first.output
     assert not first.ids("fail"), first.output
     assert_only_unclaimed_rules_skipped(
@@ -105,12 +109,40 @@ def test_the_demo_passes_every_scenario_twice(tmp_path: Path) -> None:
     found = report_verdicts(second)
     assert second.passed, [(i, m) for i, (v, m) in found.items() if v is Verdict.FAIL]
     assert {i for i, (v, _m) in found.items() if v is Verdict.PASS} == first.ids("pass")
+    # The portal walked by a real browser (examples/conformance/selenium_walk.py): approve,
+    # deny, the hybrid response mode.
+    assert by_browser.exit_code == 0, by_browser.output
+    assert by_browser.ids("pass") == {"DISC-01", "OAUTH-01", "OAUTH-07", "OAUTH-08"}
     notes = notes_of(second)
     assert "cached CCA RIN (7.13.1.1)" in notes["SST-02"]
     assert "accepted, effective" in notes["SST-06"]
     assert "wrong passcode: 422" in notes["SST-07"]
     assert "BatchList named" in notes["SST-08"]
     assert "status 0 (revoked)" in notes["SST-09"]
+
+
+def run_with_the_selenium_script(config: Path, out: Path) -> KitRun:
+    """The same CONFIG with ``[browser] mode = "selenium"`` and the example script."""
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        if os.environ.get("ESPI_REQUIRE_BROWSER"):
+            pytest.fail("ESPI_REQUIRE_BROWSER is set but chromium/chromedriver are missing")
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    script = HERE.parents[1] / "examples" / "conformance" / "selenium_walk.py"
+    text = config.read_text().replace('mode = "form"', f'mode = "selenium"\nscript = "{script}"')
+    assert 'mode = "selenium"' in text
+    selenium_config = config.with_name("conformance-selenium.toml")
+    selenium_config.write_text(text.replace("notify_listen", "# notify_listen"))
+    options = (
+        "--only",
+        "DISC-01",
+        "--only",
+        "OAUTH-01",
+        "--only",
+        "OAUTH-07",
+        "--only",
+        "OAUTH-08",
+    )
+    return run_kit(selenium_config, out, *options)
 
 
 BROKEN_TARGETS = {
