@@ -18,12 +18,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
 from demo_process import demo_process
+from imap_server import imap_server, require_dovecot
 
 from espi_sst.conformance import Verdict, load_config
 from espi_sst.conformance.runner import Report, run_conformance
@@ -193,3 +195,41 @@ def test_the_statewide_demo_passes_through_its_gateway(tmp_path: Path) -> None:
     for scenario_id in ("SST-01", "SST-02", "SST-03", "SST-08", "SST-09", "OAUTH-01", "ESPI-01"):
         assert sce_found[scenario_id][0] is Verdict.PASS, (scenario_id, sce_found[scenario_id])
     assert "non-cached CCA RIN (7.13.1.2)" in notes_of(sce)["SST-02"]
+
+
+def test_passcodes_read_from_an_imap_mailbox(tmp_path: Path) -> None:
+    """The IMAP passcode source against a real IMAP server (Debian's Dovecot) serving the
+    mailbox the demo's mail goes to: the rate-change scenarios get their passcodes by IMAP."""
+    require_dovecot()
+    # Dovecot's processes run as its own user (never root): the demo's folder and the IMAP
+    # configuration must be reachable by it, which pytest's private tmp_path is not.
+    shared = Path(tempfile.mkdtemp(prefix="espi-imap-"))
+    shared.chmod(0o755)
+    try:
+        report = _sst_by_imap(shared)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+    found = report_verdicts(report)
+    assert all(v is Verdict.PASS for v, _m in found.values()), found
+    assert "accepted, effective" in notes_of(report)["SST-06"]
+    # The passcodes came over IMAP: the kit never asked the demo's inbox page.
+    pages = [e.url for r in report.results for e in r.evidence]
+    assert not any("/demo/inbox" in url for url in pages)
+
+
+def _sst_by_imap(tmp_path: Path) -> Report:
+    with demo_process(tmp_path, ["--asp-port", "0"]):
+        maildir = tmp_path / "demo" / "mail"
+        with imap_server(tmp_path / "imap", maildir) as imap:
+            text = (tmp_path / "demo" / "conformance.toml").read_text()
+            inbox = text[text.index("[passcodes]") :]
+            imap_config = tmp_path / "demo" / "conformance-imap.toml"
+            imap_config.write_text(
+                text.replace(
+                    inbox,
+                    '[passcodes]\nmode = "imap"\n'
+                    f'imap_host = "{imap.host}"\nimap_port = {imap.port}\nimap_ssl = false\n'
+                    f'imap_user = "{imap.user}"\nimap_password = "{imap.password}"\n',
+                )
+            )
+            return run_conformance(load_config(imap_config), only=["DISC-01", "SST-06", "SST-07"])
