@@ -137,6 +137,11 @@ COMMANDS: dict[str, RunHere | Elsewhere] = {
     "espi-sst validate FILE...": RunHere(CLI, "a valid and an invalid file"),
     "espi-sst inspect [FILE] [--json]": RunHere(CLI, "with and without FILE and --json"),
     "espi-sst convert FILE --to csv [-o OUT]": RunHere(CLI, "with -o OUT"),
+    "espi-sst conformance CONFIG [--html R.html] [--junit R.xml]": Elsewhere(
+        "needs a running server: the kit's end-to-end test runs the CLI with both reports",
+        "tests/integration/test_conformance_kit.py",
+        '"--junit", str(junit), "--html", str(html)',
+    ),
 }
 
 
@@ -460,7 +465,7 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -
 def test_the_command_line_section(tmp_path: Path) -> None:
     (block,) = [b for b in fenced_blocks("sh") if "espi-sst validate" in b]
     shown = {normalized(line).split()[1] for line in block.splitlines() if normalized(line)}
-    assert shown == {"validate", "inspect", "convert"}
+    assert shown == {"validate", "inspect", "convert", "conformance"}
     cli = str(BIN / "espi-sst")
 
     def run(*arguments: str) -> subprocess.CompletedProcess[str]:

@@ -348,6 +348,10 @@ class Context:
         token = response.json()
         if not isinstance(token, dict) or not token.get("access_token"):
             self.fail("the token response has no access_token")
+        # A server may keep one grant per customer and ASP: this consent can have replaced
+        # (and revoked) the run's shared grant of the pair, which is made afresh when next
+        # asked for (concept design 7.4; our server's lifecycle/replacement.py does this).
+        self._grants.pop((client.client_id, customer.username), None)
         return Grant(client, customer, token)
 
     def grant(

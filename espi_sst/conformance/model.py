@@ -38,6 +38,7 @@ class Scenario:
     group: str
     run: Callable[[Context], None]
     needs: tuple[str, ...] = ()  # ids whose failure makes this one a skip (it cannot run)
+    module: str = ""  # the module that registered it (its group's place in a run)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,9 @@ def scenario(
     def register(function: ScenarioFunction) -> ScenarioFunction:
         if any(known.id == scenario_id for known in REGISTERED):
             raise RuntimeError(f"scenario id {scenario_id} registered twice")
-        REGISTERED.append(Scenario(scenario_id, title, references, group, function, needs))
+        REGISTERED.append(
+            Scenario(scenario_id, title, references, group, function, needs, function.__module__)
+        )
         return function
 
     return register

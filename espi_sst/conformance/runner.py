@@ -28,13 +28,17 @@ __all__ = ["Report", "all_scenarios", "run_conformance"]
 
 
 def all_scenarios() -> list[Scenario]:
-    """Every scenario, in run order (importing the scenario modules registers them)."""
+    """Every scenario, in run order: the modules in ``MODULES`` order, each module's in the
+    order it registers them.  Not the order of import: a program (a test) that imported the
+    SST module first would otherwise run SST before OAuth -- and a grant made early is
+    replaced by a later consent of the same customer to the same ASP."""
     from .scenarios import MODULES
 
     for module in MODULES:
         importlib.import_module(f"{__package__}.scenarios.{module}")
-
-    return list(REGISTERED)
+    rank = {f"{__package__}.scenarios.{module}": n for n, module in enumerate(MODULES)}
+    ordered = sorted(enumerate(REGISTERED), key=lambda item: (rank[item[1].module], item[0]))
+    return [registered for _index, registered in ordered]
 
 
 @dataclass

@@ -20,13 +20,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..errors import InvalidInput
 from ..outbox.queue import enqueue_asp_notification
 from ..storage.models import Application
 from .bulk import bulk_grants, bulk_url, claims_bulk
 
 
-class BulkNoticeError(ValueError):
+class BulkNoticeError(InvalidInput):
     """A bulk notice that cannot be sent (the message says what to fix)."""
+
+    code = "unknown_client"
 
 
 @dataclass(frozen=True)

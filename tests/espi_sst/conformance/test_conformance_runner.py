@@ -179,3 +179,24 @@ def test_docs_list_every_scenario() -> None:
     ]
     assert missing == []
     assert "**`GBA-Dnnn`**" in docs
+
+
+def test_the_run_order_is_the_modules_order_whatever_was_imported_first() -> None:
+    """A program that imported the SST scenarios first must still run discovery and OAuth
+    first (a full suite did: its OAuth scenarios then met grants the SST ones had made)."""
+    import subprocess
+    import sys
+
+    program = (
+        "import espi_sst.conformance.scenarios.sst, espi_sst.conformance.scenarios.schema\n"
+        "from espi_sst.conformance.runner import all_scenarios\n"
+        "print(' '.join(s.id.split('-')[0] for s in all_scenarios()))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    )
+    groups = []
+    for prefix in done.stdout.split():
+        if not groups or groups[-1] != prefix:
+            groups.append(prefix)
+    assert groups == ["DISC", "OAUTH", "ESPI", "SST", "GBA", "ESPI"]  # ESPI-SCHEMA last
