@@ -29,8 +29,6 @@ Skipped when Node.js 20+ or the package is missing, unless ESPI_REQUIRE_NODE is 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,9 +36,9 @@ from typing import Any
 
 import pytest
 from demo_process import CSRF, CustomerBrowser, demo_process
+from node_packages import NODE, require_npm_package
 
 INTEROP = Path(__file__).parents[1] / "server" / "oauth" / "interop"
-NODE = shutil.which("node")
 SCOPE = (
     "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=900_3600;BlockDuration=daily;"
     "HistoryLength=13 basic billing usage sst:rin openid"
@@ -48,24 +46,9 @@ SCOPE = (
 CLIENTS = {"confidential": "demo-energy-insights", "public": "demo-rate-coach-mobile"}
 
 
-def _node_major() -> int:
-    if NODE is None:
-        return 0
-    done = subprocess.run([NODE, "--version"], capture_output=True, text=True, check=False)
-    return int(done.stdout.strip().lstrip("v").split(".")[0] or 0)
-
-
 @pytest.fixture(scope="module")
 def flows() -> Path:
-    missing = None
-    if _node_major() < 20:
-        missing = "Node.js 20 or newer (openid-client 6 needs it)"
-    elif not (INTEROP / "node_modules" / "openid-client").is_dir():
-        missing = "openid-client: npm ci --prefix tests/server/oauth/interop"
-    if missing is not None:
-        if os.environ.get("ESPI_REQUIRE_NODE"):
-            pytest.fail(f"ESPI_REQUIRE_NODE is set but this is missing: {missing}")
-        pytest.skip(f"needs {missing}")
+    require_npm_package(INTEROP, "openid-client", " (openid-client 6 needs it)")
     return INTEROP / "flows.mjs"
 
 

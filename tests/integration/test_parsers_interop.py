@@ -31,9 +31,7 @@ Skipped when Node.js 20+ or the npm package is missing, unless ESPI_REQUIRE_NODE
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,12 +43,12 @@ import pytest
 from demo_process import CustomerBrowser, demo_process
 from greenbutton_objects import parse as gbo_parse
 from lxml import etree
+from node_packages import NODE, require_npm_package
 
 import espi_sst
 from espi_sst.client import AspClient, FileTokenStore
 
 PARSERS = Path(__file__).parent / "parsers"
-NODE = shutil.which("node")
 ATOM = "http://www.w3.org/2005/Atom"
 ESPI = "http://naesb.org/espi"
 NS = {"atom": ATOM, "espi": ESPI}
@@ -81,24 +79,9 @@ class Counted:
     rins: list[str]
 
 
-def _node_major() -> int:
-    if NODE is None:
-        return 0
-    done = subprocess.run([NODE, "--version"], capture_output=True, text=True, check=False)
-    return int(done.stdout.strip().lstrip("v").split(".")[0] or 0)
-
-
 @pytest.fixture()
 def npm_parser() -> Path:
-    missing = None
-    if _node_major() < 20:
-        missing = "Node.js 20 or newer"
-    elif not (PARSERS / "node_modules" / "@cityssm" / "green-button-parser").is_dir():
-        missing = "@cityssm/green-button-parser: npm ci --prefix tests/integration/parsers"
-    if missing is not None:
-        if os.environ.get("ESPI_REQUIRE_NODE"):
-            pytest.fail(f"ESPI_REQUIRE_NODE is set but this is missing: {missing}")
-        pytest.skip(f"needs {missing}")
+    require_npm_package(PARSERS, "@cityssm/green-button-parser")
     return PARSERS / "read.mjs"
 
 

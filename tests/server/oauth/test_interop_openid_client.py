@@ -14,39 +14,22 @@ installs both and sets it: a missing runtime then fails instead of hiding the te
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from node_packages import NODE, require_npm_package
 from oauth_world import World, authorize_params, consent, login, pkce
 from parallel import serve
 
 INTEROP = Path(__file__).parent / "interop"
-NODE = shutil.which("node")
-
-
-def _node_major() -> int:
-    if NODE is None:
-        return 0
-    done = subprocess.run([NODE, "--version"], capture_output=True, text=True, check=False)
-    return int(done.stdout.strip().lstrip("v").split(".")[0] or 0)
 
 
 @pytest.fixture()
 def openid_client() -> Path:
-    missing = None
-    if _node_major() < 20:
-        missing = "Node.js 20 or newer (openid-client 6 needs it)"
-    elif not (INTEROP / "node_modules" / "openid-client").is_dir():
-        missing = "openid-client: npm ci --prefix tests/server/oauth/interop"
-    if missing is not None:
-        if os.environ.get("ESPI_REQUIRE_NODE"):
-            pytest.fail(f"ESPI_REQUIRE_NODE is set but this is missing: {missing}")
-        pytest.skip(f"needs {missing}")
+    require_npm_package(INTEROP, "openid-client", " (openid-client 6 needs it)")
     return INTEROP / "callback.mjs"
 
 
