@@ -17,6 +17,7 @@ be added to the set by namespace.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -43,7 +44,9 @@ _SST_MARKERS = (SST.encode(), b"bundledRin")
 
 __all__ = [
     "OFFICIAL_SCHEMAS",
+    "RepeatedIssue",
     "ValidationIssue",
+    "deduplicated",
     "schema_dir",
     "schema_set",
     "validate",
@@ -76,6 +79,37 @@ class ValidationIssue:
     def __str__(self) -> str:
         where = f"line {self.line}" if self.line is not None else "?"
         return f"{where}: {self.element}: {self.message}"
+
+
+_QUOTED_VALUE = re.compile(r"^(Element '[^']*'(?:, attribute '[^']*')?: )'[^']*'")
+
+
+@dataclass(frozen=True)
+class RepeatedIssue:
+    """Issues of one kind (same element, same message but for the offending value)."""
+
+    count: int
+    first_lines: tuple[int | None, ...]
+    element: str
+    message: str
+
+
+def deduplicated(issues: Sequence[ValidationIssue], lines: int = 3) -> list[RepeatedIssue]:
+    """The report grouped by kind, in order of first appearance, with the first ``lines``
+    line numbers of each (the CLI prints "x73 ..." instead of 73 lines)."""
+    groups: dict[tuple[str, str], list[ValidationIssue]] = {}
+    for issue in issues:
+        key = (issue.element, _QUOTED_VALUE.sub(r"\1'...'", issue.message))
+        groups.setdefault(key, []).append(issue)
+    return [
+        RepeatedIssue(
+            len(found),
+            tuple(i.line for i in found[:lines]),
+            element,
+            found[0].message if len(found) == 1 else message,
+        )
+        for (element, message), found in groups.items()
+    ]
 
 
 def _sst_rule_issues(data: bytes, tree: etree._ElementTree) -> list[ValidationIssue]:
