@@ -30,7 +30,7 @@ from . import __version__
 from .errors import EspiError
 from .readings import Reading
 from .sst import find_rins
-from .validation import validate
+from .validation import deduplicated, validate
 from .xml.reader import parse
 from .xml.streaming import iter_interval_readings
 
@@ -112,10 +112,16 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"{exc}\n")  # ParseError reads "FILE:LINE: message" already
             invalid = True
             continue
-        for issue in issues:
-            out.write(
-                f"{name}:{issue.line if issue.line is not None else 0}: {issue.element}: {issue.message}\n"
-            )
+        for group in deduplicated(issues):
+            line = group.first_lines[0] if group.first_lines[0] is not None else 0
+            if group.count == 1:
+                out.write(f"{name}:{line}: {group.element}: {group.message}\n")
+            else:
+                shown = ", ".join(str(n) for n in group.first_lines if n is not None)
+                out.write(
+                    f"{name}:{line}: x{group.count} {group.element}: {group.message} "
+                    f"(first at lines {shown})\n"
+                )
         if issues:
             invalid = True
         elif not args.quiet:

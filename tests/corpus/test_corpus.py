@@ -28,6 +28,7 @@ from lxml import etree
 import espi_sst
 from espi_sst import Document, SerializeError
 from espi_sst.model import ApplicationInformation, ReadingType
+from espi_sst.validation import xmlschema_issues
 from espi_sst.model._base import ModelObject
 from espi_sst.model.enums import GrantType, ResponseType
 
@@ -325,7 +326,10 @@ def test_gba_sandbox_application_information_validates_once_completed() -> None:
 # ---- validating the original -----------------------------------------------------------
 @pytest.mark.parametrize("row", ROWS, ids=ids(ROWS))
 def test_original_file_validity_matches_manifest(row: dict[str, str]) -> None:
-    """validate() gives the verdict (and issue count) recorded when the corpus was built."""
+    """validate() gives the verdict recorded when the corpus was built; the issue count
+    recorded is xmlschema's (libxml2 counts a broken content model differently), so it is
+    checked against the xmlschema engine (tests/espi_sst/test_validation_engines.py
+    proves the verdicts agree)."""
     path = CORPUS / row["file"]
     verdict = row["validates_espi40"]
     if verdict.startswith("no (not well-formed)"):
@@ -335,7 +339,7 @@ def test_original_file_validity_matches_manifest(row: dict[str, str]) -> None:
     issues = espi_sst.validate(path)
     assert verdict in ("yes", "no")
     assert (issues == []) == (verdict == "yes"), [str(i) for i in issues[:3]]
-    assert len(issues) == int(row["n_errors"])
+    assert len(xmlschema_issues(path)) == int(row["n_errors"])
     for issue in issues:
         assert issue.line is None or issue.line >= 1
         assert issue.message
