@@ -291,15 +291,8 @@ def _placed_issues(
     """Pass 2: the issues with their lines (a malformed document raises ParseError here).
     When libxml2 rejects the document as a whole but no entry nor the feed alone fails
     (a constraint across entries), xmlschema words the report on the whole tree."""
-    from lxml import etree as _etree
-
-    from .xml.reader import syntax_error
-
     with opened_source(source, limits) as (stream, name):
-        try:
-            placed = located_issues(stream, schema, name)
-        except _etree.XMLSyntaxError as exc:
-            raise syntax_error(exc, name) from None
+        placed = located_issues(stream, schema, name)
     if placed or not first_errors:  # no first errors: the stream could not vouch, pass 2 did
         return [ValidationIssue(line, element, message) for line, element, message in placed]
     if hasattr(source, "seek"):

@@ -138,8 +138,19 @@ def located_issues(
     (the feed's own come last).
 
     Raises:
-        etree.XMLSyntaxError: the document is not well-formed.
+        ParseError: the document is not well-formed (libxml2's reason and line).
     """
+    try:
+        return _located_issues(stream, schema, name)
+    except etree.XMLSyntaxError as exc:
+        from .reader import syntax_error
+
+        raise syntax_error(exc, name) from None
+
+
+def _located_issues(
+    stream: IO[bytes] | Any, schema: etree.XMLSchema, name: str
+) -> list[tuple[int | None, str, str]]:
     found: list[tuple[int | None, str, str]] = []
     events = validating_iterparse(stream, events=("end",), tag=ENTRY)
     root: etree._Element | None = None

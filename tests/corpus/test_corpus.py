@@ -28,9 +28,9 @@ from lxml import etree
 import espi_sst
 from espi_sst import Document, SerializeError
 from espi_sst.model import ApplicationInformation, ReadingType
-from espi_sst.validation import xmlschema_issues
 from espi_sst.model._base import ModelObject
 from espi_sst.model.enums import GrantType, ResponseType
+from espi_sst.validation import xmlschema_issues
 
 ESPI_READING = "{http://naesb.org/espi}IntervalReading"
 
