@@ -28,9 +28,9 @@ from espi_sst_server.demo import AlreadySeededError, DemoData, seed
 from espi_sst_server.demo.tariffs import period_by_hour
 from espi_sst_server.security import hash_secret
 from espi_sst_server.storage import db
+from espi_sst_server.storage.interval_data import readings_between
 from espi_sst_server.storage.models import (
     Application,
-    IntervalReading,
     MeterReading,
     RetailCustomer,
     Tariff,
@@ -92,11 +92,9 @@ def _pacific(point: UsagePoint) -> EspiTimeZone:
     )
 
 
-def _readings(session: Session, meter: MeterReading) -> list[Row[tuple[int, int, int]]]:
-    """(start, duration, value) rows in time order; plain rows, not ORM objects (fast)."""
-    columns = (IntervalReading.start, IntervalReading.duration, IntervalReading.value)
-    query = select(*columns).where(IntervalReading.meter_reading_id == meter.id)
-    return list(session.execute(query.order_by(IntervalReading.start)))
+def _readings(session: Session, meter: MeterReading) -> list[tuple[int, int, int]]:
+    """(start, duration, value) in time order; plain tuples, not ORM objects (fast)."""
+    return [(r[0], r[1], r[2]) for r in readings_between(session, meter.id)]
 
 
 @cache
@@ -143,19 +141,12 @@ def _checksum(url: str) -> str:
     engine = create_engine(url)
     digest = hashlib.sha256()
     with Session(engine) as session:
-        readings = session.execute(
-            select(
-                MeterReading.uuid,
-                IntervalReading.start,
-                IntervalReading.duration,
-                IntervalReading.value,
-                IntervalReading.quality,
-            )
-            .join(MeterReading, MeterReading.id == IntervalReading.meter_reading_id)
-            .order_by(MeterReading.uuid, IntervalReading.start)
+        meters = session.execute(
+            select(MeterReading.uuid, MeterReading.id).order_by(MeterReading.uuid)
         )
-        for row in readings:
-            digest.update(repr(tuple(row)).encode())
+        for uuid, meter_id in meters.all():
+            for start, duration, value, _cost, quality in readings_between(session, meter_id):
+                digest.update(repr((uuid, start, duration, value, quality)).encode())
         for summary in session.scalars(select(UsageSummary).order_by(UsageSummary.uuid)):
             digest.update(
                 repr(
@@ -268,11 +259,12 @@ def test_gas_is_daily_therms_and_higher_in_january_than_july(seeded: Seeded) -> 
 
 def test_imperfections_carry_espi_quality_codes(seeded: Seeded) -> None:
     with seeded.session() as session:
-        rows = session.execute(
-            select(MeterReading, IntervalReading.quality, IntervalReading.start)
-            .join(MeterReading, MeterReading.id == IntervalReading.meter_reading_id)
-            .where(IntervalReading.quality.is_not(None))
-        ).all()
+        rows = [
+            (meter, reading[4], reading[0])
+            for meter in session.scalars(select(MeterReading))
+            for reading in readings_between(session, meter.id)
+            if reading[4] is not None
+        ]
         estimated = [(meter, start) for meter, quality, start in rows if quality == 8]
         interpolated = [(meter, start) for meter, quality, start in rows if quality == 9]
         assert {quality for _meter, quality, _start in rows} == {8, 9}
