@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from argon2 import PasswordHasher
@@ -38,7 +38,7 @@ from espi_sst_server.storage.models import (
     UsageSummary,
 )
 from sqlalchemy import create_engine, select
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from espi_sst import Rin
@@ -92,9 +92,15 @@ def _pacific(point: UsagePoint) -> EspiTimeZone:
     )
 
 
-def _readings(session: Session, meter: MeterReading) -> list[tuple[int, int, int]]:
+class _Row(NamedTuple):
+    start: int
+    duration: int
+    value: int
+
+
+def _readings(session: Session, meter: MeterReading) -> list[_Row]:
     """(start, duration, value) in time order; plain tuples, not ORM objects (fast)."""
-    return [(r[0], r[1], r[2]) for r in readings_between(session, meter.id)]
+    return [_Row(r[0], r[1], r[2]) for r in readings_between(session, meter.id)]
 
 
 @cache
@@ -120,9 +126,9 @@ def _point(session: Session, data: DemoData, kind: str, service_kind: int = 0) -
 
 
 def _by_local_day(
-    rows: list[Row[tuple[int, int, int]]], zone: EspiTimeZone
-) -> dict[date, list[Row[tuple[int, int, int]]]]:
-    days: dict[date, list[Row[tuple[int, int, int]]]] = defaultdict(list)
+    rows: list[_Row], zone: EspiTimeZone
+) -> dict[date, list[_Row]]:
+    days: dict[date, list[_Row]] = defaultdict(list)
     for row in rows:
         days[_local(row.start, zone).date()].append(row)
     return days
