@@ -189,8 +189,8 @@ def main() -> int:
         }
         times: dict[tuple[str, str], list[float]] = {}
         clients = {"small": small.test_client(), "large": large.test_client()}
-        for what, path in paths.items():
-            for key, client in clients.items():
+        for path in paths.values():
+            for client in clients.values():
                 timed(client, path)  # warm
         for _ in range(args.rounds):
             for what, path in paths.items():
