@@ -37,12 +37,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import repeat
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from .models import IntervalBlockRow
+
+_TABLE = cast(Table, IntervalBlockRow.__table__)
 
 Reading = tuple[int, int, int, int | None, int | None]
 """One interval reading: start (epoch s), duration (s), value, cost, quality code."""
@@ -86,10 +88,10 @@ def _pack_ints(numbers: Sequence[int]) -> bytes:
     )
 
 
-def _unpack_ints(blob: bytes, offset: int = 0, count: int | None = None) -> tuple[array, int]:
+def _unpack_ints(blob: bytes, offset: int = 0, count: int | None = None) -> tuple[array[int], int]:
     """The array packed at ``offset`` (``count`` items, else to the end) and where it ends."""
     code = chr(blob[offset])
-    numbers = array(code)
+    numbers: array[int] = array(code)
     end = len(blob) if count is None else offset + 1 + count * numbers.itemsize
     numbers.frombytes(blob[offset + 1 : end])
     if _BIG_ENDIAN:
@@ -232,7 +234,7 @@ def _rows(
     start: int | None,
     end: int | None,
 ) -> Sequence[Any]:
-    table = IntervalBlockRow.__table__
+    table = _TABLE
     c = table.c
     stmt = select(
         c.meter_reading_id, c.start, c.block_end, c.duration, c.value_data, c.timing, c.cost_data,
@@ -302,7 +304,7 @@ def write_readings(
         by_start = {r[0]: r for block, _day in stored for r in unpack_row(session, block)}
         by_start.update((r[0], r) for r in given)
         merged = [by_start[key] for key in sorted(by_start)]
-        table = IntervalBlockRow.__table__
+        table = _TABLE
         session.execute(
             delete(table).where(
                 table.c.meter_reading_id == meter_reading_id,
@@ -311,13 +313,13 @@ def write_readings(
         )
     rows = [pack_block(meter_reading_id, day) for day in by_local_day(merged, zone)]
     for index in range(0, len(rows), 1_000):
-        session.execute(insert(IntervalBlockRow.__table__), rows[index : index + 1_000])
+        session.execute(insert(_TABLE), rows[index : index + 1_000])
     return len(given)
 
 
 def unpack_row(session: Session, block: StoredBlock) -> list[Reading]:
     """Every reading of one stored block (not only those in a range)."""
-    c = IntervalBlockRow.__table__.c
+    c = _TABLE.c
     row = session.execute(
         select(c.duration, c.value_data, c.timing, c.cost_data, c.quality_data).where(
             c.meter_reading_id == block.meter_reading_id, c.start == block.start
@@ -336,7 +338,7 @@ def delete_readings(
     """Remove the readings whose start lies in ``[start, end)`` (all meter readings when
     ``meter_reading_ids`` is None); blocks partly in the range keep their other readings.
     Returns how many readings were removed."""
-    table = IntervalBlockRow.__table__
+    table = _TABLE
     if meter_reading_ids is None:
         meter_reading_ids = list(session.scalars(select(table.c.meter_reading_id).distinct()))
     removed = 0
@@ -357,7 +359,7 @@ def delete_readings(
 
 def reading_count(session: Session, meter_reading_ids: Sequence[int] | None = None) -> int:
     """How many readings are stored (of these meter readings, else of all)."""
-    c = IntervalBlockRow.__table__.c
+    c = _TABLE.c
     stmt = select(c.meter_reading_id, c.start, c.duration, c.value_data, c.timing)
     if meter_reading_ids is not None:
         stmt = stmt.where(c.meter_reading_id.in_(list(meter_reading_ids)))
@@ -369,7 +371,7 @@ def reading_count(session: Session, meter_reading_ids: Sequence[int] | None = No
 
 def block_count(session: Session) -> int:
     """How many rows the interval data takes (bench and tests)."""
-    return int(session.scalar(select(func.count()).select_from(IntervalBlockRow.__table__)) or 0)
+    return int(session.scalar(select(func.count()).select_from(_TABLE)) or 0)
 
 
 __all__ = [

@@ -125,9 +125,7 @@ def _point(session: Session, data: DemoData, kind: str, service_kind: int = 0) -
     return point
 
 
-def _by_local_day(
-    rows: list[_Row], zone: EspiTimeZone
-) -> dict[date, list[_Row]]:
+def _by_local_day(rows: list[_Row], zone: EspiTimeZone) -> dict[date, list[_Row]]:
     days: dict[date, list[_Row]] = defaultdict(list)
     for row in rows:
         days[_local(row.start, zone).date()].append(row)

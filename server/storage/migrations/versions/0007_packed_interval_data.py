@@ -17,19 +17,19 @@ new table and drops the old one; downgrade unpacks them back, one row per readin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from espi_sst_server.storage.interval_data import (
+from espi_sst_server.storage.interval_data import (  # type: ignore[import-not-found]
     Reading,
     by_local_day,
     pack_block,
     unpack_block,
 )
-from espi_sst_server.storage.zones import zone_of_parameters
+from espi_sst_server.storage.zones import zone_of_parameters  # type: ignore[import-not-found]
 
 revision = "0007"
 down_revision = "0006"
@@ -77,14 +77,16 @@ def _zones(connection: sa.Connection) -> dict[int, tzinfo]:
 
 def _per_meter_reading(connection: sa.Connection) -> Iterator[tuple[int, list[Reading]]]:
     c = _readings.c
-    ids = connection.execute(sa.select(c.meter_reading_id).distinct()).scalars().all()
+    ids: Sequence[int] = (
+        connection.execute(sa.select(c.meter_reading_id).distinct()).scalars().all()
+    )
     for meter_reading_id in sorted(ids):
         rows = connection.execute(
             sa.select(c.start, c.duration, c.value, c.cost, c.quality)
             .where(c.meter_reading_id == meter_reading_id)
             .order_by(c.start)
         )
-        yield meter_reading_id, [tuple(row) for row in rows]  # type: ignore[misc]
+        yield meter_reading_id, [tuple(row) for row in rows]
 
 
 def upgrade() -> None:
