@@ -210,7 +210,7 @@ def main() -> int:
         per_point = total / point_count
         print(
             f"- extrapolated to 1M usage points x {args.months} months: {per_point * 1e6 / 2**30:.0f} GiB"
-            f" (one row-per-reading table with its indexes: ~60 bytes/reading, {60 * readings / point_count * 1e6 / 2**30:.0f} GiB)\n"
+            " (readings grow linearly: one row per meter reading and local day)\n"
         )
         print(
             f"| request | 10 usage points p50 | {point_count} usage points p50 | ratio (goal <= 1.5) |"
