@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import timedelta
-from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from espi_sst.model.enums import (
@@ -42,10 +41,9 @@ from espi_sst.model.enums import (
 from ..errors import ConfigurationError
 from ..security import hash_secret
 from ..sst.pricing import DayUsage, combined_cycle_cost, cycle_cost
+from ..storage.interval_data import write_readings
 from ..storage.models import (
     Application,
-    Base,
-    IntervalReading,
     LocalTimeParameters,
     MeterReading,
     ReadingType,
@@ -69,7 +67,6 @@ from .tariffs import (
 
 NAMESPACE = uuid.UUID("5b0c3e58-6a43-5d1e-9a39-2f6e0d5c7a11")  # espi-sst demo data
 THERM_WH = 29_307.107  # 1 therm = 100,000 BTU
-CHUNK = 5_000  # rows per executemany
 
 
 def demo_uuid(*name: str) -> str:
@@ -256,23 +253,14 @@ class _Seeder:
         values: Sequence[int],
         qualities: dict[int, int],
     ) -> None:
-        """Bulk insert with Core executemany: ~40k rows per channel, ORM units would crawl."""
-        rows = [
-            {
-                "meter_reading_id": meter_reading_id,
-                "start": start,
-                "duration": duration,
-                "value": value,
-                "cost": None,
-                "quality": qualities.get(index),
-            }
+        """Packed per local day by the storage layer (``storage/interval_data.py``)."""
+        readings = [
+            (start, duration, value, None, qualities.get(index))
             for index, (start, duration, value) in enumerate(
                 zip(starts, durations, values, strict=True)
             )
         ]
-        statement = insert(Base.metadata.tables[IntervalReading.__tablename__])
-        for chunk in _chunks(rows, CHUNK):
-            self.session.execute(statement, chunk)
+        write_readings(self.session, meter_reading_id, readings, zone=self.zone)
 
     def _summaries(self, spec: CustomerSpec, point: UsagePoint, series: Series) -> None:
         gas = point.service_kind == ServiceKind.gas
@@ -397,8 +385,3 @@ def _add_client(session: Session, spec: ClientSpec, seed: int, now: int) -> Demo
     return DemoClient(
         spec.client_id, secret, spec.redirect_uris, spec.name, spec.qualification, spec.asp_class
     )
-
-
-def _chunks(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    for offset in range(0, len(rows), size):
-        yield rows[offset : offset + size]

@@ -1,6 +1,7 @@
-"""IntervalBlocks assembled from ``interval_reading`` rows: one block per local day.
+"""IntervalBlocks assembled from the stored interval data: one block per local day.
 
-The store keeps single readings; ESPI serves them in IntervalBlocks.  We cut them at the
+The store (``storage/interval_data.py``) keeps a meter reading's readings packed per local
+day; ESPI serves them in IntervalBlocks.  We cut them at the
 usage point's local midnights (its LocalTimeParameters; UTC when it has none), so a block
 is one calendar day as the customer lives it: 24 hourly readings, 23 on the day DST
 starts, 25 on the day it ends.  The block's id is the epoch second of its local midnight:
@@ -12,10 +13,10 @@ stable, needs no table, and tells a reader what the block holds.
 * ``atom:updated`` is the end of its last reading (the earliest its data was complete);
   ``updated-min`` / ``updated-max`` select by it.
 
-Performance: readings come from ONE indexed range query per meter reading and range
-(``uq_interval_reading_start`` on ``(meter_reading_id, start)``), selecting plain columns,
-never ORM objects; days are cut by walking the sorted rows, with one time-zone computation
-per day, not per reading.
+Performance: readings come from ONE indexed range query per meter reading and range (the
+stored blocks' primary key ``(meter_reading_id, start)``), as plain tuples, never ORM
+objects; days are cut by walking the sorted rows, with one time-zone computation per day,
+not per reading.
 """
 
 from __future__ import annotations
@@ -23,16 +24,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from typing import cast
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..storage.models import IntervalReading
+from ..storage.interval_data import Reading, readings_between
 from .query import FeedQuery
 
-Row = tuple[int, int, int, int | None, int | None]
-"""start, duration, value, cost, quality: one reading as selected."""
+Row = Reading
+"""start, duration, value, cost, quality: one reading as stored."""
 
 LAST_DAY = 4_102_444_800  # 2100-01-01: ids and bounds beyond it name no block
 
@@ -80,19 +79,7 @@ def fetch_readings(
     session: Session, meter_reading_id: int, low: int | None, high: int | None
 ) -> Sequence[Row]:
     """The readings with ``low <= start < high``, sorted: one indexed range query."""
-    stmt = select(
-        IntervalReading.start,
-        IntervalReading.duration,
-        IntervalReading.value,
-        IntervalReading.cost,
-        IntervalReading.quality,
-    ).where(IntervalReading.meter_reading_id == meter_reading_id)
-    if low is not None:
-        stmt = stmt.where(IntervalReading.start >= low)
-    if high is not None:
-        stmt = stmt.where(IntervalReading.start < high)
-    rows = session.execute(stmt.order_by(IntervalReading.start)).all()
-    return cast(Sequence[Row], rows)  # SQLAlchemy rows are tuples of these columns
+    return readings_between(session, meter_reading_id, low, high)
 
 
 def cut_days(rows: Sequence[Row], calendar: Calendar) -> list[DayBlock]:

@@ -17,10 +17,11 @@ omitted, never written as 0 (0 Wh would claim the customer used nothing).
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..storage.models import IntervalReading, MeterReading, ReadingType, UsageSummary
+from ..storage.interval_data import readings_between
+from ..storage.models import MeterReading, ReadingType, UsageSummary
 
 ENERGY = 12  # ESPI MeasurementKind energy
 FORWARD = 1  # ESPI FlowDirectionKind forward (delivered)
@@ -31,29 +32,24 @@ def derived_consumption_wh(session: Session, summary: UsageSummary) -> int | Non
     """The period's delivered energy in Wh from the interval readings, or None (docstring)."""
     start = summary.billing_period_start
     end = start + summary.billing_period_duration
-    rows = session.execute(
-        select(
-            MeterReading.id,
-            ReadingType.power_of_ten_multiplier,
-            func.sum(IntervalReading.duration),
-            func.sum(IntervalReading.value),
-        )
+    channels = session.execute(
+        select(MeterReading.id, ReadingType.power_of_ten_multiplier)
         .join(ReadingType, ReadingType.id == MeterReading.reading_type_id)
-        .join(IntervalReading, IntervalReading.meter_reading_id == MeterReading.id)
         .where(
             MeterReading.usage_point_id == summary.usage_point_id,
             ReadingType.kind == ENERGY,
             ReadingType.flow_direction == FORWARD,
             ReadingType.uom == WATT_HOURS,
-            IntervalReading.start >= start,
-            IntervalReading.start + IntervalReading.duration <= end,
         )
-        .group_by(MeterReading.id, ReadingType.power_of_ten_multiplier)
         .order_by(MeterReading.id)
     ).all()
-    for _meter_reading, multiplier, covered, total in rows:
-        if covered == summary.billing_period_duration and total is not None:
-            return int(round(int(total) * 10 ** int(multiplier or 0)))
+    for meter_reading_id, multiplier in channels:
+        inside = [
+            r for r in readings_between(session, meter_reading_id, start, end) if r[0] + r[1] <= end
+        ]
+        if inside and sum(r[1] for r in inside) == summary.billing_period_duration:
+            total = sum(r[2] for r in inside)
+            return int(round(total * 10 ** int(multiplier or 0)))
     return None
 
 

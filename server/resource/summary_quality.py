@@ -11,44 +11,44 @@ summary's usage point whose start lies in ``[billingPeriod.start, start + durati
 * no interval readings at all: the summary is the billing system's own figure, which is
   what the customer was billed on -- ``revenue_quality`` (19).
 
-One aggregate query per summary, on the ``(meter_reading_id, start)`` unique index.
+Two queries per summary: its meter readings, then their stored blocks in the period
+(``storage/interval_data.py``, on the ``(meter_reading_id, start)`` primary key).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from espi_sst.model.enums import QualityOfReading
 
-from ..storage.models import IntervalReading, MeterReading, UsageSummary
+from ..storage.interval_data import iter_block_readings
+from ..storage.models import MeterReading, UsageSummary
 
 
 def summary_quality(session: Session, summary: UsageSummary) -> QualityOfReading:
     """The quality of the readings behind the summary's billing period (module docstring)."""
     start = summary.billing_period_start
     end = start + summary.billing_period_duration
-    total, flagged, lowest, highest = session.execute(
-        select(
-            func.count(),
-            func.count(IntervalReading.quality),
-            func.min(IntervalReading.quality),
-            func.max(IntervalReading.quality),
-        )
-        .join(MeterReading, MeterReading.id == IntervalReading.meter_reading_id)
-        .where(
-            MeterReading.usage_point_id == summary.usage_point_id,
-            IntervalReading.start >= start,
-            IntervalReading.start < end,
-        )
-    ).one()
+    channels = session.scalars(
+        select(MeterReading.id).where(MeterReading.usage_point_id == summary.usage_point_id)
+    ).all()
+    total = 0
+    codes: set[int] = set()
+    flagged = 0
+    for _block, readings in iter_block_readings(session, channels, start=start, end=end):
+        total += len(readings)
+        for reading in readings:
+            if reading[4] is not None:
+                flagged += 1
+                codes.add(reading[4])
     if total == 0:
         return QualityOfReading.revenue_quality
     if flagged == 0:
         return QualityOfReading.valid
-    if flagged == total and lowest is not None and lowest == highest:
+    if flagged == total and len(codes) == 1:
         try:
-            return QualityOfReading(lowest)
+            return QualityOfReading(codes.pop())
         except ValueError:  # a stored code outside the enumeration
             return QualityOfReading.other
     return QualityOfReading.mixed

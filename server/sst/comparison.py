@@ -32,9 +32,9 @@ from espi_sst.model.enums import Currency, FlowDirectionKind, ServiceKind, UnitS
 from espi_sst.model.sst import MAX_VALIDITY_SECONDS, add_months
 
 from ..security import new_uuid
+from ..storage.interval_data import readings_between
 from ..storage.models import (
     BillComparisonRecord,
-    IntervalReading,
     MeterReading,
     ReadingType,
     Tariff,
@@ -387,18 +387,12 @@ class TariffBillComparison:
         margin = timedelta(days=1).total_seconds()
         for reading_id, flow, power in channels:
             scale = 10 ** (power or 0) / 1000  # Wh -> kWh
-            rows = self.session.execute(
-                select(IntervalReading.start, IntervalReading.duration, IntervalReading.value)
-                .where(
-                    IntervalReading.meter_reading_id == reading_id,
-                    IntervalReading.start >= request.usage_start - int(margin),
-                    IntervalReading.start < request.usage_end,
-                )
-                .order_by(IntervalReading.start)
-            ).all()
+            rows = readings_between(
+                self.session, reading_id, request.usage_start - int(margin), request.usage_end
+            )
             values = [
                 (s, d, v * scale)
-                for s, d, v in rows
+                for s, d, v, _cost, _quality in rows
                 if request.usage_start <= s < request.usage_end
             ]
             if flow == FlowDirectionKind.reverse:  # received: rooftop solar export

@@ -3,7 +3,7 @@
 Three groups:
 
 * **customers and their data** -- RetailCustomer, UsagePoint (a service agreement),
-  MeterReading + ReadingType + IntervalReading rows, UsageSummary, LocalTimeParameters;
+  MeterReading + ReadingType + packed IntervalBlock rows (``interval_data.py``), UsageSummary, LocalTimeParameters;
   and the SST's rate data (Tariff with its RIN; a usage point's current tariffs), designed
   now so the SST services (issue 5) only add behaviour;
 * **ASPs and grants** -- Application (ESPI ApplicationInformation: an OAuth client),
@@ -30,6 +30,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -157,20 +158,21 @@ class MeterReading(Base):
     reading_type: Mapped[ReadingType] = relationship()
 
 
-class IntervalReading(Base):
-    """One interval; IntervalBlocks are assembled per day (or month) when served."""
+class IntervalBlockRow(Base):
+    """One meter reading's interval readings of one local day, packed.
 
-    __tablename__ = "interval_reading"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    meter_reading_id: Mapped[int] = mapped_column(ForeignKey("meter_reading.id"))
-    start: Mapped[int] = mapped_column(BigInteger)
-    duration: Mapped[int] = mapped_column(Integer)
-    value: Mapped[int] = mapped_column(BigInteger)
-    cost: Mapped[int | None] = mapped_column(BigInteger)
-    quality: Mapped[int | None] = mapped_column(Integer)
-    __table_args__ = (
-        UniqueConstraint("meter_reading_id", "start", name="uq_interval_reading_start"),
-    )
+    Read and written only through ``storage/interval_data.py``, which documents the layout;
+    IntervalBlocks are assembled per day (or month) from it when served."""
+
+    __tablename__ = "interval_block"
+    meter_reading_id: Mapped[int] = mapped_column(ForeignKey("meter_reading.id"), primary_key=True)
+    duration: Mapped[int | None] = mapped_column(Integer)
+    start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    block_end: Mapped[int] = mapped_column(BigInteger)
+    value_data: Mapped[bytes] = mapped_column(LargeBinary)
+    timing: Mapped[bytes | None] = mapped_column(LargeBinary)
+    cost_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    quality_data: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class UsageSummary(Base):

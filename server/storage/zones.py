@@ -33,4 +33,9 @@ def zone_of(ltp: LocalTimeParameters | None) -> tzinfo:
     return _zone(ltp.tz_offset, ltp.dst_offset, ltp.dst_start_rule, ltp.dst_end_rule)
 
 
-__all__ = ["zone_of"]
+def zone_of_parameters(tz_offset: int, dst_offset: int, start_rule: str, end_rule: str) -> tzinfo:
+    """The zone of a LocalTimeParameters row's columns (migrations read rows, not objects)."""
+    return _zone(tz_offset, dst_offset, start_rule, end_rule)
+
+
+__all__ = ["zone_of", "zone_of_parameters"]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from argon2 import PasswordHasher
@@ -28,9 +28,9 @@ from espi_sst_server.demo import AlreadySeededError, DemoData, seed
 from espi_sst_server.demo.tariffs import period_by_hour
 from espi_sst_server.security import hash_secret
 from espi_sst_server.storage import db
+from espi_sst_server.storage.interval_data import readings_between
 from espi_sst_server.storage.models import (
     Application,
-    IntervalReading,
     MeterReading,
     RetailCustomer,
     Tariff,
@@ -38,7 +38,7 @@ from espi_sst_server.storage.models import (
     UsageSummary,
 )
 from sqlalchemy import create_engine, select
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from espi_sst import Rin
@@ -92,11 +92,15 @@ def _pacific(point: UsagePoint) -> EspiTimeZone:
     )
 
 
-def _readings(session: Session, meter: MeterReading) -> list[Row[tuple[int, int, int]]]:
-    """(start, duration, value) rows in time order; plain rows, not ORM objects (fast)."""
-    columns = (IntervalReading.start, IntervalReading.duration, IntervalReading.value)
-    query = select(*columns).where(IntervalReading.meter_reading_id == meter.id)
-    return list(session.execute(query.order_by(IntervalReading.start)))
+class _Row(NamedTuple):
+    start: int
+    duration: int
+    value: int
+
+
+def _readings(session: Session, meter: MeterReading) -> list[_Row]:
+    """(start, duration, value) in time order; plain tuples, not ORM objects (fast)."""
+    return [_Row(r[0], r[1], r[2]) for r in readings_between(session, meter.id)]
 
 
 @cache
@@ -121,10 +125,8 @@ def _point(session: Session, data: DemoData, kind: str, service_kind: int = 0) -
     return point
 
 
-def _by_local_day(
-    rows: list[Row[tuple[int, int, int]]], zone: EspiTimeZone
-) -> dict[date, list[Row[tuple[int, int, int]]]]:
-    days: dict[date, list[Row[tuple[int, int, int]]]] = defaultdict(list)
+def _by_local_day(rows: list[_Row], zone: EspiTimeZone) -> dict[date, list[_Row]]:
+    days: dict[date, list[_Row]] = defaultdict(list)
     for row in rows:
         days[_local(row.start, zone).date()].append(row)
     return days
@@ -143,19 +145,12 @@ def _checksum(url: str) -> str:
     engine = create_engine(url)
     digest = hashlib.sha256()
     with Session(engine) as session:
-        readings = session.execute(
-            select(
-                MeterReading.uuid,
-                IntervalReading.start,
-                IntervalReading.duration,
-                IntervalReading.value,
-                IntervalReading.quality,
-            )
-            .join(MeterReading, MeterReading.id == IntervalReading.meter_reading_id)
-            .order_by(MeterReading.uuid, IntervalReading.start)
+        meters = session.execute(
+            select(MeterReading.uuid, MeterReading.id).order_by(MeterReading.uuid)
         )
-        for row in readings:
-            digest.update(repr(tuple(row)).encode())
+        for uuid, meter_id in meters.all():
+            for start, duration, value, _cost, quality in readings_between(session, meter_id):
+                digest.update(repr((uuid, start, duration, value, quality)).encode())
         for summary in session.scalars(select(UsageSummary).order_by(UsageSummary.uuid)):
             digest.update(
                 repr(
@@ -268,11 +263,12 @@ def test_gas_is_daily_therms_and_higher_in_january_than_july(seeded: Seeded) -> 
 
 def test_imperfections_carry_espi_quality_codes(seeded: Seeded) -> None:
     with seeded.session() as session:
-        rows = session.execute(
-            select(MeterReading, IntervalReading.quality, IntervalReading.start)
-            .join(MeterReading, MeterReading.id == IntervalReading.meter_reading_id)
-            .where(IntervalReading.quality.is_not(None))
-        ).all()
+        rows = [
+            (meter, reading[4], reading[0])
+            for meter in session.scalars(select(MeterReading))
+            for reading in readings_between(session, meter.id)
+            if reading[4] is not None
+        ]
         estimated = [(meter, start) for meter, quality, start in rows if quality == 8]
         interpolated = [(meter, start) for meter, quality, start in rows if quality == 9]
         assert {quality for _meter, quality, _start in rows} == {8, 9}

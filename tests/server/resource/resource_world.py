@@ -24,10 +24,10 @@ import pytest
 from espi_sst_server import create_app
 from espi_sst_server.security import hash_secret, now
 from espi_sst_server.storage import db
+from espi_sst_server.storage.interval_data import write_readings
 from espi_sst_server.storage.models import (
     Application,
     Authorization,
-    IntervalReading,
     LocalTimeParameters,
     MeterReading,
     ReadingType,
@@ -36,6 +36,7 @@ from espi_sst_server.storage.models import (
     UsagePoint,
     UsageSummary,
 )
+from espi_sst_server.storage.zones import zone_of
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -163,37 +164,20 @@ def seed() -> None:
         )
         s.add_all([mr_a1, mr_a2, mr_b1])
         s.flush()
-        rows = []
+        a1 = []
         for index, start in enumerate(range(MAR_8_PST, MAR_13_PDT, 3_600)):
             value, cost, quality = reading_value(index)
-            rows.append(
-                IntervalReading(
-                    meter_reading_id=mr_a1.id,
-                    start=start,
-                    duration=3_600,
-                    value=value,
-                    cost=cost,
-                    quality=quality,
-                )
-            )
-        for index in range(3):
-            rows.append(
-                IntervalReading(
-                    meter_reading_id=mr_a2.id,
-                    start=MAR_8_PST + 86_400 * index,
-                    duration=86_400,
-                    value=9,
-                )
-            )
-            rows.append(
-                IntervalReading(
-                    meter_reading_id=mr_b1.id,
-                    start=MAR_8_PST + 3_600 * index,
-                    duration=3_600,
-                    value=77,
-                )
-            )
-        s.add_all(rows)
+            a1.append((start, 3_600, value, cost, quality))
+        write_readings(s, mr_a1.id, a1, zone=zone_of(pacific))
+        write_readings(
+            s, mr_a2.id, [(MAR_8_PST + 86_400 * i, 86_400, 9, None, None) for i in range(3)]
+        )
+        write_readings(
+            s,
+            mr_b1.id,
+            [(MAR_8_PST + 3_600 * i, 3_600, 77, None, None) for i in range(3)],
+            zone=zone_of(pacific),
+        )
         s.add_all(
             [
                 UsageSummary(

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from espi_sst_server.lifecycle.registration import DEFAULT_SCOPE
 from espi_sst_server.storage import db
-from espi_sst_server.storage.models import IntervalReading, MeterReading, UsageSummary
+from espi_sst_server.storage.interval_data import write_readings
+from espi_sst_server.storage.models import MeterReading, UsageSummary
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -72,9 +73,10 @@ def readings_behind_the_summaries(app: Flask, world: World) -> None:
             )
             assert reading is not None and summary is not None
             start, duration = summary.billing_period_start, summary.billing_period_duration
-            db.session.add_all(
-                IntervalReading(meter_reading_id=reading.id, start=hour, duration=3_600, value=500)
-                for hour in range(start, start + duration, 3_600)
+            write_readings(
+                db.session,
+                reading.id,
+                [(hour, 3_600, 500, None, None) for hour in range(start, start + duration, 3_600)],
             )
         db.session.commit()
 

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 from espi_sst_server.resource.summary_consumption import derived_consumption_wh
 from espi_sst_server.storage import db
-from espi_sst_server.storage.models import IntervalReading, MeterReading, UsageSummary
+from espi_sst_server.storage.interval_data import delete_readings, write_readings
+from espi_sst_server.storage.models import MeterReading, UsageSummary
 from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 if TYPE_CHECKING:
     from resource_world import World
@@ -45,15 +46,14 @@ def add_february(app: Flask, world: World, *, value: int, skip_hour: int | None 
     with app.app_context():
         reading = db.session.scalar(select(MeterReading).where(MeterReading.uuid == world.mr_a1))
         assert reading is not None
-        db.session.add_all(
-            IntervalReading(
-                meter_reading_id=reading.id,
-                start=FEB_START + 3_600 * hour,
-                duration=3_600,
-                value=value,
-            )
-            for hour in range(FEB_HOURS)
-            if hour != skip_hour
+        write_readings(
+            db.session,
+            reading.id,
+            [
+                (FEB_START + 3_600 * hour, 3_600, value, None, None)
+                for hour in range(FEB_HOURS)
+                if hour != skip_hour
+            ],
         )
         db.session.commit()
 
@@ -104,17 +104,15 @@ def test_readings_across_the_period_boundary_are_not_counted(app: Flask, world: 
     with app.app_context():
         reading = db.session.scalar(select(MeterReading).where(MeterReading.uuid == world.mr_a1))
         assert reading is not None
-        db.session.add(
-            IntervalReading(
-                meter_reading_id=reading.id,
-                start=FEB_START + 3_600 * (FEB_HOURS - 1),
-                duration=86_400,
-                value=999,
-            )
+        write_readings(
+            db.session, reading.id, [(FEB_START + 3_600 * (FEB_HOURS - 1), 86_400, 999, None, None)]
         )
         db.session.commit()
     assert derived(app, world.us_feb) is None
     with app.app_context():
-        db.session.execute(delete(IntervalReading).where(IntervalReading.value == 999))
+        reading = db.session.scalar(select(MeterReading).where(MeterReading.uuid == world.mr_a1))
+        assert reading is not None
+        last = FEB_START + 3_600 * (FEB_HOURS - 1)
+        assert delete_readings(db.session, [reading.id], start=last, end=last + 1) == 1
         db.session.commit()
     assert derived(app, world.us_feb) is None  # still the gap of the last hour

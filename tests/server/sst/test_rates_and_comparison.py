@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from espi_sst_server.storage.interval_data import delete_readings, readings_between
 from espi_sst_server.storage.models import (
     BillComparisonRecord,
-    IntervalReading,
     MeterReading,
     UsageSummary,
 )
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sst_world import FB, SstWorld, make_world
 
 import espi_sst
@@ -241,15 +241,11 @@ def test_less_than_twelve_months_of_history_gives_the_status_not_a_guess(world: 
     casey = world.grant("casey")
     with world.session() as s:
         point = world.point(s, casey.usage_points["electric"])
-        readings = select(MeterReading.id).where(MeterReading.usage_point_id == point.id)
-        latest = s.scalar(select(func.max(IntervalReading.start)))
-        assert latest is not None
-        s.execute(
-            delete(IntervalReading).where(
-                IntervalReading.meter_reading_id.in_(readings),
-                IntervalReading.start < latest - 200 * 86400,
-            )
-        )
+        readings = s.scalars(
+            select(MeterReading.id).where(MeterReading.usage_point_id == point.id)
+        ).all()
+        latest = max(r[0] for mr in readings for r in readings_between(s, mr))
+        assert delete_readings(s, readings, end=latest - 200 * 86400) > 0
         s.commit()
     found, _ = comparison(world, casey)
     assert found.status is sst.ComparisonStatus.insufficientHistory

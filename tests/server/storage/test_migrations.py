@@ -22,6 +22,6 @@ def test_migrations_match_the_models(database_url: str) -> None:
             diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
         assert diff == [], f"models and migrations differ; add a migration: {diff}"
         tables = set(inspect(engine).get_table_names())
-        assert {"token", "authorization", "interval_reading", "tariff", "audit_event"} <= tables
+        assert {"token", "authorization", "interval_block", "tariff", "audit_event"} <= tables
     finally:
         engine.dispose()

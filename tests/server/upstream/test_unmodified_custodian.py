@@ -38,10 +38,10 @@ from espi_sst_server.lifecycle.registration import register_application
 from espi_sst_server.outbox.queue import open_payload
 from espi_sst_server.portal.identity import hash_password
 from espi_sst_server.storage import db
+from espi_sst_server.storage.interval_data import delete_readings
 from espi_sst_server.storage.models import (
     AuditEvent,
     Authorization,
-    IntervalReading,
     MeterReading,
     OutboxMessage,
     ReadingType,
@@ -99,7 +99,8 @@ def _seed_bolt_on(app: Flask, custodian: ForeignCustodian) -> None:
     identity provider), their rates, keyed by the custodian's UsagePoint ids; no usage."""
     with app.app_context(), db.transaction() as session:
         seed(session, now=int(time.time()))
-        for table in (IntervalReading, UsageSummary, MeterReading, ReadingType):
+        delete_readings(session)
+        for table in (UsageSummary, MeterReading, ReadingType):
             session.execute(delete(table))
     first, second = custodian.customers[0], custodian.customers[1]
     # the first customer: blake's unbundled point and casey's bundled one; the second: alex's

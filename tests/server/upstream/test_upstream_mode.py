@@ -33,10 +33,10 @@ from espi_sst_server.gateway.registry import parse_gateway_registry
 from espi_sst_server.lifecycle.registration import register_resource_server
 from espi_sst_server.outbox.queue import open_payload
 from espi_sst_server.storage import db
+from espi_sst_server.storage.interval_data import delete_readings, reading_count
 from espi_sst_server.storage.models import (
     Application,
     Authorization,
-    IntervalReading,
     MeterReading,
     OutboxMessage,
     ReadingType,
@@ -44,7 +44,7 @@ from espi_sst_server.storage.models import (
 )
 from espi_sst_server.worker import Worker
 from flask import Flask
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from espi_sst.client import AspClient, MemoryTokenStore
@@ -132,7 +132,7 @@ def running_pair(folder: Path, *, gateway: str | None = None) -> Iterator[Pair]:
         },
     )
     with bolt_on_app.app_context(), db.transaction() as session:  # B keeps no usage data
-        session.execute(delete(IntervalReading))
+        delete_readings(session)
         session.execute(delete(UsageSummary))
         session.execute(delete(MeterReading))
         session.execute(delete(ReadingType))
@@ -324,7 +324,7 @@ def test_bill_comparison_from_upstream_data_equals_the_standalone_one(
         e.estimated_annual_cost for e in local.rate_estimate
     ]
     with pair.bolt_on.app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(IntervalReading)) == 0
+        assert reading_count(db.session) == 0
 
 
 def test_upstream_down_or_slow_is_a_clear_503_or_504(pair: Pair, tmp_path: Path) -> None:
