@@ -109,8 +109,11 @@ def extract_columns(block: etree._Element) -> BlockColumns | None:
         quality_children, seconds = map(int, _OPTIONALS_SHAPE(block).split())
         if seconds:
             return None  # a reading with two costs or qualities: the careful path names it
-        costs_text = _COSTS(block)
-        qualities_text = _QUALITIES(block)
+        # Skip a column walk the counts already answer: no ReadingQuality child means no
+        # quality, and children all accounted for by the qualities mean no cost.
+        qualities_text = _QUALITIES(block) if quality_children else []
+        no_cost = children == 2 * count + quality_children
+        costs_text = [] if no_cost else _COSTS(block)
         if quality_children != len(qualities_text):
             return None  # a ReadingQuality with more than its quality code
         if children != 2 * count + len(costs_text) + len(qualities_text):

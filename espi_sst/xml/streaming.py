@@ -202,11 +202,18 @@ class ReadingStream:
             context = columns.context
             costs = columns.costs
             qualities = columns.qualities
+            # One loop per shape, so no column of Nones is built (a quality on every reading
+            # is PG&E Share My Data's and Ameren's shape, a cost on every reading Texas's).
             if costs is None and qualities is None:
                 for start, duration, value in zip(
                     columns.starts, columns.durations, columns.values, strict=True
                 ):
                     yield Reading(context, start, duration, value)
+            elif costs is None and qualities is not None:
+                for start, duration, value, quality in zip(
+                    columns.starts, columns.durations, columns.values, qualities, strict=True
+                ):
+                    yield Reading(context, start, duration, value, None, quality)
             else:
                 yield from columns.readings()
 
