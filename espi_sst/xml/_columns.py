@@ -43,13 +43,18 @@ _OPTIONALS_SHAPE = _xpath(
     " count(e:IntervalReading/e:cost[2]) + count(e:IntervalReading/e:ReadingQuality[2])"
     " + count(e:IntervalReading/e:ReadingQuality/e:quality[2]))"
 )
-_STARTS = _xpath("e:IntervalReading/e:timePeriod/e:start/text()")
-_DURATIONS = _xpath("e:IntervalReading/e:timePeriod/e:duration/text()")
-_VALUES = _xpath("e:IntervalReading/e:value/text()")
-_COSTS = _xpath("e:IntervalReading/e:cost/text()")
-_QUALITIES = _xpath("e:IntervalReading/e:ReadingQuality/e:quality/text()")
-_COST_STARTS = _xpath("e:IntervalReading[e:cost]/e:timePeriod/e:start/text()")
-_QUALITY_STARTS = _xpath("e:IntervalReading[e:ReadingQuality]/e:timePeriod/e:start/text()")
+# The columns take node(), not text(): a leaf's only node is its text (the parser drops
+# comments and processing instructions and merges text), so an element inside a leaf comes
+# back as an element, and int() refuses it (TypeError: the block falls back).  With text()
+# a value holding "1<x/>2" gave two strings and could hand one to a reading that has no
+# value, the lengths still matching.
+_STARTS = _xpath("e:IntervalReading/e:timePeriod/e:start/node()")
+_DURATIONS = _xpath("e:IntervalReading/e:timePeriod/e:duration/node()")
+_VALUES = _xpath("e:IntervalReading/e:value/node()")
+_COSTS = _xpath("e:IntervalReading/e:cost/node()")
+_QUALITIES = _xpath("e:IntervalReading/e:ReadingQuality/e:quality/node()")
+_COST_STARTS = _xpath("e:IntervalReading[e:cost]/e:timePeriod/e:start/node()")
+_QUALITY_STARTS = _xpath("e:IntervalReading[e:ReadingQuality]/e:timePeriod/e:start/node()")
 
 INT48 = 140_737_488_355_328
 UINT32 = 4_294_967_295
@@ -122,7 +127,7 @@ def extract_columns(block: etree._Element) -> BlockColumns | None:
         start_ints = list(map(int, starts))
         duration_ints = _int_column(durations, count)
         value_ints = list(map(int, values))
-    except ValueError:
+    except (ValueError, TypeError):  # not a whole number, or an element inside a leaf
         return None
     if count:
         if max(start_ints) >= MILLISECONDS_THRESHOLD or min(start_ints) <= -MILLISECONDS_THRESHOLD:
@@ -172,7 +177,7 @@ def _optionals(
             qualities: list[int | None] | None = list(_int_column(qualities_text, count))
         else:
             qualities = _aligned(block, starts, _QUALITY_STARTS, qualities_text)
-    except ValueError:
+    except (ValueError, TypeError):  # not a whole number, or an element inside a leaf
         return None
     if costs is not None and not _all_in_range(costs, INT48):
         return None

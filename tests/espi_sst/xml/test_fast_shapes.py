@@ -202,6 +202,18 @@ BROKEN = {
     ),
     "fractional-cost": _feed(_reading(0, "<cost>1.5</cost>"), _reading(900, "<cost>2</cost>")),
     "empty-reading-quality": _feed(_reading(0, "<ReadingQuality/>"), _reading(900, _q(17))),
+    # An element inside a leaf splits its text in two; with a reading lacking that leaf
+    # (an unknown element in its place) the totals match: nothing may move between readings.
+    "value-holding-an-element": _feed(
+        "<IntervalReading><timePeriod><duration>900</duration><start>0</start></timePeriod>"
+        "<value>1<x/>2</value></IntervalReading>",
+        "<IntervalReading><timePeriod><duration>900</duration><start>900</start></timePeriod>"
+        "<foo/></IntervalReading>",
+    ),
+    "cost-holding-an-element": _feed(
+        _reading(0, "<cost>1<x/>2</cost>"), _reading(900, "<foo/>"), _reading(1800, "<bar/>")
+    ),
+    "quality-holding-an-element": _feed(_reading(0, _q("17<x/>8")), _reading(900, _q(""))),
 }
 
 
@@ -241,6 +253,12 @@ def test_a_block_breaking_an_assumption_falls_back_to_the_general_path(
         assert [r[5] for r in readings] == [17, 8, None, 17]  # nothing moved between readings
     if name == "two-costs-one-none":
         assert [r[4] for r in readings][2] is None
+    if name == "value-holding-an-element":
+        assert [r[3] for r in readings][1] is None  # the 2 stays with the first reading
+    if name == "cost-holding-an-element":
+        assert [r[4] for r in readings][1:] == [None, None]
+    if name == "quality-holding-an-element":
+        assert [r[5] for r in readings][1] is None
     if name == "unknown-quality-code":
         assert [r[5] for r in readings] == [17, 99]
         monkeypatch.setattr(_decode, "FAST_BLOCKS", True)
