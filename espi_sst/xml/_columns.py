@@ -189,8 +189,8 @@ def _optionals(
 
 
 def _all_in_range(column: list[int | None], bound: int) -> bool:
-    present = [c for c in column if c is not None] if None in column else column
-    return not present or (max(present) <= bound and min(present) >= -bound)  # type: ignore[type-var]
+    present = [c for c in column if c is not None]
+    return not present or (max(present) <= bound and min(present) >= -bound)
 
 
 def _aligned(
