@@ -10,7 +10,7 @@ ReadingQuality or a cost on every reading), if needed (bench/generate.py), then 
 contender (bench/contenders.py) on every file, each in a fresh interpreter so its peak RSS
 is its own, and checks every contender's reading count and value sum against the
 generator's manifest.  A contender that exceeds ``--timeout`` is killed and reported as
-"timeout" (its finished runs, if any, still count).  The whole run takes about two minutes
+"timeout" (its finished runs, if any, still count).  The whole run takes about three minutes
 on a 2-core machine.
 """
 
