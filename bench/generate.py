@@ -19,6 +19,19 @@ What a file looks like (the shape of a Green Button Alliance "Batch/Subscription
   day, for long ones), as utilities mark them.  Mixed blocks (some readings with a quality,
   most without) are the realistic case a reader must handle.
 
+Two more shapes copy what today's real exports look like (``--sizes 1y-quality,1y-cost``),
+with the same readings, values and gaps:
+
+* ``quality``: a ``ReadingQuality`` on EVERY reading, before its ``timePeriod``, as PG&E
+  Share My Data and Ameren (Bidgely, 2023) write them (tests/data/corpus/pge-cmd_IntervalBlock.xml,
+  ameren-bidgely-2023_*.xml): 17 (validated) by default, 8 or 9 in the estimated gaps;
+  Atom the default namespace, ``espi:`` the ESPI prefix (Ameren's choice).
+* ``cost``: a ``cost`` on every reading, before its ``timePeriod``, as the Texas
+  ThirdPartyX files (texas-premise*.xml) and the SCE bulk file write them; ESPI the
+  default namespace and ``ns2:`` the Atom prefix (the Texas files' choice).  The cost is
+  the energy at 30 cents per kWh, in ESPI's hundred-thousandths of a dollar.  The estimated
+  gaps keep their qualities, so blocks mix a cost on every reading with a quality on some.
+
 The file is written with plain string writing (one ``write`` per entry), so generating the
 5-year file takes about a second and never holds the document in memory.  A JSON manifest
 next to each file records the expected reading count and value sum: the benchmark checks
@@ -26,8 +39,8 @@ every contender against it, so a fast-but-wrong reader cannot win.
 
 Usage::
 
-    .venv/bin/python bench/generate.py            # both sizes into bench/data/
-    .venv/bin/python bench/generate.py --check    # and check the 1-year file with espi_sst
+    .venv/bin/python bench/generate.py            # the benchmark's files into bench/data/
+    .venv/bin/python bench/generate.py --check    # and check the 1-year files with espi_sst
 """
 
 from __future__ import annotations
@@ -44,12 +57,32 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bump when the output changes, so cached files in bench/data/ are regenerated."""
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-SIZES: dict[str, int] = {"1y": 365, "5y": 1825}
+SIZES: dict[str, int] = {
+    "1y": 365,
+    "5y": 1825,
+    "1y-quality": 365,
+    "1y-cost": 365,
+    "5y-quality": 1825,
+    "5y-cost": 1825,
+}
 """Name -> number of days (one IntervalBlock each): 35,040 and 175,200 readings."""
+DEFAULT_SIZES = ("1y", "5y", "1y-quality", "1y-cost")
+"""What the benchmark measures by default: the 5-year files of the new shapes add nothing
+(the readers' cost is per block), so only the historical shape is measured at 5 years."""
+
+SHAPES = ("mixed", "quality", "cost")
+"""``mixed``: a quality on the readings of rare estimated gaps; ``quality``: on every
+reading; ``cost``: a cost on every reading (module docstring)."""
+
+
+def shape_of(size: str) -> str:
+    """The shape a size name asks for: ``1y`` is mixed, ``1y-cost`` is cost."""
+    return size.partition("-")[2] or "mixed"
+
 
 SEED = 20240101
 READINGS_PER_DAY = 96
@@ -73,6 +106,23 @@ LOCAL_TIME = f"{BASE}/LocalTimeParameters/1"
 GAP_DAY_PROBABILITY = 1 / 12
 ESTIMATED_INTERPOLATED = 9
 ESTIMATED_REFERENCE_DAY = 8
+VALIDATED = 17
+COST_PER_WH = 30
+"""30 cents per kWh in hundred-thousandths of a dollar per Wh (ESPI's cost unit)."""
+
+
+@dataclass(frozen=True)
+class Style:
+    """Namespace prefixes of one exporter: ``a`` for Atom elements, ``e`` for ESPI ones."""
+
+    a: str
+    e: str
+    root: str
+    """The feed element's start tag with its namespace declarations."""
+
+
+ATOM_DEFAULT = Style("", "espi:", f'<feed xmlns="{ATOM}" xmlns:espi="{ESPI}">')
+ESPI_DEFAULT = Style("ns2:", "", f'<ns2:feed xmlns:ns2="{ATOM}" xmlns="{ESPI}">')
 
 
 @dataclass(frozen=True)
@@ -89,6 +139,8 @@ class Manifest:
     bytes: int
     first_start: int
     last_start: int
+    shape: str = "mixed"
+    readings_with_cost: int = 0
 
     @classmethod
     def load(cls, path: Path) -> Manifest | None:
@@ -100,7 +152,7 @@ class Manifest:
 
 def paths(size: str, data_dir: Path = DATA_DIR) -> tuple[Path, Path]:
     """(xml, manifest) paths of one size."""
-    stem = f"espi-15min-{size}"
+    stem = f"espi-15min-{size}"  # 1y-quality: espi-15min-1y-quality.xml
     return data_dir / f"{stem}.xml", data_dir / f"{stem}.json"
 
 
@@ -113,32 +165,42 @@ def ensure(size: str, data_dir: Path = DATA_DIR, seed: int = SEED) -> tuple[Path
         and manifest.generator_version == GENERATOR_VERSION
         and manifest.seed == seed
         and manifest.days == SIZES[size]
+        and manifest.shape == shape_of(size)
         and xml_path.is_file()
         and xml_path.stat().st_size == manifest.bytes
     ):
         return xml_path, manifest
-    return xml_path, generate(xml_path, manifest_path, SIZES[size], seed)
+    return xml_path, generate(xml_path, manifest_path, SIZES[size], seed, shape_of(size))
 
 
-def generate(xml_path: Path, manifest_path: Path, days: int, seed: int = SEED) -> Manifest:
+def generate(
+    xml_path: Path, manifest_path: Path, days: int, seed: int = SEED, shape: str = "mixed"
+) -> Manifest:
     """Write the feed (atomically: a killed run never leaves a half file) and its manifest."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; choose from {SHAPES}")
     xml_path.parent.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
+    style = ESPI_DEFAULT if shape == "cost" else ATOM_DEFAULT
     first_start = END - days * DAY
     tmp = xml_path.with_suffix(".xml.tmp")
-    value_sum = with_quality = blocks_with_quality = 0
+    value_sum = with_quality = blocks_with_quality = with_cost = 0
     with open(tmp, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as out:
-        _write_head(out, rng)
+        _write_head(out, rng, style)
         for day in range(days):
             block_start = first_start + day * DAY
             values = _day_values(rng, block_start)
             qualities = _day_qualities(rng)
+            if shape == "quality":
+                qualities = [VALIDATED if q is None else q for q in qualities]
+            costs = [v * COST_PER_WH for v in values] if shape == "cost" else [None] * len(values)
             value_sum += sum(values)
             flagged = sum(q is not None for q in qualities)
             with_quality += flagged
             blocks_with_quality += flagged > 0
-            out.write(_block_entry(rng, day + 1, block_start, values, qualities))
-        out.write("</feed>\n")
+            with_cost += sum(c is not None for c in costs)
+            out.write(_block_entry(rng, style, day + 1, block_start, values, qualities, costs))
+        out.write(f"</{style.a}feed>\n")
     os.replace(tmp, xml_path)
     manifest = Manifest(
         generator_version=GENERATOR_VERSION,
@@ -151,6 +213,8 @@ def generate(xml_path: Path, manifest_path: Path, days: int, seed: int = SEED) -
         bytes=xml_path.stat().st_size,
         first_start=first_start,
         last_start=first_start + days * DAY - INTERVAL,
+        shape=shape,
+        readings_with_cost=with_cost,
     )
     manifest_path.write_text(json.dumps(asdict(manifest), indent=2) + "\n")
     return manifest
@@ -160,73 +224,85 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper()
 
 
-def _links(self_href: str, up_href: str, related: tuple[str, ...] = ()) -> str:
-    lines = [f'    <link rel="self" href="{self_href}"/>', f'    <link rel="up" href="{up_href}"/>']
-    lines += [f'    <link rel="related" href="{href}"/>' for href in related]
+def _links(style: Style, self_href: str, up_href: str, related: tuple[str, ...] = ()) -> str:
+    a = style.a
+    lines = [
+        f'    <{a}link rel="self" href="{self_href}"/>',
+        f'    <{a}link rel="up" href="{up_href}"/>',
+    ]
+    lines += [f'    <{a}link rel="related" href="{href}"/>' for href in related]
     return "\n".join(lines)
 
 
-def _entry(rng: random.Random, links: str, title: str, content: str) -> str:
+def _entry(rng: random.Random, style: Style, links: str, title: str, content: str) -> str:
+    a = style.a
     return (
-        "  <entry>\n"
-        f"    <id>urn:uuid:{_uuid(rng)}</id>\n"
+        f"  <{a}entry>\n"
+        f"    <{a}id>urn:uuid:{_uuid(rng)}</{a}id>\n"
         f"{links}\n"
-        f"    <title>{title}</title>\n"
-        "    <content>\n"
+        f"    <{a}title>{title}</{a}title>\n"
+        f"    <{a}content>\n"
         f"{content}"
-        "    </content>\n"
-        f"    <published>{STAMP}</published>\n"
-        f"    <updated>{STAMP}</updated>\n"
-        "  </entry>\n"
+        f"    </{a}content>\n"
+        f"    <{a}published>{STAMP}</{a}published>\n"
+        f"    <{a}updated>{STAMP}</{a}updated>\n"
+        f"  </{a}entry>\n"
     )
 
 
-def _write_head(out: TextIO, rng: random.Random) -> None:
+def _write_head(out: TextIO, rng: random.Random, style: Style) -> None:
     """Feed header plus the four small resources that give the readings their meaning."""
+    a, e = style.a, style.e
     out.write(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<feed xmlns="{ATOM}" xmlns:espi="{ESPI}">\n'
-        f"  <id>urn:uuid:{_uuid(rng)}</id>\n"
-        "  <title>Green Button Usage Feed</title>\n"
-        f"  <updated>{STAMP}</updated>\n"
-        f'  <link rel="self" href="{BASE}/Batch/Subscription/1"/>\n'
+        f"{style.root}\n"
+        f"  <{a}id>urn:uuid:{_uuid(rng)}</{a}id>\n"
+        f"  <{a}title>Green Button Usage Feed</{a}title>\n"
+        f"  <{a}updated>{STAMP}</{a}updated>\n"
+        f'  <{a}link rel="self" href="{BASE}/Batch/Subscription/1"/>\n'
     )
     out.write(
         _entry(
             rng,
+            style,
             _links(
+                style,
                 USAGE_POINT,
                 f"{SUBSCRIPTION}/UsagePoint",
                 (f"{USAGE_POINT}/MeterReading", LOCAL_TIME),
             ),
             "Residential electric service",
-            "      <espi:UsagePoint>\n"
-            "        <espi:ServiceCategory>\n"
-            "          <espi:kind>0</espi:kind>\n"
-            "        </espi:ServiceCategory>\n"
-            "        <espi:status>1</espi:status>\n"
-            "      </espi:UsagePoint>\n",
+            f"      <{e}UsagePoint>\n"
+            f"        <{e}ServiceCategory>\n"
+            f"          <{e}kind>0</{e}kind>\n"
+            f"        </{e}ServiceCategory>\n"
+            f"        <{e}status>1</{e}status>\n"
+            f"      </{e}UsagePoint>\n",
         )
     )
     out.write(
         _entry(
             rng,
-            _links(LOCAL_TIME, f"{BASE}/LocalTimeParameters"),
+            style,
+            _links(style, LOCAL_TIME, f"{BASE}/LocalTimeParameters"),
             "DST For North America",
-            "      <espi:LocalTimeParameters>\n"
-            "        <espi:dstEndRule>B40E2000</espi:dstEndRule>\n"
-            "        <espi:dstOffset>3600</espi:dstOffset>\n"
-            "        <espi:dstStartRule>360E2000</espi:dstStartRule>\n"
-            f"        <espi:tzOffset>{TZ_OFFSET}</espi:tzOffset>\n"
-            "      </espi:LocalTimeParameters>\n",
+            f"      <{e}LocalTimeParameters>\n"
+            f"        <{e}dstEndRule>B40E2000</{e}dstEndRule>\n"
+            f"        <{e}dstOffset>3600</{e}dstOffset>\n"
+            f"        <{e}dstStartRule>360E2000</{e}dstStartRule>\n"
+            f"        <{e}tzOffset>{TZ_OFFSET}</{e}tzOffset>\n"
+            f"      </{e}LocalTimeParameters>\n",
         )
     )
     out.write(
         _entry(
             rng,
-            _links(METER_READING, f"{USAGE_POINT}/MeterReading", (INTERVAL_BLOCKS, READING_TYPE)),
+            style,
+            _links(
+                style, METER_READING, f"{USAGE_POINT}/MeterReading", (INTERVAL_BLOCKS, READING_TYPE)
+            ),
             "Electricity consumption, 15-minute intervals",
-            "      <espi:MeterReading/>\n",
+            f"      <{e}MeterReading/>\n",
         )
     )
     reading_type = [
@@ -245,13 +321,12 @@ def _write_head(out: TextIO, rng: random.Random) -> None:
     out.write(
         _entry(
             rng,
-            _links(READING_TYPE, f"{BASE}/ReadingType"),
+            style,
+            _links(style, READING_TYPE, f"{BASE}/ReadingType"),
             "Energy delivered (Wh)",
-            "      <espi:ReadingType>\n"
-            + "".join(
-                f"        <espi:{name}>{value}</espi:{name}>\n" for name, value in reading_type
-            )
-            + "      </espi:ReadingType>\n",
+            f"      <{e}ReadingType>\n"
+            + "".join(f"        <{e}{name}>{value}</{e}{name}>\n" for name, value in reading_type)
+            + f"      </{e}ReadingType>\n",
         )
     )
 
@@ -289,42 +364,50 @@ def _day_qualities(rng: random.Random) -> list[int | None]:
 
 def _block_entry(
     rng: random.Random,
+    style: Style,
     number: int,
     block_start: int,
     values: list[int],
     qualities: list[int | None],
+    costs: list[int | None],
 ) -> str:
+    """One day's IntervalBlock entry; children in the XSD's order (cost, ReadingQuality,
+    timePeriod, value), as the real exports cited in the module docstring write them."""
+    e = style.e
     parts = [
-        "      <espi:IntervalBlock>\n"
-        "        <espi:interval>\n"
-        f"          <espi:duration>{DAY}</espi:duration>\n"
-        f"          <espi:start>{block_start}</espi:start>\n"
-        "        </espi:interval>\n"
+        f"      <{e}IntervalBlock>\n"
+        f"        <{e}interval>\n"
+        f"          <{e}duration>{DAY}</{e}duration>\n"
+        f"          <{e}start>{block_start}</{e}start>\n"
+        f"        </{e}interval>\n"
     ]
-    for i, (value, quality) in enumerate(zip(values, qualities, strict=True)):
-        parts.append("        <espi:IntervalReading>\n")
+    for i, (value, quality, cost) in enumerate(zip(values, qualities, costs, strict=True)):
+        parts.append(f"        <{e}IntervalReading>\n")
+        if cost is not None:
+            parts.append(f"          <{e}cost>{cost}</{e}cost>\n")
         if quality is not None:
             parts.append(
-                "          <espi:ReadingQuality>\n"
-                f"            <espi:quality>{quality}</espi:quality>\n"
-                "          </espi:ReadingQuality>\n"
+                f"          <{e}ReadingQuality>\n"
+                f"            <{e}quality>{quality}</{e}quality>\n"
+                f"          </{e}ReadingQuality>\n"
             )
         parts.append(
-            "          <espi:timePeriod>\n"
-            f"            <espi:duration>{INTERVAL}</espi:duration>\n"
-            f"            <espi:start>{block_start + i * INTERVAL}</espi:start>\n"
-            "          </espi:timePeriod>\n"
-            f"          <espi:value>{value}</espi:value>\n"
-            "        </espi:IntervalReading>\n"
+            f"          <{e}timePeriod>\n"
+            f"            <{e}duration>{INTERVAL}</{e}duration>\n"
+            f"            <{e}start>{block_start + i * INTERVAL}</{e}start>\n"
+            f"          </{e}timePeriod>\n"
+            f"          <{e}value>{value}</{e}value>\n"
+            f"        </{e}IntervalReading>\n"
         )
-    parts.append("      </espi:IntervalBlock>\n")
-    return _entry(rng, _links(f"{INTERVAL_BLOCKS}/{number}", INTERVAL_BLOCKS), "", "".join(parts))
+    parts.append(f"      </{e}IntervalBlock>\n")
+    links = _links(style, f"{INTERVAL_BLOCKS}/{number}", INTERVAL_BLOCKS)
+    return _entry(rng, style, links, "", "".join(parts))
 
 
 def check(path: Path, manifest: Manifest) -> list[str]:
     """Problems found reading ``path`` with espi_sst (parse, warnings, counts, schema); [] if none.
 
-    Run on the 1-year file: it proves the generator writes what the benchmark claims
+    Run on the 1-year files: it proves the generator writes what the benchmark claims
     (schema-valid, deviation-free ESPI), not a shape only our reader accepts.
     """
     import warnings
@@ -342,6 +425,10 @@ def check(path: Path, manifest: Manifest) -> list[str]:
         problems.append(f"parse found {len(readings)} readings, expected {manifest.readings}")
     if sum(r.value or 0 for r in readings) != manifest.value_sum:
         problems.append("value sum differs from the manifest")
+    if sum(r.quality is not None for r in readings) != manifest.readings_with_quality:
+        problems.append("readings with a quality differ from the manifest")
+    if sum(r.cost is not None for r in readings) != manifest.readings_with_cost:
+        problems.append("readings with a cost differ from the manifest")
     if readings and (readings[0].unit != "Wh" or readings[0].context.time_zone is None):
         problems.append("readings lack their ReadingType (Wh) or LocalTimeParameters")
     problems += [f"schema: {issue}" for issue in espi_sst.validate(path)]
@@ -350,11 +437,15 @@ def check(path: Path, manifest: Manifest) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default=",".join(SIZES), help="comma-separated: 1y,5y")
+    parser.add_argument(
+        "--sizes",
+        default=",".join(DEFAULT_SIZES),
+        help=f"comma-separated, from {', '.join(SIZES)}",
+    )
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--out", type=Path, default=DATA_DIR, help="output folder")
     parser.add_argument(
-        "--check", action="store_true", help="parse and schema-validate the 1-year file"
+        "--check", action="store_true", help="parse and schema-validate the 1-year files"
     )
     args = parser.parse_args(argv)
     sizes = [s for s in args.sizes.split(",") if s]
@@ -367,20 +458,25 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{path}: {manifest.readings:,} readings in {manifest.days:,} blocks, "
             f"{manifest.bytes / 1e6:.1f} MB, {manifest.readings_with_quality:,} readings with a "
-            f"quality in {manifest.blocks_with_quality} blocks ({time.perf_counter() - began:.1f} s)"
+            f"quality in {manifest.blocks_with_quality} blocks, "
+            f"{manifest.readings_with_cost:,} with a cost ({time.perf_counter() - began:.1f} s)"
         )
     if args.check:
-        path, manifest = ensure("1y", args.out, args.seed)
-        began = time.perf_counter()
-        problems = check(path, manifest)
-        for problem in problems:
-            print(f"CHECK FAILED: {problem}", file=sys.stderr)
-        if problems:
+        failed = False
+        for size in ("1y", "1y-quality", "1y-cost"):
+            path, manifest = ensure(size, args.out, args.seed)
+            began = time.perf_counter()
+            problems = check(path, manifest)
+            for problem in problems:
+                print(f"CHECK FAILED ({size}): {problem}", file=sys.stderr)
+            failed = failed or bool(problems)
+            if not problems:
+                print(
+                    f"{path}: parses without warnings, {manifest.readings:,} readings, "
+                    f"schema-valid ({time.perf_counter() - began:.1f} s)"
+                )
+        if failed:
             return 1
-        print(
-            f"{path}: parses without warnings, {manifest.readings:,} readings, schema-valid "
-            f"({time.perf_counter() - began:.1f} s)"
-        )
     return 0
 
 

@@ -12,6 +12,7 @@ So speed never changes what is read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from lxml import etree
 
@@ -28,22 +29,34 @@ def _xpath(expression: str) -> etree.XPath:
 
 
 _SHAPE = _xpath(
-    # One call, five cheap child walks: readings, their children, timePeriods, what the
-    # timePeriods hold, and any SECOND value/timePeriod/start/duration in a reading.
+    # One call, cheap child walks: readings, their children, what the timePeriods hold, and
+    # any SECOND value/timePeriod/start/duration in a reading.  (The timePeriods need no
+    # count of their own: with none holding a second start, n starts are n timePeriods.)
     "concat(count(e:IntervalReading), ' ', count(e:IntervalReading/*), ' ',"
-    " count(e:IntervalReading/e:timePeriod), ' ', count(e:IntervalReading/e:timePeriod/*), ' ',"
+    " count(e:IntervalReading/e:timePeriod/*), ' ',"
     " count(e:IntervalReading/e:value[2]) + count(e:IntervalReading/e:timePeriod[2])"
     " + count(e:IntervalReading/e:timePeriod/e:start[2])"
     " + count(e:IntervalReading/e:timePeriod/e:duration[2]))"
 )
-_QUALITY_CHILDREN = _xpath("count(e:IntervalReading/e:ReadingQuality/*)")
-_STARTS = _xpath("e:IntervalReading/e:timePeriod/e:start/text()")
-_DURATIONS = _xpath("e:IntervalReading/e:timePeriod/e:duration/text()")
-_VALUES = _xpath("e:IntervalReading/e:value/text()")
-_COSTS = _xpath("e:IntervalReading/e:cost/text()")
-_QUALITIES = _xpath("e:IntervalReading/e:ReadingQuality/e:quality/text()")
-_COST_STARTS = _xpath("e:IntervalReading[e:cost]/e:timePeriod/e:start/text()")
-_QUALITY_STARTS = _xpath("e:IntervalReading[e:ReadingQuality]/e:timePeriod/e:start/text()")
+_OPTIONALS_SHAPE = _xpath(
+    # Only for blocks whose readings hold more than timePeriod and value: what the
+    # ReadingQualities hold, and any SECOND cost, ReadingQuality or quality in a reading.
+    "concat(count(e:IntervalReading/e:ReadingQuality/*), ' ',"
+    " count(e:IntervalReading/e:cost[2]) + count(e:IntervalReading/e:ReadingQuality[2])"
+    " + count(e:IntervalReading/e:ReadingQuality/e:quality[2]))"
+)
+# The columns take node(), not text(): a leaf's only node is its text (the parser drops
+# comments and processing instructions and merges text), so an element inside a leaf comes
+# back as an element, and int() refuses it (TypeError: the block falls back).  With text()
+# a value holding "1<x/>2" gave two strings and could hand one to a reading that has no
+# value, the lengths still matching.
+_STARTS = _xpath("e:IntervalReading/e:timePeriod/e:start/node()")
+_DURATIONS = _xpath("e:IntervalReading/e:timePeriod/e:duration/node()")
+_VALUES = _xpath("e:IntervalReading/e:value/node()")
+_COSTS = _xpath("e:IntervalReading/e:cost/node()")
+_QUALITIES = _xpath("e:IntervalReading/e:ReadingQuality/e:quality/node()")
+_COST_STARTS = _xpath("e:IntervalReading[e:cost]/e:timePeriod/e:start/node()")
+_QUALITY_STARTS = _xpath("e:IntervalReading[e:ReadingQuality]/e:timePeriod/e:start/node()")
 
 INT48 = 140_737_488_355_328
 UINT32 = 4_294_967_295
@@ -83,13 +96,14 @@ class BlockColumns:
 def extract_columns(block: etree._Element) -> BlockColumns | None:
     """The block's readings as columns, or None when the block is not of the regular shape.
 
-    The shape is proven, not assumed: there are as many values, starts, durations and
-    timePeriods as readings, and no reading holds a second one of any, so every reading
-    holds exactly one of each and the i-th string of each column belongs to the i-th
-    reading (a reading missing its value next to one with two cannot shift values).
+    The shape is proven, not assumed: there are as many values, starts and durations as
+    readings, each a lone text (an element inside one fails ``int()``), and no reading
+    holds a second value, timePeriod, start or duration, so every reading holds exactly one
+    of each and the i-th string of each column belongs to the i-th reading (a reading
+    missing its value next to one with two cannot shift values).
     """
-    count, children, periods, period_children, seconds = map(int, _SHAPE(block).split())
-    if periods != count or period_children != 2 * count or seconds:
+    count, children, period_children, seconds = map(int, _SHAPE(block).split())
+    if period_children != 2 * count or seconds:
         return None
     starts = _STARTS(block)
     durations = _DURATIONS(block)
@@ -100,20 +114,23 @@ def extract_columns(block: etree._Element) -> BlockColumns | None:
         costs_text: list[str] = []
         qualities_text: list[str] = []
     else:
-        costs_text = _COSTS(block)
-        qualities_text = _QUALITIES(block)
-        if int(_QUALITY_CHILDREN(block)) != len(qualities_text):
+        quality_children, seconds = map(int, _OPTIONALS_SHAPE(block).split())
+        if seconds:
+            return None  # a reading with two costs or qualities: the careful path names it
+        # Skip a column walk the counts already answer: no ReadingQuality child means no
+        # quality, and children all accounted for by the qualities mean no cost.
+        qualities_text = _QUALITIES(block) if quality_children else []
+        no_cost = children == 2 * count + quality_children
+        costs_text = [] if no_cost else _COSTS(block)
+        if quality_children != len(qualities_text):
             return None  # a ReadingQuality with more than its quality code
         if children != 2 * count + len(costs_text) + len(qualities_text):
             return None  # unknown or repeated children: let the careful path name them
     try:
         start_ints = list(map(int, starts))
-        if count and durations.count(durations[0]) == count:  # the usual: one interval length
-            duration_ints = [int(durations[0])] * count
-        else:
-            duration_ints = list(map(int, durations))
+        duration_ints = _int_column(durations, count)
         value_ints = list(map(int, values))
-    except ValueError:
+    except (ValueError, TypeError):  # not a whole number, or an element inside a leaf
         return None
     if count:
         if max(start_ints) >= MILLISECONDS_THRESHOLD or min(start_ints) <= -MILLISECONDS_THRESHOLD:
@@ -125,37 +142,73 @@ def extract_columns(block: etree._Element) -> BlockColumns | None:
     costs: list[int | None] | None = None
     qualities: list[int | None] | None = None
     if costs_text or qualities_text:
-        aligned = _aligned_optionals(block, start_ints, costs_text, qualities_text)
-        if aligned is None:
+        optionals = _optionals(block, start_ints, costs_text, qualities_text)
+        if optionals is None:
             return None
-        costs, qualities = aligned
+        costs, qualities = optionals
     return BlockColumns(start_ints, duration_ints, value_ints, costs, qualities)
 
 
-def _aligned_optionals(
+def _int_column(texts: list[str], count: int) -> list[int]:
+    """``map(int, texts)``, with one conversion when every text is the same (one interval
+    length, one quality code: the usual block).  ValueError as ``int``."""
+    if count and texts.count(texts[0]) == count:
+        return [int(texts[0])] * count
+    return list(map(int, texts))
+
+
+def _optionals(
     block: etree._Element,
     starts: list[int],
     costs_text: list[str],
     qualities_text: list[str],
 ) -> tuple[list[int | None] | None, list[int | None] | None] | None:
-    """Costs and qualities per reading, when only some readings carry them.
+    """Costs and qualities per reading (None: no reading has one), or None to fall back.
 
-    Each is matched to its reading by the reading's start (unique within a block), read by
-    the same kind of column XPath, so no per-reading Python work is needed.
+    The caller proved that no reading holds two of either and that each holds its text, so
+    a column as long as the block has one per reading, in reading order: it is converted
+    directly (the shape of PG&E Share My Data and Ameren, a quality on every reading, and
+    of the Texas files, a cost on every reading).  A shorter column is placed by start.
     """
-    if len(set(starts)) != len(starts):
-        return None  # repeated starts: let the careful path keep everything in order
-    by_start = {start: index for index, start in enumerate(starts)}
+    count = len(starts)
     try:
-        costs = _placed(by_start, _COST_STARTS(block), costs_text)
-        qualities = _placed(by_start, _QUALITY_STARTS(block), qualities_text)
-    except ValueError:
+        if len(costs_text) == count:
+            costs: list[int | None] | None = list(map(int, costs_text))
+        else:
+            costs = _aligned(block, starts, _COST_STARTS, costs_text)
+        if len(qualities_text) == count:
+            qualities: list[int | None] | None = list(_int_column(qualities_text, count))
+        else:
+            qualities = _aligned(block, starts, _QUALITY_STARTS, qualities_text)
+    except (ValueError, TypeError):  # not a whole number, or an element inside a leaf
         return None
-    if costs is not None and any(c is not None and not -INT48 <= c <= INT48 for c in costs):
+    if costs is not None and not _all_in_range(costs, INT48):
         return None
-    if qualities is not None and any(q is not None and q not in KNOWN_QUALITIES for q in qualities):
+    if qualities is not None and not KNOWN_QUALITIES.issuperset(set(qualities) - {None}):
         return None  # the careful path keeps unknown codes and warns
     return costs, qualities
+
+
+def _all_in_range(column: list[int | None], bound: int) -> bool:
+    # A full column (the Texas shape) is checked at C speed, without a copy.
+    present = (
+        cast(list[int], column) if None not in column else [c for c in column if c is not None]
+    )
+    return not present or (max(present) <= bound and min(present) >= -bound)
+
+
+def _aligned(
+    block: etree._Element, starts: list[int], owner_starts: etree.XPath, texts: list[str]
+) -> list[int | None] | None:
+    """A column carried by only some readings, matched to each by its start (unique within a
+    block), read by the same kind of column XPath, so no per-element Python work is needed.
+    ValueError when it cannot be placed (repeated starts, texts not pairing)."""
+    if not texts:
+        return None
+    if len(set(starts)) != len(starts):
+        raise ValueError("repeated starts: let the careful path keep everything in order")
+    by_start = {start: index for index, start in enumerate(starts)}
+    return _placed(by_start, owner_starts(block), texts)
 
 
 def _placed(

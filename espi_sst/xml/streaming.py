@@ -38,6 +38,7 @@ from ..model.espi import (
     ReadingType,
 )
 from ..readings import Reading, ReadingContext
+from . import _decode
 from ._columns import extract_columns
 from ._decode import decode
 from ._report import DeviationReport
@@ -201,11 +202,18 @@ class ReadingStream:
             context = columns.context
             costs = columns.costs
             qualities = columns.qualities
+            # One loop per shape, so no column of Nones is built (a quality on every reading
+            # is PG&E Share My Data's and Ameren's shape, a cost on every reading Texas's).
             if costs is None and qualities is None:
                 for start, duration, value in zip(
                     columns.starts, columns.durations, columns.values, strict=True
                 ):
                     yield Reading(context, start, duration, value)
+            elif costs is None and qualities is not None:
+                for start, duration, value, quality in zip(
+                    columns.starts, columns.durations, columns.values, qualities, strict=True
+                ):
+                    yield Reading(context, start, duration, value, None, quality)
             else:
                 yield from columns.readings()
 
@@ -310,10 +318,12 @@ class ReadingStream:
 
 
 def _fast_columns(block: etree._Element, context: ReadingContext) -> IntervalColumns | None:
-    columns = extract_columns(block)
+    """The block read column-wise, or None: irregular, or ``_decode.FAST_BLOCKS`` is off
+    (tests turn it off to prove both paths read the same)."""
+    columns = extract_columns(block) if _decode.FAST_BLOCKS else None
     if columns is None:
         return None
-    values: list[int | None] = list(columns.values)
+    values: list[int | None] = columns.values  # type: ignore[assignment]  # ints are int | None
     return IntervalColumns(
         context, columns.starts, columns.durations, values, columns.costs, columns.qualities
     )
