@@ -16,32 +16,43 @@ One aggregate query per summary, on the ``(meter_reading_id, start)`` unique ind
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from espi_sst.model.enums import QualityOfReading
 
 from ..storage.models import IntervalReading, MeterReading, UsageSummary
 
+_QUALITY = (
+    select(
+        func.count(),
+        func.count(IntervalReading.quality),
+        func.min(IntervalReading.quality),
+        func.max(IntervalReading.quality),
+    )
+    .join(MeterReading, MeterReading.id == IntervalReading.meter_reading_id)
+    .where(
+        MeterReading.usage_point_id == bindparam("point"),
+        IntervalReading.start >= bindparam("start"),
+        IntervalReading.start < bindparam("end"),
+    )
+)
+"""Built once: every UsageSummary GET runs it, and building the expression again per
+request (SQLAlchemy's coercions) cost more than the compiled-statement cache lookup
+(issue 17, bench/server/profile_request.py)."""
+
 
 def summary_quality(session: Session, summary: UsageSummary) -> QualityOfReading:
     """The quality of the readings behind the summary's billing period (module docstring)."""
     start = summary.billing_period_start
     end = start + summary.billing_period_duration
-    total, flagged, lowest, highest = session.execute(
-        select(
-            func.count(),
-            func.count(IntervalReading.quality),
-            func.min(IntervalReading.quality),
-            func.max(IntervalReading.quality),
-        )
-        .join(MeterReading, MeterReading.id == IntervalReading.meter_reading_id)
-        .where(
-            MeterReading.usage_point_id == summary.usage_point_id,
-            IntervalReading.start >= start,
-            IntervalReading.start < end,
-        )
-    ).one()
+    # Through the session's connection (same transaction): four numbers need no ORM
+    # result processing.
+    total, flagged, lowest, highest = (
+        session.connection()
+        .execute(_QUALITY, {"point": summary.usage_point_id, "start": start, "end": end})
+        .one()
+    )
     if total == 0:
         return QualityOfReading.revenue_quality
     if flagged == 0:
