@@ -10,19 +10,21 @@ of the parsed arguments returning the exit code).  The server declares its verbs
 (setup.cfg).  The group is loaded only when a verb that is not the library's own is chosen,
 or the full ``--help`` is asked for: ``validate``, ``inspect`` and ``convert`` never import
 the server, so they do not pay for Flask, SQLAlchemy and Authlib (issue 19).
+
+Start-up is part of the product (issue 17: ``espi-sst inspect small.xml`` within 1.5x of
+``python -c "import espi_sst"``, measured by ``bench/run.py``): what only one verb needs is
+imported in that verb (``json``, ``csv``, ``importlib.metadata``, ``importlib.resources``),
+and the ``conformance`` verb's parser (whose package reads TOML) is built only when it, or
+the full ``--help``, is asked for.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from importlib import resources
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -53,6 +55,8 @@ CSV_COLUMNS = (
 
 def sample_path() -> Path:
     """The Green Button sample bundled with the package (the demo's input)."""
+    from importlib import resources
+
     return Path(str(resources.files("espi_sst") / "samples" / "hourly-nine-days.xml"))
 
 
@@ -161,6 +165,8 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
     path = args.file or str(sample_path())
     summary = inspect_summary(path)
     if args.json:
+        import json
+
         json.dump(summary, out, indent=2)
         out.write("\n")
         return 0
@@ -219,6 +225,8 @@ def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _write_csv(handle: TextIO, stream: Any) -> None:
+    import csv
+
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     writer.writerows(csv_rows(iter(stream)))
@@ -226,12 +234,17 @@ def _write_csv(handle: TextIO, stream: Any) -> None:
 
 LIBRARY_COMMANDS = frozenset({"validate", "inspect", "convert", "conformance"})
 """The verbs this module runs itself; choosing one never loads the command entry points."""
+FILE_COMMANDS = frozenset({"validate", "inspect", "convert"})
+"""The verbs on one file: choosing one builds only their parsers (the start-up benchmark)."""
 COMMAND_GROUP = "espi_sst.commands"
 """The entry-point group other packages register their verbs in (the server, setup.cfg)."""
 
 
-def build_parser(*, other_commands: bool = True) -> argparse.ArgumentParser:
-    """The argument parser; ``other_commands=False`` leaves out the entry points' verbs."""
+def build_parser(
+    *, other_commands: bool = True, conformance: bool = True
+) -> argparse.ArgumentParser:
+    """The argument parser; ``other_commands=False`` leaves out the entry points' verbs,
+    ``conformance=False`` the conformance kit's (for a file verb, whose start-up counts)."""
     parser = argparse.ArgumentParser(
         prog="espi-sst",
         description="Green Button (ESPI) files for California's Single Statewide Tool.",
@@ -257,9 +270,10 @@ def build_parser(*, other_commands: bool = True) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
     p.set_defaults(run=cmd_convert)
 
-    from .conformance.command import add_parser as add_conformance
+    if conformance:
+        from .conformance.command import add_parser as add_conformance
 
-    add_conformance(sub)
+        add_conformance(sub)
 
     if other_commands:
         _add_registered_commands(sub)
@@ -276,6 +290,8 @@ def _add_registered_commands(sub: argparse._SubParsersAction) -> None:  # type: 
 
     Without the server extra, importing the server fails: ``serve``, ``demo`` and
     ``register-client`` are then listed anyway, to say how to install it."""
+    from importlib.metadata import entry_points
+
     added = False
     for entry in entry_points(group=COMMAND_GROUP):
         try:
@@ -305,6 +321,12 @@ def _needs_other_commands(argv: Sequence[str]) -> bool:
     return verb not in LIBRARY_COMMANDS
 
 
+def _chosen_file_command(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` chooses validate, inspect or convert (then only they are parsed)."""
+    verb = next((arg for arg in argv if not arg.startswith("-")), None)
+    return verb in FILE_COMMANDS
+
+
 def _server_missing(args: argparse.Namespace, out: TextIO) -> int:
     raise EspiError(SERVER_MISSING)
 
@@ -315,7 +337,10 @@ def _run_server_command(args: argparse.Namespace, out: TextIO) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(other_commands=_needs_other_commands(arguments))
+    parser = build_parser(
+        other_commands=_needs_other_commands(arguments),
+        conformance=not _chosen_file_command(arguments),
+    )
     args = parser.parse_args(arguments)
     try:
         return int(args.run(args, sys.stdout))

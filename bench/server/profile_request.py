@@ -61,7 +61,17 @@ def serve_and_authorize(
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log lines
     port = int(urlsplit(base).port or 80)
-    app = create_app({"DATABASE_URL": database_url, "ISSUER": base, "SECRET_KEY": "profile"})
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "ISSUER": base,
+            "SECRET_KEY": "profile",
+            # As in the gunicorn benchmark (servers.espi_env): one ASP's token at full
+            # speed would be answered 429 past the per-ASP limits.
+            "RESOURCE_RATE_LIMIT": "",
+            "RESOURCE_BULK_RATE_LIMIT": "",
+        }
+    )
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -91,6 +101,39 @@ def count_statements(app: Any, path: str, headers: dict[str, str]) -> list[str]:
     finally:
         event.remove(engine, "before_cursor_execute", before)
     return statements
+
+
+def per_request(app: Any, path: str, headers: dict[str, str], requests: int) -> tuple[float, float]:
+    """Best-of-5 process CPU time and wall time (ms) per test-client GET.  CPU is steadier
+    than wall time on a shared machine (other processes' load does not count); wall time
+    also counts the database's round trips and, for PostgreSQL, its server's work."""
+    client = app.test_client()
+    for _ in range(200):  # warm caches: SQLAlchemy's compiled statements, lxml, Jinja
+        assert client.get(path, headers=headers).status_code == 200
+    best_cpu = best_wall = float("inf")
+    batch = max(1, requests // 5)
+    for _ in range(5):
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(batch):
+            client.get(path, headers=headers)
+        best_cpu = min(best_cpu, (time.process_time() - cpu) / batch * 1000)
+        best_wall = min(best_wall, (time.perf_counter() - wall) / batch * 1000)
+    return best_cpu, best_wall
+
+
+def compare_with_bare_flask(app: Any, path: str, headers: dict[str, str], requests: int) -> None:
+    """The in-process analogue of run.py's share: the bare endpoint's time per request over
+    this request's, both through the test client in this process."""
+    from hello_app import app as hello
+
+    espi_cpu, espi_wall = per_request(app, path, headers, requests)
+    bare_cpu, bare_wall = per_request(hello, "/hello", {}, requests)
+    print(
+        f"Per request, best of 5 x {max(1, requests // 5)} (test client): UsageSummary GET"
+        f" CPU {espi_cpu:.3f} ms / wall {espi_wall:.3f} ms, bare Flask CPU {bare_cpu:.3f} ms"
+        f" / wall {bare_wall:.3f} ms: share {100 * bare_cpu / espi_cpu:.1f} % (CPU),"
+        f" {100 * bare_wall / espi_wall:.1f} % (wall)"
+    )
 
 
 def profile(app: Any, path: str, headers: dict[str, str], requests: int, top: int) -> None:
@@ -133,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgresql", action="store_true", help="a throw-away PostgreSQL cluster")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--top", type=int, default=25, help="functions to list")
+    parser.add_argument(
+        "--no-profile", action="store_true", help="only the CPU per request and the share"
+    )
     args = parser.parse_args(argv)
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="espi-profile.")))
@@ -151,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         for statement in statements:
             print(f"  {statement}")
         print()
-        profile(app, path, headers, args.requests, args.top)
+        compare_with_bare_flask(app, path, headers, args.requests)
+        if not args.no_profile:
+            print()
+            profile(app, path, headers, args.requests, args.top)
         with app.app_context():
             from espi_sst_server.storage import db
 

@@ -405,10 +405,18 @@ def rewrite_performance_page(reading: ModuleType) -> str:
         }
         # The reading benchmark's defaults (bench/run.py --repeat/--budget/--timeout): its
         # JSON does not record them, and its page was written with them.
+        startup = data.get("startup")  # bench/startup.py's CLI start-up, when it ran
+        started_cli = (
+            None
+            if not startup
+            else reading.startup.Startup(
+                inspect=startup["inspect"], bare_import=startup["bare_import"], file=startup["file"]
+            )
+        )
         return str(
             reading.render_docs(
                 results, manifests, data["machine"], sizes, 3, 90.0, 300.0,
-                dt.datetime.fromisoformat(data["date"]),
+                dt.datetime.fromisoformat(data["date"]), started_cli,
             )
         )  # fmt: skip
     page = DOCS.read_text() if DOCS.exists() else "# Performance\n"

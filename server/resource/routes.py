@@ -242,6 +242,7 @@ def usage_summary(sid: str, uid: str, summary_id: str) -> Response:
         from .sst_routes import bill_comparison_of_summary_response
 
         return bill_comparison_of_summary_response(sid, uid, summary_id)
+    db.read_only_request()  # reads only: no BEGIN/ROLLBACK round trips on PostgreSQL
     grant, authorization = customer(Category.BILLING)
     parse_query(request.args)
     access.subscription(authorization, sid)

@@ -61,6 +61,23 @@ class Database:
             session.rollback()
             raise
 
+    def read_only_request(self) -> None:
+        """Declare the request's session a reader: on PostgreSQL its statements then run in
+        autocommit, without the ``BEGIN`` and ``ROLLBACK`` round trips around them.
+
+        What each statement sees is unchanged: under PostgreSQL's default READ COMMITTED
+        every statement takes its own snapshot inside a transaction too (PostgreSQL
+        documentation, 13.2.1), and a SELECT's ACCESS SHARE locks conflict only with DDL.
+        A view calls this before its first query, and only if it writes nothing: a write
+        would commit at once.  SQLite's driver opens no transaction for reads, so there it
+        changes nothing.  Measured on the UsageSummary GET (issue 17, bench/server).
+        """
+        if self.engine is None or self.engine.dialect.name != "postgresql":
+            return
+        session = self.session
+        if not session.in_transaction():  # a connection already begun keeps its mode
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
     def _remove(self, _exc: BaseException | None = None) -> None:
         if self._factory is not None:
             self._factory.remove()
@@ -111,6 +128,9 @@ class _CurrentDatabase:
 
     def transaction(self) -> Any:
         return self._database.transaction()
+
+    def read_only_request(self) -> None:
+        self._database.read_only_request()
 
 
 db = _CurrentDatabase()

@@ -361,3 +361,38 @@ def test_without_the_server_extra_a_server_verb_says_how_to_install_it() -> None
         and "serve" in listed["stdout"]
         and "needs the server extra" in (listed["stdout"])
     )
+
+
+# ---- start-up: a file verb imports only what it uses (issue 17, bench/startup.py) --------
+IMPORTED_BY_INSPECT = """
+import contextlib, io, sys
+from espi_sst.cli import main
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    code = main(["inspect"])
+assert code == 0 and "interval readings: 216" in out.getvalue(), out.getvalue()
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def test_inspect_does_not_import_what_other_verbs_need() -> None:
+    """``inspect`` builds no conformance parser (its package reads TOML) and loads no entry
+    points: ``bench/startup.py`` holds it within 1.5x of a bare ``import espi_sst``."""
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTED_BY_INSPECT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    modules = set(result.stdout.split())
+    unneeded = {"espi_sst.conformance", "importlib.metadata", "tomllib", "csv"}
+    assert unneeded.isdisjoint(modules), unneeded & modules
+
+
+def test_the_conformance_verb_is_still_listed_and_parsed() -> None:
+    listed = run("--help")
+    assert listed.returncode == 0 and "    conformance " in listed.stdout
+    usage = run("conformance", "--help")
+    assert usage.returncode == 0 and "--junit" in usage.stdout
+    chosen_late = run("inspect", "--help")
+    assert chosen_late.returncode == 0 and "--json" in chosen_late.stdout
