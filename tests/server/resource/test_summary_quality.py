@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from espi_sst_server.storage import db
-from espi_sst_server.storage.models import IntervalReading, MeterReading
+from espi_sst_server.storage.interval_data import write_readings
+from espi_sst_server.storage.models import MeterReading
 from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
@@ -43,15 +44,14 @@ def add_readings(app: Flask, world: World, qualities: dict[int, int | None]) -> 
     with app.app_context():
         reading = db.session.scalar(select(MeterReading).where(MeterReading.uuid == world.mr_a1))
         assert reading is not None
-        db.session.add_all(
-            IntervalReading(
-                meter_reading_id=reading.id,
-                start=FEB_START + 3_600 * hour,
-                duration=3_600,
-                value=100,
-                quality=quality,
-            )
-            for hour, quality in qualities.items()
+        write_readings(
+            db.session,
+            reading.id,
+            # (start, duration, value, cost, quality): storage/interval_data.py's reading
+            [
+                (FEB_START + 3_600 * hour, 3_600, 100, None, quality)
+                for hour, quality in qualities.items()
+            ],
         )
         db.session.commit()
 
