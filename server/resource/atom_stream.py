@@ -27,7 +27,7 @@ from xml.sax.saxutils import quoteattr
 
 import espi_sst
 from espi_sst.model import Entry, Feed
-from espi_sst.model.enums import QualityOfReading
+from espi_sst.model import espi as espi_types
 
 from .blocks import DayBlock
 from .build import EntryBuilder
@@ -41,10 +41,13 @@ _ROOT_OPEN_WITH_ESPI = f'<feed xmlns="{ATOM_NS}" xmlns:espi="{ESPI_NS}">'.encode
 _ENTRY_OPEN = f'<entry xmlns="{ATOM_NS}" xmlns:espi="{ESPI_NS}">'.encode()
 _FEED_CLOSE = b"</feed>"
 
-INT48 = (-(2**47), 2**47 - 1)
-UINT32_MAX = 2**32 - 1
-INT64 = (-(2**63), 2**63 - 1)
-QUALITY_CODES = frozenset(int(code) for code in QualityOfReading)
+# The schema's bounds, as the checked writer applies them (espi.xsd Int48, UInt32, TimeType).
+INT48 = (espi_types.INT48.min_value, espi_types.INT48.max_value)
+UINT32_MAX = espi_types.UINT32.max_value
+INT64 = (espi_types.TIME_TYPE.min_value, espi_types.TIME_TYPE.max_value)
+QUALITY_CODES = range(-32768, 65536)
+"""What the checked writer takes for a QualityOfReading code (the schema's unions allow
+values beyond the listed ones)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ class BlockTemplate:
             f"<espi:start>{block.start}</espi:start></espi:interval>",
         ]
         append = parts.append
-        updated = block.start
+        updated = low64  # the end of its last reading (DayBlock.updated)
         for start, duration, value, cost, quality in block.readings:
             if not (
                 low48 <= value <= high48
