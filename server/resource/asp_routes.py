@@ -25,6 +25,7 @@ from typing import cast
 
 from flask import Response, current_app, request
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from espi_sst.scope import Category, Scope
 
@@ -190,10 +191,13 @@ def batch_bulk(requested: str) -> Response:
     moment = now()
     grants = bulk_grants(db.session, app, moment)
     feed = asp_feed(urls, urls.bulk(requested), "Bulk", [], moment)
-    return streamed_feed(feed, _bulk_entries(urls, grants, query), query)
+    session = db.stream_session()
+    return streamed_feed(feed, _bulk_entries(session, urls, grants, query), query, session=session)
 
 
-def _bulk_entries(urls: Urls, grants: list[Authorization], query: FeedQuery) -> Iterator[FeedItem]:
+def _bulk_entries(
+    session: Session, urls: Urls, grants: list[Authorization], query: FeedQuery
+) -> Iterator[FeedItem]:
     """Each grant's subscription entries in turn (``published-*`` / ``updated-*`` select
     blocks and summaries; the caller pages the whole), each entry -- a shared ReadingType,
     or the same usage point granted twice -- once."""
@@ -202,13 +206,13 @@ def _bulk_entries(urls: Urls, grants: list[Authorization], query: FeedQuery) -> 
         scope = Scope.parse(authorization.scope)
         make = EntryBuilder(urls, authorization.subscription_uuid, authorization.created_at)
         for entry in subscription_entries(
-            db.session,
+            session,
             make,
             authorization,
             query,
             usage=scope.allows(Category.USAGE),
             billing=scope.allows(Category.BILLING),
-            sst=SstView(scope, current_app, db.session),
+            sst=SstView(scope, current_app, session),
         ):
             if entry.id is None or entry.id not in shown:
                 shown.add(entry.id or "")

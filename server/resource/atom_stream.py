@@ -42,9 +42,9 @@ _ENTRY_OPEN = f'<entry xmlns="{ATOM_NS}" xmlns:espi="{ESPI_NS}">'.encode()
 _FEED_CLOSE = b"</feed>"
 
 # The schema's bounds, as the checked writer applies them (espi.xsd Int48, UInt32, TimeType).
-INT48 = (espi_types.INT48.min_value, espi_types.INT48.max_value)
-UINT32_MAX = espi_types.UINT32.max_value
-INT64 = (espi_types.TIME_TYPE.min_value, espi_types.TIME_TYPE.max_value)
+INT48 = (int(espi_types.INT48.min_value or 0), int(espi_types.INT48.max_value or 0))
+UINT32_MAX = int(espi_types.UINT32.max_value or 0)
+INT64 = (int(espi_types.TIME_TYPE.min_value or 0), int(espi_types.TIME_TYPE.max_value or 0))
 QUALITY_CODES = range(-32768, 65536)
 """What the checked writer takes for a QualityOfReading code (the schema's unions allow
 values beyond the listed ones)."""

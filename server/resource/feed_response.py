@@ -1,8 +1,9 @@
 """The big feeds as streamed HTTP responses: chunked, gzip on request, conditional.
 
 * **Streamed**: the body is a generator (``atom_stream.feed_bytes``) run inside the
-  request's context (``stream_with_context``: the database session lives until the last
-  byte); pieces are coalesced into writes of about ``WRITE_SIZE`` bytes, and with no
+  request's context (``stream_with_context``) with a database session of its own
+  (``db.stream_session()``: Flask tears the request's down when the view returns, before
+  the body is written), closed after the last byte; pieces are coalesced into writes of about ``WRITE_SIZE`` bytes, and with no
   ``Content-Length`` the WSGI server sends them chunked (RFC 9112 7.1).
 * **The first write is produced before the response starts**, so an error in the head or
   the first entries (a stored value the schema refuses) is still a JSON 500 (the error
@@ -22,6 +23,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 
 from flask import Response, request, stream_with_context
+from sqlalchemy.orm import Session
 
 from espi_sst.model import Feed
 
@@ -77,11 +79,27 @@ def cache_headers(etag: str | None) -> dict[str, str]:
     }
 
 
+def _closing(session: Session, writes: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        yield from writes
+    finally:
+        session.close()
+
+
 def streamed_feed(
-    feed: Feed, items: Iterable[FeedItem], query: FeedQuery, *, etag: str | None = None
+    feed: Feed,
+    items: Iterable[FeedItem],
+    query: FeedQuery,
+    *,
+    session: Session,
+    etag: str | None = None,
 ) -> Response:
-    """The feed ``feed`` (its head; no entries) with ``items``, paged by ``query``."""
-    writes: Iterator[bytes] = _coalesced(feed_bytes(feed, paged(items, query)))
+    """The feed ``feed`` (its head; no entries) with ``items``, paged by ``query``.
+
+    ``session``: the one ``items`` reads from (``db.stream_session()``, not the request's,
+    which is removed when the view returns), closed when the body is done.
+    """
+    writes: Iterator[bytes] = _closing(session, _coalesced(feed_bytes(feed, paged(items, query))))
     gzip = accepts_gzip()
     if gzip:
         writes = _gzipped(writes)

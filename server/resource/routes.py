@@ -119,11 +119,17 @@ def _subscription_feed(sid: str, self_href: str) -> Response:
     if unchanged is not None:
         return unchanged
     make = builder(authorization)
+    session = db.stream_session()
+    sst = SstView(grant.scope, current_app, session)
     entries = subscription_entries(
-        db.session, make, authorization, query, usage=usage, billing=billing, sst=sst_view(grant)
+        session, make, authorization, query, usage=usage, billing=billing, sst=sst
     )
     return streamed_feed(
-        make.feed(self_href, "Subscription", [], now=now()), entries, query, etag=etag
+        make.feed(self_href, "Subscription", [], now=now()),
+        entries,
+        query,
+        session=session,
+        etag=etag,
     )
 
 
@@ -181,12 +187,15 @@ def interval_blocks(sid: str, uid: str, mid: str) -> Response:
         return unchanged
     calendar = Calendar(zone_of(point.local_time))
     make = builder(authorization)
+    session = db.stream_session()
     blocks = (
         BlockEntry(make, uid, mid, block)
-        for block in iter_day_blocks(db.session, reading.id, calendar, query)
+        for block in iter_day_blocks(session, reading.id, calendar, query)
     )
     href = make.urls.interval_blocks(sid, uid, mid)
-    return streamed_feed(make.feed(href, "IntervalBlock", [], now=now()), blocks, query, etag=etag)
+    return streamed_feed(
+        make.feed(href, "IntervalBlock", [], now=now()), blocks, query, session=session, etag=etag
+    )
 
 
 @bp.get("/Subscription/<sid>/UsagePoint/<uid>/MeterReading/<mid>/IntervalBlock/<bid>")

@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 import pytest
+from espi_sst_server.resource import feed_response
 from espi_sst_server.resource.atom_stream import BlockEntry, BlockTemplate, FeedWriter
 from espi_sst_server.resource.blocks import DayBlock
 from espi_sst_server.resource.build import EntryBuilder
@@ -88,6 +89,20 @@ def test_streamed_batch_is_byte_identical_to_the_one_piece_document(
     body = response.get_data()
     assert body == one_piece(app, world.sub_ab, body)
     assert espi_sst.validate(body, profile="official") == []
+
+
+def test_a_body_written_after_the_view_returned_reads_its_rows(
+    app: Flask, client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small writes: most of the body is produced after Flask tore the request's session
+    down; the stream's own session still loads what it needs (a UsagePoint's tariff for
+    the summaries at the end)."""
+    monkeypatch.setattr(feed_response, "WRITE_SIZE", 256)
+    response = client.get(
+        f"{BASE}/Batch/Subscription/{world.sub_ab}", headers={"Authorization": "Bearer tok-ab"}
+    )
+    body = response.get_data()
+    assert body == one_piece(app, world.sub_ab, body)
 
 
 @pytest.mark.parametrize(
