@@ -31,7 +31,6 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import servers
@@ -298,6 +297,13 @@ def measure_one(work: Path, period: str, days: int, rounds: int) -> FeedResult:
 
 def measure_feeds(work: Path, rounds: int = 3) -> list[FeedResult]:
     return [measure_one(work, period, days, rounds) for period, days in PERIODS.items()]
+
+
+def load_results(path: Path) -> list[FeedResult]:
+    """The feed results of a stored ``server.json`` (none before this benchmark existed)."""
+    stored = json.loads(path.read_text()).get("feeds", [])
+    names = set(FeedResult.__dataclass_fields__)
+    return [FeedResult(**{k: v for k, v in r.items() if k in names}) for r in stored]
 
 
 def render(results: list[FeedResult]) -> str:
