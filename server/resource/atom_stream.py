@@ -119,26 +119,38 @@ class BlockTemplate:
         append = parts.append
         updated = low64  # the end of its last reading (DayBlock.updated)
         for start, duration, value, cost, quality in block.readings:
-            if not (
-                low48 <= value <= high48
-                and 0 <= duration <= UINT32_MAX
-                and low64 <= start <= high64
-                and (cost is None or low48 <= cost <= high48)
-                and (quality is None or quality in QUALITY_CODES)
-            ):
+            # Stored starts are 64-bit integers (TimeType's range) by the column's type.
+            if not (low48 <= value <= high48 and 0 <= duration <= UINT32_MAX):
                 return None
-            head = "<espi:IntervalReading>"
-            if cost is not None:
-                head += f"<espi:cost>{cost}</espi:cost>"
-            if quality is not None:
-                head += f"<espi:ReadingQuality><espi:quality>{quality}</espi:quality></espi:ReadingQuality>"
-            append(
-                f"{head}<espi:timePeriod><espi:duration>{duration}</espi:duration>"
-                f"<espi:start>{start}</espi:start></espi:timePeriod>"
-                f"<espi:value>{value}</espi:value></espi:IntervalReading>"
-            )
-            if start + duration > updated:
-                updated = start + duration
+            if cost is None and quality is None:  # the common reading: one format
+                append(
+                    "<espi:IntervalReading><espi:timePeriod>"
+                    f"<espi:duration>{duration}</espi:duration><espi:start>{start}</espi:start>"
+                    f"</espi:timePeriod><espi:value>{value}</espi:value></espi:IntervalReading>"
+                )
+            else:
+                if not (
+                    (cost is None or low48 <= cost <= high48)
+                    and (quality is None or quality in QUALITY_CODES)
+                    and low64 <= start <= high64
+                ):
+                    return None
+                head = "<espi:IntervalReading>"
+                if cost is not None:
+                    head += f"<espi:cost>{cost}</espi:cost>"
+                if quality is not None:
+                    head += (
+                        "<espi:ReadingQuality>"
+                        f"<espi:quality>{quality}</espi:quality></espi:ReadingQuality>"
+                    )
+                append(
+                    f"{head}<espi:timePeriod><espi:duration>{duration}</espi:duration>"
+                    f"<espi:start>{start}</espi:start></espi:timePeriod>"
+                    f"<espi:value>{value}</espi:value></espi:IntervalReading>"
+                )
+            end = start + duration
+            if end > updated:
+                updated = end
         if block.start < 0 or block.end > UINT32_MAX + block.start:
             return None
         append(

@@ -61,7 +61,9 @@ def iter_reading_chunks(
             stmt = stmt.where(IntervalReading.start > after)
         elif low is not None:
             stmt = stmt.where(IntervalReading.start >= low)
-        rows = session.execute(stmt.order_by(IntervalReading.start).limit(chunk_size)).all()
+        # Core, not the ORM's execute: plain column rows, half the time per row (measured).
+        connection = session.connection()
+        rows = connection.execute(stmt.order_by(IntervalReading.start).limit(chunk_size)).all()
         if not rows:
             return
         yield cast(Sequence[Row], rows)  # SQLAlchemy rows are tuples of these columns
