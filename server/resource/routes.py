@@ -3,7 +3,10 @@
 Every view: (1) the token guard with the scope category the resource needs, (2) the
 query parameters (400 on a bad value), (3) a lookup through the grant (``access.py``: 404
 for anything outside it), (4) ``espi_sst.serialize`` -- which refuses a model the official
-schema would not accept -- returned as ``application/atom+xml``.
+schema would not accept -- returned as ``application/atom+xml``.  The feeds that carry
+interval data (Subscription, Batch/Subscription, IntervalBlock) first compare the request's
+``If-None-Match`` with their ETag (``conditional.py``: 304, no body), then stream
+(``feed_response.py``: chunked, gzip on request).
 
 Scope categories per resource (``espi_sst.scope.Category``):
 
