@@ -20,10 +20,19 @@ from espi_sst_server.resource.query import FeedQuery
 from espi_sst_server.resource.sst_content import SstView
 from espi_sst_server.resource.subscription import subscription_entries
 from espi_sst_server.resource.urls import Urls
+from espi_sst_server.security import hash_secret
 from espi_sst_server.storage import db
 from espi_sst_server.storage.interval_data import iter_reading_chunks
-from espi_sst_server.storage.models import Authorization, IntervalReading, MeterReading, Token
+from espi_sst_server.storage.models import (
+    Authorization,
+    IntervalReading,
+    MeterReading,
+    Tariff,
+    Token,
+    UsagePoint,
+)
 from flask import Flask
+from lxml import etree
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from werkzeug.test import TestResponse
@@ -91,18 +100,53 @@ def test_streamed_batch_is_byte_identical_to_the_one_piece_document(
     assert espi_sst.validate(body, profile="official") == []
 
 
-def test_a_body_written_after_the_view_returned_reads_its_rows(
+def test_a_feed_written_after_the_view_returned_with_sst_entries_is_equivalent(
     app: Flask, client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Small writes: most of the body is produced after Flask tore the request's session
-    down; the stream's own session still loads what it needs (a UsagePoint's tariff for
-    the summaries at the end)."""
+    """Small writes, so most of the body is produced after the view returned, through the
+    stream's own session; a RIN grant puts SST elements in the summaries, which the stream
+    declares on their entry: the document is XML-equivalent to the one-piece one.  (The
+    gateway test, test_nginx_gateway.py, is where a feed over 64 KiB once broke when the
+    stream used the request's session.)"""
     monkeypatch.setattr(feed_response, "WRITE_SIZE", 256)
+    with app.app_context():  # a grant that releases RINs: the summaries read their point's rates
+        grant = db.session.scalar(
+            select(Authorization).where(Authorization.subscription_uuid == world.sub_ab)
+        )
+        assert grant is not None
+        rate = Tariff(
+            code="E-TOU-C", name="Time of use", rin="USCA-PGPG-0100-0000", role="bundled", lse="PGE"
+        )
+        for point in db.session.scalars(
+            select(UsagePoint).where(UsagePoint.uuid.in_([world.up_a1, world.up_a2]))
+        ):
+            point.tariff = rate  # read for the second point after the view has returned
+        rin_scope = world.full_scope + " sst:rin"
+        grant.scope = rin_scope
+        db.session.add(
+            Token(
+                family="family-rin",
+                client_id="asp-b",
+                authorization=grant,
+                access_token_hash=hash_secret("tok-ab-rin"),
+                scope=rin_scope,
+                issued_at=1,
+                access_expires_at=2**40,
+            )
+        )
+        db.session.commit()
     response = client.get(
-        f"{BASE}/Batch/Subscription/{world.sub_ab}", headers={"Authorization": "Bearer tok-ab"}
+        f"{BASE}/Batch/Subscription/{world.sub_ab}", headers={"Authorization": "Bearer tok-ab-rin"}
     )
     body = response.get_data()
-    assert body == one_piece(app, world.sub_ab, body)
+    assert b"<sst:" in body  # the RIN elements: the SST namespace is declared on their entry
+    assert canonical(body) == canonical(one_piece(app, world.sub_ab, body))
+
+
+def canonical(document: bytes) -> bytes:
+    """Exclusive XML canonicalization: namespace declarations where they are used, so two
+    equivalent documents that declare them in different places compare equal."""
+    return etree.tostring(etree.fromstring(document), method="c14n", exclusive=True)
 
 
 @pytest.mark.parametrize(
