@@ -32,8 +32,8 @@ from espi_sst_server.storage.models import (
     UsagePoint,
 )
 from flask import Flask
-from lxml import etree
 from flask.testing import FlaskClient
+from lxml import etree
 from sqlalchemy import select, update
 from werkzeug.test import TestResponse
 
