@@ -41,6 +41,7 @@ from types import ModuleType
 from typing import Any
 
 import cpu
+import feed
 import flow
 import load
 import servers
@@ -280,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-postgresql", action="store_true", help="SQLite only")
     parser.add_argument(
+        "--no-feed", action="store_true", help="skip serving the Batch/Subscription feed"
+    )
+    parser.add_argument(
         "--write-docs", action="store_true", help=f"rewrite {DOCS.relative_to(ROOT)}"
     )
     parser.add_argument("--json", type=Path, default=None, help="write raw results here")
@@ -293,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.render_only:
         run, series, flows = load_results(args.json or RESULTS_JSON)
         markdown = render(run, series, flows)
+        stored = feed.load_results(args.json or RESULTS_JSON)
+        if stored:
+            markdown += "\n" + feed.render(stored)
         print(markdown)
         if args.write_docs:
             write(RESULTS_MD, markdown)
@@ -413,6 +420,18 @@ def main(argv: list[str] | None = None) -> int:
                     f"p50 {result.flow_ms(0.5) if result.flows else float('nan'):7.1f} ms  "
                     f"errors {result.errors} {result.first_error[:120]}"
                 )
+        feeds: list[feed.FeedResult] = []
+        if not args.no_feed:
+            say("serving the 13-month and 5-year Batch/Subscription feeds (bench/server/feed.py)")
+            feed_dir = work_dir / "feed"
+            feed_dir.mkdir()
+            feeds = feed.measure_feeds(feed_dir, args.rounds)
+            for r in feeds:
+                say(
+                    f"feed {r.period}: {r.rate:,.0f} readings/s, plain lxml on the bytes "
+                    f"{r.anchor_rate:,.0f}/s ({r.rate / r.anchor_rate:.2f}x), worker peak RSS "
+                    f"{r.worker_peak_rss_mb:.0f} MB"
+                )
         say("argon2 cost, servers idle")
         run["argon2"] = argon2_cost()
         for s in [hello, *(e.server for e in espis)]:
@@ -424,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     info["gunicorn workers"] = f"{servers.WORKERS} (sync), same settings for every server"
     run["machine"] = info
     markdown = render(run, series, flows)
+    if feeds:
+        markdown += "\n" + feed.render(feeds)
     print(markdown)
     for problem in problems:
         print(f"warning: server log: {problem}", file=sys.stderr)
@@ -436,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": when.isoformat(timespec="seconds"),
             "get": [asdict(s) | {"headers": sorted(s.headers)} for s in series],
             "flows": [asdict(f) for f in flows],
+            "feeds": [asdict(r) | {"rate": r.rate, "anchor_rate": r.anchor_rate} for r in feeds],
             "problems": problems,
         }
         write(json_path, json.dumps(payload, indent=2) + "\n")

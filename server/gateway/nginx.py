@@ -240,6 +240,10 @@ def render_nginx_config(
                 out.line(f"ssl_verify_client {verify_client};")
                 out.line("ssl_verify_depth 3;")
             out.line()
+            # The servers gzip the big feeds themselves when the client asks, as they stream
+            # them (resource/feed_response.py): the gateway passes Content-Encoding and Vary
+            # through and never compresses a second time.
+            out.line("gzip off;")
             out.line(f"limit_req zone=sst_client{_conf.burst(burst)};")
             out.line(f"limit_req zone=sst_address{_conf.burst(address_burst)};")
             out.line("error_page 413 @sst_too_large;")

@@ -11,7 +11,9 @@ Layout: ``routes.py`` (views, scope per resource), ``asp_routes.py`` (Authorizat
 ApplicationInformation, Batch/Bulk, ReadServiceStatus), ``access.py`` (lookups through the
 grant), ``query.py`` (query parameters), ``blocks.py`` (IntervalBlocks per local day),
 ``build.py`` / ``build_asp.py`` (rows -> espi_sst entries), ``subscription.py`` (the
-subscription feed), ``urls.py`` (hrefs), ``errors.py``.
+subscription feed), ``atom_stream.py`` / ``feed_response.py`` (the big feeds written as a
+stream, gzip on request), ``conditional.py`` (their ETags and 304), ``urls.py`` (hrefs),
+``errors.py``.
 
 Bind it with ``init_app(app)`` in ``create_app``.
 """

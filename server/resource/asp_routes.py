@@ -20,12 +20,13 @@ href the server writes resolves (issue 14; tests/server/resource/test_link_crawl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import cast
 
 from flask import Response, current_app, request
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from espi_sst.model import Entry
 from espi_sst.scope import Category, Scope
 
 from ..errors import Refused
@@ -34,10 +35,12 @@ from ..oauth.guard import Grant, current_grant
 from ..security import now
 from ..storage import db
 from ..storage.models import Application, Authorization, Token
+from .atom_stream import FeedItem
 from .build import EntryBuilder
 from .build_asp import application_entry, asp_feed, authorization_entry, service_status
 from .errors import insufficient_scope, not_found
-from .query import parse_query
+from .feed_response import streamed_feed
+from .query import FeedQuery, parse_query
 from .routes import atom, bp
 from .sst_content import SstView
 from .subscription import subscription_entries
@@ -185,21 +188,32 @@ def batch_bulk(requested: str) -> Response:
     if requested != bulk_id(app):
         raise not_found("Bulk")
     urls = Urls.current()
-    entries: list[Entry] = []
+    moment = now()
+    grants = bulk_grants(db.session, app, moment)
+    feed = asp_feed(urls, urls.bulk(requested), "Bulk", [], moment)
+    session = db.stream_session()
+    return streamed_feed(feed, _bulk_entries(session, urls, grants, query), query, session=session)
+
+
+def _bulk_entries(
+    session: Session, urls: Urls, grants: list[Authorization], query: FeedQuery
+) -> Iterator[FeedItem]:
+    """Each grant's subscription entries in turn (``published-*`` / ``updated-*`` select
+    blocks and summaries; the caller pages the whole), each entry -- a shared ReadingType,
+    or the same usage point granted twice -- once."""
     shown: set[str] = set()
-    for authorization in bulk_grants(db.session, app, now()):
+    for authorization in grants:
         scope = Scope.parse(authorization.scope)
         make = EntryBuilder(urls, authorization.subscription_uuid, authorization.created_at)
         for entry in subscription_entries(
-            db.session,
+            session,
             make,
             authorization,
             query,
             usage=scope.allows(Category.USAGE),
             billing=scope.allows(Category.BILLING),
-            sst=SstView(scope, current_app, db.session),
+            sst=SstView(scope, current_app, session),
         ):
             if entry.id is None or entry.id not in shown:
                 shown.add(entry.id or "")
-                entries.append(entry)
-    return atom(asp_feed(urls, urls.bulk(requested), "Bulk", query.page(entries), now()))
+                yield entry

@@ -13,25 +13,22 @@ stable, needs no table, and tells a reader what the block holds.
 * ``atom:updated`` is the end of its last reading (the earliest its data was complete);
   ``updated-min`` / ``updated-max`` select by it.
 
-Performance: readings come from ONE indexed range query per meter reading and range (the
-stored blocks' primary key ``(meter_reading_id, start)``), as plain tuples, never ORM
-objects; days are cut by walking the sorted rows, with one time-zone computation per day,
-not per reading.
+Performance: readings come from ``storage/interval_data.iter_reading_chunks`` (the one
+function that knows how they are stored): indexed range queries per meter reading, in
+chunks, plain columns, never ORM objects; days are cut by walking the sorted rows, with one
+time-zone computation per day, not per reading, and handed on one day at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy.orm import Session
 
-from ..storage.interval_data import Reading, readings_between
+from ..storage.interval_data import Row, iter_reading_chunks
 from .query import FeedQuery
-
-Row = Reading
-"""start, duration, value, cost, quality: one reading as stored."""
 
 LAST_DAY = 4_102_444_800  # 2100-01-01: ids and bounds beyond it name no block
 
@@ -75,36 +72,41 @@ class DayBlock:
         return max(r[0] + r[1] for r in self.readings)
 
 
-def fetch_readings(
-    session: Session, meter_reading_id: int, low: int | None, high: int | None
-) -> Sequence[Row]:
-    """The readings with ``low <= start < high``, sorted: one indexed range query."""
-    return readings_between(session, meter_reading_id, low, high)
-
-
-def cut_days(rows: Sequence[Row], calendar: Calendar) -> list[DayBlock]:
-    """Group sorted readings by the local day their interval starts in."""
-    blocks: list[DayBlock] = []
+def iter_days(chunks: Iterable[Sequence[Row]], calendar: Calendar) -> Iterator[DayBlock]:
+    """Group sorted readings by the local day their interval starts in, one day at a time
+    (a day may span two chunks)."""
     current: DayBlock | None = None
-    for row in rows:
-        if current is None or not current.start <= row[0] < current.end:
-            start = calendar.day_start(row[0])
-            current = DayBlock(start, calendar.next_day_start(start))
-            blocks.append(current)
-        current.readings.append(row)
-    return blocks
+    for chunk in chunks:
+        for row in chunk:
+            if current is None or not current.start <= row[0] < current.end:
+                if current is not None:
+                    yield current
+                start = calendar.day_start(row[0])
+                current = DayBlock(start, calendar.next_day_start(start))
+            current.readings.append(row)
+    if current is not None:
+        yield current
+
+
+def iter_day_blocks(
+    session: Session, meter_reading_id: int, calendar: Calendar, query: FeedQuery
+) -> Iterator[DayBlock]:
+    """The blocks of a meter reading the query selects (published, then updated range), read
+    in chunks (``storage/interval_data.py``): memory stays bounded however long the range."""
+    low = None if query.published_min is None else calendar.ceil(query.published_min)
+    high = None if query.published_max is None else calendar.ceil(query.published_max)
+    days = iter_days(iter_reading_chunks(session, meter_reading_id, low, high), calendar)
+    if query.updated_min is None and query.updated_max is None:
+        yield from days
+    else:
+        yield from (b for b in days if query.updated_in_range(b.updated))
 
 
 def day_blocks(
     session: Session, meter_reading_id: int, calendar: Calendar, query: FeedQuery
 ) -> list[DayBlock]:
-    """The blocks of a meter reading the query selects (published, then updated range)."""
-    low = None if query.published_min is None else calendar.ceil(query.published_min)
-    high = None if query.published_max is None else calendar.ceil(query.published_max)
-    blocks = cut_days(fetch_readings(session, meter_reading_id, low, high), calendar)
-    if query.updated_min is not None or query.updated_max is not None:
-        blocks = [b for b in blocks if query.updated_in_range(b.updated)]
-    return blocks
+    """:func:`iter_day_blocks` as a list."""
+    return list(iter_day_blocks(session, meter_reading_id, calendar, query))
 
 
 def day_block(
@@ -114,5 +116,5 @@ def day_block(
     if not calendar.is_day_start(block_id):
         return None
     end = calendar.next_day_start(block_id)
-    blocks = cut_days(fetch_readings(session, meter_reading_id, block_id, end), calendar)
-    return blocks[0] if blocks else None
+    chunks = iter_reading_chunks(session, meter_reading_id, block_id, end)
+    return next(iter_days(chunks, calendar), None)

@@ -3,7 +3,10 @@
 Every view: (1) the token guard with the scope category the resource needs, (2) the
 query parameters (400 on a bad value), (3) a lookup through the grant (``access.py``: 404
 for anything outside it), (4) ``espi_sst.serialize`` -- which refuses a model the official
-schema would not accept -- returned as ``application/atom+xml``.
+schema would not accept -- returned as ``application/atom+xml``.  The feeds that carry
+interval data (Subscription, Batch/Subscription, IntervalBlock) first compare the request's
+``If-None-Match`` with their ETag (``conditional.py``: 304, no body), then stream
+(``feed_response.py``: chunked, gzip on request).
 
 Scope categories per resource (``espi_sst.scope.Category``):
 
@@ -35,9 +38,12 @@ from ..storage import db
 from ..storage.models import Authorization, UsagePoint
 from ..storage.zones import zone_of
 from . import access
-from .blocks import LAST_DAY, Calendar, day_block, day_blocks
+from .atom_stream import BlockEntry
+from .blocks import LAST_DAY, Calendar, day_block, iter_day_blocks
 from .build import EntryBuilder
+from .conditional import feed_etag, not_modified
 from .errors import bad_parameter, insufficient_scope, not_found
+from .feed_response import cache_headers, streamed_feed
 from .query import FeedQuery, parse_query
 from .sst_content import SstView
 from .subscription import selected_summary, subscription_entries
@@ -111,11 +117,23 @@ def _subscription_feed(sid: str, self_href: str) -> Response:
     billing = grant.scope.allows(Category.BILLING)
     if not (usage or billing):
         raise insufficient_scope("this resource needs the usage or billing scope")
+    etag = feed_etag(db.session, grant, access.usage_points(db.session, authorization))
+    unchanged = not_modified(etag, cache_headers(etag))
+    if unchanged is not None:
+        return unchanged
     make = builder(authorization)
+    session = db.stream_session()
+    sst = SstView(grant.scope, current_app, session)
     entries = subscription_entries(
-        db.session, make, authorization, query, usage=usage, billing=billing, sst=sst_view(grant)
+        session, make, authorization, query, usage=usage, billing=billing, sst=sst
     )
-    return atom(make.feed(self_href, "Subscription", query.page(entries), now=now()))
+    return streamed_feed(
+        make.feed(self_href, "Subscription", [], now=now()),
+        entries,
+        query,
+        session=session,
+        etag=etag,
+    )
 
 
 @bp.get("/Subscription/<sid>/UsagePoint")
@@ -166,12 +184,21 @@ def meter_reading(sid: str, uid: str, mid: str) -> Response:
 def interval_blocks(sid: str, uid: str, mid: str) -> Response:
     authorization, query, point = usage_point_in(sid, uid)
     reading = access.meter_reading(db.session, point, mid)
+    etag = feed_etag(db.session, current_grant(), [point], [reading.id])
+    unchanged = not_modified(etag, cache_headers(etag))
+    if unchanged is not None:
+        return unchanged
     calendar = Calendar(zone_of(point.local_time))
-    blocks = query.page(day_blocks(db.session, reading.id, calendar, query))
     make = builder(authorization)
-    entries = [make.interval_block(uid, mid, block) for block in blocks]
+    session = db.stream_session()
+    blocks = (
+        BlockEntry(make, uid, mid, block)
+        for block in iter_day_blocks(session, reading.id, calendar, query)
+    )
     href = make.urls.interval_blocks(sid, uid, mid)
-    return atom(make.feed(href, "IntervalBlock", entries, now=now()))
+    return streamed_feed(
+        make.feed(href, "IntervalBlock", [], now=now()), blocks, query, session=session, etag=etag
+    )
 
 
 @bp.get("/Subscription/<sid>/UsagePoint/<uid>/MeterReading/<mid>/IntervalBlock/<bid>")

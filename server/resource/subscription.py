@@ -16,14 +16,15 @@ UsageSummaries; the structural entries always come, so the link graph resolves.
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
+from collections.abc import Iterator
 
-from espi_sst.model import Entry
+from sqlalchemy.orm import Session
 
 from ..storage.models import Authorization
 from ..storage.zones import zone_of
 from . import access
-from .blocks import Calendar, day_blocks
+from .atom_stream import BlockEntry, FeedItem
+from .blocks import Calendar, iter_day_blocks
 from .build import EntryBuilder
 from .query import FeedQuery
 from .sst_content import SstView
@@ -40,44 +41,40 @@ def subscription_entries(
     usage: bool,
     billing: bool,
     sst: SstView,
-) -> list[Entry]:
-    """Every entry of the subscription the grant's categories allow, in feed order."""
-    entries: list[Entry] = []
+) -> Iterator[FeedItem]:
+    """Every entry of the subscription the grant's categories allow, in feed order, one at a
+    time: IntervalBlocks as :class:`BlockEntry` (written from a template by
+    ``atom_stream.py``), read in chunks, so memory stays bounded however much data."""
     shown_local_times: set[int] = set()
     shown_reading_types: set[int] = set()
     for point in access.usage_points(session, authorization):
         local_time = point.local_time
         if usage:
-            entries.append(
-                builder.usage_point(
-                    point, local_time.uuid if local_time else None, sst.kinds(point)
-                )
+            yield builder.usage_point(
+                point, local_time.uuid if local_time else None, sst.kinds(point)
             )
             if local_time is not None and local_time.id not in shown_local_times:
                 shown_local_times.add(local_time.id)
-                entries.append(builder.local_time(local_time))
+                yield builder.local_time(local_time)
             calendar = Calendar(zone_of(local_time))
             for reading in access.meter_readings(session, point):
                 reading_type = reading.reading_type
-                entries.append(builder.meter_reading(point.uuid, reading, reading_type.uuid))
+                yield builder.meter_reading(point.uuid, reading, reading_type.uuid)
                 if reading_type.id not in shown_reading_types:
                     shown_reading_types.add(reading_type.id)
-                    entries.append(builder.reading_type(reading_type))
-                for block in day_blocks(session, reading.id, calendar, query):
-                    entries.append(builder.interval_block(point.uuid, reading.uuid, block))
+                    yield builder.reading_type(reading_type)
+                for block in iter_day_blocks(session, reading.id, calendar, query):
+                    yield BlockEntry(builder, point.uuid, reading.uuid, block)
         if billing:
             for summary in access.usage_summaries(session, point):
                 if selected_summary(summary.billing_period_start, summary.status_time_stamp, query):
-                    entries.append(
-                        builder.usage_summary(
-                            point.uuid,
-                            summary,
-                            sst.rin_elements(point, summary),
-                            quality=summary_quality(session, summary),
-                            consumption_wh=summary_consumption_wh(session, summary),
-                        )
+                    yield builder.usage_summary(
+                        point.uuid,
+                        summary,
+                        sst.rin_elements(point, summary),
+                        quality=summary_quality(session, summary),
+                        consumption_wh=summary_consumption_wh(session, summary),
                     )
-    return entries
 
 
 def selected_summary(period_start: int, status_time: int, query: FeedQuery) -> bool:

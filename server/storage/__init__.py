@@ -50,6 +50,13 @@ class Database:
         assert self._factory is not None, "Database.init_app was not called"
         return self._factory()
 
+    def stream_session(self) -> Session:
+        """A session of its own for a streamed response body (``resource/feed_response.py``):
+        the request's session is removed when the view returns, before the body is written,
+        which would detach every row the stream still reads.  The stream closes it."""
+        assert self._factory is not None, "Database.init_app was not called"
+        return self._factory.session_factory()
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on any error."""
@@ -131,6 +138,9 @@ class _CurrentDatabase:
 
     def read_only_request(self) -> None:
         self._database.read_only_request()
+
+    def stream_session(self) -> Session:
+        return self._database.stream_session()
 
 
 db = _CurrentDatabase()

@@ -31,6 +31,7 @@ key ``(meter_reading_id, start)``.  A stored day never holds a reading starting 
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
@@ -39,7 +40,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import repeat
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, literal_column, select
 from sqlalchemy.orm import Session
 
 from .models import IntervalBlockRow
@@ -389,3 +390,86 @@ __all__ = [
     "unpack_block",
     "write_readings",
 ]
+
+
+# ---- the feeds' two entry points (resource/blocks.py, resource/conditional.py) -------------
+Row = Reading
+"""start, duration, value, cost, quality: one reading as the feeds consume it."""
+
+CHUNK_SIZE = 8_192
+"""Readings per chunk handed to a feed: ~85 days of 15-minute data."""
+
+
+def iter_reading_chunks(
+    session: Session,
+    meter_reading_id: int,
+    low: int | None = None,
+    high: int | None = None,
+    *,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[Sequence[Row]]:
+    """The readings of one meter reading with ``low <= start < high``, sorted by start, as
+    non-empty chunks of at most ``chunk_size`` readings.
+
+    One indexed range query over the stored days (a few hundred bytes each: five years of
+    15-minute data is ~1,800 rows, under a megabyte), unpacked a day at a time as the feed
+    is written, so a feed never holds more than a chunk of decoded readings."""
+    chunk: list[Row] = []
+    for _block, readings in iter_block_readings(session, [meter_reading_id], start=low, end=high):
+        chunk.extend(readings)
+        while len(chunk) >= chunk_size:
+            yield chunk[:chunk_size]
+            chunk = chunk[chunk_size:]
+    if chunk:
+        yield chunk
+
+
+def _fingerprint_bytes(part: Any) -> bytes:
+    """A column of a stored day as bytes, delimited so that adjacent columns cannot blur."""
+    if part is None:
+        return b"\x00|"
+    if isinstance(part, int):
+        return str(part).encode() + b"|"
+    return bytes(part) + b"|"
+
+
+def reading_fingerprints(
+    session: Session, meter_reading_ids: Sequence[int]
+) -> dict[int, tuple[int, ...]]:
+    """Per meter reading, a value that changes when its stored readings do (a reading added,
+    removed or corrected): the number of stored days, the first start, the last end, and a
+    digest of the packed bytes.  The feeds' ETags (``resource/conditional.py``) are built
+    from it instead of from the rendered body; it reads the packed rows, not the readings
+    (13 months of 15-minute data: ~400 rows, ~150 kB).  A meter reading without readings is
+    absent from the answer."""
+    if not meter_reading_ids:
+        return {}
+    c = _TABLE.c
+    rows = session.execute(
+        select(
+            c.meter_reading_id,
+            c.start,
+            c.block_end,
+            c.duration,
+            c.value_data,
+            c.timing,
+            c.cost_data,
+            c.quality_data,
+            literal_column("'fingerprint'"),  # names the query in logs and query-plan tests
+        )  # fmt: skip
+        .where(c.meter_reading_id.in_(list(meter_reading_ids)))
+        .order_by(c.meter_reading_id, c.start)
+    )
+    found: dict[int, tuple[int, int, int, Any]] = {}
+    for row in rows:
+        known = found.get(row[0])
+        digest = known[3] if known else hashlib.blake2b(digest_size=8)
+        for part in row[1:8]:
+            digest.update(_fingerprint_bytes(part))
+        count = known[0] + 1 if known else 1
+        first = known[1] if known else row[1]
+        found[row[0]] = (count, first, row[2], digest)
+    return {
+        key: (count, first, last, int.from_bytes(digest.digest(), "big"))
+        for key, (count, first, last, digest) in found.items()
+    }

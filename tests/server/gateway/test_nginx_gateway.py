@@ -11,6 +11,7 @@ limits (429 + Retry-After), mutual TLS, and that ``nginx -t`` accepts what the C
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import subprocess
@@ -216,6 +217,20 @@ def test_the_client_library_works_through_the_gateway(world: World, tmp_path: Pa
             assert hrefs, url
             assert all(h.startswith(issuer + "/espi/1_1/resource/") for h in hrefs), hrefs
             assert pge_direct not in feed.text and "/SST/v1/PGE/SST/" not in feed.text
+
+    # The feed compressed once, by the server, on request; the gateway adds no gzip.
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    packed = requests.get(
+        str(token["resourceURI"]), headers={**bearer, "Accept-Encoding": "gzip"}, stream=True
+    )
+    assert packed.status_code == 200 and packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    body = gzip.decompress(packed.raw.read(decode_content=False))
+    assert body.startswith(b"<?xml") and b"<espi:IntervalBlock>" in body
+    plain = requests.get(
+        str(token["resourceURI"]), headers={**bearer, "Accept-Encoding": "identity"}
+    )
+    assert "Content-Encoding" not in plain.headers and plain.content.startswith(b"<?xml")
 
 
 def test_sign_in_redirects_and_the_session_cookie_stay_under_the_prefix(world: World) -> None:
