@@ -32,6 +32,7 @@ from pathlib import Path
 import contenders
 import generate
 import startup
+import validate as validation_bench
 
 # No lxml or espi_sst import here: contenders are started through a shell (see run_once)
 # so that this process's size cannot leak into their ru_maxrss, but small is safer still.
@@ -424,8 +425,11 @@ def render_docs(
     timeout: float,
     when: dt.datetime,
     started_cli: startup.Startup | None = None,
+    validated: list[validation_bench.ValidateRow] | None = None,
 ) -> str:
     cli_section = startup.section(started_cli) + "\n\n" if started_cli is not None else ""
+    if validated:
+        cli_section += validation_bench.section(validated) + "\n\n"
     contender_lines = "\n".join(
         f"{i}. `{c.name}` — {c.description}."
         for i, c in enumerate(contenders.CONTENDERS.values(), 1)
@@ -572,6 +576,12 @@ def main(argv: list[str] | None = None) -> int:
         help="fresh processes of `espi-sst inspect` and of the bare import (bench/startup.py;"
         " 0: skip)",
     )
+    parser.add_argument(
+        "--validate-repeat",
+        type=int,
+        default=3,
+        help="fresh processes of each validator against xmllint (bench/validate.py; 0: skip)",
+    )
     args = parser.parse_args(argv)
     sizes = [s for s in args.sizes.split(",") if s]
     names = [n for n in args.contenders.split(",") if n]
@@ -589,6 +599,11 @@ def main(argv: list[str] | None = None) -> int:
         path, manifest = manifests[size]
         results += measure_all(names, path, size, manifest, args.repeat, args.budget, args.timeout)
     started_cli = startup.measure(args.startup_repeat) if args.startup_repeat > 0 else None
+    validated = (
+        validation_bench.measure([s for s in sizes if s in ("1y", "5y")], args.validate_repeat)
+        if args.validate_repeat > 0
+        else None
+    )
     info = machine()
     info["load average (1 min) before / after"] = f"{load_before} / {load_average()}"
     info["espi_sst sources (sha256)"] = fingerprint
@@ -608,6 +623,9 @@ def main(argv: list[str] | None = None) -> int:
     if started_cli is not None:
         print()
         print(startup.section(started_cli))
+    if validated:
+        print()
+        print(validation_bench.section(validated))
     print(f"\n(total {time.perf_counter() - started:.0f} s)", file=sys.stderr)
 
     json_path = args.json or (RESULTS if args.write_docs else None)
@@ -620,6 +638,9 @@ def main(argv: list[str] | None = None) -> int:
             "startup": None
             if started_cli is None
             else asdict(started_cli) | {"ratio": started_cli.ratio, "goal": startup.GOAL},
+            "validate": [
+                asdict(r) | {"ratio": r.ratio, "verdict": r.verdict} for r in validated or []
+            ],
         }
         _write_atomically(json_path, json.dumps(payload, indent=2) + "\n")
     if args.write_docs:
@@ -635,6 +656,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.timeout,
                 when,
                 started_cli,
+                validated,
             ),
         )
         print(f"wrote {DOCS.relative_to(ROOT)}", file=sys.stderr)
