@@ -50,10 +50,10 @@ def seed(url: str, days: int) -> int:
     from espi_sst_server import create_app
     from espi_sst_server.security import hash_secret
     from espi_sst_server.storage import db
+    from espi_sst_server.storage.interval_data import write_readings
     from espi_sst_server.storage.models import (
         Application,
         Authorization,
-        IntervalReading,
         LocalTimeParameters,
         MeterReading,
         ReadingType,
@@ -61,7 +61,7 @@ def seed(url: str, days: int) -> int:
         Token,
         UsagePoint,
     )
-    from sqlalchemy import insert
+    from espi_sst_server.storage.zones import zone_of
 
     scope = "FB=4_5_15;IntervalDuration=900;BlockDuration=daily;HistoryLength=60 usage billing"
     app = create_app({"DATABASE_URL": url, "ISSUER": "http://bench", "SECRET_KEY": "seed"})
@@ -150,22 +150,16 @@ def seed(url: str, days: int) -> int:
             )
         )
         count = days * 86_400 // INTERVAL
-        table = IntervalReading.__table__
-        for first in range(0, count, 20_000):
-            s.execute(
-                insert(table),
-                [
-                    {
-                        "meter_reading_id": reading.id,
-                        "start": START + i * INTERVAL,
-                        "duration": INTERVAL,
-                        "value": 100 + (i * 7919) % 900,
-                        "cost": None,
-                        "quality": None,
-                    }
-                    for i in range(first, min(count, first + 20_000))
-                ],
-            )
+        # (start, duration, value, cost, quality), stored packed per local day
+        write_readings(
+            s,
+            reading.id,
+            (
+                (START + i * INTERVAL, INTERVAL, 100 + (i * 7919) % 900, None, None)
+                for i in range(count)
+            ),
+            zone=zone_of(zone),
+        )
     engine = app.extensions["espi_sst_db"].engine
     engine.dispose()
     return count
