@@ -11,8 +11,9 @@ summary's usage point whose start lies in ``[billingPeriod.start, start + durati
 * no interval readings at all: the summary is the billing system's own figure, which is
   what the customer was billed on -- ``revenue_quality`` (19).
 
-Two queries per summary: its meter readings, then their stored blocks in the period
-(``storage/interval_data.py``, on the ``(meter_reading_id, start)`` primary key).
+Two queries per summary: its meter readings, then their stored days in the period
+(``storage/interval_data.quality_counts``, on the ``(meter_reading_id, start)`` primary key;
+a day without qualities is counted without decoding its readings).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from espi_sst.model.enums import QualityOfReading
 
-from ..storage.interval_data import iter_block_readings
+from ..storage.interval_data import quality_counts
 from ..storage.models import MeterReading, UsageSummary
 
 
@@ -33,15 +34,7 @@ def summary_quality(session: Session, summary: UsageSummary) -> QualityOfReading
     channels = session.scalars(
         select(MeterReading.id).where(MeterReading.usage_point_id == summary.usage_point_id)
     ).all()
-    total = 0
-    codes: set[int] = set()
-    flagged = 0
-    for _block, readings in iter_block_readings(session, channels, start=start, end=end):
-        total += len(readings)
-        for reading in readings:
-            if reading[4] is not None:
-                flagged += 1
-                codes.add(reading[4])
+    total, flagged, codes = quality_counts(session, channels, start, end)
     if total == 0:
         return QualityOfReading.revenue_quality
     if flagged == 0:

@@ -473,3 +473,32 @@ def reading_fingerprints(
         key: (count, first, last, int.from_bytes(digest.digest(), "big"))
         for key, (count, first, last, digest) in found.items()
     }
+
+
+def quality_counts(
+    session: Session, meter_reading_ids: Sequence[int], start: int, end: int
+) -> tuple[int, int, set[int]]:
+    """(readings, readings with a quality, the distinct quality codes) of the readings whose
+    start lies in ``[start, end)``: what a UsageSummary's qualityOfReading is derived from
+    (``resource/summary_quality.py``), asked on every UsageSummary GET.
+
+    A stored day wholly inside the range with no quality at all (``quality_data`` NULL, the
+    common case) is counted from the length of its value array, without decoding a reading;
+    only the days at the range's edges and the days that carry qualities are unpacked."""
+    if not meter_reading_ids:
+        return 0, 0, set()
+    total = flagged = 0
+    codes: set[int] = set()
+    for row in _rows(session, meter_reading_ids, start, end):
+        _id, first, last, duration, values, timing, cost, quality = row
+        if quality is None and first >= start and last <= end:
+            code = chr(values[0])
+            total += (len(values) - 1) // array(code).itemsize
+            continue
+        for reading in unpack_block(first, duration, values, timing, cost, quality):
+            if start <= reading[0] < end:
+                total += 1
+                if reading[4] is not None:
+                    flagged += 1
+                    codes.add(reading[4])
+    return total, flagged, codes

@@ -18,6 +18,7 @@ from espi_sst_server.storage.interval_data import (
     Reading,
     delete_readings,
     iter_block_readings,
+    quality_counts,
     reading_count,
     readings_between,
     write_readings,
@@ -99,6 +100,35 @@ def test_irregular_and_dst_days_round_trip_exactly(engine: Engine) -> None:
         low, high = odd[100][0], odd[450][0]
         assert readings_between(session, 2, low, high) == odd[100:450]
         assert reading_count(session) == len(spring) + len(autumn) + len(odd)
+
+
+def test_quality_counts_agree_with_the_readings_themselves(engine: Engine) -> None:
+    """The shortcut (a day without qualities counted from its value array's length) gives
+    what counting the decoded readings gives, on whole days, days cut by the range, days
+    with qualities and irregular days."""
+    plain = quarter_hours(MAR_10_2024 - 10 * 86_400, 96 * 12, 3)
+    odd = irregular()
+    with Session(engine) as session:
+        write_readings(session, 1, plain, zone=PACIFIC)
+        write_readings(session, 2, odd, zone=PACIFIC)
+        session.commit()
+    everything = plain + odd
+    ranges = [
+        (plain[0][0], plain[-1][0] + 900),  # whole days only
+        (plain[50][0], plain[1000][0]),  # cut at both ends
+        (odd[0][0], odd[-1][0] + 1),
+        (odd[123][0], odd[456][0]),
+        (plain[0][0], odd[-1][0] + 1),
+    ]
+    with Session(engine) as session:
+        for low, high in ranges:
+            inside = [r for r in everything if low <= r[0] < high]
+            expected = (
+                len(inside),
+                sum(1 for r in inside if r[4] is not None),
+                {r[4] for r in inside if r[4] is not None},
+            )
+            assert quality_counts(session, [1, 2], low, high) == expected, (low, high)
 
 
 def test_writing_again_replaces_by_start_and_keeps_the_rest(engine: Engine) -> None:
