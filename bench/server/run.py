@@ -270,7 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds per GET measurement")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per GET target")
     parser.add_argument("--clients", type=int, default=32, help="concurrent GET clients")
-    parser.add_argument("--flow-clients", type=int, default=8, help="concurrent OAuth flows")
+    parser.add_argument(
+        "--flow-clients",
+        type=int,
+        default=8,
+        help="concurrent OAuth flows (at most one per demo customer)",
+    )
     parser.add_argument("--flow-seconds", type=float, default=10.0, help="seconds per flow round")
     parser.add_argument("--flow-warmup", type=float, default=2.0, help="warm-up per flow round")
     parser.add_argument(
@@ -406,11 +411,13 @@ def main(argv: list[str] | None = None) -> int:
         for number in range(1, args.rounds + 1):
             for espi, f in zip(espis, flows, strict=True):
                 customers = [(c["username"], c["password"]) for c in espi.demo["customers"]]
+                # One flow per customer at a time: a customer's new consent to the same ASP
+                # replaces the earlier grant (issue 12), and with it a parallel flow's code.
                 result = flow.closed_loop(
                     espi.server.base_url,
                     benchmark_asp(espi.demo),
                     customers,
-                    args.flow_clients,
+                    min(args.flow_clients, len(customers)),
                     args.flow_seconds,
                     warmup=args.flow_warmup,
                 )

@@ -134,6 +134,9 @@ def espi_env(database_url: str, base_url: str) -> dict[str, str]:
         # resource_limits.py) would answer 429 to most of it, so they are off here.
         "ESPI_RESOURCE_RATE_LIMIT": "",
         "ESPI_RESOURCE_BULK_RATE_LIMIT": "",
+        # The flows sign in from one address many times a second: the per-address sign-in
+        # limit (30 a minute, issue 11) would answer 429 to nearly all of them.
+        "ESPI_LOGIN_IP_RATE_LIMIT": "",
     }
 
 
