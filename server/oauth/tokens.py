@@ -85,6 +85,10 @@ _TOKEN_BY_HASH = (
     .join(Application, Application.client_id == Token.client_id)
     .outerjoin(Authorization, Authorization.id == Token.authorization_id)
     .where(Token.access_token_hash == bindparam("digest"))
+    # Always the database's values, never a copy already in the session's identity map: a
+    # session that outlived its request (a streamed body not yet closed) must not answer
+    # "usable" from a grant as it was before it ended.
+    .execution_options(populate_existing=True)
 )
 """Built once, with the authorization and the ASP's qualification in the same round trip
 (every request runs it: one query, bench/server measures it).  The authorization is a

@@ -65,7 +65,9 @@ def test_example_validates_with_its_profile(name: str) -> None:
 def test_appendix_b_example_is_not_valid_without_the_appendix_b_schema() -> None:
     """The design's literal form really needs its own profile (the reason it exists)."""
     issues = espi_sst.validate(EXAMPLES / APPENDIX_B)
-    assert issues and issues[0].element == "UsageSummary" and "bundledRin" in issues[0].message
+    # libxml2 names the element it did not expect (xmlschema named its parent).
+    assert issues and "bundledRin" in issues[0].message
+    assert issues[0].element in {"UsageSummary", "bundledRin"}
 
 
 @pytest.mark.parametrize("name", FILES)

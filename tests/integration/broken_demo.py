@@ -23,7 +23,7 @@ from typing import Any
 from espi_sst_server.demo import run as demo_run
 from espi_sst_server.oauth.grants import StrictPKCE
 from espi_sst_server.storage.models import AuthorizationCode
-from flask import Response
+from flask import Response, request
 from sqlalchemy import event
 
 from espi_sst.cli import main
@@ -61,8 +61,29 @@ def schema_invalid(body: str) -> str:
     return _LTP_END.sub(add, body)
 
 
+def plain_bodies() -> None:
+    """No gzip from this server: its bodies are rewritten below."""
+    request.environ.pop("HTTP_ACCEPT_ENCODING", None)
+
+
 def break_bodies(response: Response) -> Response:
     if "xml" not in (response.content_type or "") or response.status_code != 200:
+        return response
+    if response.is_streamed:  # the feeds: rewritten as they stream out, whole
+        parts = response.response
+
+        def rewritten() -> Any:
+            try:
+                body = b"".join(
+                    p if isinstance(p, bytes) else str(p).encode() for p in parts
+                ).decode()
+            finally:
+                close = getattr(parts, "close", None)
+                if close is not None:
+                    close()
+            yield schema_invalid(wrong_rin_role(body)).encode()
+
+        response.response = rewritten()
         return response
     body = response.get_data(as_text=True)
     broken = schema_invalid(wrong_rin_role(body))
@@ -77,6 +98,7 @@ _prepare = demo_run.prepare
 
 def broken_prepare(*args: Any, **kwargs: Any) -> Any:
     app, demo, base_url = _prepare(*args, **kwargs)
+    app.before_request(plain_bodies)
     app.after_request(break_bodies)
     return app, demo, base_url
 

@@ -68,6 +68,10 @@ def test_the_resource_guard_refuses_a_grant_that_is_no_longer_usable(
     bearer = {"Authorization": f"Bearer {body['access_token']}"}
     usable = browser.get(body["resourceURI"], headers=bearer)
     assert usable.status_code == 200
+    # The feed is streamed: read it to its end, as a real client does, so its request is
+    # over (an unread stream keeps the request's context, and the test client would run
+    # the next request inside it).
+    assert usable.data.rstrip().endswith(b"</feed>")
     make_unusable(world)
     refused = browser.get(body["resourceURI"], headers=bearer)
     assert refused.status_code == 401 and refused.json["error"] == "invalid_token"
