@@ -136,7 +136,9 @@ def compare_with_bare_flask(app: Any, path: str, headers: dict[str, str], reques
     )
 
 
-def profile(app: Any, path: str, headers: dict[str, str], requests: int, top: int) -> None:
+def profile(
+    app: Any, path: str, headers: dict[str, str], requests: int, top: int, dump: str | None = None
+) -> None:
     client = app.test_client()
     for _ in range(200):  # warm caches: SQLAlchemy's compiled statements, lxml, Jinja
         assert client.get(path, headers=headers).status_code == 200
@@ -149,6 +151,8 @@ def profile(app: Any, path: str, headers: dict[str, str], requests: int, top: in
     for _ in range(requests):
         client.get(path, headers=headers)
     profiler.disable()
+    if dump:
+        profiler.dump_stats(dump)
     stats = pstats.Stats(profiler)
     table: dict[tuple[str, int, str], Any] = stats.stats  # type: ignore[attr-defined]
     # The test client's get(): the whole request as the app sees it, plus building the
@@ -179,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-profile", action="store_true", help="only the CPU per request and the share"
     )
+    parser.add_argument("--dump", default=None, metavar="FILE", help="also save the pstats here")
     args = parser.parse_args(argv)
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="espi-profile.")))
@@ -200,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         compare_with_bare_flask(app, path, headers, args.requests)
         if not args.no_profile:
             print()
-            profile(app, path, headers, args.requests, args.top)
+            profile(app, path, headers, args.requests, args.top, args.dump)
         with app.app_context():
             from espi_sst_server.storage import db
 

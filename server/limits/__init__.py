@@ -122,12 +122,33 @@ class _Rule:
         return str(current_app.config.get(self.setting) or "")
 
 
+_APP_WIDE_SETTINGS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
+"""Flask-Limiter's limits that apply to every view, which only its ``before_request`` walk
+enforces.  This server sets none: its own limits are per view (the decorators above)."""
+
+
+def _drop_request_walk(app: Flask, limiter: Limiter) -> None:
+    """Remove Flask-Limiter's ``before_request`` check when no app-wide limit is configured.
+
+    Why: that hook walks every request's endpoint, blueprint and exemptions to find default
+    and application limits, and with none configured it finds nothing -- about 4% of a
+    UsageSummary GET (issue 17's profile, bench/ANALYSIS_SERVER.md).  The per-view limits do
+    not depend on it: a view wrapped by ``Limiter.limit`` checks its own limits when it runs.
+    An operator who sets ``RATELIMIT_DEFAULT`` / ``_APPLICATION`` / ``_META`` keeps the walk
+    (tests/server/limits/test_rate_limits.py proves both)."""
+    walk = limiter._check_request_limit  # noqa: SLF001 -- the hook init_app installed
+    hooks = app.before_request_funcs.get(None, [])
+    app.before_request_funcs[None] = [hook for hook in hooks if hook != walk]
+
+
 class RateLimits:
     """One app's Flask-Limiter and the views it has wrapped so far."""
 
     def __init__(self, app: Flask) -> None:
         self.limiter = Limiter(key_func=remote_address)
         self.limiter.init_app(app)
+        if not any(app.config.get(name) for name in _APP_WIDE_SETTINGS):
+            _drop_request_walk(app, self.limiter)
         self._views: dict[str, Callable[..., Any]] = {}
         self._lock = threading.Lock()
 

@@ -11,30 +11,26 @@ summary's usage point whose start lies in ``[billingPeriod.start, start + durati
 * no interval readings at all: the summary is the billing system's own figure, which is
   what the customer was billed on -- ``revenue_quality`` (19).
 
-Two queries per summary: its meter readings, then their stored days in the period
-(``storage/interval_data.quality_counts``, on the ``(meter_reading_id, start)`` primary key;
-a day without qualities is counted without decoding its readings).
+One query per summary: the stored days of its usage point's meter readings in the period
+(``storage/interval_data.usage_point_quality_counts``, on the ``(meter_reading_id, start)``
+primary key; a day without qualities is counted without decoding its readings).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from espi_sst.model.enums import QualityOfReading
 
-from ..storage.interval_data import quality_counts
-from ..storage.models import MeterReading, UsageSummary
+from ..storage.interval_data import usage_point_quality_counts
+from ..storage.models import UsageSummary
 
 
 def summary_quality(session: Session, summary: UsageSummary) -> QualityOfReading:
     """The quality of the readings behind the summary's billing period (module docstring)."""
     start = summary.billing_period_start
     end = start + summary.billing_period_duration
-    channels = session.scalars(
-        select(MeterReading.id).where(MeterReading.usage_point_id == summary.usage_point_id)
-    ).all()
-    total, flagged, codes = quality_counts(session, channels, start, end)
+    total, flagged, codes = usage_point_quality_counts(session, summary.usage_point_id, start, end)
     if total == 0:
         return QualityOfReading.revenue_quality
     if flagged == 0:

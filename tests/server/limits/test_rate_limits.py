@@ -147,6 +147,20 @@ def test_the_sign_in_page_itself_is_not_counted(tmp_path: Path) -> None:
     assert sign_in(client, "alice").status_code == 401
 
 
+def test_an_operators_app_wide_limit_still_applies(tmp_path: Path) -> None:
+    """The server drops Flask-Limiter's per-request walk when no app-wide limit is set
+    (limits/__init__.py, issue 17); an operator who sets ``RATELIMIT_DEFAULT`` keeps it: the
+    sign-in page, which no limit of ours counts, is then refused on its third GET."""
+    app = make_app(tmp_path, RATELIMIT_DEFAULT="2 per minute")
+    client = app.test_client()
+    for _ in range(2):
+        assert client.get("/portal/login").status_code == 200
+    assert client.get("/portal/login").status_code == 429
+    plain = make_app(tmp_path, "plain").test_client()
+    for _ in range(5):
+        assert plain.get("/portal/login").status_code == 200
+
+
 def test_second_factor_is_limited_per_address(tmp_path: Path) -> None:
     """The code step has its own window per address (the password step's is apart)."""
     app = make_app(tmp_path, LOGIN_IP_RATE_LIMIT="3 per minute")

@@ -21,6 +21,7 @@ from espi_sst_server.storage.interval_data import (
     quality_counts,
     reading_count,
     readings_between,
+    usage_point_quality_counts,
     write_readings,
 )
 from sqlalchemy import create_engine, text
@@ -129,6 +130,9 @@ def test_quality_counts_agree_with_the_readings_themselves(engine: Engine) -> No
                 {r[4] for r in inside if r[4] is not None},
             )
             assert quality_counts(session, [1, 2], low, high) == expected, (low, high)
+            # the UsageSummary's one-statement form: every meter reading of the usage point
+            # (meter reading 3, empty, belongs to it too)
+            assert usage_point_quality_counts(session, 1, low, high) == expected, (low, high)
 
 
 def test_writing_again_replaces_by_start_and_keeps_the_rest(engine: Engine) -> None:
