@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, current_app, request
 from sqlalchemy import Table, select
@@ -126,7 +126,7 @@ def _add_content(
     ).all()
     digest.add(*(tuple(p) for p in points))
     point_columns = _table(UsagePoint).c.keys()
-    by_name = [dict(zip(point_columns, p, strict=True)) for p in points]
+    by_name: list[dict[str, Any]] = [dict(zip(point_columns, p, strict=True)) for p in points]
     digest.rows(session, _table(LocalTimeParameters), (p["local_time_id"] for p in by_name))
     readings = session.execute(
         select(
@@ -154,7 +154,8 @@ def _add_content(
             .order_by(UsageSummary.id)
         ).all()
         digest.add(*(tuple(s) for s in rows))
-        tariffs = [p["tariff_id"] for p in by_name] + [p["generation_tariff_id"] for p in by_name]
+        tariffs: list[int | None] = [p["tariff_id"] for p in by_name]
+        tariffs += [p["generation_tariff_id"] for p in by_name]
         digest.rows(session, _table(Tariff), tariffs)
 
 
@@ -200,7 +201,7 @@ def bulk_etag(session: Session, application: Application, grants: Sequence[Autho
             .order_by(authorization_usage_point.c.authorization_id, UsagePoint.id)
         ).all()
         for grant_id, point_id in pairs:
-            shared[grant_id].append(point_id)
+            shared[cast(int, grant_id)].append(cast(int, point_id))
     for grant in grants:
         _add_grant(digest, grant, shared[grant.id])
     point_ids = sorted({p for ids in shared.values() for p in ids})
