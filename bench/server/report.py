@@ -372,11 +372,12 @@ Each step of the flow: alone (one flow at a time on the idle server, median of
 ```sh
 apt-get install wrk      # the load generator (without it, a slower Python one is used)
 .venv/bin/python bench/server/run.py --write-docs
+.venv/bin/python bench/server/run.py --write-docs --with-scale   # + the scale figure (minutes)
 .venv/bin/python bench/server/profile_request.py     # where a UsageSummary GET's time goes
 ```
 
-`bench/server/run.py --help` lists the options (rounds, seconds, clients, generator, SQLite
-only).
+`bench/server/run.py --help` lists the options (rounds, seconds, clients, generator, the
+scale figure's size, SQLite only).
 """
 
 

@@ -264,6 +264,13 @@ def _wrk_version() -> str:
 # ---- main ---------------------------------------------------------------------------------
 
 
+def _scale() -> ModuleType:
+    """bench/server/scale.py, imported when used (it loads the server and psycopg)."""
+    import scale  # noqa: PLC0415
+
+    return scale
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="measurements per target (best kept)")
@@ -289,6 +296,20 @@ def main(argv: list[str] | None = None) -> int:
         "--no-feed", action="store_true", help="skip serving the Batch/Subscription feed"
     )
     parser.add_argument(
+        "--with-scale",
+        action="store_true",
+        help="also the scale figure (bench/server/scale.py: 1,000 usage points x 13 months on "
+        "PostgreSQL; seeding takes minutes); without it the last stored figures are kept",
+    )
+    parser.add_argument("--scale-points", type=int, default=1_000, help="with --with-scale")
+    parser.add_argument("--scale-months", type=int, default=13, help="with --with-scale")
+    parser.add_argument("--scale-rounds", type=int, default=30, help="with --with-scale")
+    parser.add_argument(
+        "--scale-smoke",
+        action="store_true",
+        help="with --with-scale: its smallest settings (20 points, 1 month, 3 rounds; seconds)",
+    )
+    parser.add_argument(
         "--write-docs", action="store_true", help=f"rewrite {DOCS.relative_to(ROOT)}"
     )
     parser.add_argument("--json", type=Path, default=None, help="write raw results here")
@@ -305,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         stored = feed.load_results(args.json or RESULTS_JSON)
         if stored:
             markdown += "\n" + feed.render(stored)
+        stored_scale = _scale().load_results(args.json or RESULTS_JSON)
+        if stored_scale is not None:
+            markdown += "\n" + _scale().render(stored_scale)
         print(markdown)
         if args.write_docs:
             write(RESULTS_MD, markdown)
@@ -439,6 +463,25 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r.anchor_rate:,.0f}/s ({r.rate / r.anchor_rate:.2f}x), worker peak RSS "
                     f"{r.worker_peak_rss_mb:.0f} MB"
                 )
+        scale_result = None
+        if args.with_scale:
+            say("the scale figure (bench/server/scale.py): seeding PostgreSQL")
+            settings = (
+                _scale().SMOKE
+                if args.scale_smoke
+                else {
+                    "points": args.scale_points,
+                    "months": args.scale_months,
+                    "rounds": args.scale_rounds,
+                }
+            )
+            scale_result = _scale().measure_scale(**settings)
+            say(
+                f"scale: {scale_result.bytes_per_reading:.2f} bytes per reading; p50 ratios "
+                + ", ".join(f"{w} {h / lo:.2f}x" for w, (lo, h) in scale_result.p50_ms.items())
+            )
+        elif args.write_docs:  # not measured this time: the last stored figures, dated
+            scale_result = _scale().load_results(RESULTS_JSON)
         say("argon2 cost, servers idle")
         run["argon2"] = argon2_cost()
         for s in [hello, *(e.server for e in espis)]:
@@ -452,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     markdown = render(run, series, flows)
     if feeds:
         markdown += "\n" + feed.render(feeds)
+    if scale_result is not None:
+        markdown += "\n" + _scale().render(scale_result)
     print(markdown)
     for problem in problems:
         print(f"warning: server log: {problem}", file=sys.stderr)
@@ -465,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
             "get": [asdict(s) | {"headers": sorted(s.headers)} for s in series],
             "flows": [asdict(f) for f in flows],
             "feeds": [asdict(r) | {"rate": r.rate, "anchor_rate": r.anchor_rate} for r in feeds],
+            "scale": None if scale_result is None else asdict(scale_result),
             "problems": problems,
         }
         write(json_path, json.dumps(payload, indent=2) + "\n")

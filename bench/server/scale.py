@@ -2,7 +2,11 @@
 
 Usage::
 
-    .venv/bin/python bench/server/scale.py [--points 1000] [--months 13] [--rounds 30]
+    .venv/bin/python bench/server/scale.py [--points 1000] [--months 13] [--rounds 30] [--smoke]
+    .venv/bin/python bench/server/run.py --with-scale ...   # the same, in the server bench's run
+
+``--smoke``: 20 usage points, one month, 3 rounds (seconds, not minutes): proves the bench
+runs; its figures mean nothing.
 
 Seeds two PostgreSQL databases (a throw-away cluster from ``scripts/pg-test-cluster``, or
 ``ESPI_TEST_POSTGRESQL_URL`` when set) with the resource tests' world
@@ -18,6 +22,9 @@ are written with COPY.  Then, in one run, rounds interleaved:
   process (no HTTP; what the database adds is the question), large over small;
 
 and prints them with the extrapolation to 1M usage points.  The bench only: never in CI.
+``bench/server/run.py --with-scale`` runs :func:`measure_scale` and puts :func:`render`'s
+section in docs/performance.md (off by default: seeding takes minutes); a run without it
+keeps the last stored figures (``bench/results/server.json``'s ``scale``), dated.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +82,10 @@ def _readings(months: int, rng: random.Random) -> list[tuple[int, int, int, None
 
 def build(url: str, points: int, months: int) -> tuple[Any, int]:
     """The world plus usage points up to ``points``, each with ``months`` of 15-min data."""
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench"})
+    # No rate limits: the rounds ask for the same feed far more often than an ASP may.
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False}
+    )
     rng = random.Random(points)
     with app.app_context():
         seed()
@@ -156,20 +167,53 @@ def timed(client: Any, path: str) -> float:
     return elapsed
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=1_000)
-    parser.add_argument("--months", type=int, default=13)
-    parser.add_argument("--rounds", type=int, default=30)
-    args = parser.parse_args()
+SMOKE = {"points": 20, "months": 1, "rounds": 3}
+"""The smallest settings: the bench runs end to end in seconds."""
+
+
+@dataclass
+class ScaleResult:
+    """One scale run's figures (``server.json``'s ``scale``)."""
+
+    points: int
+    point_count: int
+    months: int
+    rounds: int
+    readings: int
+    total_bytes: int
+    index_bytes: int
+    seeded_seconds: float
+    load_average: float
+    date: str = ""
+    p50_ms: dict[str, list[float]] = field(default_factory=dict)
+    """Per request: [10 usage points p50, ``point_count`` usage points p50] in ms."""
+
+    @property
+    def bytes_per_reading(self) -> float:
+        return self.total_bytes / self.readings
+
+    @property
+    def extrapolated_gib(self) -> float:
+        """The table at 1M usage points (one row per meter reading and local day: linear)."""
+        return self.total_bytes / self.point_count * 1e6 / 2**30
+
+
+def _admin_url() -> tuple[str, str | None]:
+    """A PostgreSQL admin URL and the throw-away cluster started for it (None: given)."""
     admin = os.environ.get("ESPI_TEST_POSTGRESQL_URL")
-    cluster = None
-    if not admin:
-        cluster = tempfile.mkdtemp(prefix="espi-scale-")
-        admin = subprocess.run(
-            [str(ROOT / "scripts" / "pg-test-cluster"), "start", cluster],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip()  # fmt: skip
+    if admin:
+        return admin, None
+    cluster = tempfile.mkdtemp(prefix="espi-scale-")
+    admin = subprocess.run(
+        [str(ROOT / "scripts" / "pg-test-cluster"), "start", cluster],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    return admin, cluster
+
+
+def measure_scale(points: int, months: int, rounds: int) -> ScaleResult:
+    """Seed the small and the large database, measure, drop them (see the module doc)."""
+    admin, cluster = _admin_url()
     raw_admin = admin.replace("postgresql+psycopg://", "postgresql://")
     names = {"small": f"espi_scale_small_{os.getpid()}", "large": f"espi_scale_large_{os.getpid()}"}
     with psycopg.connect(raw_admin, autocommit=True) as connection:
@@ -178,8 +222,8 @@ def main() -> int:
     try:
         urls = {k: admin.rsplit("/", 1)[0] + "/" + v for k, v in names.items()}
         began = time.perf_counter()
-        small, _ = build(urls["small"], 10, args.months)
-        large, point_count = build(urls["large"], args.points, args.months)
+        small, _ = build(urls["small"], 10, months)
+        large, point_count = build(urls["large"], points, months)
         seeded = time.perf_counter() - began
         total, index, readings = size(urls["large"], large)
         paths = {
@@ -192,34 +236,10 @@ def main() -> int:
         for path in paths.values():
             for client in clients.values():
                 timed(client, path)  # warm
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             for what, path in paths.items():
                 for key, client in clients.items():
                     times.setdefault((what, key), []).append(timed(client, path))
-        per_reading = total / readings
-        print(
-            f"# Interval data at scale (load average {os.getloadavg()[0]:.2f}, seeded in {seeded:.0f} s)\n"
-        )
-        print(
-            f"- {args.points} usage points, {point_count} with {args.months} months of 15-min readings: {readings:,} readings"
-        )
-        print(
-            f"- interval_block: {total / 2**20:.1f} MiB incl. {index / 2**20:.1f} MiB of index"
-            f" = **{per_reading:.2f} bytes per reading** (target <= 16)"
-        )
-        per_point = total / point_count
-        print(
-            f"- extrapolated to 1M usage points x {args.months} months: {per_point * 1e6 / 2**30:.0f} GiB"
-            " (readings grow linearly: one row per meter reading and local day)\n"
-        )
-        print(
-            f"| request | 10 usage points p50 | {point_count} usage points p50 | ratio (goal <= 1.5) |"
-        )
-        print("|---|---|---|---|")
-        for what in paths:
-            low = statistics.median(times[(what, "small")])
-            high = statistics.median(times[(what, "large")])
-            print(f"| {what} | {low * 1000:.1f} ms | {high * 1000:.1f} ms | {high / low:.2f} |")
         for app in (small, large):
             app.extensions["espi_sst_db"].engine.dispose()
     finally:
@@ -230,6 +250,99 @@ def main() -> int:
             subprocess.run(
                 [str(ROOT / "scripts" / "pg-test-cluster"), "stop", cluster], check=False
             )
+    return ScaleResult(
+        points=points,
+        point_count=point_count,
+        months=months,
+        rounds=rounds,
+        readings=readings,
+        total_bytes=total,
+        index_bytes=index,
+        seeded_seconds=seeded,
+        load_average=os.getloadavg()[0],
+        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        p50_ms={
+            what: [
+                statistics.median(times[(what, "small")]) * 1000,
+                statistics.median(times[(what, "large")]) * 1000,
+            ]
+            for what in paths
+        },
+    )
+
+
+def as_json(result: ScaleResult) -> dict[str, Any]:
+    return asdict(result)
+
+
+def load_results(path: Path) -> ScaleResult | None:
+    """The scale figures of a stored ``server.json`` (None when never measured)."""
+    if not path.exists():
+        return None
+    import json  # noqa: PLC0415
+
+    stored = json.loads(path.read_text()).get("scale")
+    if not stored:
+        return None
+    names = set(ScaleResult.__dataclass_fields__)
+    return ScaleResult(**{k: v for k, v in stored.items() if k in names})
+
+
+def render(result: ScaleResult) -> str:
+    """The Markdown section of ``bench/results/server.md`` (and so of docs/performance.md)."""
+    ratios = {what: high / low for what, (low, high) in result.p50_ms.items()}
+    smoke = result.points < 100
+    lines = [
+        "### Interval data at scale (issue 17)",
+        "",
+        f"Measured by `bench/server/scale.py` (`bench/server/run.py --with-scale`) on {result.date}"
+        + (" -- a **smoke run** (too few usage points: the figures mean nothing)" if smoke else "")
+        + ". The standalone server stores interval data packed, one row per meter reading and "
+        "local day (`server/storage/interval_data.py`; migration 0007 moved the "
+        "one-row-per-reading table). The bench seeds "
+        f"{result.points:,} usage points x {result.months} months of 15-minute readings on "
+        f"PostgreSQL (COPY, {result.seeded_seconds:.0f} s) and compares the same requests "
+        "against a 10-usage-point database, in one run, rounds interleaved "
+        f"({result.rounds} rounds, in-process Flask client; load average "
+        f"{result.load_average:.2f} at the end).",
+        "",
+        "| figure | measured | target |",
+        "|---|---|---|",
+        f"| `interval_block` incl. its primary-key index, per stored reading "
+        f"({result.readings / 1e6:.1f}M readings, {result.total_bytes / 2**20:.1f} MiB, "
+        f"{result.index_bytes / 2**20:.1f} MiB of it index) | "
+        f"{result.bytes_per_reading:.2f} bytes "
+        f"({'PASS' if result.bytes_per_reading <= 16 else 'MISS'}) | <= 16 bytes |",
+        f"| extrapolated to 1M usage points x {result.months} months | "
+        f"~{result.extrapolated_gib:,.0f} GiB | |",
+    ]
+    for what, (low, high) in result.p50_ms.items():
+        lines.append(
+            f"| `GET {what}` p50, {result.point_count:,} / 10 usage points "
+            f"({high:.1f} / {low:.1f} ms) | {ratios[what]:.2f}x "
+            f"({'PASS' if ratios[what] <= 1.5 else 'MISS'}) | <= 1.5x |"
+        )
+    lines += [
+        "",
+        "Why so few bytes: a regular day stores no starts or durations (the block start and "
+        "the one duration imply them), values as the narrowest signed array that holds them "
+        "(16-bit for household Wh per quarter hour), quality and cost only when some reading "
+        "has them (a bitmap when sparse). Latency does not grow with the database: every "
+        "query is a range on `(meter_reading_id, start)`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=1_000)
+    parser.add_argument("--months", type=int, default=13)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--smoke", action="store_true", help=f"the smallest settings: {SMOKE}")
+    args = parser.parse_args()
+    settings = SMOKE if args.smoke else vars(args)
+    result = measure_scale(settings["points"], settings["months"], settings["rounds"])
+    print(render(result))
     return 0
 
 

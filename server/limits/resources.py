@@ -17,6 +17,15 @@ spends no ASP's budget, and an ASP's 403s count like its other requests.  Once p
   a year of interval data (``BULK_ENDPOINTS``): each costs seconds, so they get a tighter
   bucket of their own.
 
+A conditional GET of one of those feeds (``If-None-Match``) is charged to the bulk bucket
+only when it gets a body: the view calls :func:`charge_feed` once the ETag did not match
+(``resource/conditional.not_modified``), so an ASP polling an unchanged feed gets its 304s
+however often it asks within ``RESOURCE_RATE_LIMIT``, which still counts every request (a
+304 costs the token lookup and the few queries of the tag; RFC 9110 section 13 makes
+conditional requests the way to poll cheaply, 15.4.5 says a 304 carries no body).  A
+conditional request refused before the tag is compared (403, 404) costs only the general
+bucket.
+
 Requests without a valid token are refused 401 by the guard and not counted here: that
 costs one indexed lookup, and an address-based limit on 401s would also lock out an ASP
 whose customers' tokens were just revoked in bulk (each 401 honest).  Floods from one
@@ -53,7 +62,18 @@ def charge(client_id: str) -> None:
     key = f"client:{client_id}"
     _counters.hit(GENERAL, key, "resource")
     if request.endpoint in BULK_ENDPOINTS:
+        if request.if_none_match:  # charged by charge_feed only if it gets a body
+            g.espi_feed_charge = key
+        else:
+            _counters.hit(BULK, key, "resource/bulk")
+
+
+def charge_feed() -> None:
+    """A conditional feed request whose ETag did not match: it will cost a body, so count it
+    against the bulk bucket now (429 when over); nothing for any other request."""
+    key = g.pop("espi_feed_charge", None)
+    if key is not None:
         _counters.hit(BULK, key, "resource/bulk")
 
 
-__all__ = ["BULK_ENDPOINTS", "charge"]
+__all__ = ["BULK_ENDPOINTS", "charge", "charge_feed"]

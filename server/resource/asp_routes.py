@@ -38,8 +38,9 @@ from ..storage.models import Application, Authorization, Token
 from .atom_stream import FeedItem
 from .build import EntryBuilder
 from .build_asp import application_entry, asp_feed, authorization_entry, service_status
+from .conditional import bulk_etag, not_modified
 from .errors import insufficient_scope, not_found
-from .feed_response import streamed_feed
+from .feed_response import cache_headers, streamed_feed
 from .query import FeedQuery, parse_query
 from .routes import atom, bp
 from .sst_content import SstView
@@ -181,7 +182,8 @@ def batch_bulk_endpoint() -> Response:
 @bp.get("/Batch/Bulk/<requested>")
 def batch_bulk(requested: str) -> Response:
     """The ASP's bulk: each usable grant's subscription, in grant order, each shared
-    resource (ReadingType, LocalTimeParameters) once; paged as a whole."""
+    resource (ReadingType, LocalTimeParameters) once; paged as a whole; a weak ETag and 304
+    as the Batch/Subscription (``conditional.bulk_etag``)."""
     grant = current_grant(None, client_level=True)
     query = parse_query(request.args)
     app = _bulk_application(grant)
@@ -190,9 +192,14 @@ def batch_bulk(requested: str) -> Response:
     urls = Urls.current()
     moment = now()
     grants = bulk_grants(db.session, app, moment)
+    etag = bulk_etag(db.session, app, grants)
+    unchanged = not_modified(etag, cache_headers(etag))
+    if unchanged is not None:
+        return unchanged
     feed = asp_feed(urls, urls.bulk(requested), "Bulk", [], moment)
     session = db.stream_session()
-    return streamed_feed(feed, _bulk_entries(session, urls, grants, query), query, session=session)
+    entries = _bulk_entries(session, urls, grants, query)
+    return streamed_feed(feed, entries, query, session=session, etag=etag)
 
 
 def _bulk_entries(

@@ -324,3 +324,163 @@ def test_streamed_feed_is_the_same_document_whole(client: FlaskClient, world: Wo
     doc = espi_sst.parse(body)
     assert isinstance(doc.feed, Feed)
     assert doc.resource_counts()["IntervalBlock"] == 5 + 3
+
+
+# ---- Batch/Bulk: conditional GET (ESPI FB 35) ------------------------------------------------
+
+
+def _bulk_url(app: Flask, world: World) -> str:
+    from espi_sst_server.lifecycle.bulk import bulk_id  # noqa: PLC0415
+    from espi_sst_server.storage.models import Application  # noqa: PLC0415
+
+    with app.app_context():
+        app_row = db.session.scalar(select(Application).where(Application.uuid == world.app_b))
+        assert app_row is not None
+        return f"/Batch/Bulk/{bulk_id(app_row)}"
+
+
+def _add_reading(app: Flask, reading_uuid: str, start: int, value: int) -> None:
+    with app.app_context():
+        reading_id = db.session.scalar(
+            select(MeterReading.id).where(MeterReading.uuid == reading_uuid)
+        )
+        assert reading_id is not None
+        write_readings(db.session, reading_id, [(start, 3_600, value, None, None)])
+        db.session.commit()
+
+
+def test_bulk_unchanged_is_304_a_new_reading_or_a_revoked_grant_gives_a_new_tag(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    url = _bulk_url(app, world)
+    etag = _etag_round(client, url, "tok-client-b")
+    first = get(client, url, "tok-client-b")
+    assert first.headers["Cache-Control"] == "private, no-cache"
+    # one new reading for one of the bulk's usage points (up_b1, grant auth_b)
+    _add_reading(app, world.mr_b1, world.readings_end, 5)
+    changed = get(client, url, "tok-client-b", **{"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert b"<espi:value>5</espi:value>" in changed.get_data()
+    etag = _etag_round(client, url, "tok-client-b")
+    with app.app_context():  # the customer revokes auth_ab: it leaves the bulk
+        db.session.execute(
+            update(Authorization)
+            .where(Authorization.subscription_uuid == world.sub_ab)
+            .values(status=0, revoked_at=1)
+        )
+        db.session.commit()
+    smaller = get(client, url, "tok-client-b", **{"If-None-Match": etag})
+    assert smaller.status_code == 200 and smaller.headers["ETag"] != etag
+    assert world.up_a1.encode() not in smaller.get_data()
+    _etag_round(client, url, "tok-client-b")
+
+
+# ---- the tag covers the rows rendered, not only their ids ------------------------------------
+
+
+FEEDS = [
+    "/Batch/Subscription/{sub}",
+    "/Subscription/{sub}/UsagePoint/{up}/MeterReading/{mr}/IntervalBlock",
+    "BULK",
+]
+
+
+def _feed_url(app: Flask, world: World, path: str) -> str:
+    if path == "BULK":
+        return _bulk_url(app, world)
+    return path.format(sub=world.sub_ab, up=world.up_a1, mr=world.mr_a1)
+
+
+def _token(path: str) -> str:
+    return "tok-client-b" if path == "BULK" else "tok-ab"
+
+
+@pytest.mark.parametrize(
+    ("path", "change"),
+    [
+        (FEEDS[0], "reading_type"),
+        (FEEDS[0], "local_time"),
+        (FEEDS[0], "usage_point"),
+        (FEEDS[0], "usage_summary"),
+        (FEEDS[1], "local_time"),
+        (FEEDS[2], "reading_type"),
+        (FEEDS[2], "local_time"),
+        (FEEDS[2], "usage_summary"),
+    ],
+)
+def test_a_changed_row_the_feed_renders_gives_a_new_tag(
+    app: Flask, client: FlaskClient, world: World, path: str, change: str
+) -> None:
+    from espi_sst_server.storage.models import (  # noqa: PLC0415
+        LocalTimeParameters,
+        ReadingType,
+        UsageSummary,
+    )
+
+    url = _feed_url(app, world, path)
+    token = _token(path)
+    etag = _etag_round(client, url, token)
+    table, where, values = {
+        "reading_type": (ReadingType, ReadingType.uuid == world.rt_kwh, {"power_of_ten_multiplier": 3}),
+        "local_time": (LocalTimeParameters, LocalTimeParameters.uuid == world.ltp_pacific, {"dst_offset": 1_800}),
+        "usage_point": (UsagePoint, UsagePoint.uuid == world.up_a1, {"service_agreement": "SA-new"}),
+        "usage_summary": (UsageSummary, UsageSummary.uuid == world.us_jan, {"read_cycle": "16"}),
+    }[change]  # fmt: skip
+    with app.app_context():
+        db.session.execute(update(table).where(where).values(**values))
+        db.session.commit()
+    changed = get(client, url, token, **{"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    if change == "reading_type":
+        assert b"<espi:powerOfTenMultiplier>3</espi:powerOfTenMultiplier>" in changed.get_data()
+    if change == "local_time" and path != FEEDS[1]:
+        assert b"<espi:dstOffset>1800</espi:dstOffset>" in changed.get_data()
+    _etag_round(client, url, token)
+
+
+def test_a_tariff_named_by_a_summarys_rin_is_in_the_tag(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    with app.app_context():
+        rate = Tariff(
+            code="E-TOU-C", name="Time of use", rin="USCA-PGPG-0100-0000", role="bundled", lse="PGE"
+        )
+        point = db.session.scalar(select(UsagePoint).where(UsagePoint.uuid == world.up_a1))
+        assert point is not None
+        point.tariff = rate
+        db.session.commit()
+    url = f"/Batch/Subscription/{world.sub_ab}"
+    etag = _etag_round(client, url)
+    with app.app_context():
+        db.session.execute(update(Tariff).values(rin="USCA-PGPG-0200-0000"))
+        db.session.commit()
+    changed = get(client, url, **{"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+# ---- a 304 is not charged to the bulk-feed limit (server/limits/resources.py) ----------------
+
+
+@pytest.mark.parametrize("path", [FEEDS[0], FEEDS[2]])
+def test_polling_with_the_tag_beyond_the_bulk_limit_keeps_getting_304s(
+    app: Flask, client: FlaskClient, world: World, path: str
+) -> None:
+    app.config["RESOURCE_RATE_LIMIT"] = "1000 per minute"
+    app.config["RESOURCE_BULK_RATE_LIMIT"] = "2 per minute"
+    url = _feed_url(app, world, path)
+    token = _token(path)
+    first = get(client, url, token)  # 1 of 2
+    assert first.status_code == 200
+    etag = first.headers["ETag"]
+    polls = [get(client, url, token, **{"If-None-Match": etag}).status_code for _ in range(10)]
+    assert polls == [304] * 10
+    assert get(client, url, token).status_code == 200  # 2 of 2: the 304s took nothing
+    refused = get(client, url, token)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    # over the bulk limit: an unchanged feed is still 304, a stale tag costs a body: 429
+    assert get(client, url, token, **{"If-None-Match": etag}).status_code == 304
+    assert get(client, url, token, **{"If-None-Match": 'W/"stale"'}).status_code == 429
+    # the general limit still counts every request, 304s included
+    app.config["RESOURCE_RATE_LIMIT"] = "3 per minute"
+    answers = [get(client, url, token, **{"If-None-Match": etag}).status_code for _ in range(4)]
+    assert answers == [304, 304, 304, 429]

@@ -16,6 +16,7 @@ from espi_sst_server.storage import alembic_config, upgrade
 from espi_sst_server.storage.interval_data import (
     IntervalDataError,
     Reading,
+    by_local_day,
     delete_readings,
     iter_block_readings,
     quality_counts,
@@ -24,7 +25,7 @@ from espi_sst_server.storage.interval_data import (
     usage_point_quality_counts,
     write_readings,
 )
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -207,3 +208,89 @@ def test_migration_0007_moves_the_readings_and_back(database_url: str) -> None:
         upgrade(engine)  # and up again to the head
     finally:
         engine.dispose()
+
+
+def test_migration_0007_round_trips_thousands_of_days_in_bounded_pages(database_url: str) -> None:
+    """Up, down and up again over ~2,300 local days (77k readings, three meter readings, DST
+    days, gaps and varying durations): exactly the same readings each way, one block per
+    local day even where a page boundary cut a day, and every SELECT of either table is a
+    bounded page (LIMIT), never the whole table at once."""
+    engine = create_engine(database_url)
+    first_hour = NOV_3_2024 - 1_000 * 86_400
+    hourly = [
+        (first_hour + i * 3_600, 3_600, r[2], -i if i % 13 == 0 else None, 8 if i % 97 else None)
+        for i, r in enumerate(quarter_hours(first_hour, 48_000, 5))
+    ]
+    quarters = quarter_hours(MAR_10_2024 - 150 * 86_400, 28_800, 6)
+    odd = irregular()
+    data = {1: hourly, 2: odd, 3: quarters}
+    selects: list[str] = []
+
+    def record(_c: object, _cursor: object, statement: str, *_rest: object) -> None:
+        flat = " ".join(statement.split()).upper()
+        if flat.startswith("SELECT") and (
+            "FROM INTERVAL_READING" in flat or "FROM INTERVAL_BLOCK" in flat
+        ):
+            selects.append(flat)
+
+    try:
+        command.upgrade(alembic_config(engine), "0006")
+        with engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO reading_type (id, uuid, title) VALUES (1, 'rt', 'kWh')")
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO local_time_parameters (id, uuid, title, tz_offset, dst_offset, "
+                    "dst_start_rule, dst_end_rule) VALUES (1, 'l', 'PT', -28800, 3600, "
+                    "'360E2000', 'B40E2000')"
+                )
+            )
+            for statement in _PARENTS:
+                connection.execute(text(statement))
+            connection.execute(text("UPDATE usage_point SET local_time_id = 1"))
+            connection.execute(
+                text(
+                    "INSERT INTO interval_reading (meter_reading_id, start, duration, value, "
+                    "cost, quality) VALUES (:m, :s, :d, :v, :c, :q)"
+                ),
+                [
+                    {"m": m, "s": r[0], "d": r[1], "v": r[2], "c": r[3], "q": r[4]}
+                    for m, readings in data.items()
+                    for r in readings
+                ],
+            )
+        event.listen(engine, "before_cursor_execute", record)
+        command.upgrade(alembic_config(engine), "0007")
+        upgrade_selects, selects[:] = list(selects), []
+        days = {m: len(list(by_local_day(r, PACIFIC))) for m, r in data.items()}
+        assert sum(days.values()) > 2_000
+        with Session(engine) as session:
+            for m, readings in data.items():
+                assert readings_between(session, m) == readings
+            stored = session.execute(
+                text("SELECT meter_reading_id, COUNT(*) FROM interval_block GROUP BY 1")
+            ).all()
+            assert dict((int(m), int(n)) for m, n in stored) == days
+        selects.clear()  # the checks above are not the migration's
+        command.downgrade(alembic_config(engine), "0006")
+        downgrade_selects = list(selects)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT meter_reading_id, start, duration, value, cost, quality "
+                    "FROM interval_reading ORDER BY meter_reading_id, start"
+                )
+            ).all()
+        for m, readings in data.items():
+            assert [tuple(r[1:]) for r in rows if r[0] == m] == readings
+        upgrade(engine)  # and up again: the same readings
+        with Session(engine) as session:
+            for m, readings in data.items():
+                assert readings_between(session, m) == readings
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        engine.dispose()
+    for name, found in (("upgrade", upgrade_selects), ("downgrade", downgrade_selects)):
+        assert len(found) >= 4, (name, found)  # several pages of the table
+        assert all(" LIMIT " in s for s in found), (name, [s for s in found if " LIMIT " not in s])

@@ -13,12 +13,20 @@ of one local day (its usage point's LocalTimeParameters; UTC without) packed as
 The readings are moved, not copied: upgrade packs every ``interval_reading`` row into the
 new table and drops the old one; downgrade unpacks them back, one row per reading, exactly
 (start, duration, value, cost, quality).
+
+Both read in bounded pages (keyset pagination on ``(meter_reading_id, start)``, the key
+of both tables): ``READING_PAGE`` old rows or ``BLOCK_PAGE`` packed rows per SELECT, and
+write ``BATCH`` rows per INSERT, so memory stays bounded whatever the table holds (5 years
+of 15-minute data is 175k readings per meter reading; a utility has millions).  A local day
+cut by a page boundary is held back and packed whole with the next page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, tzinfo
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +45,11 @@ branch_labels = None
 depends_on = None
 
 BATCH = 2_000
+"""Rows per INSERT."""
+READING_PAGE = 20_000
+"""``interval_reading`` rows per SELECT (upgrade)."""
+BLOCK_PAGE = 500
+"""``interval_block`` rows per SELECT (downgrade; up to ~100 readings each)."""
 
 _readings = sa.table(
     "interval_reading",
@@ -75,18 +88,64 @@ def _zones(connection: sa.Connection) -> dict[int, tzinfo]:
     }
 
 
-def _per_meter_reading(connection: sa.Connection) -> Iterator[tuple[int, list[Reading]]]:
-    c = _readings.c
-    ids: Sequence[int] = (
-        connection.execute(sa.select(c.meter_reading_id).distinct()).scalars().all()
+def _after(table: Any, key: tuple[int, int] | None) -> Any:
+    """Rows of ``table`` after ``key`` in ``(meter_reading_id, start)`` order (keyset)."""
+    c = table.c
+    if key is None:
+        return sa.true()
+    return sa.or_(
+        c.meter_reading_id > key[0],
+        sa.and_(c.meter_reading_id == key[0], c.start > key[1]),
     )
-    for meter_reading_id in sorted(ids):
+
+
+def _reading_pages(connection: sa.Connection) -> Iterator[list[tuple[int, Reading]]]:
+    """The old table's rows as ``(meter_reading_id, reading)``, ``READING_PAGE`` at a time."""
+    c = _readings.c
+    key: tuple[int, int] | None = None
+    while True:
         rows = connection.execute(
-            sa.select(c.start, c.duration, c.value, c.cost, c.quality)
-            .where(c.meter_reading_id == meter_reading_id)
-            .order_by(c.start)
-        )
-        yield meter_reading_id, [tuple(row) for row in rows]
+            sa.select(c.meter_reading_id, c.start, c.duration, c.value, c.cost, c.quality)
+            .where(_after(_readings, key))
+            .order_by(c.meter_reading_id, c.start)
+            .limit(READING_PAGE)
+        ).all()
+        if not rows:
+            return
+        yield [(row[0], tuple(row[1:])) for row in rows]
+        key = (rows[-1][0], rows[-1][1])
+
+
+def _packed_days(connection: sa.Connection, zones: dict[int, tzinfo]) -> Iterator[dict[str, Any]]:
+    """Every meter reading's readings packed per local day, page by page; a meter reading's
+    last day of a page is held back (it may go on in the next page)."""
+    meter: int | None = None
+    held: list[Reading] = []  # the current meter reading's last, perhaps unfinished, day
+    for page in _reading_pages(connection):
+        for meter_reading_id, run in groupby(page, key=itemgetter(0)):
+            if meter_reading_id != meter:
+                if meter is not None:
+                    yield pack_block(meter, held)
+                meter, held = meter_reading_id, []
+            days = list(by_local_day([*held, *(r for _m, r in run)], zones.get(meter, UTC)))
+            held = days.pop()
+            for day in days:
+                yield pack_block(meter, day)
+    if meter is not None:
+        yield pack_block(meter, held)
+
+
+def _insert_in_batches(
+    connection: sa.Connection, table: Any, rows: Iterator[dict[str, Any]]
+) -> None:
+    pending: list[dict[str, Any]] = []
+    for row in rows:
+        pending.append(row)
+        if len(pending) >= BATCH:
+            connection.execute(table.insert(), pending)
+            pending = []
+    if pending:
+        connection.execute(table.insert(), pending)
 
 
 def upgrade() -> None:
@@ -104,17 +163,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("meter_reading_id", "start"),
     )
     connection = op.get_bind()
-    zones = _zones(connection)
-    pending: list[dict[str, Any]] = []
-    for meter_reading_id, readings in _per_meter_reading(connection):
-        zone = zones.get(meter_reading_id, UTC)
-        for day in by_local_day(readings, zone):
-            pending.append(pack_block(meter_reading_id, day))
-            if len(pending) >= BATCH:
-                connection.execute(_blocks.insert(), pending)
-                pending = []
-    if pending:
-        connection.execute(_blocks.insert(), pending)
+    _insert_in_batches(connection, _blocks, _packed_days(connection, _zones(connection)))
     op.drop_table("interval_reading")
 
 
@@ -132,21 +181,31 @@ def downgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("meter_reading_id", "start", name="uq_interval_reading_start"),
     )
-    connection = op.get_bind()
+    _insert_in_batches(op.get_bind(), _readings, _unpacked(op.get_bind()))
+    op.drop_table("interval_block")
+
+
+def _unpacked(connection: sa.Connection) -> Iterator[dict[str, Any]]:
+    """Every packed row unpacked into ``interval_reading`` rows, ``BLOCK_PAGE`` rows a page."""
     c = _blocks.c
-    rows = connection.execute(
-        sa.select(
-            c.meter_reading_id, c.start, c.duration, c.value_data, c.timing, c.cost_data,
-            c.quality_data,
-        ).order_by(c.meter_reading_id, c.start)
-    ).all()  # fmt: skip
-    pending: list[dict[str, Any]] = []
-    for row in rows:
-        for start, duration, value, cost, quality in unpack_block(
-            row[1], row[2], row[3], row[4], row[5], row[6]
-        ):
-            pending.append(
-                {
+    key: tuple[int, int] | None = None
+    while True:
+        rows = connection.execute(
+            sa.select(
+                c.meter_reading_id, c.start, c.duration, c.value_data, c.timing, c.cost_data,
+                c.quality_data,
+            )
+            .where(_after(_blocks, key))
+            .order_by(c.meter_reading_id, c.start)
+            .limit(BLOCK_PAGE)
+        ).all()  # fmt: skip
+        if not rows:
+            return
+        for row in rows:
+            for start, duration, value, cost, quality in unpack_block(
+                row[1], row[2], row[3], row[4], row[5], row[6]
+            ):
+                yield {
                     "meter_reading_id": row[0],
                     "start": start,
                     "duration": duration,
@@ -154,10 +213,4 @@ def downgrade() -> None:
                     "cost": cost,
                     "quality": quality,
                 }
-            )
-            if len(pending) >= BATCH * 10:
-                connection.execute(_readings.insert(), pending)
-                pending = []
-    if pending:
-        connection.execute(_readings.insert(), pending)
-    op.drop_table("interval_block")
+        key = (rows[-1][0], rows[-1][1])
