@@ -334,7 +334,8 @@ def render(results: list[FeedResult]) -> str:
             f"{results[1].period} ({results[1].body_bytes / results[0].body_bytes:.1f}x the "
             "bytes), and serving raises it by "
             f"{max(r.worker_peak_rss_mb - r.worker_idle_rss_mb for r in results):.0f} MB at most "
-            "above the worker's own start-up peak (idle, in brackets): the body is written as it is read ({results[0].transfer_encoding or 'no'} "
+            "above the worker's own start-up peak (idle, in brackets): the body is written as it "
+            f"is read ({results[0].transfer_encoding or 'no'} "
             "transfer encoding), in chunks of readings "
             "(`server/storage/interval_data.py`).",
         ]
