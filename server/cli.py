@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from . import create_app
 from .errors import ConfigurationError
-from .ops.loader.command import add_load_commands
 from .lifecycle.registration import RegistrationError, register_application
+from .ops.loader.command import add_load_commands
 from .security import now
 from .storage import db
 
