@@ -37,6 +37,8 @@ class Progress:
 
     def advance(self, rows: int = 1) -> None:
         self.rows += rows
+        if not self.tty and self.every == 0:
+            return  # a line per committed batch instead (batch_done)
         clock = time.monotonic()
         if clock - self.last >= (0.1 if self.tty else self.every):
             self.last = clock

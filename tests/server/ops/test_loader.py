@@ -254,6 +254,7 @@ def test_a_load_killed_mid_file_and_run_again_equals_one_clean_load(
                 process.send_signal(signal.SIGKILL)
                 break
     process.wait(timeout=60)
+    process.stderr.close()
     assert process.returncode == -signal.SIGKILL
     with app.app_context():
         point = db.session.scalar(select(UsagePoint).where(UsagePoint.uuid == ROSA_ELECTRIC))
@@ -274,7 +275,9 @@ def test_a_load_killed_mid_file_and_run_again_equals_one_clean_load(
         assert load(capsys, kind, EXAMPLES / f"{kind}.csv")[0] == 0
     assert load(capsys, "interval-data", big)[0] == 0
     clean = create_app({"TESTING": True, "DATABASE_URL": clean_url, "SECRET_KEY": "t"})
-    assert snapshot(clean) == resumed
+    clean_rows = snapshot(clean)
+    for table in resumed:
+        assert clean_rows[table] == resumed[table], (table, [r[:4] for r in clean_rows[table] if r not in resumed[table]][:3], [r[:4] for r in resumed[table] if r not in clean_rows[table]][:3])
     clean.extensions["espi_sst_db"].engine.dispose()
 
 
