@@ -48,6 +48,11 @@ def run_load(args: argparse.Namespace) -> int:
                 "written); fix the file and run the same command again\n"
             )
             status = 1
+        finally:
+            session.close()
+            engine = db.engine
+            if engine is not None:
+                engine.dispose()  # a command's connections end with it
     _report(summary, args.json)
     return status
 

@@ -35,6 +35,7 @@ from espi_sst_server.storage.models import (
     UsagePoint,
 )
 from flask import Flask
+from scratch_databases import postgresql_database
 from sqlalchemy import func, select, text
 
 EXAMPLES = Path(__file__).parents[3] / "examples" / "load"
@@ -269,7 +270,8 @@ def test_a_load_killed_mid_file_and_run_again_equals_one_clean_load(
     assert f'"unchanged": {partial}' in out and f'"inserted": {30_000 - partial}' in out
     resumed = snapshot(app)
     # one clean load of the same files into a fresh database
-    clean_url = f"sqlite:///{tmp_path}/clean.db"
+    scratch = postgresql_database() if database.startswith("postgresql") else None
+    clean_url = next(scratch) if scratch else f"sqlite:///{tmp_path}/clean.db"
     os.environ["ESPI_DATABASE_URL"] = clean_url
     for kind in ORDER[:-1]:
         assert load(capsys, kind, EXAMPLES / f"{kind}.csv")[0] == 0
@@ -279,6 +281,8 @@ def test_a_load_killed_mid_file_and_run_again_equals_one_clean_load(
     for table in resumed:
         assert clean_rows[table] == resumed[table], (table, [r[:4] for r in clean_rows[table] if r not in resumed[table]][:3], [r[:4] for r in resumed[table] if r not in clean_rows[table]][:3])
     clean.extensions["espi_sst_db"].engine.dispose()
+    if scratch:
+        scratch.close()  # drops the second database
 
 
 # ---- interval data from ESPI files -------------------------------------------------------
