@@ -477,7 +477,7 @@ def _gateway(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    add_load_commands(sub)
+    add_load_commands(sub, _app)
     p = sub.add_parser("register-client", help="register an ASP application (server extra)")
     p.add_argument("--name", required=True)
     p.add_argument(

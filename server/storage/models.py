@@ -2,7 +2,7 @@
 
 Three groups:
 
-* **customers and their data** -- RetailCustomer, UsagePoint (a service agreement),
+* **customers and their data** -- RetailCustomer, CustomerAccount, UsagePoint (a service agreement),
   MeterReading + ReadingType + packed IntervalBlock rows (``interval_data.py``), UsageSummary, LocalTimeParameters;
   and the SST's rate data (Tariff with its RIN; a usage point's current tariffs), designed
   now so the SST services (issue 5) only add behaviour;

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from ...errors import ConfigurationError
+from flask import Flask
+
 from ...security import now
 from ...storage import db
 from .problems import LoadFailed
@@ -19,13 +21,7 @@ from .runner import KINDS, LoadOptions, LoadSummary, load_files
 
 
 def run_load(args: argparse.Namespace) -> int:
-    from ... import create_app
-
-    try:
-        app = create_app()
-    except ConfigurationError as exc:
-        sys.stderr.write(f"espi-sst: error: {exc}\n")
-        return 2
+    app = args.make_app()  # the CLI's: an unusable configuration ends it with status 2
     options = LoadOptions(
         batch_size=args.batch_size,
         dry_run=args.dry_run,
@@ -74,7 +70,12 @@ def _positive(text: str) -> int:
     return number
 
 
-def add_load_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_load_commands(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    make_app: Callable[[], Flask],
+) -> None:
+    """``load``; ``make_app`` is the CLI's configured app (this layer sits below the
+    package's ``create_app``, which wires every layer)."""
     p = sub.add_parser(
         "load",
         help="load customers, accounts, usage points, service agreements, tariffs or "
@@ -114,4 +115,4 @@ def add_load_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[
         metavar="SECONDS",
         help="when stderr is not a terminal, a progress line this often (0: after every batch)",
     )
-    p.set_defaults(server_command=run_load)
+    p.set_defaults(server_command=run_load, make_app=make_app)

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +39,7 @@ from espi_sst.model.espi import IntervalBlock
 from espi_sst.readings import Reading as LibraryReading
 from espi_sst.xml._safety import ReadLimits
 
+from ...storage.interval_data import Reading
 from ...storage.models import MeterReading, ReadingType, UsagePoint
 from ...storage.zones import zone_of
 from .kinds import LoadContext, Outcome, derived_uuid
@@ -73,7 +74,7 @@ def read_document(path: Path) -> Document:
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as handle:
-                return parse(handle, limits=ReadLimits(max_bytes=None))
+                return parse(cast(IO[bytes], handle), limits=ReadLimits(max_bytes=None))
         return parse(path, limits=ReadLimits(max_bytes=None))
     except ParseError as exc:
         raise FileError(
@@ -102,7 +103,7 @@ class IntervalEspi:
         self.document = read_document(path)
         self.explicit_point = explicit_point
         self.staged = StagedReadings()
-        self._seen: dict[tuple[int, int], tuple[int, ...]] = {}
+        self._seen: dict[tuple[int, int], Reading] = {}
         self._lines = {
             entry.self_href: entry.line for entry in self.document.entries_of(IntervalBlock)
         }
@@ -133,7 +134,13 @@ class IntervalEspi:
                 f"the reading starting at {reading.start} has no value; fix the export",
             )
         assert reading.start is not None
-        row = (reading.start, reading.duration or 0, reading.value, reading.cost, reading.quality)
+        row: Reading = (
+            reading.start,
+            reading.duration or 0,
+            reading.value,
+            reading.cost,
+            reading.quality,
+        )
         key = (meter_reading_id, reading.start)
         before = self._seen.get(key)
         if before is not None and before != row:

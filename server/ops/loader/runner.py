@@ -26,14 +26,14 @@ from .csv_rows import CsvFile
 from .customers import Customers
 from .interval_csv import IntervalCsv
 from .interval_espi import IntervalEspi
-from .kinds import CsvKind, LoadContext
+from .kinds import LoadContext
 from .problems import FileError, LoadFailed, RowError, RowProblem
 from .progress import Progress
 from .service_agreements import ServiceAgreements
 from .tariffs import Tariffs
 from .usage_points import UsagePoints
 
-KINDS: dict[str, Callable[[], CsvKind]] = {
+KINDS: dict[str, Callable[[], Any]] = {
     "tariffs": Tariffs,
     "customers": Customers,
     "accounts": Accounts,
@@ -41,7 +41,7 @@ KINDS: dict[str, Callable[[], CsvKind]] = {
     "service-agreements": ServiceAgreements,
     "interval-data": IntervalCsv,
 }
-"""The kinds, in the order they depend on each other (load them in this order)."""
+"""The kinds (each a :class:`~.kinds.CsvKind`), in the order they depend on each other."""
 
 MAX_PROBLEMS = 20
 

@@ -7,19 +7,15 @@ again ends equal to one clean load; interval data of real corpus files round-tri
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from corpus_data import CORPUS
-from espi_sst import iter_interval_readings
-from espi_sst.cli import main
 from espi_sst_server import create_app
 from espi_sst_server.security import hash_secret, now
 from espi_sst_server.storage import db
@@ -28,7 +24,6 @@ from espi_sst_server.storage.models import (
     Application,
     Authorization,
     Base,
-    CustomerAccount,
     MeterReading,
     RetailCustomer,
     Token,
@@ -37,6 +32,9 @@ from espi_sst_server.storage.models import (
 from flask import Flask
 from scratch_databases import postgresql_database
 from sqlalchemy import func, select, text
+
+from espi_sst import iter_interval_readings
+from espi_sst.cli import main
 
 EXAMPLES = Path(__file__).parents[3] / "examples" / "load"
 ORDER = ("tariffs", "customers", "accounts", "usage-points", "service-agreements", "interval-data")
@@ -58,7 +56,9 @@ def app(database: str) -> Iterator[Flask]:
     engine.dispose()
 
 
-def load(capsys: pytest.CaptureFixture[str], kind: str, *files: Path | str, args: tuple[str, ...] = ()) -> tuple[int, str, str]:
+def load(
+    capsys: pytest.CaptureFixture[str], kind: str, *files: Path | str, args: tuple[str, ...] = ()
+) -> tuple[int, str, str]:
     code = main(["load", kind, *map(str, files), *args])
     out, err = capsys.readouterr()
     return code, out, err
@@ -77,9 +77,16 @@ def snapshot(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
     with app.app_context():
         found = {}
         for table in tables:
-            columns = [c.name for c in Base.metadata.tables[table].columns if c.name not in ("id", "created_at")]
+            columns = [
+                c.name
+                for c in Base.metadata.tables[table].columns
+                if c.name not in ("id", "created_at")
+            ]
             rows = db.session.execute(text(f"SELECT {', '.join(columns)} FROM {table}")).all()
-            found[table] = sorted((tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows), key=repr)
+            found[table] = sorted(
+                (tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows),
+                key=repr,
+            )
         return found
 
 
@@ -98,7 +105,9 @@ def test_sample_files_load_and_the_resource_api_serves_them(
         point = s.scalar(select(UsagePoint).where(UsagePoint.uuid == ROSA_ELECTRIC))
         assert point is not None and point.tariff is not None and point.tariff.code == "E-TOU-C"
         assert point.account is not None and point.account.account_number == "4400112233"
-        assert point.customer_id == rosa.id and point.read_day == 5 and point.features == ["heat_pump"]
+        assert (
+            point.customer_id == rosa.id and point.read_day == 5 and point.features == ["heat_pump"]
+        )
         assert point.local_time is not None and point.local_time.tz_offset == -28_800
         lee = s.scalar(select(UsagePoint).where(UsagePoint.service_agreement == "7700200001"))
         assert lee is not None and lee.generation_tariff is not None
@@ -154,7 +163,9 @@ def test_dry_run_writes_nothing(app: Flask, capsys: pytest.CaptureFixture[str]) 
     code, out, err = load(capsys, "tariffs", EXAMPLES / "tariffs.csv", args=("--dry-run",))
     assert code == 0 and "4 rows inserted" in out and "dry run" in out
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Base.metadata.tables["tariff"])) == 0
+        assert (
+            db.session.scalar(select(func.count()).select_from(Base.metadata.tables["tariff"])) == 0
+        )
 
 
 # ---- bad rows ----------------------------------------------------------------------------
@@ -240,7 +251,9 @@ def test_a_load_killed_mid_file_and_run_again_equals_one_clean_load(
     lines = ["usage_point,start,duration,value,quality"]
     start = 1_767_600_000  # 2026-01-05T08:00:00Z
     for i in range(30_000):  # ~10 months of 15-minute readings
-        lines.append(f"7700100001,{start + 900 * i},900,{100 + i % 977},{'9' if i % 500 == 0 else ''}")
+        lines.append(
+            f"7700100001,{start + 900 * i},900,{100 + i % 977},{'9' if i % 500 == 0 else ''}"
+        )
     big = _write(tmp_path, "big.csv", "\n".join(lines) + "\n")
     process = subprocess.Popen(
         [_espi_sst(), "load", "interval-data", str(big), "--batch-size", "500", "--progress-every", "0"],
@@ -260,7 +273,9 @@ def test_a_load_killed_mid_file_and_run_again_equals_one_clean_load(
     with app.app_context():
         point = db.session.scalar(select(UsagePoint).where(UsagePoint.uuid == ROSA_ELECTRIC))
         assert point is not None
-        mr = db.session.scalar(select(MeterReading.id).where(MeterReading.usage_point_id == point.id))
+        mr = db.session.scalar(
+            select(MeterReading.id).where(MeterReading.usage_point_id == point.id)
+        )
         assert mr is not None
         partial = len(readings_between(db.session, mr))
         db.session.rollback()
@@ -279,7 +294,11 @@ def test_a_load_killed_mid_file_and_run_again_equals_one_clean_load(
     clean = create_app({"TESTING": True, "DATABASE_URL": clean_url, "SECRET_KEY": "t"})
     clean_rows = snapshot(clean)
     for table in resumed:
-        assert clean_rows[table] == resumed[table], (table, [r[:4] for r in clean_rows[table] if r not in resumed[table]][:3], [r[:4] for r in resumed[table] if r not in clean_rows[table]][:3])
+        assert clean_rows[table] == resumed[table], (
+            table,
+            [r[:4] for r in clean_rows[table] if r not in resumed[table]][:3],
+            [r[:4] for r in resumed[table] if r not in clean_rows[table]][:3],
+        )
     clean.extensions["espi_sst_db"].engine.dispose()
     if scratch:
         scratch.close()  # drops the second database
@@ -300,11 +319,15 @@ def test_corpus_interval_data_round_trips(
     for kind in ORDER[:-1]:
         assert load(capsys, kind, EXAMPLES / f"{kind}.csv")[0] == 0
     source = CORPUS / name
-    code, out, err = load(capsys, "interval-data", source, args=("--usage-point", ROSA_ELECTRIC, "--json"))
+    code, out, err = load(
+        capsys, "interval-data", source, args=("--usage-point", ROSA_ELECTRIC, "--json")
+    )
     assert code == 0, err
     expected: dict[str | None, list[tuple[Any, ...]]] = {}
     for r in iter_interval_readings(source):
-        expected.setdefault(r.context.meter_reading, []).append((r.start, r.duration, r.value, r.cost, r.quality))
+        expected.setdefault(r.context.meter_reading, []).append(
+            (r.start, r.duration, r.value, r.cost, r.quality)
+        )
     with app.app_context():
         point = db.session.scalar(select(UsagePoint).where(UsagePoint.uuid == ROSA_ELECTRIC))
         assert point is not None
@@ -332,7 +355,9 @@ def test_an_espi_file_matches_its_usage_point_by_mrid(
     assert code == 1 and "no loaded usage point has uuid" in err
 
 
-def test_a_file_that_is_not_espi_is_refused(app: Flask, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_a_file_that_is_not_espi_is_refused(
+    app: Flask, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     path = _write(tmp_path, "page.xml", "<html><body>not found</body>")
     code, out, err = load(capsys, "interval-data", path)
     assert code == 1 and str(path) in err and "Traceback" not in err
