@@ -20,6 +20,7 @@ from sqlalchemy import select
 from . import create_app
 from .errors import ConfigurationError
 from .lifecycle.registration import RegistrationError, register_application
+from .ops.loader.command import add_load_commands
 from .security import now
 from .storage import db
 
@@ -476,6 +477,7 @@ def _gateway(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    add_load_commands(sub, _app)
     p = sub.add_parser("register-client", help="register an ASP application (server extra)")
     p.add_argument("--name", required=True)
     p.add_argument(

@@ -298,7 +298,10 @@ def write_readings(
     given = _checked(meter_reading_id, readings)
     if not given:
         return 0
-    first, last = given[0][0], given[-1][0]
+    # The whole local days the readings touch: a day stored in part (a load committed in
+    # batches that cut it) is merged into one row, not left as two rows of one day.
+    first = _local_day(given[0][0], zone)[0]
+    last = _local_day(given[-1][0], zone)[1] - 1
     stored = list(iter_block_readings(session, [meter_reading_id], start=first, end=last + 1))
     merged = given
     if stored:

@@ -2,7 +2,7 @@
 
 Three groups:
 
-* **customers and their data** -- RetailCustomer, UsagePoint (a service agreement),
+* **customers and their data** -- RetailCustomer, CustomerAccount, UsagePoint (a service agreement),
   MeterReading + ReadingType + packed IntervalBlock rows (``interval_data.py``), UsageSummary, LocalTimeParameters;
   and the SST's rate data (Tariff with its RIN; a usage point's current tariffs), designed
   now so the SST services (issue 5) only add behaviour;
@@ -65,6 +65,23 @@ class RetailCustomer(Base):
     usage_points: Mapped[list[UsagePoint]] = relationship(back_populates="customer")
 
 
+class CustomerAccount(Base):
+    """A customer's billing account (ESPI customer.xsd CustomerAccount), by its number.
+
+    What a utility's CIS exports between the customer and the service agreements: the
+    standalone loader (``espi-sst load accounts``, docs/operations.md) keys it by
+    ``account_number`` and hangs each loaded usage point under one.  Optional: a usage point
+    written by other means (the demo, bolt-on mode) has none."""
+
+    __tablename__ = "customer_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_number: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("retail_customer.id"), index=True)
+    title: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    customer: Mapped[RetailCustomer] = relationship()
+
+
 class LocalTimeParameters(Base):
     __tablename__ = "local_time_parameters"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,6 +114,7 @@ class UsagePoint(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("retail_customer.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("customer_account.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     service_kind: Mapped[int] = mapped_column(Integer)  # ESPI ServiceKind: 0 electricity, 1 gas
     service_agreement: Mapped[str] = mapped_column(String(64))
@@ -118,6 +136,7 @@ class UsagePoint(Base):
     last_voluntary_change_at: Mapped[int | None] = mapped_column(BigInteger)
     closed_at: Mapped[int | None] = mapped_column(BigInteger)
     customer: Mapped[RetailCustomer] = relationship(back_populates="usage_points")
+    account: Mapped[CustomerAccount | None] = relationship()
     local_time: Mapped[LocalTimeParameters | None] = relationship()
     tariff: Mapped[Tariff | None] = relationship(foreign_keys=[tariff_id])
     generation_tariff: Mapped[Tariff | None] = relationship(foreign_keys=[generation_tariff_id])
