@@ -158,7 +158,9 @@ class _UpstreamCache:
 
 
 def _upstream(app: Flask) -> Check:
-    cache: _UpstreamCache = app.extensions.setdefault("espi_sst_readiness_upstream", _UpstreamCache())
+    cache: _UpstreamCache = app.extensions.setdefault(
+        "espi_sst_readiness_upstream", _UpstreamCache()
+    )
     keep = float(app.config["READINESS_UPSTREAM_CACHE_SECONDS"])
     with cache.lock:  # one probe at a time; the others wait for its answer
         if time.monotonic() - cache.checked_at < keep:
