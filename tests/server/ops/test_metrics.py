@@ -8,7 +8,6 @@ after.  Scrapes go over real HTTP on loopback.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,13 +19,7 @@ from espi_sst_server import create_app
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import Authorization, OutboxMessage
 from flask import Flask
-from parallel import serve
-from scrape import names, samples, value
-from sqlalchemy import func, select
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "oauth"))
-
-from oauth_world import (  # noqa: E402
+from oauth_world import (  # conftest.py puts tests/server/oauth on the path
     World,
     authorize_params,
     basic,
@@ -35,8 +28,10 @@ from oauth_world import (  # noqa: E402
     login,
     pkce,
     redirect_params,
-    world,  # noqa: F401  (the fixture)
 )
+from parallel import serve
+from scrape import names, samples, value
+from sqlalchemy import func, select
 
 
 def make_app(tmp_path: Path, **config: Any) -> Flask:
@@ -162,7 +157,9 @@ def test_token_counters_follow_a_real_oauth_flow_and_grants_match_the_database(
     client = world.app.test_client()
     with serve(world.app) as base:
         before = scrape(base)
-        assert _grants_in_scrape(before) == _grants_in_database(world) == {"active": 0, "revoked": 0}
+        assert (
+            _grants_in_scrape(before) == _grants_in_database(world) == {"active": 0, "revoked": 0}
+        )
 
         login(client, world.customer_username, world.customer_password)
         verifier, challenge = pkce()
@@ -178,10 +175,15 @@ def test_token_counters_follow_a_real_oauth_flow_and_grants_match_the_database(
         )
         assert refreshed.status_code == 200, refreshed.data
         middle = scrape(base)
-        assert _grants_in_scrape(middle) == _grants_in_database(world) == {"active": 1, "revoked": 0}
+        assert (
+            _grants_in_scrape(middle) == _grants_in_database(world) == {"active": 1, "revoked": 0}
+        )
 
         tokens = refreshed.get_json()
-        for token, hint in ((tokens["access_token"], "access_token"), (tokens["refresh_token"], "refresh_token")):
+        for token, hint in (
+            (tokens["access_token"], "access_token"),
+            (tokens["refresh_token"], "refresh_token"),
+        ):
             revoked = client.post(
                 "/oauth/revoke",
                 data={"token": token, "token_type_hint": hint},
@@ -253,13 +255,17 @@ def test_rate_limit_rejections_are_counted_by_the_limit(tmp_path: Path) -> None:
     name = "espi_sst_rate_limit_rejections_total"
     # Flask-Limiter's decorator (sign-in) and the counters after authentication (token)
     assert logins.count(429) == 2
-    assert value(after, name, limit="LOGIN_IP_RATE_LIMIT") - value(
-        before, name, limit="LOGIN_IP_RATE_LIMIT"
-    ) == 2
+    assert (
+        value(after, name, limit="LOGIN_IP_RATE_LIMIT")
+        - value(before, name, limit="LOGIN_IP_RATE_LIMIT")
+        == 2
+    )
     assert tokens.count(429) == 2
-    assert value(after, name, limit="TOKEN_FAILURE_IP_RATE_LIMIT") - value(
-        before, name, limit="TOKEN_FAILURE_IP_RATE_LIMIT"
-    ) == 2
+    assert (
+        value(after, name, limit="TOKEN_FAILURE_IP_RATE_LIMIT")
+        - value(before, name, limit="TOKEN_FAILURE_IP_RATE_LIMIT")
+        == 2
+    )
 
 
 def test_upstream_failures_are_timed_and_counted(app: Flask) -> None:
