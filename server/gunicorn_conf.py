@@ -46,10 +46,13 @@ def on_starting(server: Any) -> None:
         return
     path = Path(folder)
     if not path.is_dir():
-        raise RuntimeError(
-            f"{_VARIABLE}={folder} is not a directory: create it (writable by the server's "
-            "user; e.g. systemd's RuntimeDirectory=) or unset the variable"
+        server.log.error(
+            "%s=%s is not a directory: create it (writable by the server's user; e.g. "
+            "systemd's RuntimeDirectory=) or unset the variable",
+            _VARIABLE,
+            folder,
         )
+        raise SystemExit(1)
     own = f"_{os.getpid()}.db"
     for stale in path.glob("*.db"):
         if not stale.name.endswith(own):

@@ -23,6 +23,7 @@ base units); docs/operations.md, "Metrics", says what each one means.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Iterable
@@ -61,10 +62,18 @@ TOKENS_ISSUED = Counter(
     "Access tokens issued at the token endpoint, by OAuth grant type (RFC 6749 section 4).",
     ["grant_type"],
 )
-TOKENS_REFRESHED = Counter(
-    f"{PREFIX}_tokens_refreshed_total",
-    "Refresh tokens exchanged (rotated) for new tokens (RFC 6749 section 6).",
-)
+
+
+@functools.cache
+def tokens_refreshed() -> Counter:
+    """Refresh tokens exchanged.  Made on first use, not at import: a counter without labels
+    writes its multiprocess file when made, and gunicorn's master imports this package (for
+    ``gunicorn_conf``) before ``on_starting`` has checked and emptied the directory."""
+    return Counter(
+        f"{PREFIX}_tokens_refreshed_total",
+        "Refresh tokens exchanged (rotated) for new tokens (RFC 6749 section 6).",
+    )
+
 TOKENS_REVOKED = Counter(
     f"{PREFIX}_tokens_revoked_total",
     "Tokens revoked at the revocation endpoint (RFC 7009), by the kind of token presented.",
@@ -104,7 +113,7 @@ def count_token_issued(grant_type: str) -> None:
     """A token response was committed: ``grant_type`` as the client sent it."""
     TOKENS_ISSUED.labels(grant_type=grant_type).inc()
     if grant_type == "refresh_token":
-        TOKENS_REFRESHED.inc()
+        tokens_refreshed().inc()
 
 
 def count_token_revoked(token_type: str) -> None:
@@ -142,6 +151,7 @@ def instrument(app: Flask) -> None:
     without a view); the record hook is ``after_request``, which also sees the answers of
     error handlers -- every error of this server is answered by ``errors/wire.py``.
     """
+    tokens_refreshed()  # every instrument exists from the app's start (0 until counted)
     app.before_request_funcs.setdefault(None, []).insert(0, _start)
     app.after_request(_record)
 
@@ -166,7 +176,6 @@ __all__ = [
     "HTTP_REQUESTS",
     "RATE_LIMIT_REJECTIONS",
     "TOKENS_ISSUED",
-    "TOKENS_REFRESHED",
     "TOKENS_REVOKED",
     "UNMATCHED",
     "UPSTREAM_ERRORS",
@@ -178,4 +187,5 @@ __all__ = [
     "instrument",
     "multiprocess_directory",
     "observe_upstream",
+    "tokens_refreshed",
 ]
