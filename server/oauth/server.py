@@ -210,7 +210,7 @@ class Revocation(RevocationEndpoint):
                 detail={"tokens_revoked": expired, "grant_kept": row.authorization_id is not None},
             )
         db.session.commit()
-        count_token_revoked(token.presented)
+        count_token_revoked(token.presented or ACCESS_TOKEN)
 
 
 class Introspection(IntrospectionEndpoint):

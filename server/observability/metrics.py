@@ -74,6 +74,7 @@ def tokens_refreshed() -> Counter:
         "Refresh tokens exchanged (rotated) for new tokens (RFC 6749 section 6).",
     )
 
+
 TOKENS_REVOKED = Counter(
     f"{PREFIX}_tokens_revoked_total",
     "Tokens revoked at the revocation endpoint (RFC 7009), by the kind of token presented.",
@@ -161,7 +162,7 @@ def exposition(extra: Iterable[Collector] = ()) -> tuple[bytes, str]:
     (collectors computed at scrape time, such as the database gauges)."""
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess_directory():
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         body = generate_latest(registry)
     else:
         body = generate_latest(REGISTRY)

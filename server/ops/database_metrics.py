@@ -100,14 +100,14 @@ def _outbox(session: Session, now: int) -> Iterator[Metric]:
         "Outbox messages the worker gave up on (failed_at set), per lane.",
         labels=["lane"],
     )
-    pending = {lane: (0, None) for lane in OUTBOX_LANES}
+    pending: dict[str, tuple[int, int | None]] = {lane: (0, None) for lane in OUTBOX_LANES}
     rows = session.execute(
         select(OutboxMessage.kind, func.count(), func.min(OutboxMessage.created_at))
         .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
         .group_by(OutboxMessage.kind)
     )
     for lane, count, first in rows:
-        pending[str(lane)] = (int(count), first)
+        pending[str(lane)] = (int(count), None if first is None else int(first))
     gave_up = dict.fromkeys(OUTBOX_LANES, 0)
     for lane, count in session.execute(
         select(OutboxMessage.kind, func.count())
@@ -115,9 +115,9 @@ def _outbox(session: Session, now: int) -> Iterator[Metric]:
         .group_by(OutboxMessage.kind)
     ):
         gave_up[str(lane)] = int(count)
-    for lane, (count, first) in pending.items():
+    for lane, (count, first_at) in pending.items():
         depth.add_metric([lane], count)
-        oldest.add_metric([lane], max(0, now - int(first)) if first is not None else 0)
+        oldest.add_metric([lane], max(0, now - first_at) if first_at is not None else 0)
     for lane, count in gave_up.items():
         failed.add_metric([lane], count)
     yield depth
