@@ -44,6 +44,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     edge.init_app(app)  # first hook: NUL, size and JSON depth before CSRF, limits and views
     csrf.init_app(app)
     limits.init_app(app)  # per-app Flask-Limiter for the views limits.py decorates
+    from .ops import health, metrics_endpoint
+
+    health.init_app(app)  # /healthz, /readyz (docs/operations.md)
+    metrics_endpoint.init_app(app)  # request metrics and /metrics, loopback or token only
 
     from . import portal, resource
     from .oauth import routes as oauth_routes

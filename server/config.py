@@ -79,6 +79,10 @@ DEFAULTS: dict[str, Any] = {
     "UPSTREAM_RETRIES": 2,  # idempotent GETs on connection failures and 502/503/504
     "UPSTREAM_RETRY_AFTER": 5,  # seconds, in 502/503/504 answers when the upstream gave none
     "UPSTREAM_POOL_SIZE": 20,
+    # GET /readyz in bolt-on mode asks UPSTREAM_RESOURCE_URL with this timeout (seconds) and
+    # keeps the answer READINESS_UPSTREAM_CACHE_SECONDS, so probes stay cheap (server/ops/health.py).
+    "READINESS_UPSTREAM_TIMEOUT": 2.0,
+    "READINESS_UPSTREAM_CACHE_SECONDS": 5.0,
     # Tokens: "local" (this server is the authorization server), "introspection" (RFC
     # 7662 at INTROSPECTION_URL with this server's client credentials there; the standard
     # members suffice) or "probe" (a custodian without introspection: the token is tried
@@ -226,6 +230,9 @@ DEFAULTS: dict[str, Any] = {
     # The demo only: the mail sink's Maildir, shown at /demo/inbox (server/demo/inbox.py).
     # Never set it on a real utility: the page publishes every message sent.
     "DEMO_MAILDIR": None,
+    # GET /metrics answers requests made directly on loopback; with this set, also those with
+    # "Authorization: Bearer <METRICS_TOKEN>" (a Prometheus elsewhere; server/ops/metrics_endpoint.py).
+    "METRICS_TOKEN": None,
 }
 
 

@@ -77,12 +77,22 @@ def write_demo_json(
     document["portal_url"] = f"{base_url}/portal/login"
     document["discovery_url"] = f"{base_url}/.well-known/openid-configuration"
     document["inbox_url"] = f"{base_url}/demo/inbox"
+    document.update(operations_urls(base_url))
     document["asp_url"] = asp_url  # None: the sample ASP is not running
     document["midas_url"] = midas_url
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(document, indent=2) + "\n")
     partial.replace(path)
     return path
+
+
+def operations_urls(base_url: str) -> dict[str, str]:
+    """Where operations look (docs/operations.md): liveness, readiness, Prometheus metrics."""
+    return {
+        "health_url": f"{base_url}/healthz",
+        "ready_url": f"{base_url}/readyz",
+        "metrics_url": f"{base_url}/metrics",
+    }
 
 
 def banner(
@@ -102,6 +112,12 @@ def banner(
         f"  ESPI resources:   {base_url}/espi/1_1/resource/ReadServiceStatus  (with an ASP's"
         " bearer token, like every resource)",
         f"  customer e-mail:  {base_url}/demo/inbox  (rate-change passcodes arrive here)",
+    ]
+    urls = operations_urls(base_url)
+    lines += [
+        f"  health:           {urls['health_url']}  (process alive)",
+        f"  readiness:        {urls['ready_url']}  (database, migrations, signing key)",
+        f"  metrics:          {urls['metrics_url']}  (Prometheus; from this host only)",
     ]
     if asp_url:
         lines.append(f"  sample ASP app:   {asp_url}  (start here: Connect my utility)")

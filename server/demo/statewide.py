@@ -41,6 +41,7 @@ import argparse
 import getpass
 import json
 import os
+import posixpath
 import shutil
 import signal
 import subprocess
@@ -238,6 +239,30 @@ def write_conformance_files(
     return written
 
 
+def _operations_urls(issuer: str, port: int, nginx: str | None) -> dict[str, str | None]:
+    """An entity's probes through the gateway; its metrics only on its own loopback server
+    (the gateway never passes ``/metrics`` on), which exists when nginx is the gateway."""
+    return {
+        "health_url": f"{issuer}/healthz",
+        "ready_url": f"{issuer}/readyz",
+        "metrics_url": f"http://127.0.0.1:{port}/metrics" if nginx is not None else None,
+    }
+
+
+def _hide_metrics(app: Flask) -> Any:
+    """The in-process gateway hides ``/metrics`` as nginx does (gateway/nginx.py)."""
+
+    def guarded(environ: dict[str, Any], start_response: Any) -> Any:
+        if posixpath.normpath("/" + environ.get("PATH_INFO", "").lstrip("/")) == "/metrics":
+            body = json.dumps(
+                {"error": "not_found", "error_description": "metrics are not served here"}
+            )
+            return Response(body, status=404, mimetype="application/json")(environ, start_response)
+        return app(environ, start_response)
+
+    return guarded
+
+
 def dispatcher(apps: dict[str, Flask], registry: GatewayRegistry) -> DispatcherMiddleware:
     """The gateway's URL layout in process (no nginx): the same paths, no rate limits."""
     directory = serialize_directory(registry).encode()
@@ -259,7 +284,9 @@ def dispatcher(apps: dict[str, Flask], registry: GatewayRegistry) -> DispatcherM
             )
         return response(environ, start_response)
 
-    return DispatcherMiddleware(root, {f"/SST/v1/{code}": app for code, app in apps.items()})
+    return DispatcherMiddleware(
+        root, {f"/SST/v1/{code}": _hide_metrics(app) for code, app in apps.items()}
+    )
 
 
 NGINX_KEEPALIVE_OUTLASTED = 75.0
@@ -371,9 +398,11 @@ def run_statewide(args: argparse.Namespace) -> int:
                         "sst_phase": ENTITIES[code]["phase"],
                         "portal_url": f"{registry.issuer(code)}/portal/login",
                         "inbox_url": f"{registry.issuer(code)}/demo/inbox",
+                        **_operations_urls(registry.issuer(code), ports[code], nginx),
                     }
                     for code in ENTITIES
                 },
+                **_operations_urls(registry.issuer("PGE"), ports["PGE"], nginx),
                 "inbox_url": f"{registry.issuer('PGE')}/demo/inbox",
                 "asp_url": asp_url,
                 "midas_url": midas_url,
@@ -401,6 +430,11 @@ def run_statewide(args: argparse.Namespace) -> int:
         print(
             "  conformance kit: "
             + "; ".join(f"espi-sst conformance {p}" for p in document["conformance"].values()),
+            flush=True,
+        )
+        print(
+            f"  health / readiness: {document['health_url']} / {document['ready_url']}"
+            f" (each entity's in demo.json); metrics: {document['metrics_url'] or 'with nginx only'}",
             flush=True,
         )
         print(f"  everything is in {path}; press Ctrl-C to stop", flush=True)

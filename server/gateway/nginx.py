@@ -34,7 +34,8 @@ custodian with the prefix replaced by its path and no ``X-Forwarded-Prefix`` (it
 URLs from its own configured public base); its relative redirects and cookies under its
 own path are moved under the prefix, and the bolt-on's cookies under ``prefix/sst/``.
 
-``GET /SST/v1/`` serves the directory (``directory.py``) from a file written with the
+``{prefix}/metrics`` (each server's Prometheus exposition) is never proxied: the gateway
+answers it 404.  ``GET /SST/v1/`` serves the directory (``directory.py``) from a file written with the
 configuration; unknown paths get a JSON 404 naming that directory.
 """
 
@@ -61,6 +62,8 @@ VERIFY_CLIENT = ("optional", "on")
 # its own SST pages and API.  Everything else is the custodian's.
 SST_RESOURCES = ("RateInformation", "BillComparison", "RateChangeRequest")
 BOLT_ON_PAGES = "/sst"
+METRICS_PATH = "/metrics"
+"""Each server's Prometheus exposition: answered 404 by the gateway, never proxied."""
 
 _LISTEN = re.compile(r"(?:(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?\d{1,5}", re.ASCII)
 _SIZE = re.compile(r"\d{1,6}[km]?", re.ASCII)
@@ -406,6 +409,18 @@ def _entity_locations(
     paths to the bolt-on and the rest of the prefix to the unmodified custodian."""
     server, custodian = _proxies(registry, entity)
     common = (client_dn, upstream_ca, hsts)
+    # The entity's Prometheus metrics are its operators' (server/ops/metrics_endpoint.py):
+    # never passed through, whatever the server behind would answer.
+    out.json_location(
+        f"location = {server.prefix}{METRICS_PATH}",
+        404,
+        {
+            "error": "not_found",
+            "error_description": "metrics are not served through the gateway",
+            "directory": registry.directory_url,
+        },
+        hsts,
+    )
     if custodian is None:
         _proxy_location(out, server, "/", None, *common)
         return

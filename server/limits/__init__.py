@@ -68,17 +68,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask, current_app, g, request
+from flask import Blueprint, Flask, current_app, g, request
 from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.wrappers import Response
 
 from ..errors import TooManyRequests
 from ..errors.wire import answer
+from ..observability.metrics import count_rate_limit_rejection
 from ..security import hash_secret
 
 EXTENSION = "espi_sst_limits"
 _LONGEST_CLEAR_KEY = 100
 """Client-chosen key parts longer than this are hashed (bounded storage keys)."""
+
+_SETTING_OF_SCOPE: dict[str, str] = {}
+"""Each decorated limit's bucket name and the setting it reads: the metrics label of a 429."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -172,6 +176,9 @@ class RateLimits:
 
 
 def _limited(*rules: _Rule) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    for rule in rules:
+        _SETTING_OF_SCOPE[rule.scope] = rule.setting
+
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
         name = f"{view.__module__}.{view.__qualname__}"
 
@@ -234,8 +241,18 @@ def _retry_after(error: RateLimitExceeded) -> int:
 
 def _too_many_requests(error: RateLimitExceeded) -> Response:
     seconds = _retry_after(error)
+    scope = error.limit.scope if isinstance(error.limit.scope, str) else None
+    count_rate_limit_rejection(_SETTING_OF_SCOPE.get(scope or "", "RATELIMIT_DEFAULT"))
     current_app.logger.warning("rate limit %s reached at %s", error.limit.limit, request.path)
     return answer(TooManyRequests(seconds))
+
+
+def exempt(app: Flask, blueprint: Blueprint) -> None:
+    """Keep every limit of ``app``'s Limiter -- the ``RATELIMIT_DEFAULT`` and
+    ``RATELIMIT_APPLICATION`` an operator may set included -- off ``blueprint`` (health
+    probes and metrics scrapes: a monitor that is refused sees an outage that is not)."""
+    limits: RateLimits = app.extensions[EXTENSION]
+    limits.limiter.exempt(blueprint)
 
 
 def init_app(app: Flask) -> None:
@@ -247,6 +264,7 @@ def init_app(app: Flask) -> None:
 
 __all__ = [
     "client_limit",
+    "exempt",
     "init_app",
     "login_limit",
     "otp_confirmation_limit",

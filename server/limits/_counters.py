@@ -26,6 +26,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import STRATEGIES, RateLimiter
 
 from ..errors import TooManyRequests
+from ..observability.metrics import count_rate_limit_rejection
 from . import EXTENSION, RateLimits
 
 _FALLBACKS: weakref.WeakKeyDictionary[RateLimits, RateLimiter] = weakref.WeakKeyDictionary()
@@ -100,6 +101,7 @@ def _count(setting: str, key: str, scope: str, *, counting: bool) -> None:
         seconds = _over(_fallback(limits), items, identifiers, counting)
     if seconds is not None:
         current_app.logger.warning("rate limit %s reached (%s, %s)", setting, scope, key)
+        count_rate_limit_rejection(setting)
         raise TooManyRequests(seconds)
 
 

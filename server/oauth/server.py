@@ -22,6 +22,7 @@ from ..config import resource_base_url
 from ..lifecycle.access import end_authorization, may_request_consent
 from ..lifecycle.usable import token_refusal
 from ..limits import clients as client_limits
+from ..observability.metrics import count_token_issued, count_token_revoked
 from ..security import hash_secret, new_uuid, now
 from ..storage import db
 from ..storage.models import Application, Authorization, Token
@@ -97,6 +98,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         subject=f"family:{family}",
     )
     db.session.commit()
+    count_token_issued(grant_type)
 
 
 class EspiAuthorizationServer(AuthorizationServer):
@@ -208,6 +210,7 @@ class Revocation(RevocationEndpoint):
                 detail={"tokens_revoked": expired, "grant_kept": row.authorization_id is not None},
             )
         db.session.commit()
+        count_token_revoked(token.presented or ACCESS_TOKEN)
 
 
 class Introspection(IntrospectionEndpoint):

@@ -11,6 +11,7 @@ when it sent one).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import requests
@@ -18,6 +19,8 @@ from flask import Flask
 from requests.adapters import HTTPAdapter
 
 from espi_sst.retry import RetryPolicy, send_with_retries
+
+from ..observability.metrics import observe_upstream
 
 RETRYABLE = frozenset({502, 503, 504})
 BACKOFF_SECONDS = 0.2
@@ -59,7 +62,21 @@ def session_for(app: Flask) -> requests.Session:
 def get(
     app: Flask, url: str, *, bearer: str, params: dict[str, str] | None = None
 ) -> UpstreamAnswer:
-    """GET ``url`` at the upstream with the ASP's bearer token."""
+    """GET ``url`` at the upstream with the ASP's bearer token (timed and counted in the
+    metrics: ``espi_sst_upstream_*``, operation ``get``)."""
+    started = time.perf_counter()
+    try:
+        answer = _get(app, url, bearer=bearer, params=params)
+    except UpstreamError as exc:
+        observe_upstream("get", time.perf_counter() - started, exc.error)
+        raise
+    observe_upstream("get", time.perf_counter() - started)
+    return answer
+
+
+def _get(
+    app: Flask, url: str, *, bearer: str, params: dict[str, str] | None = None
+) -> UpstreamAnswer:
     timeout = (
         float(app.config["UPSTREAM_CONNECT_TIMEOUT"]),
         float(app.config["UPSTREAM_READ_TIMEOUT"]),
@@ -123,7 +140,21 @@ def _unavailable(failure: requests.RequestException, retry_after: int) -> Upstre
 def post_form(
     app: Flask, url: str, *, data: dict[str, str], auth: tuple[str, str]
 ) -> requests.Response:
-    """A form POST (introspection) with the same timeouts; errors as :class:`UpstreamError`."""
+    """A form POST (introspection) with the same timeouts; errors as :class:`UpstreamError`
+    (timed and counted in the metrics, operation ``post``)."""
+    started = time.perf_counter()
+    try:
+        response = _post_form(app, url, data=data, auth=auth)
+    except UpstreamError as exc:
+        observe_upstream("post", time.perf_counter() - started, exc.error)
+        raise
+    observe_upstream("post", time.perf_counter() - started)
+    return response
+
+
+def _post_form(
+    app: Flask, url: str, *, data: dict[str, str], auth: tuple[str, str]
+) -> requests.Response:
     timeout = (
         float(app.config["UPSTREAM_CONNECT_TIMEOUT"]),
         float(app.config["UPSTREAM_READ_TIMEOUT"]),

@@ -82,6 +82,24 @@ def test_the_directory_and_the_entities_behind_the_gateway(statewide: dict[str, 
     assert unknown.status_code == 404
 
 
+def test_each_entity_is_probed_through_the_gateway_and_hides_its_metrics(
+    statewide: dict[str, Any],
+) -> None:
+    """Issue 16: health and readiness through the gateway; metrics never through it, only
+    on the entity's own loopback server (with nginx; the dispatcher has none)."""
+    for code, entity in statewide["entities"].items():
+        assert entity["health_url"] == entity["issuer"] + "/healthz"
+        assert requests.get(entity["health_url"], timeout=10).json() == {"status": "alive"}
+        assert requests.get(entity["ready_url"], timeout=10).json()["status"] == "ready", code
+        hidden = requests.get(entity["issuer"] + "/metrics", timeout=10)
+        assert hidden.status_code == 404 and "espi_sst_" not in hidden.text, code
+        if statewide["gateway"].startswith("nginx"):
+            assert "espi_sst_grants" in requests.get(entity["metrics_url"], timeout=10).text
+        else:
+            assert entity["metrics_url"] is None
+    assert statewide["health_url"] == statewide["entities"]["PGE"]["health_url"]
+
+
 def test_caching_iou_serves_both_rins_through_the_gateway(statewide: dict[str, Any]) -> None:
     with blake_at(statewide, "PGE") as pge:
         (point,) = [p for p in pge.usage_points() if p.electric]

@@ -64,10 +64,20 @@ def test_demo_command_serves_the_seeded_utility(tmp_path: Path) -> None:
             timeout=5,
         )
         assert midas.status_code == 200 and midas.json()["ValueInformation"]
+        # Operations (issue 16): the probes and the metrics, from demo.json's URLs
+        base = f"http://127.0.0.1:{port}"
+        assert document["health_url"] == f"{base}/healthz"
+        assert document["ready_url"] == f"{base}/readyz"
+        assert document["metrics_url"] == f"{base}/metrics"
+        assert requests.get(document["health_url"], timeout=5).json() == {"status": "alive"}
+        assert requests.get(document["ready_url"], timeout=5).json()["status"] == "ready"
+        assert "espi_sst_grants" in requests.get(document["metrics_url"], timeout=5).text
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
     assert "demo customers" in out and "Traceback" not in err
+    for url in ("healthz", "readyz", "metrics"):
+        assert f"http://127.0.0.1:{port}/{url}" in out  # the banner shows where to look
 
 
 def test_demo_refuses_an_asp_port_its_clients_are_not_registered_at(tmp_path: Path) -> None:

@@ -144,6 +144,7 @@ def test_a_split_entity_routes_by_regex_locations_before_its_custodian() -> None
     sst = "(?:RateInformation|BillComparison|RateChangeRequest)(?:/.*)?$"
     heads = [line.strip() for line in config.splitlines() if "location" in line and "PGE" in line]
     assert heads == [
+        "location = /SST/v1/PGE/metrics {",  # never proxied (server/ops/metrics_endpoint.py)
         f"location ~ {point}{sst} {{",
         f"location ~ {point}UsageSummary(?:/[^/]+)?$ {{",
         "location ^~ /SST/v1/PGE/sst/ {",

@@ -135,6 +135,36 @@ def test_unknown_entities_and_paths_get_json_404s_naming_the_directory(world: Wo
     assert bare.status_code == 301 and bare.headers["Location"] == "/SST/v1/PGE/"
 
 
+def test_the_gateway_never_passes_an_entitys_metrics_on(world: World) -> None:
+    """``/metrics`` is the utility's own monitoring (server/ops/metrics_endpoint.py): the
+    gateway answers 404 itself, however the path is spelled, while the entity's other paths
+    (its health probe) still pass."""
+    import http.client
+
+    host, _, port = world.gateway.removeprefix("http://").partition(":")
+    for path in (
+        "/SST/v1/PGE/metrics",
+        "/SST/v1/PGE//metrics",
+        "/SST/v1/PGE/./metrics",
+        "/SST/v1/PGE/x/../metrics",
+        "/SST/v1/PGE/%6detrics",
+        "/SST/v1/SCE/metrics",
+        "/metrics",
+    ):
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            connection.request("GET", path)  # sent as written: no client-side normalizing
+            answer = connection.getresponse()
+            body = answer.read()
+        finally:
+            connection.close()
+        assert answer.status == 404, (path, answer.status, body[:200])
+        assert answer.getheader("Content-Type") == "application/json", path
+        assert b"espi_sst_" not in body, path
+    health = requests.get(f"{world.gateway}/SST/v1/PGE/healthz", timeout=10)
+    assert health.status_code == 200 and health.json() == {"status": "alive"}
+
+
 def test_the_gateway_sets_forwarded_headers_a_client_cannot_forge(world: World) -> None:
     sce = world.upstreams["SCE"]
     answer = requests.get(
