@@ -11,9 +11,8 @@ do.  SQLite serialises writers itself (one database file, ``busy_timeout``).
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import text
-
 from espi_sst_server.storage.models import Base
+from sqlalchemy import text
 
 MIGRATION_LOCK = 0x65737069  # "espi": one key for every espi-sst schema change
 
