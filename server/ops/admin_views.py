@@ -318,7 +318,9 @@ def _message(message: OutboxMessage) -> dict[str, Any]:
         "client_id": payload.get("client_id"),
         "attempts": message.attempts,
         "created_at": iso(message.created_at),
-        "next_attempt_at": iso(message.next_attempt_at) if message.sent_at is None else None,
+        "next_attempt_at": (
+            iso(message.next_attempt_at) if outbox_state(message) == "pending" else None
+        ),
         "delivered_at": iso(message.sent_at),
         "failed_at": iso(message.failed_at),
         "last_error": message.last_error,

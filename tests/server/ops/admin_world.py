@@ -65,9 +65,7 @@ class World:
 def cli(world_or_url: World | str, *args: str) -> subprocess.CompletedProcess[str]:
     url = world_or_url if isinstance(world_or_url, str) else world_or_url.url
     env = dict(os.environ, ESPI_DATABASE_URL=url, ESPI_SECRET_KEY=SECRET_KEY)
-    return subprocess.run(
-        [str(ESPI), *args], capture_output=True, text=True, env=env, timeout=120
-    )
+    return subprocess.run([str(ESPI), *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def cli_json(world: World, *args: str) -> Any:
@@ -115,7 +113,11 @@ def make_world(url: str) -> World:
             lse="PGE",
         )
         target = Tariff(
-            code="E-ELEC", name="Electrification", rin="USCA-PGPG-EELC-0000", role="bundled", lse="PGE"
+            code="E-ELEC",
+            name="Electrification",
+            rin="USCA-PGPG-EELC-0000",
+            role="bundled",
+            lse="PGE",
         )
         customer = RetailCustomer(
             uuid="11111111-1111-4111-8111-111111111111",
@@ -164,7 +166,11 @@ def make_world(url: str) -> World:
             grants.append(grant)
         session.commit()
         end_authorization(
-            session, grants[0], reason="revoked_by_customer", actor=f"customer:{customer.uuid}", now=NOW
+            session,
+            grants[0],
+            reason="revoked_by_customer",
+            actor=f"customer:{customer.uuid}",
+            now=NOW,
         )
         record = RateChangeRequestRecord(
             uuid="55555555-5555-4555-8555-555555555555",
@@ -197,15 +203,25 @@ def make_world(url: str) -> World:
         for _ in range(MAX_ATTEMPTS):  # the listener answers 503: the worker gives up
             moment += 3600
             deliver_due(app, session, now=moment)
-        failed = session.scalar(select(OutboxMessage.id).where(OutboxMessage.failed_at.is_not(None)))
+        failed = session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.failed_at.is_not(None))
+        )
         listener.answer = "ok"
         enqueue_asp_notification(
             session, application=application, resources=["https://u.example/b"], now=moment
         )
         session.commit()
         deliver_due(app, session, now=moment)
-        delivered = session.scalar(select(OutboxMessage.id).where(OutboxMessage.sent_at.is_not(None)))
-        enqueue_email(session, to="alice@example.com", subject="Hello", text="code 123456", now=moment + 9_999_999)
+        delivered = session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.sent_at.is_not(None))
+        )
+        enqueue_email(
+            session,
+            to="alice@example.com",
+            subject="Hello",
+            text="code 123456",
+            now=moment + 9_999_999,
+        )
         session.commit()
         pending = session.scalar(
             select(OutboxMessage.id).where(

@@ -70,7 +70,10 @@ def test_grants_list_filters_and_show(world: World) -> None:
     assert cli_json(world, "grants", "list", "--client-id", world.solar) == []
     ended = cli_json(world, "grants", "show", world.revoked_grant)
     assert ended["status"] == "revoked_by_customer"
-    assert ended["ended_at"] == "2026-01-01T00:00:00Z" and ended["ended_reason"] == "revoked_by_customer"
+    assert (
+        ended["ended_at"] == "2026-01-01T00:00:00Z"
+        and ended["ended_reason"] == "revoked_by_customer"
+    )
     assert ended["created_by"] == ended["ended_by"] == f"customer:{world.customer}"
     assert ended["client_id"] == world.thermo and ended["customer"] == world.customer
     assert ended["scope_in_words"] == [
