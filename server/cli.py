@@ -645,4 +645,4 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
     from .ops.admin import add_admin_commands
 
-    add_admin_commands(sub)
+    add_admin_commands(sub, _app)

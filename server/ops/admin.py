@@ -24,8 +24,6 @@ from typing import Any
 
 from flask import Flask
 
-from .. import create_app
-from ..errors import ConfigurationError
 from ..lifecycle.access import ENDED_REASONS
 from ..security import now
 from ..sst._workflow import Status
@@ -54,12 +52,12 @@ def operator() -> str:
         return "operator"
 
 
+_app_factory: list[Callable[[], Flask]] = []
+"""The configured app, as server/cli.py makes it (its entry-point layer owns create_app)."""
+
+
 def _app() -> Flask:
-    try:
-        return create_app()
-    except ConfigurationError as exc:
-        sys.stderr.write(f"espi-sst: error: {exc}\n")
-        raise SystemExit(2) from None
+    return _app_factory[0]()
 
 
 def _command(run: Callable[[argparse.Namespace], Any]) -> Handler:
@@ -227,7 +225,13 @@ def _read(actions: Any, name: str, help_: str, run: Handler) -> argparse.Argumen
     return q
 
 
-def add_admin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_admin_commands(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    app_factory: Callable[[], Flask],
+) -> None:
+    """Register the commands; ``app_factory`` makes the configured app (a setting it cannot
+    work with ends the command with its message, exit status 2)."""
+    _app_factory[:] = [app_factory]
     asp = _subcommands(sub, "asp", "ASPs registered here (server extra)")
     _read(asp, "list", "every registered application, with its grants by status", _asp_list)
     q = _read(asp, "show", "one application: URIs, class, terms, grants by status", _asp_show)

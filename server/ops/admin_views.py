@@ -189,7 +189,7 @@ def list_grants(
 ) -> list[dict[str, Any]]:
     """Grants, oldest first; ``status``: ``active``, ``ended`` (any end) or an end reason;
     ``customer``: a customer's uuid or portal username."""
-    query: Select[tuple[Authorization]] = select(Authorization).order_by(Authorization.id)
+    query: Select[Authorization] = select(Authorization).order_by(Authorization.id)
     if client_id is not None:
         query = query.where(
             Authorization.application_id == application_by_client_id(session, client_id).id
@@ -267,7 +267,7 @@ def _rate_change(record: RateChangeRequestRecord, *, detailed: bool) -> dict[str
 def list_rate_changes(
     session: Session, *, state: str | None = None, client_id: str | None = None
 ) -> list[dict[str, Any]]:
-    query: Select[tuple[RateChangeRequestRecord]] = select(RateChangeRequestRecord).order_by(
+    query: Select[RateChangeRequestRecord] = select(RateChangeRequestRecord).order_by(
         RateChangeRequestRecord.id
     )
     if state is not None:
@@ -338,7 +338,7 @@ def _state_filter(state: str) -> Any:
 def list_outbox(
     session: Session, *, lane: str | None = None, state: str | None = None
 ) -> list[dict[str, Any]]:
-    query: Select[tuple[OutboxMessage]] = select(OutboxMessage).order_by(OutboxMessage.id)
+    query: Select[OutboxMessage] = select(OutboxMessage).order_by(OutboxMessage.id)
     if lane is not None:
         query = query.where(OutboxMessage.kind == LANES[lane])
     if state is not None:
