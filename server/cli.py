@@ -644,3 +644,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     q.add_argument("client_id", metavar="CLIENT_ID")
     q.add_argument("version", metavar="VERSION", help="must be TERMS_VERSION")
     q.set_defaults(server_command=asp_accept_terms)
+
+    from .ops.admin import add_admin_commands
+
+    add_admin_commands(sub, _app)

@@ -124,8 +124,8 @@ COMMANDS: dict[str, RunHere | Elsewhere] = {
     "ESPI_ISSUER=https://gbc.utility.example ESPI_AUTO_MIGRATE=false": RunHere(
         PRODUCTION, "SQLite in a temporary folder, the issuer on 127.0.0.1"
     ),
-    "python -c from espi_sst_server import create_app; create_app({'AUTO_MIGRATE': True})": (
-        RunHere(PRODUCTION, "the schema, once, before gunicorn's two workers start")
+    "espi-sst migrate upgrade": RunHere(
+        PRODUCTION, "the schema, once, before gunicorn's two workers start"
     ),
     "gunicorn -w 2 -b 127.0.0.1:8000 espi_sst_server.wsgi:app": RunHere(
         PRODUCTION, "a free port instead of 8000"
@@ -385,10 +385,10 @@ def test_the_production_commands_serve_register_and_work(tmp_path: Path) -> None
         "ESPI_ISSUER": f"http://127.0.0.1:{port}",
         "ESPI_SECRET_KEY": "readme",  # else generated into the checkout's instance folder
     }
-    (migrate_line,) = [line for line in shell_lines() if line.startswith("python -c")]
+    (migrate_line,) = [line for line in shell_lines() if line.startswith("espi-sst migrate")]
     migrate = shlex.split(migrate_line, comments=True)
     migrated = subprocess.run(
-        [sys.executable, *migrate[1:]], cwd=tmp_path, env=env, capture_output=True, text=True
+        [str(BIN / "espi-sst"), *migrate[1:]], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert migrated.returncode == 0, migrated.stderr
     (gunicorn_line,) = [line for line in shell_lines() if line.startswith("gunicorn ")]

@@ -9,6 +9,9 @@ consent page would run in the utility's origin; issue 11, item 25).  In demo and
 (``NOTIFY_ALLOW_LOOPBACK``) http to a loopback host is accepted for both.  The ``software_id`` is what the central registry of
 qualified ASPs lists the ASP by (concept design 6.4.4, ``server/lifecycle/registry.py``); its
 class (``data-only`` unless given, 6.4.2) bounds its scope (``server/lifecycle/classes.py``).
+Duplicates are refused: a client_id already taken, and a name another ASP has (ignoring case
+and spaces: customers choose an ASP by its name); a shared software id is allowed (RFC 7591
+2: every instance of one piece of software has the same).
 """
 
 from __future__ import annotations
@@ -105,7 +108,11 @@ def register_application(
         if not (parts.scheme == "https" and parts.hostname) and not loopback:
             # Compare the parsed host, not a prefix: http://localhost.evil.example is not
             # loopback (RFC 8252 8.3).
-            raise RegistrationError(f"redirect URI {uri!r} must use https (http only for loopback)")
+            raise RegistrationError(
+                f"redirect URI {uri!r} must use https (http only for loopback): an absolute "
+                "https URL with a host, or http://127.0.0.1, http://[::1] or http://localhost "
+                "with any port for a native app (RFC 6749 3.1.2, RFC 8252 7.3 and 8.3)"
+            )
         if "#" in uri:
             raise RegistrationError(
                 f"redirect URI {uri!r} must not contain a fragment (RFC 6749 3.1.2)"
@@ -132,6 +139,14 @@ def register_application(
     client_id = client_id or "asp-" + new_token(9)
     if session.scalar(select(Application.id).where(Application.client_id == client_id)) is not None:
         raise RegistrationError(f"client_id {client_id!r} is taken")
+    same_name = _registered_as(session, name)
+    if same_name is not None:
+        raise RegistrationError(
+            f"an application named {name.strip()!r} is registered already ({same_name}): "
+            "customers choose an ASP by its name, so two must not share one; give this one "
+            "a name of its own, or rotate the existing one's secret (espi-sst asp "
+            "rotate-secret) instead of registering it again"
+        )
     secret = None if public else new_token(32)
     application = Application(
         uuid=new_uuid(),
@@ -161,6 +176,25 @@ def register_application(
         asp_class,
         phases.dormant(parsed, current_app.config),
     )
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _registered_as(session: Session, name: str) -> str | None:
+    """The client_id of an ASP already registered under ``name`` (ignoring case and spaces).
+
+    The name is what the consent page and the portal show a customer; the software id may
+    be shared (RFC 7591 2: the same for every instance of one piece of software), the
+    name may not.  Resource servers (no redirect URIs) are not shown to customers."""
+    key = _name_key(name)
+    for client_id, client_name, redirect_uris in session.execute(
+        select(Application.client_id, Application.client_name, Application.redirect_uris)
+    ):
+        if redirect_uris and _name_key(client_name) == key:
+            return str(client_id)
+    return None
 
 
 def _checked_client_uri(uri: str | None, *, allow_loopback: bool) -> str | None:

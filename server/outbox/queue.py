@@ -10,8 +10,9 @@ exponential backoff.
 Bodies are encrypted at rest (``server/outbox/_seal.py``: Fernet, the key derived from
 ``SECRET_KEY`` or set as ``OUTBOX_KEY``) and purged once the message is delivered or given
 up: a passcode e-mail is readable in the database neither while it waits nor after
-(issue 11, item 4).  What operations need stays in clear: kind, destination, the e-mail's
-subject or the ASP's client id, times, attempts, the last error.
+(issue 11, item 4).  A given-up ASP notification keeps its sealed list of URLs, so
+``espi-sst outbox retry`` can send it again.  What operations need stays in clear: kind,
+destination, the e-mail's subject or the ASP's client id, times, attempts, the last error.
 
 Delivery is at-least-once: a crash after sending and before recording it sends again.  Both
 kinds tolerate that -- a ``BatchList`` only lists URLs the ASP then GETs, and an e-mail says
@@ -103,7 +104,16 @@ def open_payload(app: Flask, message: OutboxMessage) -> dict[str, Any]:
 
 
 def _purge(message: OutboxMessage) -> None:
-    """Forget the body of a message delivered or given up: keep what operations need."""
+    """Forget the body of a message delivered or given up: keep what operations need.
+
+    A given-up ASP notification keeps its sealed body: it lists only resource URLs the ASP
+    must fetch with its own token, and it is the ASP's one news of the change, so an
+    operator may send it again once the ASP's endpoint works (``espi-sst outbox retry``,
+    server/ops/outbox_admin.py).  A given-up e-mail is purged: it may carry a passcode,
+    stale by the time anyone could resend it.
+    """
+    if message.failed_at is not None and message.kind == ASP_NOTIFICATION:
+        return
     kept = ("subject", "client_id")
     message.payload = {key: value for key, value in message.payload.items() if key in kept}
 

@@ -134,3 +134,26 @@ def test_register_resource_server_may_introspect_only(tmp_path: Path) -> None:
             (out["client_id"],),
         ).fetchone()
     assert json.loads(grant_types) == ["introspection"] and json.loads(redirects) == []
+
+
+def test_register_client_refuses_a_name_already_registered(tmp_path: Path) -> None:
+    """Customers choose an ASP by its name: a second registration under it (any case or
+    spacing) is refused, naming the client that has it; a shared software id is allowed
+    (RFC 7591 2)."""
+    uris = ("--redirect-uri", "https://asp.example/cb", "--notify-uri", NOTIFY)
+    first = _cli(tmp_path, "--name", "Thermostat Co", "--software-id", "thermo", *uris)
+    assert first.returncode == 0, first.stderr
+    client_id = json.loads(first.stdout)["client_id"]
+    again = _cli(tmp_path, "--name", "  thermostat   CO ", *uris)
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert "registered already" in again.stderr and client_id in again.stderr
+    sibling = _cli(tmp_path, "--name", "Thermostat Co (EU)", "--software-id", "thermo", *uris)
+    assert sibling.returncode == 0, sibling.stderr
+    assert sorted(_software_ids(tmp_path).values()) == ["thermo", "thermo"]
+
+
+def test_a_bad_redirect_uri_is_named_with_the_rule(tmp_path: Path) -> None:
+    for uri in ("/cb", "asp.example/cb", "ftp://asp.example/cb"):
+        refused = _cli(tmp_path, "--name", "Bad", "--redirect-uri", uri, "--notify-uri", NOTIFY)
+        assert refused.returncode == 2 and repr(uri) in refused.stderr
+        assert "RFC 6749 3.1.2" in refused.stderr and "Traceback" not in refused.stderr
