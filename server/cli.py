@@ -24,6 +24,18 @@ from .security import now
 from .storage import db
 
 
+def _configure_logging(default_format: str = "json") -> None:
+    """ESPI_LOG_FORMAT / ESPI_LOG_LEVEL for a long-running command (observability/logs.py);
+    a value it does not know ends the command with its message (exit status 2)."""
+    from .observability.logs import LogSettingError, configure_logging
+
+    try:
+        configure_logging(default_format=default_format)
+    except LogSettingError as exc:
+        sys.stderr.write(f"espi-sst: error: {exc}\n")
+        raise SystemExit(2) from None
+
+
 def _app() -> Flask:
     """The configured app; a setting it cannot work with ends the command with its message
     (exit status 2), not a traceback."""
@@ -171,6 +183,7 @@ def serve(args: argparse.Namespace) -> int:
     half-sent requests no longer hold a thread each for ever."""
     from .demo.dev_server import make_dev_server
 
+    _configure_logging("text")  # a development server: people read it (ESPI_LOG_FORMAT=json)
     app = create_app(
         {"ISSUER": f"http://{args.host}:{args.port}"}
         if args.issuer is None
@@ -444,13 +457,9 @@ def rotate_signing_key(args: argparse.Namespace) -> int:
 
 def worker(args: argparse.Namespace) -> int:
     """Background work: rate-change decisions, expiries, e-mail and ASP notifications."""
-    import logging
-
     from .worker import Worker, main_loop
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging()
     app = _app()
     if args.now is not None:  # tests and operators replaying a moment
         report = Worker(app).run_once(now=args.now)
@@ -460,6 +469,7 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    _configure_logging("text")  # the demo is read by people (ESPI_LOG_FORMAT=json to change)
     if args.statewide:
         from .demo.statewide import run_statewide
 
