@@ -38,12 +38,19 @@ def _configure_logging(default_format: str = "json") -> None:
 
 def _app() -> Flask:
     """The configured app; a setting it cannot work with ends the command with its message
-    (exit status 2), not a traceback."""
+    (exit status 2), not a traceback.  Without ESPI_DATABASE_URL it says which SQLite file
+    it uses (with an https issuer, create_app refuses to start without one)."""
+    from .ops.check_config import database_notice
+
     try:
-        return create_app()
+        app = create_app()
     except ConfigurationError as exc:
         sys.stderr.write(f"espi-sst: error: {exc}\n")
         raise SystemExit(2) from None
+    notice = database_notice(app)
+    if notice is not None:  # (with an https issuer create_app refused it: config.py)
+        sys.stderr.write(f"espi-sst: {notice}\n")
+    return app
 
 
 def register_client(args: argparse.Namespace) -> int:
@@ -183,12 +190,19 @@ def serve(args: argparse.Namespace) -> int:
     half-sent requests no longer hold a thread each for ever."""
     from .demo.dev_server import make_dev_server
 
+    from .ops.check_config import UnsafeConfiguration, refuse_unsafe_start
+
     _configure_logging("text")  # a development server: people read it (ESPI_LOG_FORMAT=json)
     app = create_app(
         {"ISSUER": f"http://{args.host}:{args.port}"}
         if args.issuer is None
         else {"ISSUER": args.issuer}
     )
+    try:  # the development server is one process: one worker
+        refuse_unsafe_start(app, server="espi-sst serve", workers=1)
+    except UnsafeConfiguration as exc:
+        sys.stderr.write(f"espi-sst: error: {exc}\n")
+        return 1
     server = make_dev_server(
         args.host, args.port, app, timeout=args.socket_timeout, max_threads=args.max_threads
     )
@@ -486,6 +500,9 @@ def _gateway(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from .ops.check_config import add_check_config_commands
+
+    add_check_config_commands(sub)
     p = sub.add_parser("register-client", help="register an ASP application (server extra)")
     p.add_argument("--name", required=True)
     p.add_argument(
