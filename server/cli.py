@@ -189,7 +189,6 @@ def serve(args: argparse.Namespace) -> int:
     Werkzeug's server with a socket timeout and a bound on threads (server/demo/dev_server.py):
     half-sent requests no longer hold a thread each for ever."""
     from .demo.dev_server import make_dev_server
-
     from .ops.check_config import UnsafeConfiguration, refuse_unsafe_start
 
     _configure_logging("text")  # a development server: people read it (ESPI_LOG_FORMAT=json)
@@ -502,7 +501,7 @@ def _gateway(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from .ops.check_config import add_check_config_commands
 
-    add_check_config_commands(sub)
+    add_check_config_commands(sub, create_app)
     p = sub.add_parser("register-client", help="register an ASP application (server extra)")
     p.add_argument("--name", required=True)
     p.add_argument(

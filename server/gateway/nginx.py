@@ -180,7 +180,7 @@ def render_nginx_config(
         out.line("types { }")
         out.line("default_type application/octet-stream;")
         out.line(
-            "log_format sst '$remote_addr [$time_local] \"$request_method $uri\" $status "
+            'log_format sst \'$remote_addr [$time_local] "$request_method $uri" $status '
             "$body_bytes_sent $request_time upstream=$upstream_addr $upstream_status "
             "$upstream_response_time request_id=$request_id';"
         )

@@ -326,7 +326,9 @@ class RequestLog:
             self._write(environ, state, request_id, started, 0)
             _REQUEST_ID.reset(token)
             raise
-        return _Counted(body, lambda size: self._finish(environ, state, request_id, started, size, token))
+        return _Counted(
+            body, lambda size: self._finish(environ, state, request_id, started, size, token)
+        )
 
     def _finish(
         self,
@@ -346,7 +348,12 @@ class RequestLog:
                 _REQUEST_ID.set(None)
 
     def _write(
-        self, environ: dict[str, Any], state: dict[str, Any], request_id: str, started: float, size: int
+        self,
+        environ: dict[str, Any],
+        state: dict[str, Any],
+        request_id: str,
+        started: float,
+        size: int,
     ) -> None:
         known = environ.get(_ENVIRON_KEY, {})
         status = int(state["status"])

@@ -34,6 +34,7 @@ import os
 import re
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -99,8 +100,10 @@ def mail_transport(config: Any) -> str:
     if config.get("NOTIFIER"):
         return "notifier " + _named(config["NOTIFIER"], "")
     if config.get("SMTP_HOST"):
-        tls = "implicit TLS" if config.get("SMTP_SSL") else (
-            "STARTTLS" if config.get("SMTP_STARTTLS") else "no TLS"
+        tls = (
+            "implicit TLS"
+            if config.get("SMTP_SSL")
+            else ("STARTTLS" if config.get("SMTP_STARTTLS") else "no TLS")
         )
         return f"SMTP {config['SMTP_HOST']}:{config.get('SMTP_PORT')} ({tls})"
     return "log (development only: nothing is delivered)"
@@ -124,7 +127,9 @@ def active_adapters(app: Flask) -> dict[str, str]:
         "rate_analysis": _named(config.get("BILL_COMPARISON_SOURCE"), "TariffBillComparison"),
         "mail_transport": mail_transport(config),
         "identity_source": _named(config.get("IDENTITY_SOURCE"), "TableIdentitySource"),
-        "database": "SQLite" if _is_sqlite(config) else str(masked("DATABASE_URL", config["DATABASE_URL"])).split("://", 1)[0],
+        "database": "SQLite"
+        if _is_sqlite(config)
+        else str(masked("DATABASE_URL", config["DATABASE_URL"])).split("://", 1)[0],
     }
 
 
@@ -149,7 +154,7 @@ def gunicorn_workers(given: int | None = None, environ: dict[str, str] | None = 
     env = os.environ if environ is None else environ
     if environ is None and "gunicorn.arbiter" in sys.modules:
         try:
-            from gunicorn.app.wsgiapp import WSGIApplication
+            from gunicorn.app.wsgiapp import WSGIApplication  # type: ignore[import-untyped]
 
             return int(WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]").cfg.workers)
         except (Exception, SystemExit):  # not gunicorn's own command line after all
@@ -291,7 +296,8 @@ def refuse_unsafe_start(app: Flask, *, server: str, workers: int | None = None) 
     if errors:
         raise UnsafeConfiguration(
             f"{server} refuses to start: {len(errors)} configuration error(s) for production "
-            f"(https issuer): " + "; ".join(f"{p.setting}" for p in errors)
+            f"(https issuer): "
+            + "; ".join(f"{p.setting}" for p in errors)
             + " -- run espi-sst check-config"
         )
 
@@ -310,8 +316,9 @@ def _configured(key: str) -> Any:
         return raw
 
 
-def check_config_command(args: argparse.Namespace) -> int:
-    from .. import create_app
+def check_config_command(args: argparse.Namespace, create_app: Callable[..., Flask]) -> int:
+    """The command; ``create_app`` is the app factory, given by the entry point above this
+    layer (server/cli.py), since the factory wires every layer, the demo's included."""
     from ..errors import ConfigurationError
 
     try:
@@ -349,7 +356,10 @@ def check_config_command(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def add_check_config_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_check_config_commands(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    create_app: Callable[..., Flask],
+) -> None:
     p = sub.add_parser(
         "check-config",
         help="print the effective configuration and refuse one unsafe for production "
@@ -363,4 +373,4 @@ def add_check_config_commands(sub: argparse._SubParsersAction) -> None:  # type:
         metavar="N",
         help="gunicorn workers to check for (default: GUNICORN_CMD_ARGS, WEB_CONCURRENCY, 1)",
     )
-    p.set_defaults(server_command=check_config_command)
+    p.set_defaults(server_command=lambda args: check_config_command(args, create_app))

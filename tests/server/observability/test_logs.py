@@ -72,7 +72,9 @@ def test_exception_text_and_extras_are_screened(restore_root: None) -> None:
         raise ValueError("refused token=tok-SECRET-1 for client")
     except ValueError:
         logging.getLogger("espi_sst_server.test").exception(
-            "failed with %s", {"refresh_token": "rt-SECRET-2"}, extra={"detail": "password=pw-SECRET-3"}
+            "failed with %s",
+            {"refresh_token": "rt-SECRET-2"},
+            extra={"detail": "password=pw-SECRET-3"},
         )
     (line,) = [json.loads(x) for x in stream.getvalue().splitlines()]
     assert "SECRET" not in json.dumps(line)
@@ -82,7 +84,9 @@ def test_exception_text_and_extras_are_screened(restore_root: None) -> None:
 
 def test_text_format_and_bad_settings(restore_root: None) -> None:
     stream = io.StringIO()
-    configure_logging(stream=stream, environ={"ESPI_LOG_FORMAT": "text", "ESPI_LOG_LEVEL": "warning"})
+    configure_logging(
+        stream=stream, environ={"ESPI_LOG_FORMAT": "text", "ESPI_LOG_LEVEL": "warning"}
+    )
     logging.getLogger("espi_sst_server.test").info("hidden below WARNING")
     logging.getLogger("espi_sst_server.test").warning("shown %s", "here", extra={"lane": "email"})
     (line,) = stream.getvalue().splitlines()
@@ -96,7 +100,11 @@ def test_text_format_and_bad_settings(restore_root: None) -> None:
 def test_a_bad_log_setting_ends_the_worker_with_its_message(tmp_path: Path) -> None:
     env = dict(os.environ, ESPI_LOG_FORMAT="xml", ESPI_DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
     done = subprocess.run(
-        [str(BIN / "espi-sst"), "worker", "--once"], env=env, capture_output=True, text=True, timeout=60
+        [str(BIN / "espi-sst"), "worker", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert "ESPI_LOG_FORMAT='xml': must be one of json, text" in done.stderr
@@ -104,7 +112,10 @@ def test_a_bad_log_setting_ends_the_worker_with_its_message(tmp_path: Path) -> N
 
 
 def test_request_ids_from_outside_are_bounded_and_safe() -> None:
-    assert accepted_request_id("0123456789abcdef0123456789abcdef") == "0123456789abcdef0123456789abcdef"
+    assert (
+        accepted_request_id("0123456789abcdef0123456789abcdef")
+        == "0123456789abcdef0123456789abcdef"
+    )
     for bad in (None, "", "short", "x" * 129, "id with spaces 123", 'id"}\n{"level":"ERROR'):
         fresh = accepted_request_id(bad)
         assert fresh != bad and len(fresh) == 32 and int(fresh, 16) >= 0
@@ -157,7 +168,11 @@ def test_gunicorns_access_log_carries_no_query_string_secret(
             try:
                 answer = requests.get(
                     f"http://127.0.0.1:{port}/oauth/authorize",
-                    params={"client_id": "x", "code": "query-SECRET-1", "code_verifier": "query-SECRET-2"},
+                    params={
+                        "client_id": "x",
+                        "code": "query-SECRET-1",
+                        "code_verifier": "query-SECRET-2",
+                    },
                     timeout=5,
                     allow_redirects=False,
                 )

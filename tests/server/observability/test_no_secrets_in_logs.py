@@ -53,7 +53,9 @@ def captured() -> Iterator[io.StringIO]:
 
 
 @pytest.fixture
-def mailed(sst_database: tuple[str, DemoData], tmp_path: Path) -> Iterator[tuple[SstWorld, MailSink]]:
+def mailed(
+    sst_database: tuple[str, DemoData], tmp_path: Path
+) -> Iterator[tuple[SstWorld, MailSink]]:
     url, data = sst_database
     with MailSink(tmp_path / "mail") as sink:
         made = make_world(
@@ -102,12 +104,18 @@ def test_no_secret_of_a_whole_flow_reaches_the_log(
     page = browser.get("/portal/login")
     signed_in = browser.post(
         "/portal/login",
-        data={"username": customer.username, "password": customer.password, "csrf_token": _csrf(page.data)},
+        data={
+            "username": customer.username,
+            "password": customer.password,
+            "csrf_token": _csrf(page.data),
+        },
     )
     assert signed_in.status_code == 302, signed_in.data
     # ... and consents; the ASP gets a code at its redirect URI.
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
     params = {
         "response_type": "code",
         "client_id": ASP,
@@ -175,9 +183,13 @@ def test_no_secret_of_a_whole_flow_reaches_the_log(
     ).rsplit(" ", 1)[1]
     rid = str(requested.headers["Location"]).rsplit("/", 1)[1]
     # A wrong code first (the failure path logs too), then the real one.
-    wrong = asp.post(f"{base}/RateChangeRequest/{rid}/Confirmation", json={"code": "0" * 12}, headers=bearer)
+    wrong = asp.post(
+        f"{base}/RateChangeRequest/{rid}/Confirmation", json={"code": "0" * 12}, headers=bearer
+    )
     assert wrong.status_code != 200
-    confirmed = asp.post(f"{base}/RateChangeRequest/{rid}/Confirmation", json={"code": passcode}, headers=bearer)
+    confirmed = asp.post(
+        f"{base}/RateChangeRequest/{rid}/Confirmation", json={"code": passcode}, headers=bearer
+    )
     assert confirmed.status_code == 200, confirmed.data
     # A replayed refresh token (reuse: the family is revoked) and a bad client secret.
     asp.post(
@@ -185,9 +197,15 @@ def test_no_secret_of_a_whole_flow_reaches_the_log(
         data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
         headers=_basic(ASP, client.client_secret),
     )
-    asp.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=_basic(ASP, "wrong-" + client.client_secret))
+    asp.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=_basic(ASP, "wrong-" + client.client_secret),
+    )
     logging.getLogger("attacker.probe").debug(
-        "a careless caller: Authorization: Bearer %s, %s", tokens["access_token"], {"password": customer.password}
+        "a careless caller: Authorization: Bearer %s, %s",
+        tokens["access_token"],
+        {"password": customer.password},
     )
 
     log = captured.getvalue()
@@ -220,11 +238,16 @@ def test_no_secret_of_a_whole_flow_reaches_the_log(
     # The authorize request is logged without its query string.
     assert any(line["path"] == "/oauth/authorize" for line in requests_logged)
     assert "code_challenge" not in log
-    assert any("[redacted]" in line["message"] for line in lines if line["logger"] == "attacker.probe")
+    assert any(
+        "[redacted]" in line["message"] for line in lines if line["logger"] == "attacker.probe"
+    )
     # The passcode e-mail's job line carries the id of the request that queued it.
     (asked,) = [line for line in requests_logged if line["path"].endswith("/RateChangeRequest")]
     assert asked["request_id"] == requested.headers["X-Request-Id"]
     jobs = [line for line in lines if line["logger"] == "espi_sst_server.job"]
-    (job,) = [line for line in jobs if line["request_id"] == asked["request_id"] and line["lane"] == "email"]
+    (job,) = [
+        line
+        for line in jobs
+        if line["request_id"] == asked["request_id"] and line["lane"] == "email"
+    ]
     assert job["outcome"] == "sent" and job["attempt"] == 1 and job["job"].startswith("outbox:")
-

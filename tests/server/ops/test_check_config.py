@@ -59,7 +59,12 @@ def _env(tmp_path: Path, **changes: str | None) -> dict[str, str]:
 
 def _cli(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BIN / "espi-sst"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+        [str(BIN / "espi-sst"), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -100,7 +105,10 @@ REFUSALS = {
     "mail log fallback": ({"ESPI_SMTP_HOST": None}, "SMTP_HOST"),
     "no SECRET_KEY": ({"ESPI_SECRET_KEY": None}, "SECRET_KEY"),
     "SQLite, --workers in GUNICORN_CMD_ARGS": (
-        {"ESPI_DATABASE_URL": "sqlite:///{tmp}/espi.db", "GUNICORN_CMD_ARGS": "--bind :8000 --workers 3"},
+        {
+            "ESPI_DATABASE_URL": "sqlite:///{tmp}/espi.db",
+            "GUNICORN_CMD_ARGS": "--bind :8000 --workers 3",
+        },
         "DATABASE_URL",
     ),
     "SQLite, WEB_CONCURRENCY": (
@@ -126,13 +134,21 @@ def test_each_unsafe_production_setting_is_refused_in_one_line(tmp_path: Path, c
 
 def test_the_same_settings_pass_on_an_http_issuer(tmp_path: Path) -> None:
     """Development (http issuer): the samples are fine; nothing is refused."""
-    env = _env(tmp_path, ESPI_ISSUER="http://127.0.0.1:5000", ESPI_BILLING_BACKEND=None, ESPI_SMTP_HOST=None)
+    env = _env(
+        tmp_path,
+        ESPI_ISSUER="http://127.0.0.1:5000",
+        ESPI_BILLING_BACKEND=None,
+        ESPI_SMTP_HOST=None,
+    )
     assert _cli(env, "check-config", cwd=tmp_path).returncode == 0
 
 
 def test_without_a_database_url_the_file_is_named_or_refused(tmp_path: Path) -> None:
     env = _env(
-        tmp_path, ESPI_DATABASE_URL=None, ESPI_ISSUER="http://127.0.0.1:5000", ESPI_AUTO_MIGRATE="true"
+        tmp_path,
+        ESPI_DATABASE_URL=None,
+        ESPI_ISSUER="http://127.0.0.1:5000",
+        ESPI_AUTO_MIGRATE="true",
     )
     done = _cli(env, "worker", "--once", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -148,7 +164,15 @@ def test_without_a_database_url_the_file_is_named_or_refused(tmp_path: Path) -> 
 
 def test_serve_refuses_an_unsafe_production_start(tmp_path: Path) -> None:
     env = _env(tmp_path, ESPI_RATE_CATALOG=None)
-    done = _cli(env, "serve", "--port", str(_free_port()), "--issuer", "https://sst.utility.example", cwd=tmp_path)
+    done = _cli(
+        env,
+        "serve",
+        "--port",
+        str(_free_port()),
+        "--issuer",
+        "https://sst.utility.example",
+        cwd=tmp_path,
+    )
     assert done.returncode == 1
     assert "espi-sst serve refuses to start" in done.stderr and "RATE_CATALOG" in done.stderr
     assert "Traceback" not in done.stderr
@@ -162,7 +186,13 @@ def _free_port() -> int:
 
 def _gunicorn(env: dict[str, str], *args: str, cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{_free_port()}", *args, "espi_sst_server.wsgi:app"],
+        [
+            str(BIN / "gunicorn"),
+            "-b",
+            f"127.0.0.1:{_free_port()}",
+            *args,
+            "espi_sst_server.wsgi:app",
+        ],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -202,12 +232,21 @@ def postgresql_url() -> Iterator[str]:
     yield from postgresql_database()
 
 
-def test_gunicorn_boots_a_clean_production_configuration(tmp_path: Path, postgresql_url: str) -> None:
+def test_gunicorn_boots_a_clean_production_configuration(
+    tmp_path: Path, postgresql_url: str
+) -> None:
     url = postgresql_url
     port = _free_port()
     env = _env(tmp_path, ESPI_DATABASE_URL=url, ESPI_AUTO_MIGRATE="true")
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "--workers", "1", "espi_sst_server.wsgi:app"],
+        [
+            str(BIN / "gunicorn"),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "espi_sst_server.wsgi:app",
+        ],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
