@@ -21,6 +21,7 @@ from . import limits
 from .config import load_config
 from .errors import wire
 from .lifecycle.terms import terms_of
+from .observability import logs
 from .security import edge
 from .storage import db
 
@@ -33,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .sst.phases import phase
 
     phase(app.config)  # SST_PHASE not 1, 2 or 3 stops the start, naming the setting
+    logs.init_app(app)  # request ids and one line per request, inside ProxyFix (observability)
     hops = int(app.config["TRUSTED_PROXY_HOPS"])
     if hops > 0:  # behind the gateway: its public URL and /SST/v1/{ID} prefix in every URL
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

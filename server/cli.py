@@ -20,19 +20,39 @@ from sqlalchemy import select
 from . import create_app
 from .errors import ConfigurationError
 from .lifecycle.registration import RegistrationError, register_application
+from .ops.check_config import add_check_config_commands
 from .ops.loader.command import add_load_commands
 from .security import now
 from .storage import db
 
 
+def _configure_logging(default_format: str = "json") -> None:
+    """ESPI_LOG_FORMAT / ESPI_LOG_LEVEL for a long-running command (observability/logs.py);
+    a value it does not know ends the command with its message (exit status 2)."""
+    from .observability.logs import LogSettingError, configure_logging
+
+    try:
+        configure_logging(default_format=default_format)
+    except LogSettingError as exc:
+        sys.stderr.write(f"espi-sst: error: {exc}\n")
+        raise SystemExit(2) from None
+
+
 def _app() -> Flask:
     """The configured app; a setting it cannot work with ends the command with its message
-    (exit status 2), not a traceback."""
+    (exit status 2), not a traceback.  Without ESPI_DATABASE_URL it says which SQLite file
+    it uses (with an https issuer, create_app refuses to start without one)."""
+    from .ops.check_config import database_notice
+
     try:
-        return create_app()
+        app = create_app()
     except ConfigurationError as exc:
         sys.stderr.write(f"espi-sst: error: {exc}\n")
         raise SystemExit(2) from None
+    notice = database_notice(app)
+    if notice is not None:  # (with an https issuer create_app refused it: config.py)
+        sys.stderr.write(f"espi-sst: {notice}\n")
+    return app
 
 
 def register_client(args: argparse.Namespace) -> int:
@@ -171,12 +191,19 @@ def serve(args: argparse.Namespace) -> int:
     Werkzeug's server with a socket timeout and a bound on threads (server/demo/dev_server.py):
     half-sent requests no longer hold a thread each for ever."""
     from .demo.dev_server import make_dev_server
+    from .ops.check_config import UnsafeConfiguration, refuse_unsafe_start
 
+    _configure_logging("text")  # a development server: people read it (ESPI_LOG_FORMAT=json)
     app = create_app(
         {"ISSUER": f"http://{args.host}:{args.port}"}
         if args.issuer is None
         else {"ISSUER": args.issuer}
     )
+    try:  # the development server is one process: one worker
+        refuse_unsafe_start(app, server="espi-sst serve", workers=1)
+    except UnsafeConfiguration as exc:
+        sys.stderr.write(f"espi-sst: error: {exc}\n")
+        return 1
     server = make_dev_server(
         args.host, args.port, app, timeout=args.socket_timeout, max_threads=args.max_threads
     )
@@ -445,13 +472,9 @@ def rotate_signing_key(args: argparse.Namespace) -> int:
 
 def worker(args: argparse.Namespace) -> int:
     """Background work: rate-change decisions, expiries, e-mail and ASP notifications."""
-    import logging
-
     from .worker import Worker, main_loop
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging()
     app = _app()
     if args.now is not None:  # tests and operators replaying a moment
         report = Worker(app).run_once(now=args.now)
@@ -461,6 +484,7 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    _configure_logging("text")  # the demo is read by people (ESPI_LOG_FORMAT=json to change)
     if args.statewide:
         from .demo.statewide import run_statewide
 
@@ -478,6 +502,7 @@ def _gateway(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_load_commands(sub, _app)
+    add_check_config_commands(sub, create_app)
     p = sub.add_parser("register-client", help="register an ASP application (server extra)")
     p.add_argument("--name", required=True)
     p.add_argument(

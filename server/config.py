@@ -23,6 +23,9 @@ and the path of every resource URL built from ``ISSUER`` outside a request (disc
 metadata, the ASPs' notifications).  The gateway generator keeps its own copy
 (``gateway/directory.py``), checked equal by its tests."""
 
+DEFAULTED = "espi_sst_defaulted"
+"""``app.extensions`` key: the settings :func:`load_config` filled in (key -> the file)."""
+
 DEFAULTS: dict[str, Any] = {
     # Storage: SQLite in the instance folder unless a URL is given (PostgreSQL:
     # postgresql+psycopg://user:pass@127.0.0.1/espi).
@@ -251,12 +254,24 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     if test_config:
         app.config.update(test_config)
     instance = Path(app.instance_path)
+    # What was filled in here rather than configured: the server commands name the file,
+    # and ``espi-sst check-config`` refuses either on a production issuer (server/ops).
+    defaulted: dict[str, str] = {}
     if not app.config["DATABASE_URL"]:
+        if str(app.config["ISSUER"]).startswith("https://"):  # production: never a hidden file
+            raise ConfigurationError(
+                "DATABASE_URL is not set and ISSUER is https (production): set "
+                "ESPI_DATABASE_URL=postgresql+psycopg://USER@HOST:5432/DB; the SQLite file "
+                f"{instance / 'espi-sst.db'} is for development only"
+            )
         instance.mkdir(parents=True, exist_ok=True)
+        defaulted["DATABASE_URL"] = str(instance / "espi-sst.db")
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'espi-sst.db'}"
     if not app.config["SECRET_KEY"]:
         instance.mkdir(parents=True, exist_ok=True)
+        defaulted["SECRET_KEY"] = str(instance / "secret_key")
         app.config["SECRET_KEY"] = _persistent_secret(instance / "secret_key")
+    app.extensions[DEFAULTED] = defaulted
     app.config["ISSUER"] = str(app.config["ISSUER"]).rstrip("/")
 
 

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import or_, select, update
@@ -39,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from espi_sst.model import sst
 
+from .observability import logs
 from .outbox.queue import ASP_NOTIFICATION, EMAIL, deliver_due
 from .security import now as current_time
 from .sst import rate_change
@@ -150,6 +153,13 @@ class Worker:
                 continue
             record = session.get(RateChangeRequestRecord, request_id)
             assert record is not None
+            started = time.perf_counter()
+            job: dict[str, Any] = {
+                "lane": "billing",
+                "job": f"rate_change:{record.uuid}",
+                "started": started,
+                "attempt": record.processing_attempts,
+            }  # the request id of the POST is not stored with a rate change: none here
             try:
                 decision = backend_for(self.app, session).submit(record, now=now)
                 rate_change.decide(
@@ -164,9 +174,11 @@ class Worker:
                 )
                 session.commit()
                 decided += 1
+                logs.log_job(outcome="accepted" if decision.accepted else "rejected", **job)
             except Exception as exc:  # the billing system failed: retry when the lease ends
                 session.rollback()
                 report.errors += 1
+                logs.log_job(outcome="error", level=logging.WARNING, **job)
                 log.exception("billing backend failed for rate change %s", request_id)
                 error = f"{type(exc).__name__}: {exc}"[:500]
                 audit(

@@ -183,8 +183,9 @@ def render_nginx_config(
         out.line("types { }")
         out.line("default_type application/octet-stream;")
         out.line(
-            'log_format sst \'$remote_addr [$time_local] "$request" $status $body_bytes_sent '
-            "$request_time upstream=$upstream_addr $upstream_status $upstream_response_time';"
+            'log_format sst \'$remote_addr [$time_local] "$request_method $uri" $status '
+            "$body_bytes_sent $request_time upstream=$upstream_addr $upstream_status "
+            "$upstream_response_time request_id=$request_id';"
         )
         out.line(f"access_log {place('logs/access.log')} sst;")
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -471,6 +472,8 @@ def _proxy_location(
         announced = prefix if proxy.announce else '""'
         out.line(f"proxy_set_header X-Forwarded-Prefix {announced};")
         out.line('proxy_set_header Forwarded "";')
+        # nginx's own id for this request, logged above and by the app (observability/logs.py)
+        out.line("proxy_set_header X-Request-Id $request_id;")
         # Empty unless a verified client certificate: a client's own header never passes.
         out.line(f"proxy_set_header X-SSL-Client-DN {client_dn};")
         out.line("proxy_connect_timeout 5s;")

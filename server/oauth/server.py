@@ -22,6 +22,7 @@ from ..config import resource_base_url
 from ..lifecycle.access import end_authorization, may_request_consent
 from ..lifecycle.usable import token_refusal
 from ..limits import clients as client_limits
+from ..observability import logs
 from ..observability.metrics import count_token_issued, count_token_revoked
 from ..security import hash_secret, new_uuid, now
 from ..storage import db
@@ -116,6 +117,7 @@ class EspiAuthorizationServer(AuthorizationServer):
             client_limits.authentication_failed()
             raise
         client_limits.authenticated(client.get_client_id(), getattr(request, "auth_method", None))
+        logs.note_client(client.get_client_id())  # the request's log line names the ASP
         return client
 
     def create_token_response(self, request: Any = None) -> Any:

@@ -22,6 +22,8 @@ moving its ``next_attempt_at`` forward with a conditional UPDATE before sending.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,7 @@ from sqlalchemy.orm import Session
 import espi_sst
 from espi_sst.model import espi as m
 
+from ..observability import logs
 from ..storage.models import Application, OutboxMessage
 from ..storage.rows import audit, rowcount
 from . import outbound
@@ -49,6 +52,9 @@ CLAIM_SECONDS = 120
 """A claimed row is not due again for this long (a sender that dies releases it by time)."""
 
 
+REQUEST_ID = "request_id"
+"""The payload key holding the id of the request that queued the message (clear)."""
+
 SEALED = "sealed"
 """The payload key holding the encrypted body (the other keys are in clear)."""
 
@@ -63,7 +69,9 @@ def enqueue_email(session: Session, *, to: str, subject: str, text: str, now: in
         OutboxMessage(
             kind=EMAIL,
             destination=to,
-            payload={"subject": subject, SEALED: seal(current_app, {"text": text})},
+            payload=_with_request_id(
+                {"subject": subject, SEALED: seal(current_app, {"text": text})}
+            ),
             created_at=now,
             next_attempt_at=now,
             attempts=0,
@@ -79,15 +87,25 @@ def enqueue_asp_notification(
         OutboxMessage(
             kind=ASP_NOTIFICATION,
             destination=application.notify_uri,
-            payload={
-                "client_id": application.client_id,
-                SEALED: seal(current_app, {"resources": list(resources)}),
-            },
+            payload=_with_request_id(
+                {
+                    "client_id": application.client_id,
+                    SEALED: seal(current_app, {"resources": list(resources)}),
+                }
+            ),
             created_at=now,
             next_attempt_at=now,
             attempts=0,
         )
     )
+
+
+def _with_request_id(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with the id of the request that queued it, in clear (an id, no secret):
+    the worker's log line for this message carries it (observability/logs.py).  Purged
+    with the body once the message is sent."""
+    request_id = logs.current_request_id()
+    return payload if request_id is None else {**payload, REQUEST_ID: request_id}
 
 
 def open_payload(app: Flask, message: OutboxMessage) -> dict[str, Any]:
@@ -173,12 +191,28 @@ def deliver_due(
             continue  # another worker took it, or its destination was backed off
         message = session.get(OutboxMessage, message_id)
         assert message is not None
-        error = _send(app, message)
+        started = time.perf_counter()
+        request_id = message.payload.get(REQUEST_ID)
+        bound = logs.bind_request_id(request_id)
+        try:
+            error = _send(app, message)
+        finally:
+            logs.unbind_request_id(bound)
         message.attempts += 1
+        job: dict[str, Any] = {
+            "lane": message.kind,
+            "job": f"outbox:{message.id}",
+            "started": started,
+            "attempt": message.attempts,
+            "request_id": request_id,
+        }
+        if message.kind == ASP_NOTIFICATION:
+            job["client_id"] = message.payload.get("client_id")
         if error is None:
             message.sent_at = now
             _purge(message)
             sent += 1
+            logs.log_job(outcome="sent", **job)
         elif message.attempts >= MAX_ATTEMPTS or error.startswith("permanent: "):
             message.failed_at = now
             message.last_error = error[:512]
@@ -197,12 +231,14 @@ def deliver_due(
                 },
             )
             failed += 1
+            logs.log_job(outcome="failed", level=logging.ERROR, error=error[:512], **job)
         else:
             message.last_error = error[:512]
             message.next_attempt_at = now + backoff_seconds(message.attempts)
             if message.kind == ASP_NOTIFICATION:
                 _back_off_destination(session, message, now=now)
             retried += 1
+            logs.log_job(outcome="retry", level=logging.WARNING, error=error[:512], **job)
         session.commit()
     return DeliveryReport(sent, retried, failed)
 

@@ -1,6 +1,6 @@
 """Customer accounts, between a customer and its usage points
 
-Revision ID: 0010
+Revision ID: 0008
 Revises: 0007
 Create Date: 2027-02-10
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
