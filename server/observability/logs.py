@@ -324,28 +324,17 @@ class RequestLog:
             body = self.app(environ, start)
         except BaseException:
             self._write(environ, state, request_id, started, 0)
-            _REQUEST_ID.reset(token)
             raise
-        return _Counted(
-            body, lambda size: self._finish(environ, state, request_id, started, size, token)
-        )
-
-    def _finish(
-        self,
-        environ: dict[str, Any],
-        state: dict[str, Any],
-        request_id: str,
-        started: float,
-        size: int,
-        token: contextvars.Token[str | None],
-    ) -> None:
-        try:
-            self._write(environ, state, request_id, started, size)
         finally:
-            try:
-                _REQUEST_ID.reset(token)
-            except ValueError:  # closed in another context (a server's own thread)
-                _REQUEST_ID.set(None)
+            # Unbound as soon as the app returns: a body the server never closes (a test
+            # client's) must not leave its id on the thread's later log lines.  A streamed
+            # body gets it back while each chunk is made (_Counted).
+            _REQUEST_ID.reset(token)
+        return _Counted(
+            body,
+            request_id,
+            lambda size: self._write(environ, state, request_id, started, size),
+        )
 
     def _write(
         self,
@@ -382,13 +371,24 @@ class RequestLog:
 
 class _Counted:
     """The answer's body, passed through; counts its bytes and reports them once: when the
-    last byte is handed to the server, or at close() (a client that went away early)."""
+    last byte is handed to the server, or at close() (a client that went away early).  The
+    request id is bound while each chunk is made and while the body closes, so a streamed
+    feed's own log lines carry it."""
 
-    def __init__(self, body: Iterable[bytes], done: Callable[[int], None]) -> None:
-        self.body, self.done, self.size, self.reported = body, done, 0, False
+    def __init__(self, body: Iterable[bytes], request_id: str, done: Callable[[int], None]) -> None:
+        self.body, self.request_id, self.done = body, request_id, done
+        self.size, self.reported = 0, False
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.body:
+        chunks = iter(self.body)
+        while True:
+            token = _REQUEST_ID.set(self.request_id)
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            finally:
+                _REQUEST_ID.reset(token)
             self.size += len(chunk)
             yield chunk
         self._report()
@@ -399,11 +399,13 @@ class _Counted:
             self.done(self.size)
 
     def close(self) -> None:
+        token = _REQUEST_ID.set(self.request_id)
         try:
             close = getattr(self.body, "close", None)
             if close is not None:
                 close()
         finally:
+            _REQUEST_ID.reset(token)
             self._report()
 
 

@@ -22,6 +22,7 @@ from espi_sst_server.observability.logs import (
     RedactingFilter,
     accepted_request_id,
     configure_logging,
+    current_request_id,
     redact,
 )
 
@@ -95,6 +96,24 @@ def test_text_format_and_bad_settings(restore_root: None) -> None:
         configure_logging(environ={"ESPI_LOG_FORMAT": "xml"})
     with pytest.raises(LogSettingError, match="ESPI_LOG_LEVEL='LOUD'"):
         configure_logging(environ={"ESPI_LOG_LEVEL": "loud"})
+
+
+def test_an_unclosed_answer_leaves_no_request_id_on_the_thread(tmp_path: Path) -> None:
+    """The id is the request's alone: once the app has returned its answer, the thread's
+    later lines carry none, even when the server never closes the body (a test client's
+    unbuffered answer); a streamed body gets it back while it is written."""
+    from espi_sst_server import create_app
+
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path}/ids.db", "SECRET_KEY": "test", "TESTING": True}
+    )
+    answer = app.test_client().get(
+        "/healthz", headers={"X-Request-Id": "req-leak-check-1"}, buffered=False
+    )
+    assert answer.headers["X-Request-Id"] == "req-leak-check-1"
+    assert current_request_id() is None
+    answer.close()
+    assert current_request_id() is None
 
 
 def test_a_bad_log_setting_ends_the_worker_with_its_message(tmp_path: Path) -> None:
