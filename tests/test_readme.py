@@ -127,12 +127,24 @@ COMMANDS: dict[str, RunHere | Elsewhere] = {
     "espi-sst migrate upgrade": RunHere(
         PRODUCTION, "the schema, once, before gunicorn's two workers start"
     ),
-    "gunicorn -w 2 -b 127.0.0.1:8000 espi_sst_server.wsgi:app": RunHere(
-        PRODUCTION, "a free port instead of 8000"
+    "espi-sst check-config": RunHere(
+        PRODUCTION, "the same settings; an http issuer, so nothing is refused"
     ),
+    "gunicorn -c python:espi_sst_server.gunicorn_conf -w 2 -b 127.0.0.1:8000 "
+    "espi_sst_server.wsgi:app": RunHere(PRODUCTION, "a free port instead of 8000"),
     "espi-sst worker": RunHere(PRODUCTION, "espi-sst worker --once: one pass, then exit"),
     "espi-sst register-client --name Thermostat Co --redirect-uri https://asp.example/cb "
     "--notify-uri https://asp.example/notify": RunHere(PRODUCTION),
+    "espi-sst load": Elsewhere(
+        "named in the pointer to docs/operations.md; each kind of file is loaded there",
+        "tests/server/ops/test_loader.py",
+        'main(["load", kind',
+    ),
+    "espi-sst migrate": Elsewhere(
+        "named in the pointer to docs/operations.md; upgrade, current and history run there",
+        "tests/server/ops/test_migrate_command.py",
+        '"migrate", "upgrade"',
+    ),
     # Command line
     "espi-sst validate FILE...": RunHere(CLI, "a valid and an invalid file"),
     "espi-sst inspect [FILE] [--json]": RunHere(CLI, "with and without FILE and --json"),
@@ -391,6 +403,16 @@ def test_the_production_commands_serve_register_and_work(tmp_path: Path) -> None
         [str(BIN / "espi-sst"), *migrate[1:]], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert migrated.returncode == 0, migrated.stderr
+    (check_line,) = [line for line in shell_lines() if line.startswith("espi-sst check-config")]
+    checked = subprocess.run(
+        [str(BIN / "espi-sst"), *shlex.split(check_line, comments=True)[1:]],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "readme" not in checked.stdout  # the secret key is masked
     (gunicorn_line,) = [line for line in shell_lines() if line.startswith("gunicorn ")]
     gunicorn = shlex.split(gunicorn_line, comments=True)
     gunicorn[gunicorn.index("-b") + 1] = f"127.0.0.1:{port}"
