@@ -158,6 +158,10 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFY_READ_TIMEOUT": 5.0,
     # The worker's claim on a request it submits to billing; a dead worker's claim ends then.
     "WORKER_LEASE_SECONDS": 300,
+    # The worker's claim on an outbox message it sends; a dead worker's claim ends then, and
+    # another worker sends the message again (same Idempotency-Key / Message-ID).  It must
+    # outlast one send: longer than the notify and SMTP timeouts.
+    "OUTBOX_CLAIM_SECONDS": 120,
     # Submissions of one rate change before the worker gives up on a billing system that
     # keeps failing (one per lease): the request is then rejected with reason "other" and
     # the customer is told to ask the utility (10 x 300 s: about 50 minutes of failures).
