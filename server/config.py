@@ -31,6 +31,10 @@ DEFAULTS: dict[str, Any] = {
     # postgresql+psycopg://user:pass@127.0.0.1/espi).
     "DATABASE_URL": None,
     "AUTO_MIGRATE": True,
+    # A connection pooler between the server and PostgreSQL (docs/deployment.md, "Through
+    # PgBouncer"): "" (none, or one in session mode) or "transaction" (PgBouncer's
+    # pool_mode = transaction: server-side prepared statements are then switched off).
+    "DATABASE_POOLER": "",
     # Public identity.  ISSUER is the OAuth/OpenID issuer (RFC 8414, RFC 9207); it must
     # be the externally visible base URL (behind the gateway: the gateway's URL).
     "ISSUER": "http://127.0.0.1:5000",

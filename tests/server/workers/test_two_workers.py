@@ -177,7 +177,7 @@ def test_a_worker_killed_while_notifying_is_taken_over_after_its_claim(
             wait_for("the first worker", lambda: connected(app, "doomed"), 60, workers)
             seed(app, notify_uri=receiver.url, n=1, passcode_mails=0)
             wait_for("a notification held", receiver.holding.is_set, 60, workers)
-            survivor = workers.start("survivor")
+            workers.start("survivor")
             wait_for("the second worker", lambda: connected(app, "survivor"), 60, workers)
             assert time.time() < receiver.deliveries[0][1] + CLAIM - 1
             killed_at = doomed.kill()
