@@ -265,6 +265,14 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     # What was filled in here rather than configured: the server commands name the file,
     # and ``espi-sst check-config`` refuses either on a production issuer (server/ops).
     defaulted: dict[str, str] = {}
+    pooler = str(app.config.get("DATABASE_POOLER") or "").strip().lower()
+    if pooler not in ("", "session", "transaction"):
+        raise ConfigurationError(
+            f'DATABASE_POOLER is {app.config["DATABASE_POOLER"]!r}: set it to "transaction" '
+            "behind PgBouncer's pool_mode = transaction, or leave it empty (no pooler, or "
+            'session mode); docs/deployment.md, "Through PgBouncer"'
+        )
+    app.config["DATABASE_POOLER"] = pooler
     if not app.config["DATABASE_URL"]:
         if str(app.config["ISSUER"]).startswith("https://"):  # production: never a hidden file
             raise ConfigurationError(

@@ -38,13 +38,8 @@ def pooler_connect_args(pooler: object) -> dict[str, Any]:
     is ``pg_advisory_xact_lock``).
     """
     value = "" if pooler is None else str(pooler).strip().lower()
-    if value not in POOLERS:
-        from ..errors import ConfigurationError
-
-        raise ConfigurationError(
-            f"DATABASE_POOLER is {pooler!r}: use \"transaction\" behind PgBouncer's "
-            "pool_mode = transaction, or leave it empty (no pooler, or session mode)"
-        )
+    if value not in POOLERS:  # server/config.py refuses it first, with a ConfigurationError
+        raise ValueError(f"DATABASE_POOLER {pooler!r} is not one of {POOLERS}")
     return {"prepare_threshold": None} if value == "transaction" else {}
 
 

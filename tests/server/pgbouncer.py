@@ -119,7 +119,9 @@ def pgbouncer(postgresql_url: str, *, pool_size: int = 20) -> Iterator[PgBouncer
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"pgbouncer did not start: {started.log()[-2000:]}") from None
+                    raise RuntimeError(
+                        f"pgbouncer did not start: {started.log()[-2000:]}"
+                    ) from None
                 time.sleep(0.05)
         yield started
     finally:

@@ -39,8 +39,8 @@ from espi_sst_server.storage.models import (
     UsagePoint,
 )
 from flask import Flask
-from scratch_databases import pooled
 from flask.testing import FlaskClient
+from scratch_databases import pooled
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
