@@ -31,6 +31,10 @@ DEFAULTS: dict[str, Any] = {
     # postgresql+psycopg://user:pass@127.0.0.1/espi).
     "DATABASE_URL": None,
     "AUTO_MIGRATE": True,
+    # A connection pooler between the server and PostgreSQL (docs/deployment.md, "Through
+    # PgBouncer"): "" (none, or one in session mode) or "transaction" (PgBouncer's
+    # pool_mode = transaction: server-side prepared statements are then switched off).
+    "DATABASE_POOLER": "",
     # Public identity.  ISSUER is the OAuth/OpenID issuer (RFC 8414, RFC 9207); it must
     # be the externally visible base URL (behind the gateway: the gateway's URL).
     "ISSUER": "http://127.0.0.1:5000",
@@ -158,6 +162,10 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFY_READ_TIMEOUT": 5.0,
     # The worker's claim on a request it submits to billing; a dead worker's claim ends then.
     "WORKER_LEASE_SECONDS": 300,
+    # The worker's claim on an outbox message it sends; a dead worker's claim ends then, and
+    # another worker sends the message again (same Idempotency-Key / Message-ID).  It must
+    # outlast one send: longer than the notify and SMTP timeouts.
+    "OUTBOX_CLAIM_SECONDS": 120,
     # Submissions of one rate change before the worker gives up on a billing system that
     # keeps failing (one per lease): the request is then rejected with reason "other" and
     # the customer is told to ask the utility (10 x 300 s: about 50 minutes of failures).
@@ -257,6 +265,14 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     # What was filled in here rather than configured: the server commands name the file,
     # and ``espi-sst check-config`` refuses either on a production issuer (server/ops).
     defaulted: dict[str, str] = {}
+    pooler = str(app.config.get("DATABASE_POOLER") or "").strip().lower()
+    if pooler not in ("", "session", "transaction"):
+        raise ConfigurationError(
+            f'DATABASE_POOLER is {app.config["DATABASE_POOLER"]!r}: set it to "transaction" '
+            "behind PgBouncer's pool_mode = transaction, or leave it empty (no pooler, or "
+            'session mode); docs/deployment.md, "Through PgBouncer"'
+        )
+    app.config["DATABASE_POOLER"] = pooler
     if not app.config["DATABASE_URL"]:
         if str(app.config["ISSUER"]).startswith("https://"):  # production: never a hidden file
             raise ConfigurationError(

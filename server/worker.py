@@ -21,7 +21,9 @@ stored state another worker (or the same one, restarted) resumes from.  Step 3 c
 request with a conditional UPDATE (``confirmed`` -> ``submitted`` with a lease); a claim
 whose lease runs out -- its worker died mid-submission -- is claimed again, and the
 backend's idempotency by request uuid makes the second submission return the first
-decision instead of scheduling twice.  Several workers may run at once.  A billing system
+decision instead of scheduling twice.  A worker records the decision only while its lease
+still holds (:meth:`Worker._still_held`): one that was merely slow, not dead, finds the
+request claimed by another and leaves the decision to it.  Several workers may run at once.  A billing system
 that keeps failing is not retried forever: after ``BILLING_MAX_ATTEMPTS`` submissions the
 request is rejected (reason ``other``), which tells the customer and the ASP.
 """
@@ -48,7 +50,7 @@ from .sst import rate_change
 from .sst.billing import backend_for
 from .storage import db
 from .storage.models import RateChangeRequestRecord
-from .storage.rows import audit
+from .storage.rows import audit, rowcount
 
 log = logging.getLogger(__name__)
 Status = rate_change.Status
@@ -162,6 +164,11 @@ class Worker:
             }  # the request id of the POST is not stored with a rate change: none here
             try:
                 decision = backend_for(self.app, session).submit(record, now=now)
+                if not self._still_held(session, request_id, now + lease):
+                    session.rollback()  # the lease ran out mid-submission: the taker decides
+                    report.errors += 1
+                    logs.log_job(outcome="lease_lost", level=logging.WARNING, **job)
+                    continue
                 rate_change.decide(
                     self.app,
                     session,
@@ -192,6 +199,29 @@ class Worker:
                 session.commit()
                 decided += self._give_up(session, record, error, now=now, lease_until=now + lease)
         return decided
+
+    @staticmethod
+    def _still_held(session: Session, request_id: int, lease_until: int) -> bool:
+        """Whether this worker's claim still holds, locking the row until the commit.
+
+        A submission slower than ``WORKER_LEASE_SECONDS`` lets another worker claim the
+        request again; both then hold a billing decision (the backend returned the same one
+        twice: it is idempotent by request uuid), and only one may record it, or the customer
+        and the ASP would hear of it twice.  The conditional UPDATE is that test: on
+        PostgreSQL it also locks the row, so a competing claim waits for this commit and then
+        finds the request decided.
+        """
+        held = session.execute(
+            update(RateChangeRequestRecord)
+            .where(
+                RateChangeRequestRecord.id == request_id,
+                RateChangeRequestRecord.status == Status.submitted.value,
+                RateChangeRequestRecord.lease_until == lease_until,
+            )
+            .values(lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(held) == 1
 
     def _give_up(
         self,

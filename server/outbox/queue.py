@@ -16,7 +16,10 @@ destination, the e-mail's subject or the ASP's client id, times, attempts, the l
 
 Delivery is at-least-once: a crash after sending and before recording it sends again.  Both
 kinds tolerate that -- a ``BatchList`` only lists URLs the ASP then GETs, and an e-mail says
-the same thing twice.  Two workers never send the same row at once: each claims a row by
+the same thing twice -- and both carry an id that is the same on every attempt, so a
+receiver that keeps ids can drop the repeat: the ``Idempotency-Key`` header of the POST
+(:func:`notification_key`) and the e-mail's Message-ID (:func:`mail_message_id`).  With
+that, "exactly once" means exactly once per id at the receiver.  Two workers never send the same row at once: each claims a row by
 moving its ``next_attempt_at`` forward with a conditional UPDATE before sending.
 """
 
@@ -49,7 +52,38 @@ MAX_ATTEMPTS = 10
 BACKOFF_FIRST_SECONDS = 10
 BACKOFF_MAX_SECONDS = 3600
 CLAIM_SECONDS = 120
-"""A claimed row is not due again for this long (a sender that dies releases it by time)."""
+"""A claimed row is not due again for this long (a sender that dies releases it by time);
+``OUTBOX_CLAIM_SECONDS`` sets it.  It must outlast one send (longer than the notify
+connect + read timeouts and ``SMTP_TIMEOUT``), or a live but slow sender's row is sent
+twice."""
+
+NOTIFICATION_ID_HEADER = "Idempotency-Key"
+"""The header naming an ASP notification, the same on every attempt of one message
+(draft-ietf-httpapi-idempotency-key-header): a sender that dies after the ASP received the
+POST and before recording it sends again, and the ASP drops the repeat by this key."""
+
+
+def notification_key(app: Flask, message_id: int) -> str:
+    """``Idempotency-Key`` of outbox message ``message_id``: the issuer and the row id, so
+    two utilities (or two databases) never send the same key to one ASP."""
+    return f"{app.config.get('ISSUER') or 'espi-sst'}/notification/{message_id}"
+
+
+def mail_message_id(app: Flask, message_id: int) -> str:
+    """The Message-ID of outbox e-mail ``message_id``, the same on every attempt (RFC 5322
+    3.6.4): a mail system or reader that drops a repeated Message-ID drops a resend."""
+    from email.utils import parseaddr
+
+    domain = parseaddr(mail_from(app))[1].rpartition("@")[2] or "localhost"
+    return f"<outbox-{message_id}.{_issuer_tag(app)}@{domain}>"
+
+
+def _issuer_tag(app: Flask) -> str:
+    """A short, stable tag of the issuer: the row id alone repeats across databases."""
+    import hashlib
+
+    issuer = str(app.config.get("ISSUER") or "espi-sst")
+    return hashlib.sha256(issuer.encode()).hexdigest()[:12]
 
 
 REQUEST_ID = "request_id"
@@ -184,7 +218,7 @@ def deliver_due(
         claimed = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.next_attempt_at == due_at)
-            .values(next_attempt_at=now + CLAIM_SECONDS)
+            .values(next_attempt_at=now + claim_seconds(app))
         )
         session.commit()
         if rowcount(claimed) != 1:
@@ -243,6 +277,11 @@ def deliver_due(
     return DeliveryReport(sent, retried, failed)
 
 
+def claim_seconds(app: Flask) -> int:
+    """How long a claimed row stays claimed (``OUTBOX_CLAIM_SECONDS``, default 120)."""
+    return int(app.config.get("OUTBOX_CLAIM_SECONDS") or CLAIM_SECONDS)
+
+
 def _back_off_destination(session: Session, failed: OutboxMessage, *, now: int) -> None:
     """Defer the other due notifications to ``failed``'s notify URI until its next try.
 
@@ -272,14 +311,14 @@ def _send(app: Flask, message: OutboxMessage) -> str | None:
         return f"permanent: {exc}"
     if message.kind == EMAIL:
         try:
-            notifier_for(app).send(
-                compose(
-                    to=message.destination,
-                    subject=payload["subject"],
-                    text=payload["text"],
-                    sender=mail_from(app),
-                )
+            mail = compose(
+                to=message.destination,
+                subject=payload["subject"],
+                text=payload["text"],
+                sender=mail_from(app),
             )
+            mail.replace_header("Message-ID", mail_message_id(app, message.id))
+            notifier_for(app).send(mail)
         except NotifierError as exc:
             return ("permanent: " if exc.permanent else "") + str(exc)
         except Exception as exc:  # a utility's notifier broke its contract: retry, counted
@@ -290,7 +329,10 @@ def _send(app: Flask, message: OutboxMessage) -> str | None:
             response = outbound.post(
                 message.destination,
                 batch_list_xml(payload["resources"]),
-                {"Content-Type": "application/atom+xml"},
+                {
+                    "Content-Type": "application/atom+xml",
+                    NOTIFICATION_ID_HEADER: notification_key(app, message.id),
+                },
                 allow_loopback=bool(app.config["NOTIFY_ALLOW_LOOPBACK"]),
                 connect_timeout=float(app.config["NOTIFY_CONNECT_TIMEOUT"]),
                 read_timeout=float(app.config["NOTIFY_READ_TIMEOUT"]),

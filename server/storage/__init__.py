@@ -22,6 +22,27 @@ from .models import Base
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+POOLERS = ("", "session", "transaction")
+
+
+def pooler_connect_args(pooler: object) -> dict[str, Any]:
+    """psycopg's connect arguments for ``DATABASE_POOLER`` (docs/deployment.md).
+
+    ``"transaction"``: PgBouncer in ``pool_mode = transaction`` hands each transaction any
+    of its server connections, so a statement psycopg 3 prepared on one (it prepares a query
+    on its sixth run, ``prepare_threshold`` 5) is missing on the next -- "prepared statement
+    \"_pg3_0\" does not exist".  PgBouncer 1.21 can track protocol-level prepared statements
+    (``max_prepared_statements``); 1.18 (Debian 12) cannot, so psycopg never prepares
+    (``prepare_threshold=None``).  Nothing else the server does holds state past a
+    transaction: no SET, LISTEN, temporary table or session advisory lock (the migration lock
+    is ``pg_advisory_xact_lock``).
+    """
+    value = "" if pooler is None else str(pooler).strip().lower()
+    if value not in POOLERS:  # server/config.py refuses it first, with a ConfigurationError
+        raise ValueError(f"DATABASE_POOLER {pooler!r} is not one of {POOLERS}")
+    return {"prepare_threshold": None} if value == "transaction" else {}
+
+
 class Database:
     """The app's engine and request-scoped session."""
 
@@ -36,6 +57,7 @@ class Database:
             options["connect_args"] = {"check_same_thread": False}
         else:
             options["pool_pre_ping"] = True
+            options["connect_args"] = pooler_connect_args(app.config.get("DATABASE_POOLER"))
         self.engine = create_engine(url, **options)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -40,6 +40,7 @@ from espi_sst_server.storage.models import (
 )
 from flask import Flask
 from flask.testing import FlaskClient
+from scratch_databases import pooled
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -122,7 +123,7 @@ def sst_database(
         admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{sst_templates.postgresql_name}"')
     try:
         assert sst_templates.data is not None
-        yield _sibling(copy), sst_templates.data
+        yield pooled(_sibling(copy)), sst_templates.data
     finally:
         with psycopg.connect(_admin_url(), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
