@@ -28,6 +28,8 @@ from joserfc.jwk import KeySet
 from node_browser import Browser, csrf_of, redeem, refresh, resource, revoke, userinfo
 from two_nodes import CUSTOMER, Node, running_nodes, shared_env
 
+pytestmark = pytest.mark.slow  # two gunicorn nodes start per module
+
 ROUNDS = 6  # id_tokens per node after a rotation: with 2 workers each, both are met
 
 

@@ -18,6 +18,8 @@ import requests
 from node_browser import TIMEOUT, Browser, basic, resource
 from two_nodes import CUSTOMER, Node, running_nodes
 
+pytestmark = pytest.mark.slow  # two gunicorn nodes start per module
+
 SIGN_INS = 6
 TOKENS = 8
 READS = 10

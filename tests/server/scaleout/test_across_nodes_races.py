@@ -16,6 +16,8 @@ from node_browser import Browser, redeem, refresh, userinfo
 from parallel import statuses, together
 from two_nodes import CUSTOMER, Node, running_nodes
 
+pytestmark = pytest.mark.slow  # two gunicorn nodes start per module
+
 TRIALS = 20
 
 
