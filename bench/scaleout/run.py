@@ -395,6 +395,7 @@ def run(plan: Plan, say: Any) -> dict[str, Any]:
             _drain(world, len(tally.rate_changes_confirmed), plan.drain_seconds)
             checks = _checks(world, maildir, receiver, tally.rate_changes_confirmed)
             per_node = world.requests_per_node()
+            logged_per_node = world.requests_logged_per_node()
             resubmitted = Counter(
                 json.loads(line)["uuid"]
                 for line in billing_log.read_text().splitlines()
@@ -420,7 +421,8 @@ def run(plan: Plan, say: Any) -> dict[str, Any]:
         "customers": plan.customers,
         "flows": tally.flows,
         "requests": sum(per_node.values()),
-        "requests_per_node": per_node,
+        "requests_per_node": per_node,  # nginx's access log: which upstream answered
+        "requests_logged_per_node": logged_per_node,  # each node's own request log lines
         "resource_gets": tally.resource_gets,
         "errors": tally.errors,
         "first_errors": tally.first_errors,

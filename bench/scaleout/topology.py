@@ -145,6 +145,16 @@ class Topology:
         return counts
 
 
+    def requests_logged_per_node(self) -> dict[str, int]:
+        """Requests each node logged itself (its JSON request lines; nginx not involved)."""
+        marker = '"logger": "espi_sst_server.request"'
+        counts = {}
+        for node in self.nodes:
+            text = node.server.log.read_text(errors="replace") if node.server.log.exists() else ""
+            counts[node.name] = sum(1 for line in text.splitlines() if marker in line)
+        return counts
+
+
 def _spawn(name: str, command: list[str], folder: Path, env: dict[str, str]) -> Process:
     log = folder / f"{name}.log"
     with log.open("ab") as out:
