@@ -271,10 +271,13 @@ def _drain(world: topology.Topology, confirmed: int, bound: float) -> None:
     deadline = time.monotonic() + bound
     with _psql(world.database_url) as db:
         while time.monotonic() < deadline:
-            open_changes = db.execute("SELECT count(*) FROM rate_change_request "
-                                      "WHERE status IN ('confirmed', 'submitted')").fetchone()
-            pending = db.execute("SELECT count(*) FROM outbox_message "
-                                 "WHERE sent_at IS NULL AND failed_at IS NULL").fetchone()
+            open_changes = db.execute(
+                "SELECT count(*) FROM rate_change_request "
+                "WHERE status IN ('confirmed', 'submitted')"
+            ).fetchone()
+            pending = db.execute(
+                "SELECT count(*) FROM outbox_message WHERE sent_at IS NULL AND failed_at IS NULL"
+            ).fetchone()
             if open_changes and pending and open_changes[0] == 0 and pending[0] == 0:
                 return
             time.sleep(0.5)
@@ -374,8 +377,19 @@ def run(plan: Plan, say: Any) -> dict[str, Any]:
                                       args=(world, billing_log, crash, end + 30))  # fmt: skip
             killer.start()
             threads = [
-                threading.Thread(target=_customer, args=(world, maildir, c["username"],
-                                 c["password"], c["email"], tally, end, tokens))  # fmt: skip
+                threading.Thread(
+                    target=_customer,
+                    args=(
+                        world,
+                        maildir,
+                        c["username"],
+                        c["password"],
+                        c["email"],
+                        tally,
+                        end,
+                        tokens,
+                    ),
+                )  # fmt: skip
                 for c in customers[: plan.customers]
             ]
             for thread in threads:

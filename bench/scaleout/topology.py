@@ -60,7 +60,9 @@ def free_port() -> int:
 
 
 def nginx_binary() -> str | None:
-    return shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    return shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
 
 
 def redis_binary() -> str | None:
@@ -143,7 +145,6 @@ class Topology:
                     if name:
                         counts[name] += 1
         return counts
-
 
     def requests_logged_per_node(self) -> dict[str, int]:
         """Requests each node logged itself (its JSON request lines; nginx not involved)."""
@@ -357,7 +358,9 @@ def scaleout(
                 ]  # fmt: skip
                 process = _spawn(name, command, folder / name, node_env)
                 stack.callback(process.stop)
-                node = Node(name, f"http://127.0.0.1:{node_port}", process, folder / name, metrics_dir)
+                node = Node(
+                    name, f"http://127.0.0.1:{node_port}", process, folder / name, metrics_dir
+                )
                 started.append(node)
             for node in started:
                 _wait_http(node.server, node.url + "/healthz")
