@@ -23,7 +23,7 @@ round robin over both nodes; the issuer is nginx's URL), then:
 
 The last line printed is one JSON object (``--json``: the only line on stdout).  Every
 loop is bounded by count and time; ``--short`` (about 1-2 minutes) is what CI runs
-(tests/scaleout/test_scaleout_short.py); the full run takes about 5 minutes.
+(tests/scaleout/test_scaleout_short.py); the full run about 3-4 minutes.
 """
 
 from __future__ import annotations
