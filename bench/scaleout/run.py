@@ -51,6 +51,7 @@ import flow  # noqa: E402  (bench/server/flow.py)
 import topology  # noqa: E402
 
 LEASE_SECONDS = 5
+OUTBOX_CLAIM_SECONDS = 15
 """``ESPI_WORKER_LEASE_SECONDS`` for the bench (production: 300): the takeover waits for it."""
 BILLING_DELAY = 1.0
 """Seconds the bench's billing system takes per submission: the window of the kill."""
@@ -356,6 +357,9 @@ def run(plan: Plan, say: Any) -> dict[str, Any]:
             "ESPI_MAIL_FROM": "Demo Utility <no-reply@utility.example>",
             "ESPI_NOTIFY_ALLOW_LOOPBACK": "true",
             "ESPI_WORKER_LEASE_SECONDS": str(LEASE_SECONDS),
+            # A killed worker's claimed outbox row is sent again after this (production: 120);
+            # it must outlast one send (SMTP timeout 10 s, notify 3 + 5 s).
+            "ESPI_OUTBOX_CLAIM_SECONDS": str(OUTBOX_CLAIM_SECONDS),
             "ESPI_BILLING_BACKEND": "billing:factory",
             "ESPI_BENCH_BILLING_LOG": str(billing_log),
             "ESPI_BENCH_BILLING_DELAY": str(BILLING_DELAY),

@@ -233,6 +233,19 @@ def findings(app: Flask, *, workers: int) -> list[Finding]:
             "DEMO_MAILDIR",
             "the demo's inbox page publishes every message sent (passcodes); unset it",
         )
+    claim = float(config.get("OUTBOX_CLAIM_SECONDS") or 0)
+    longest_send = max(
+        float(config.get("NOTIFY_CONNECT_TIMEOUT") or 0)
+        + float(config.get("NOTIFY_READ_TIMEOUT") or 0),
+        float(config.get("SMTP_TIMEOUT") or 0),
+    )
+    if claim <= longest_send:
+        error(
+            "OUTBOX_CLAIM_SECONDS",
+            f"{claim:g} s is not longer than one send may take ({longest_send:g} s: the "
+            "notify connect + read or the SMTP timeout): a second worker would send a "
+            "message that is still being sent; raise it (default 120)",
+        )
     if sst and config.get("BILL_COMPARISON_SOURCE") is None:
         warning(
             "BILL_COMPARISON_SOURCE",

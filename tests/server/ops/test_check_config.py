@@ -116,6 +116,10 @@ REFUSALS = {
         "DATABASE_URL",
     ),
     "the demo's inbox": ({"ESPI_DEMO_MAILDIR": "{tmp}/mail"}, "DEMO_MAILDIR"),
+    "an outbox claim shorter than a send": (
+        {"ESPI_OUTBOX_CLAIM_SECONDS": "8", "ESPI_SMTP_TIMEOUT": "10"},
+        "OUTBOX_CLAIM_SECONDS",
+    ),
 }
 
 
