@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from ..errors import ConfigurationError
+
 REQUEST_ID_HEADER = "X-Request-Id"
 LOG_FORMATS = ("json", "text")
 DEFAULT_FORMAT = "json"
@@ -227,8 +229,10 @@ class TextFormatter(logging.Formatter):
         return text
 
 
-class LogSettingError(ValueError):
+class LogSettingError(ConfigurationError, ValueError):
     """``ESPI_LOG_FORMAT`` or ``ESPI_LOG_LEVEL`` names nothing known."""
+
+    code = "log_setting"
 
 
 def log_settings(

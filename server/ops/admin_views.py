@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from espi_sst.scope import Category, Scope, ScopeError
 
+from ..errors import EspiServerError
 from ..outbox.queue import ASP_NOTIFICATION, EMAIL
 from ..storage.models import (
     Application,
@@ -35,8 +36,10 @@ OUTBOX_STATES = ("pending", "delivered", "failed")
 GRANT_ACTIVE = "active"
 
 
-class NotFound(LookupError):
+class NotFound(EspiServerError, LookupError):
     """No row answers to the id an operator gave (the message names it)."""
+
+    code = "not_found"
 
 
 def iso(epoch: int | None) -> str | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..errors import InvalidInput
 from ..outbox.queue import SEALED
 from ..security import hash_secret, new_token
 from ..storage.models import OutboxMessage
@@ -24,8 +25,10 @@ from ..storage.rows import audit
 from .admin_views import application_by_client_id, outbox_message, outbox_state
 
 
-class AdminRefusal(ValueError):
+class AdminRefusal(InvalidInput):
     """A change the command will not make (the message says why and what to do)."""
+
+    code = "admin_refusal"
 
 
 def rotate_client_secret(session: Session, client_id: str, *, actor: str, now: int) -> str:

@@ -41,6 +41,7 @@ from typing import Any
 from flask import Flask
 
 from ..config import DEFAULTED, DEFAULTS
+from ..errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ class Finding:
         return f"{self.level}: {self.setting}: {self.message}"
 
 
-class UnsafeConfiguration(RuntimeError):
+class UnsafeConfiguration(ConfigurationError):
     """A production start refused (gunicorn: the worker fails to boot, the master halts)."""
+
+    code = "unsafe_configuration"
 
 
 # ---------------------------------------------------------------- what is configured
@@ -332,8 +335,6 @@ def _configured(key: str) -> Any:
 def check_config_command(args: argparse.Namespace, create_app: Callable[..., Flask]) -> int:
     """The command; ``create_app`` is the app factory, given by the entry point above this
     layer (server/cli.py), since the factory wires every layer, the demo's included."""
-    from ..errors import ConfigurationError
-
     try:
         app = create_app({"AUTO_MIGRATE": False})  # a check changes nothing: no migration
     except (ConfigurationError, ValueError) as exc:  # the app itself refuses to start

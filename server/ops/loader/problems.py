@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...errors import InvalidInput
+
 
 @dataclass(frozen=True)
 class RowProblem:
@@ -41,7 +43,7 @@ class RowProblem:
         }
 
 
-class RowError(ValueError):
+class RowError(InvalidInput):
     """Raised by a kind's row check; the runner records it and goes on with the batch."""
 
     def __init__(self, column: str | None, problem: str) -> None:
@@ -50,7 +52,7 @@ class RowError(ValueError):
         self.problem = problem
 
 
-class FileError(ValueError):
+class FileError(InvalidInput):
     """A file that cannot be read as its kind at all (empty, not UTF-8, HTML, not XML)."""
 
     def __init__(self, problem: str, *, line: int | None = None, column: str | None = None):
@@ -60,7 +62,7 @@ class FileError(ValueError):
         self.column = column
 
 
-class LoadFailed(Exception):
+class LoadFailed(InvalidInput):
     """A batch was refused: nothing of it was written.  ``problems`` lists why."""
 
     def __init__(self, problems: list[RowProblem]) -> None:
