@@ -80,26 +80,33 @@ def demo_process(
     assert "Traceback" not in err, err
 
 
+def patient_session() -> requests.Session:
+    """A session that waits out a 429 as a person would.  The statewide gateway limits
+    requests per client key (nginx limit_req), and requests without credentials are keyed by
+    address: every browser and test here is 127.0.0.1, so one module's tests share one
+    budget.  A person would wait a second and reload; this waits out Retry-After."""
+    session = requests.Session()
+    patient = HTTPAdapter(
+        max_retries=Retry(
+            total=5,
+            status_forcelist=[429],
+            allowed_methods=None,  # a 429 means nothing was done: POSTs too
+            respect_retry_after_header=True,
+            backoff_factor=0.5,
+            raise_on_status=False,
+        )
+    )
+    session.mount("http://", patient)
+    return session
+
+
 class CustomerBrowser:
     """A customer at the utility's portal: signs in, approves, revokes."""
 
     def __init__(self, base: str, customer: dict[str, Any]) -> None:
         self.base = base
         self.customer = customer
-        self.http = requests.Session()
-        # The statewide gateway limits requests per address (nginx limit_req): a person
-        # would wait a second and reload; the robot waits out Retry-After the same way.
-        patient = HTTPAdapter(
-            max_retries=Retry(
-                total=5,
-                status_forcelist=[429],
-                allowed_methods=None,  # a 429 means nothing was done: POSTs too
-                respect_retry_after_header=True,
-                backoff_factor=0.5,
-                raise_on_status=False,
-            )
-        )
-        self.http.mount("http://", patient)
+        self.http = patient_session()
         page = self.http.get(f"{base}/portal/login", timeout=10)
         signed_in = self.http.post(
             f"{base}/portal/login",

@@ -13,8 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
-from demo_process import CustomerBrowser, demo_process
+from demo_process import CustomerBrowser, demo_process, patient_session
 
 from espi_sst.client import AspClient, AuthorizationFlowError, MemoryTokenStore
 
@@ -44,6 +43,10 @@ def statewide(
         yield document
 
 
+HTTP = patient_session()
+"""The tests' own requests through the gateway (a 429 is waited out, see patient_session)."""
+
+
 def asp(document: dict[str, Any], entity: str) -> AspClient:
     client = next(c for c in document["clients"] if c["client_id"] == "demo-energy-insights")
     return AspClient.from_issuer(
@@ -66,7 +69,7 @@ def blake_at(document: dict[str, Any], entity: str) -> Any:
 
 
 def test_the_directory_and_the_entities_behind_the_gateway(statewide: dict[str, Any]) -> None:
-    answer = requests.get(statewide["directory_url"], timeout=10)
+    answer = HTTP.get(statewide["directory_url"], timeout=10)
     assert answer.status_code == 200, (answer.status_code, answer.text[:300])
     directory = answer.json()
     assert {e["id"]: e["kind"] for e in directory["entities"]} == {
@@ -76,9 +79,9 @@ def test_the_directory_and_the_entities_behind_the_gateway(statewide: dict[str, 
         "CPA": "CCA",
     }
     for code, entity in statewide["entities"].items():
-        meta = requests.get(entity["issuer"] + "/.well-known/openid-configuration", timeout=10)
+        meta = HTTP.get(entity["issuer"] + "/.well-known/openid-configuration", timeout=10)
         assert meta.json()["issuer"] == entity["issuer"], code
-    unknown = requests.get(statewide["gateway_url"] + "XYZ/whatever", timeout=10)
+    unknown = HTTP.get(statewide["gateway_url"] + "XYZ/whatever", timeout=10)
     assert unknown.status_code == 404
 
 
@@ -89,12 +92,12 @@ def test_each_entity_is_probed_through_the_gateway_and_hides_its_metrics(
     on the entity's own loopback server (with nginx; the dispatcher has none)."""
     for code, entity in statewide["entities"].items():
         assert entity["health_url"] == entity["issuer"] + "/healthz"
-        assert requests.get(entity["health_url"], timeout=10).json() == {"status": "alive"}
-        assert requests.get(entity["ready_url"], timeout=10).json()["status"] == "ready", code
-        hidden = requests.get(entity["issuer"] + "/metrics", timeout=10)
+        assert HTTP.get(entity["health_url"], timeout=10).json() == {"status": "alive"}
+        assert HTTP.get(entity["ready_url"], timeout=10).json()["status"] == "ready", code
+        hidden = HTTP.get(entity["issuer"] + "/metrics", timeout=10)
         assert hidden.status_code == 404 and "espi_sst_" not in hidden.text, code
         if statewide["gateway"].startswith("nginx"):
-            assert "espi_sst_grants" in requests.get(entity["metrics_url"], timeout=10).text
+            assert "espi_sst_grants" in HTTP.get(entity["metrics_url"], timeout=10).text
         else:
             assert entity["metrics_url"] is None
     assert statewide["health_url"] == statewide["entities"]["PGE"]["health_url"]
@@ -133,7 +136,7 @@ def test_the_referral_of_a_non_caching_iou_leads_to_the_generation_rin(
         assert status is not None and status.refer_to
     referred = status.refer_to.rstrip("/")
     assert referred == statewide["entities"][status.lse]["issuer"]  # a registered entity
-    meta = requests.get(referred + "/.well-known/openid-configuration", timeout=10)
+    meta = HTTP.get(referred + "/.well-known/openid-configuration", timeout=10)
     assert meta.status_code == 200 and meta.json()["issuer"] == referred
     with blake_at(statewide, status.lse) as cca:
         (point,) = [p for p in cca.usage_points() if p.electric]
@@ -149,7 +152,7 @@ def test_the_cca_without_online_accounts_routes_the_asp_to_its_udc(
 ) -> None:
     client = asp(statewide, "PCE")
     started = client.authorization_url()
-    answer = requests.get(started.url, allow_redirects=False, timeout=10)
+    answer = HTTP.get(started.url, allow_redirects=False, timeout=10)
     assert answer.status_code == 302
     with pytest.raises(AuthorizationFlowError) as refused:
         client.fetch_token(answer.headers["Location"], started)
@@ -166,9 +169,11 @@ def test_a_phase_one_entity_and_the_two_asp_classes(statewide: dict[str, Any]) -
     classes = {c["client_id"]: c["class"] for c in statewide["clients"]}
     assert classes["demo-rate-coach-mobile"] == "data-only"
     assert classes["demo-energy-insights"] == "rate-change"
-    scopes = requests.get(
+    discovery = HTTP.get(
         entities["SCE"]["issuer"] + "/.well-known/openid-configuration", timeout=10
-    ).json()["scopes_supported"]
+    )
+    assert discovery.status_code == 200, discovery.text
+    scopes = discovery.json()["scopes_supported"]
     assert "sst:rin" in scopes and "sst:bill_comparison" not in scopes
 
     with blake_at(statewide, "SCE") as sce:  # a real grant at SCE, through the gateway
