@@ -273,35 +273,38 @@ def test_a_revocation_at_the_custodian_is_refused_by_both_nodes_within_the_bound
         assert tail and set(tail) == {401}, (name, seen[name])
 
 
+def _approve_on_both_at_once(world: World, pushed_to: Node) -> str:
+    """One pushed consent, its page from the node it was pushed to, the same form posted to
+    A, B, A and B at the same moment (one browser, one session): the subscription id."""
+    token, resource_uri = _custodian_token(world, 1)
+    consent_url = _push(world, pushed_to, token, resource_uri)
+    browser = _browser(world, world.a, 1)
+    page = browser.http.get(consent_url, timeout=30)
+    assert page.status_code == 200, page.text[:500]
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+    assert csrf is not None
+    form = {
+        "csrf_token": csrf.group(1),
+        "decision": "approve",
+        "categories": SST_SCOPE.split(),
+        "usage_points": list(world.custodian.customers[1].usage_points),
+    }
+    nodes = (world.a, world.b, world.a, world.b)
+    targets = [page.url.replace(pushed_to.url, node.url, 1) for node in nodes]
+
+    def approve(index: int) -> int:
+        answer = browser.http.post(targets[index], data=form, allow_redirects=False, timeout=60)
+        return answer.status_code
+
+    assert together(len(targets), approve) == [302] * len(targets)
+    return world.custodian.subscription_of(token)
+
+
 def test_one_add_on_consent_approved_on_both_nodes_at_once_makes_one_grant(
     world: World,
 ) -> None:
-    a, b = world.a, world.b
     for trial in range(TRIALS):
-        token, resource_uri = _custodian_token(world, 1)
-        consent_url = _push(world, (a, b)[trial % 2], token, resource_uri)
-        browser = _browser(world, a, 1)
-        page = browser.http.get(consent_url, timeout=30)
-        assert page.status_code == 200, page.text[:500]
-        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
-        assert csrf is not None
-        form = {
-            "csrf_token": csrf.group(1),
-            "decision": "approve",
-            "categories": SST_SCOPE.split(),
-            "usage_points": list(world.custodian.customers[1].usage_points),
-        }
-        origin = (a, b)[trial % 2].url
-        targets = [page.url.replace(origin, node.url, 1) for node in (a, b, a, b)]
-
-        def approve(index: int) -> int:
-            answer = browser.http.post(
-                targets[index], data=form, allow_redirects=False, timeout=60
-            )
-            return answer.status_code
-
-        assert together(len(targets), approve) == [302] * len(targets), trial
-        sid = world.custodian.subscription_of(token)
+        sid = _approve_on_both_at_once(world, (world.a, world.b)[trial % 2])
         with world.app.app_context():
             rows = db.session.scalars(
                 select(Authorization).where(Authorization.subscription_uuid == sid)
