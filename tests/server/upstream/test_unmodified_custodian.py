@@ -31,27 +31,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from espi_sst_server import create_app
-from espi_sst_server.demo import seed
-from espi_sst_server.demo.seed import demo_uuid
 from espi_sst_server.gateway.registry import parse_gateway_registry
-from espi_sst_server.lifecycle.registration import register_application
 from espi_sst_server.outbox.queue import open_payload
-from espi_sst_server.portal.identity import hash_password
 from espi_sst_server.storage import db
-from espi_sst_server.storage.interval_data import delete_readings
 from espi_sst_server.storage.models import (
     AuditEvent,
     Authorization,
-    MeterReading,
     OutboxMessage,
-    ReadingType,
-    RetailCustomer,
-    UsagePoint,
-    UsageSummary,
 )
 from espi_sst_server.worker import Worker
 from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from espi_sst.client import AspClient, MemoryTokenStore
 from espi_sst.model import sst
@@ -61,6 +51,17 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parents[1] / "integration"))
 sys.path.insert(0, str(HERE.parent / "gateway"))
+from bolt_on_seed import (  # noqa: E402
+    ASP_ID,
+    ASP_SECRET,
+    DATA_ONLY_ID,
+    GBC_SCOPE,
+    REDIRECT,
+    RESOURCE_SERVER,
+    SST_SCOPE,
+    introspection_settings,
+    seed_bolt_on,
+)
 from demo_process import CustomerBrowser, free_port  # noqa: E402
 from foreign_custodian import ForeignCustodian, running_foreign_custodian  # noqa: E402
 from scratch_databases import postgresql_database  # noqa: E402
@@ -68,15 +69,6 @@ from test_upstream_mode import Live, serve  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-ASP_ID = "acme-thermostats"
-ASP_SECRET = "acme-secret-at-the-custodian"
-DATA_ONLY_ID = "acme-insights"
-REDIRECT = "https://acme.example/callback"
-GBC_SCOPE = (
-    "FB=1_3_4_5_13_14_15_19_37_39;IntervalDuration=3600;BlockDuration=daily;HistoryLength=34128000"
-)
-SST_SCOPE = "sst:rin sst:bill_comparison sst:rate_change"
-RESOURCE_SERVER = ("pge-sst-bolt-on", "bolt-on-secret-at-the-custodian")
 BOUND = 2  # PROBE_CACHE_SECONDS and INTROSPECTION_CACHE_SECONDS of the bolt-on here
 ENTITY = "PGE"
 
@@ -92,59 +84,6 @@ class World:
     @property
     def app(self) -> Flask:
         return self.bolt_on.app
-
-
-def _seed_bolt_on(app: Flask, custodian: ForeignCustodian) -> None:
-    """The utility's own data beside the custodian: customers (the same accounts: one
-    identity provider), their rates, keyed by the custodian's UsagePoint ids; no usage."""
-    with app.app_context(), db.transaction() as session:
-        seed(session, now=int(time.time()))
-        delete_readings(session)
-        for table in (UsageSummary, MeterReading, ReadingType):
-            session.execute(delete(table))
-    first, second = custodian.customers[0], custodian.customers[1]
-    # the first customer: blake's unbundled point and casey's bundled one; the second: alex's
-    plan = [
-        (first, [("blake", first.usage_points[0]), ("casey", first.usage_points[1])]),
-        (second, [("alex", second.usage_points[0])]),
-    ]
-    with app.app_context(), db.transaction() as session:
-        for foreign, points in plan:
-            owner = session.scalar(
-                select(RetailCustomer).where(RetailCustomer.username == points[0][0])
-            )
-            assert owner is not None
-            owner.username = foreign.username
-            owner.password_hash = hash_password(foreign.password)
-            owner.email = foreign.email
-            for demo_name, custodian_id in points:
-                point = session.scalar(
-                    select(UsagePoint).where(
-                        UsagePoint.uuid == demo_uuid("usage-point", demo_name, "electric")
-                    )
-                )
-                assert point is not None
-                point.uuid = custodian_id
-                point.customer_id = owner.id
-        registered = register_application(
-            session,
-            name="Acme Thermostats",
-            redirect_uris=[REDIRECT],
-            notify_uri=f"http://127.0.0.1:{free_port()}/notify",
-            client_id=ASP_ID,
-            scope=f"{GBC_SCOPE} basic billing usage {SST_SCOPE}",
-            asp_class="rate-change",  # its SST scope includes sst:rate_change (6.4.2.2)
-        )
-        app.config["TEST_ASP_SECRET"] = registered.client_secret
-        data_only = register_application(
-            session,
-            name="Acme Insights",
-            redirect_uris=[REDIRECT],
-            notify_uri=f"http://127.0.0.1:{free_port()}/notify",
-            client_id=DATA_ONLY_ID,
-            scope=f"{GBC_SCOPE} basic billing usage sst:rin sst:bill_comparison",
-        )  # data-only (the default class, concept design 6.4.2.1)
-        app.config["TEST_DATA_ONLY_SECRET"] = data_only.client_secret
 
 
 WORLDS = [
@@ -191,27 +130,21 @@ def _world(mode: str, shape: str, database_url: str, folder: Path) -> Iterator[W
         custodian.register_client(ASP_ID, ASP_SECRET, [REDIRECT], GBC_SCOPE)
         custodian.register_client(DATA_ONLY_ID, ASP_SECRET, [REDIRECT], GBC_SCOPE)
         custodian.register_resource_server(*RESOURCE_SERVER)
+        settings = introspection_settings(custodian, BOUND)
+        if mode != "introspection":  # probe mode: no introspection settings at all
+            settings = {
+                key: value for key, value in settings.items() if "INTROSPECTION" not in key
+            } | {"TOKEN_VALIDATION": mode}
         config: dict[str, Any] = {
             "DATABASE_URL": database_url,
             "SECRET_KEY": "t",
             "RATELIMIT_ENABLED": False,
             "ISSUER": public,
             "TRUSTED_PROXY_HOPS": 1,
-            "PORTAL_PATH": "/sst/portal",
-            "UPSTREAM_RESOURCE_URL": f"{custodian.url}/espi/1_1/resource",
-            "TOKEN_VALIDATION": mode,
-            "PROBE_CACHE_SECONDS": BOUND,
-            "NOTIFY_ALLOW_LOOPBACK": True,
+            **settings,
         }
-        if mode == "introspection":
-            config |= {
-                "INTROSPECTION_URL": f"{custodian.url}/oauth/introspect",
-                "INTROSPECTION_CLIENT_ID": RESOURCE_SERVER[0],
-                "INTROSPECTION_CLIENT_SECRET": RESOURCE_SERVER[1],
-                "INTROSPECTION_CACHE_SECONDS": BOUND,
-            }
         app = create_app(config)
-        _seed_bolt_on(app, custodian)
+        seed_bolt_on(app, custodian)
         bolt_on = serve(app, free_port())
         registry = parse_gateway_registry(
             {
