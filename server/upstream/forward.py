@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import requests
@@ -59,19 +61,25 @@ def session_for(app: Flask) -> requests.Session:
     return session
 
 
+@contextmanager
+def _timed(operation: str) -> Iterator[None]:
+    """Times one call to the upstream for the metrics; a failure is counted by its error."""
+    started = time.perf_counter()
+    try:
+        yield
+    except UpstreamError as exc:
+        observe_upstream(operation, time.perf_counter() - started, exc.error)
+        raise
+    observe_upstream(operation, time.perf_counter() - started)
+
+
 def get(
     app: Flask, url: str, *, bearer: str, params: dict[str, str] | None = None
 ) -> UpstreamAnswer:
     """GET ``url`` at the upstream with the ASP's bearer token (timed and counted in the
     metrics: ``espi_sst_upstream_*``, operation ``get``)."""
-    started = time.perf_counter()
-    try:
-        answer = _get(app, url, bearer=bearer, params=params)
-    except UpstreamError as exc:
-        observe_upstream("get", time.perf_counter() - started, exc.error)
-        raise
-    observe_upstream("get", time.perf_counter() - started)
-    return answer
+    with _timed("get"):
+        return _get(app, url, bearer=bearer, params=params)
 
 
 def _get(
@@ -142,14 +150,8 @@ def post_form(
 ) -> requests.Response:
     """A form POST (introspection) with the same timeouts; errors as :class:`UpstreamError`
     (timed and counted in the metrics, operation ``post``)."""
-    started = time.perf_counter()
-    try:
-        response = _post_form(app, url, data=data, auth=auth)
-    except UpstreamError as exc:
-        observe_upstream("post", time.perf_counter() - started, exc.error)
-        raise
-    observe_upstream("post", time.perf_counter() - started)
-    return response
+    with _timed("post"):
+        return _post_form(app, url, data=data, auth=auth)
 
 
 def _post_form(
