@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple
 
 from .localtime import EspiTimeZone
-from .model.enums import QualityOfReading, UnitSymbolKind
+from .model.enums import FlowDirectionKind, QualityOfReading, UnitSymbolKind
 from .model.espi import ReadingType
 
 __all__ = ["Reading", "ReadingContext", "unit_symbol"]
@@ -51,6 +51,14 @@ class ReadingContext(NamedTuple):
     def uom(self) -> int | None:
         rt = self.reading_type
         return None if rt is None or rt.uom is None else int(rt.uom)
+
+    @property
+    def flow_direction(self) -> FlowDirectionKind | int | None:
+        """The ReadingType's ``flowDirection``: a solar customer's delivered (``forward``)
+        and received (``reverse``) channels are two MeterReadings whose readings must never
+        be summed together (issue 18)."""
+        rt = self.reading_type
+        return None if rt is None else rt.flow_direction
 
 
 class Reading:
@@ -115,6 +123,11 @@ class Reading:
     @property
     def unit(self) -> str:
         return unit_symbol(self.context.uom)
+
+    @property
+    def flow_direction(self) -> FlowDirectionKind | int | None:
+        """The direction of the energy this reading measures (see ReadingContext)."""
+        return self.context.flow_direction
 
     @property
     def cost_amount(self) -> float | None:
