@@ -13,7 +13,6 @@ The public API, in one place::
 from __future__ import annotations
 
 from .document import Document
-from .frames import summaries_dataframe, to_dataframe
 from .errors import (
     EspiError,
     EspiWarning,
@@ -24,6 +23,7 @@ from .errors import (
     UnsafeXmlError,
     ValidationError,
 )
+from .frames import summaries_dataframe, to_dataframe
 from .readings import Reading, ReadingContext
 from .rin import Rin, RinRole
 from .validation import ValidationIssue, validate

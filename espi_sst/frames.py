@@ -99,8 +99,7 @@ def _pandas() -> Any:
         import pandas
     except ImportError:
         raise ImportError(
-            "DataFrames need pandas, an optional extra of espi-sst: "
-            "pip install 'espi-sst[pandas]'"
+            "DataFrames need pandas, an optional extra of espi-sst: pip install 'espi-sst[pandas]'"
         ) from None
     return pandas
 
@@ -409,9 +408,7 @@ def summaries_dataframe(source: str | os.PathLike[str] | bytes | Document) -> pa
         start = None if period is None else period.start
         duration = None if period is None else period.duration
         rows["billing_start"].append(start)
-        rows["billing_end"].append(
-            None if start is None or duration is None else start + duration
-        )
+        rows["billing_end"].append(None if start is None or duration is None else start + duration)
         rows["billing_duration"].append(duration)
         rows["usage_point"].append(short_id(point_url))
         rows["commodity"].append(commodity_word(getattr(summary, "commodity", None)))
@@ -422,8 +419,8 @@ def summaries_dataframe(source: str | os.PathLike[str] | bytes | Document) -> pa
         rows["status_time"].append(summary.status_time_stamp)
         quality = summary.quality_of_reading
         rows["quality"].append(None if quality is None else quality_word(int(quality)))
-        rows["tariff_profile"].append(summary.tariff_profile)
-        rows["read_cycle"].append(summary.read_cycle)
+        rows["tariff_profile"].append(getattr(summary, "tariff_profile", None))
+        rows["read_cycle"].append(getattr(summary, "read_cycle", None))
         rows["usage_summary_url"].append(entry.self_href)
         for name in _MEASUREMENTS:
             value, unit = _measurement(getattr(summary, name, None))
@@ -482,8 +479,10 @@ def _measurement(measurement: SummaryMeasurement | None) -> tuple[float | None, 
     if measurement is None or measurement.value is None:
         return None, None
     uom = None if measurement.uom is None else int(measurement.uom)
-    multiplier = 0 if measurement.power_of_ten_multiplier is None else int(
-        measurement.power_of_ten_multiplier
+    multiplier = (
+        0
+        if measurement.power_of_ten_multiplier is None
+        else int(measurement.power_of_ten_multiplier)
     )
     exponent, unit = natural_unit(uom, multiplier)
     value = measurement.value

@@ -74,9 +74,7 @@ def test_pge_usage_summaries_bill_in_dollars_and_kwh() -> None:
 
 
 def test_sce_bulk_summaries_use_the_files_zone() -> None:
-    frame = espi_sst.summaries_dataframe(
-        CORPUS / "sce-cmd_bulk_UsageSummary_and_IntervalBlock.xml"
-    )
+    frame = espi_sst.summaries_dataframe(CORPUS / "sce-cmd_bulk_UsageSummary_and_IntervalBlock.xml")
     assert len(frame) == 7
     assert set(frame["currency"]) == {"USD"}
     # The file's DST rules are unusable (the reader warns), so its standard offset is used.
