@@ -7,6 +7,7 @@ The public API, in one place::
         print(r.start_local, r.scaled_value, r.unit)
     xml = espi_sst.serialize(doc)                 # schema-valid XML
     issues = espi_sst.validate(xml)               # a report, separate from reading
+    frame = espi_sst.to_dataframe("download.xml") # pandas, kWh, dollars, local time, direction
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .errors import (
     UnsafeXmlError,
     ValidationError,
 )
+from .frames import summaries_dataframe, to_dataframe
 from .readings import Reading, ReadingContext
 from .rin import Rin, RinRole
 from .validation import ValidationIssue, validate
@@ -59,6 +61,8 @@ __all__ = [
     "iter_interval_readings",
     "parse",
     "serialize",
+    "summaries_dataframe",
+    "to_dataframe",
     "validate",
     "ValidationIssue",
 ]

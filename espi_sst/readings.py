@@ -130,6 +130,25 @@ class Reading:
         return self.context.flow_direction
 
     @property
+    def usage_point(self) -> str | None:
+        """The URL of the UsagePoint the reading belongs to."""
+        return self.context.usage_point
+
+    @property
+    def meter_reading(self) -> str | None:
+        """The URL of the MeterReading (one channel: a solar customer has one per direction)."""
+        return self.context.meter_reading
+
+    @property
+    def reading_type(self) -> ReadingType | None:
+        """The ReadingType that gives the reading its unit, scale and direction."""
+        return self.context.reading_type
+
+    @property
+    def reading_type_url(self) -> str | None:
+        return self.context.reading_type_href
+
+    @property
     def cost_amount(self) -> float | None:
         """Cost in currency units (ESPI costs are hundred-thousandths)."""
         return None if self.cost is None else self.cost / 100_000

@@ -25,11 +25,13 @@ from .readings import Reading, ReadingContext, unit_symbol
 __all__ = [
     "ANALYST_COLUMNS",
     "TIDY_COLUMNS",
+    "Shared",
     "TidyReading",
     "commodity_word",
     "direction_word",
     "natural_unit",
     "quality_word",
+    "shared_for",
     "short_id",
     "tidy_readings",
 ]
@@ -159,8 +161,9 @@ ANALYST_COLUMNS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
-class _Shared:
-    """What every reading of one IntervalBlock shares, worked out once per block."""
+class Shared:
+    """What every reading of one IntervalBlock shares, worked out once per block (also by
+    :mod:`espi_sst.frames`, which adds whole blocks to its columns)."""
 
     exponent: int
     unit: str
@@ -172,7 +175,7 @@ class _Shared:
     local_time: bool
 
 
-def _shared(context: ReadingContext) -> _Shared:
+def shared_for(context: ReadingContext) -> Shared:
     exponent, unit = natural_unit(context.uom, context.multiplier)
     rt = context.reading_type
     currency: str | None = None
@@ -181,7 +184,7 @@ def _shared(context: ReadingContext) -> _Shared:
             currency = Currency(rt.currency).name
         except ValueError:
             currency = f"currency:{int(rt.currency)}"
-    return _Shared(
+    return Shared(
         exponent=exponent,
         unit=unit,
         currency=currency,
@@ -196,11 +199,11 @@ def _shared(context: ReadingContext) -> _Shared:
 def tidy_readings(readings: Iterable[Reading]) -> Iterator[TidyReading]:
     """Each reading as a :class:`TidyReading` (lazy: a stream stays a stream)."""
     last: ReadingContext | None = None
-    shared: _Shared | None = None
+    shared: Shared | None = None
     for reading in readings:
         context = reading.context
         if context is not last or shared is None:
-            last, shared = context, _shared(context)
+            last, shared = context, shared_for(context)
         yield TidyReading(
             start=reading.start_local,
             end=reading.end_local,

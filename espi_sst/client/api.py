@@ -34,6 +34,7 @@ from ..model import sst
 from ..model.enums import ServiceKind
 from ..retry import RetryPolicy, send_with_retries
 from ..sst import usage_summary_generation_status, usage_summary_rins
+from ..tidy import direction_word
 from .errors import (
     AuthorizationEnded,
     ClientError,
@@ -308,13 +309,19 @@ class CustomerConnection:
                 yield reading
 
     def interval_columns(self, point: Point, **bounds: str) -> dict[str, list[Any]]:
-        """The readings as columns: start (aware UTC), duration, value (scaled), unit, quality."""
+        """The readings as columns: start (aware UTC), duration, value (scaled), unit, quality
+        (the code), direction (``"delivered"``, ``"received"``: a solar customer's two
+        channels cover the same intervals, so sum each direction apart), and the URLs of the
+        meter_reading and reading_type each reading belongs to."""
         columns: dict[str, list[Any]] = {
             "start": [],
             "duration": [],
             "value": [],
             "unit": [],
             "quality": [],
+            "direction": [],
+            "meter_reading": [],
+            "reading_type": [],
         }
         for reading in self.interval_readings(point, **bounds):
             columns["start"].append(reading.start_utc)
@@ -322,17 +329,17 @@ class CustomerConnection:
             columns["value"].append(reading.scaled_value)
             columns["unit"].append(reading.unit)
             columns["quality"].append(reading.quality)
+            columns["direction"].append(direction_word(reading.flow_direction))
+            columns["meter_reading"].append(reading.meter_reading)
+            columns["reading_type"].append(reading.reading_type_url)
         return columns
 
     def interval_dataframe(self, point: Point, **bounds: str) -> Any:
-        """The columns as a pandas DataFrame (``pip install 'espi-sst[pandas]'``)."""
-        try:
-            import pandas
-        except ImportError:
-            raise ImportError(
-                "interval_dataframe needs pandas: pip install 'espi-sst[pandas]'"
-            ) from None
-        return pandas.DataFrame(self.interval_columns(point, **bounds))
+        """The point's readings as :func:`espi_sst.to_dataframe`'s tidy frame (kWh, dollars,
+        local times, quality and direction in words; ``pip install 'espi-sst[pandas]'``)."""
+        from ..frames import interval_frame
+
+        return interval_frame(self.interval_readings(point, **bounds))
 
     # ---- rate changes ----------------------------------------------------------------------
     def request_rate_change(

@@ -31,6 +31,7 @@ from ..document import time_zone_of
 from ..errors import EspiWarning
 from ..localtime import EspiTimeZone
 from ..model.atom import Entry
+from ..model.enums import FlowDirectionKind
 from ..model.espi import (
     DateTimeInterval,
     IntervalReading,
@@ -38,6 +39,7 @@ from ..model.espi import (
     ReadingType,
 )
 from ..readings import Reading, ReadingContext
+from ..tidy import direction_word
 from . import _decode
 from ._columns import extract_columns
 from ._decode import decode
@@ -64,7 +66,10 @@ _LINK = f"{{{ATOM}}}link"
 class IntervalColumns:
     """One IntervalBlock's readings as parallel columns (the fastest way to read them).
 
-    ``costs`` and ``qualities`` are None when no reading of the block has one.
+    ``costs`` and ``qualities`` are None when no reading of the block has one.  What every
+    reading of the block shares (its direction, MeterReading and ReadingType) is a property
+    of the block, worked out once: a solar customer's delivered and received blocks cover
+    the same intervals and must be told apart before summing (issue 18).
     """
 
     context: ReadingContext
@@ -76,6 +81,33 @@ class IntervalColumns:
 
     def __len__(self) -> int:
         return len(self.starts)
+
+    @property
+    def flow_direction(self) -> FlowDirectionKind | int | None:
+        """The ReadingType's ``flowDirection`` (``forward`` delivered, ``reverse`` received)."""
+        return self.context.flow_direction
+
+    @property
+    def direction(self) -> str | None:
+        """The direction in words: ``"delivered"``, ``"received"``, ``"net"``, ``"total"``."""
+        return direction_word(self.context.flow_direction)
+
+    @property
+    def usage_point(self) -> str | None:
+        return self.context.usage_point
+
+    @property
+    def meter_reading(self) -> str | None:
+        """The URL of the block's MeterReading."""
+        return self.context.meter_reading
+
+    @property
+    def reading_type(self) -> ReadingType | None:
+        return self.context.reading_type
+
+    @property
+    def reading_type_url(self) -> str | None:
+        return self.context.reading_type_href
 
     def readings(self) -> Iterator[Reading]:
         context = self.context

@@ -41,6 +41,8 @@ EXPECTED_ALL = {
     "iter_interval_readings",
     "parse",
     "serialize",
+    "summaries_dataframe",
+    "to_dataframe",
     "validate",
 }
 
