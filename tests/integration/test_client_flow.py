@@ -188,3 +188,96 @@ def _day_before_end(document: dict[str, Any], *, days: int) -> str:
     zone = ZoneInfo("America/Los_Angeles")
     midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     return (midnight - timedelta(days=days)).isoformat()
+
+
+def test_a_solar_customers_delivered_and_received_energy_stay_apart(
+    demo: dict[str, Any], tmp_path: Path
+) -> None:
+    """Issue 18 on the demo's solar customer, over HTTP through the client: every column and
+    frame row names its direction, and net = delivered - received per interval matches the
+    raw XML the server sent (read here with plain lxml, independently of the library)."""
+    from collections import defaultdict
+
+    from lxml import etree
+
+    client = asp(demo, FileTokenStore(tmp_path / "tokens.json"))
+    dana = customer(demo, "dana")
+    started = client.authorization_url()
+    grant = client.fetch_token(
+        CustomerBrowser(demo["base_url"], dana).approve(started.url), started
+    )
+    bounds = {
+        "published_min": _day_before_end(demo, days=3),
+        "published_max": _day_before_end(demo, days=1),
+    }
+    with client.connect(grant.key) as connection:
+        (point,) = [p for p in connection.usage_points() if p.electric]
+        columns = connection.interval_columns(point, **bounds)
+        frame = connection.interval_dataframe(point, **bounds)
+        raw = connection.request(
+            "GET",
+            connection.subscription_url(),
+            params={
+                "published-min": bounds["published_min"],
+                "published-max": bounds["published_max"],
+            },
+        ).content
+
+    # The raw feed, by hand: each IntervalBlock's MeterReading -> its ReadingType's direction.
+    ns = {"a": "http://www.w3.org/2005/Atom", "e": "http://naesb.org/espi"}
+    root = etree.fromstring(raw)
+    entries = {
+        link.get("href"): entry
+        for entry in root.iterfind("a:entry", ns)
+        for link in entry.iterfind("a:link[@rel='self']", ns)
+    }
+    direction_of_meter_reading: dict[str, int] = {}
+    for href, entry in entries.items():
+        if entry.find("a:content/e:MeterReading", ns) is None:
+            continue
+        (code,) = [
+            entries[link.get("href")].findtext("a:content/e:ReadingType/e:flowDirection", None, ns)
+            for link in entry.iterfind("a:link[@rel='related']", ns)
+            if link.get("href") in entries
+            and entries[link.get("href")].find("a:content/e:ReadingType", ns) is not None
+        ]
+        direction_of_meter_reading[href] = int(code)
+    wh: dict[tuple[int, int], int] = defaultdict(int)  # (start, flowDirection) -> Wh
+    for entry in entries.values():
+        block = entry.find("a:content/e:IntervalBlock", ns)
+        if block is None:
+            continue
+        up = entry.find("a:link[@rel='up']", ns).get("href").rsplit("/IntervalBlock", 1)[0]
+        code = direction_of_meter_reading[up]
+        for reading in block.iterfind("e:IntervalReading", ns):
+            start = int(reading.findtext("e:timePeriod/e:start", None, ns))
+            wh[(start, code)] += int(reading.findtext("e:value", None, ns))
+    assert {code for _, code in wh} == {1, 19}  # delivered and received, both present
+    exporting = [s for (s, code), v in wh.items() if code == 19 and v > 0]
+    assert exporting, "a sunny demo day exports energy"
+
+    # The client's columns: the same two directions, and per direction the same energy.
+    assert set(columns["direction"]) == {"delivered", "received"}
+    by_direction: dict[str, float] = defaultdict(float)
+    for direction, value in zip(columns["direction"], columns["value"], strict=True):
+        by_direction[direction] += value
+    assert by_direction["delivered"] == pytest.approx(sum(v for (_, c), v in wh.items() if c == 1))
+    assert by_direction["received"] == pytest.approx(sum(v for (_, c), v in wh.items() if c == 19))
+
+    # The frame: net per interval = delivered - received, in kWh, on every exporting hour.
+    pivot = frame.pivot_table(
+        index="start", columns="direction", values="value", aggfunc="sum", observed=True
+    )
+    net = pivot["delivered"] - pivot["received"]
+    expected = {
+        start: (wh.get((start, 1), 0) - wh.get((start, 19), 0)) / 1000
+        for start in {s for s, _ in wh}
+    }
+    got = {int(ts.timestamp()): value for ts, value in net.items()}
+    assert got.keys() == expected.keys()
+    for start in exporting:
+        assert got[start] == pytest.approx(expected[start])
+    assert set(frame["unit"]) == {"kWh"}
+    # The naive sum (what the columns gave before issue 18) adds exports to imports.
+    naive = sum(columns["value"]) / 1000
+    assert naive != pytest.approx(float(net.sum()))
