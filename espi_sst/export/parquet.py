@@ -37,8 +37,9 @@ __all__ = [
 
 PARQUET_MISSING = "writing Parquet needs pyarrow; install it with: pip install 'espi-sst[parquet]'"
 
-BATCH_SIZE = 65_536
-"""Rows per batch (and row group): a few MB of Arrow memory whatever the file's size."""
+BATCH_SIZE = 16_384
+"""Rows per batch (and row group): about 45 MB above pyarrow's own, whatever the file's size
+(108 MB peak on the 5-year file of bench/generate.py, 63 MB of it pyarrow's import)."""
 
 _CANDIDATES: dict[int, tuple[str, ...]] = {
     -12600: ("America/St_Johns",),

@@ -236,3 +236,23 @@ def test_parquet_summaries(corpus_dir: Path, tmp_path: Path) -> None:
     rows = pq.read_table(out).to_pylist()
     assert [row["bill_amount"] for row in rows] == [233.64, None, None]
     assert rows[0]["billing_start"] == datetime(2015, 6, 11, 7, 0, tzinfo=UTC)
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _csv_blocks(markdown: Path) -> list[list[str]]:
+    import re
+
+    text = markdown.read_text()
+    return [block.splitlines() for block in re.findall(r"^```csv\n(.*?)^```", text, re.M | re.S)]
+
+
+def test_the_rows_the_docs_show_are_a_real_run(corpus_dir: Path) -> None:
+    readings = run("convert", str(corpus_dir / AMEREN)).stdout.splitlines()
+    bills = run("convert", str(corpus_dir / PGE_SUMMARIES), "--summaries").stdout.splitlines()
+    shown = _csv_blocks(ROOT / "README.md") + _csv_blocks(ROOT / "docs" / "library.md")
+    assert len(shown) == 3
+    for block in shown:
+        produced = bills if block[0].startswith("billing_start") else readings
+        assert block == produced[: len(block)]
