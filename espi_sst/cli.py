@@ -23,34 +23,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TextIO
 
 from . import __version__
 from .errors import EspiError
-from .readings import Reading
 from .sst import find_rins
 from .validation import deduplicated, validate
 from .xml.reader import parse
-from .xml.streaming import iter_interval_readings
 
 PROGRESS_THRESHOLD = 4 * 1024 * 1024
 """Show a progress bar for files bigger than this when stderr is a terminal."""
-
-CSV_COLUMNS = (
-    "usage_point",
-    "meter_reading",
-    "reading_type",
-    "start",
-    "duration",
-    "value",
-    "scaled_value",
-    "uom",
-    "cost",
-    "quality",
-)
 
 
 def sample_path() -> Path:
@@ -188,48 +173,21 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def csv_rows(readings: Iterator[Reading]) -> Iterator[list[Any]]:
-    for r in readings:
-        ctx = r.context
-        start = r.start_local
-        yield [
-            ctx.usage_point or "",
-            ctx.meter_reading or "",
-            ctx.reading_type_href or "",
-            start.isoformat() if start else "",
-            "" if r.duration is None else r.duration,
-            "" if r.value is None else r.value,
-            "" if r.scaled_value is None else repr(r.scaled_value),
-            r.unit,
-            "" if r.cost is None else r.cost,
-            "" if r.quality is None else r.quality,
-        ]
-
-
 def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
-    if args.to != "csv":
-        raise EspiError(f"cannot convert to {args.to!r}; supported: csv")
-    stream = iter_interval_readings(_open(args.file))
-    target: TextIO
-    if args.output and args.output != "-":
-        partial = Path(args.output + ".partial")
-        with partial.open("w", newline="", encoding="utf-8") as handle:
-            _write_csv(handle, stream)
-        partial.replace(args.output)  # never leave a half-written CSV under the real name
-    else:
-        target = out
-        _write_csv(target, stream)
-    for warning in stream.warnings:
+    from .export.convert import convert  # the export modules load only for this verb
+
+    result = convert(
+        _open(args.file),
+        name=args.file,
+        to=args.to,
+        output=args.output,
+        stdout=out,
+        columns=args.columns,
+        summaries=args.summaries,
+    )
+    for warning in result.warnings:
         sys.stderr.write(f"espi-sst: warning: {warning}\n")
     return 0
-
-
-def _write_csv(handle: TextIO, stream: Any) -> None:
-    import csv
-
-    writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(csv_rows(iter(stream)))
 
 
 LIBRARY_COMMANDS = frozenset({"validate", "inspect", "convert", "conformance"})
@@ -264,10 +222,27 @@ def build_parser(
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_inspect)
 
-    p = sub.add_parser("convert", help="export interval readings (one row each)")
+    p = sub.add_parser(
+        "convert", help="export interval readings (one row each), or usage summaries"
+    )
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--to", default="csv", choices=["csv"], help="output format")
+    p.add_argument(
+        "--to",
+        default="csv",
+        choices=["csv", "parquet"],
+        help="output format (parquet needs the parquet extra and -o)",
+    )
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
+    p.add_argument(
+        "--columns",
+        metavar="A,B,...",
+        help="columns to write, in order (default: the Download My Data columns, no URLs)",
+    )
+    p.add_argument(
+        "--summaries",
+        action="store_true",
+        help="one row per UsageSummary (billing period) instead of per interval reading",
+    )
     p.set_defaults(run=cmd_convert)
 
     if conformance:

@@ -4,7 +4,8 @@
 
 Streams the file (bounded memory, any size), scales each value by its ReadingType
 (powerOfTenMultiplier, unit) and gives local times from the file's LocalTimeParameters.
-The same as ``espi-sst convert --to csv``, in a dozen lines you can adapt.
+``espi-sst convert --to csv`` writes the tidy view (kWh, dollars, end time, direction);
+this is the plain one, in a dozen lines you can adapt.
 """
 
 from __future__ import annotations

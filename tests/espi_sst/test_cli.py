@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from espi_sst.cli import CSV_COLUMNS, PROGRESS_THRESHOLD
+from espi_sst.cli import PROGRESS_THRESHOLD
+from espi_sst.tidy import ANALYST_COLUMNS
 
 CLI = str(Path(sys.executable).with_name("espi-sst"))
 ESPI = "{http://naesb.org/espi}"
@@ -109,12 +110,13 @@ def test_convert_csv_has_one_row_per_reading(corpus_dir: Path, tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
-    assert tuple(rows[0].keys()) == CSV_COLUMNS
+    assert tuple(rows[0].keys()) == ANALYST_COLUMNS
     assert len(rows) == count_readings(source) == 96
     first = rows[0]
-    assert first["uom"] == "Wh"
+    assert first["unit"] == "kWh"
     assert first["duration"] == "900"
-    assert float(first["scaled_value"]) == int(first["value"])  # multiplier 0
+    first_value = int(etree.parse(str(source)).findtext(f".//{ESPI}IntervalReading/{ESPI}value"))
+    assert float(first["value"]) == first_value / 1000  # Wh, multiplier 0 -> kWh
     # The file's LocalTimeParameters say US Central (tzOffset -21600, no DST in December).
     first_start = int(
         etree.parse(str(source)).findtext(f".//{ESPI}IntervalReading/{ESPI}timePeriod/{ESPI}start")
@@ -127,7 +129,7 @@ def test_convert_csv_has_one_row_per_reading(corpus_dir: Path, tmp_path: Path) -
 def test_convert_to_stdout(corpus_dir: Path) -> None:
     result = run("convert", str(corpus_dir / "pge-cmd_IntervalBlock.xml"))
     rows = list(csv.reader(io.StringIO(result.stdout)))
-    assert rows[0] == list(CSV_COLUMNS)
+    assert rows[0] == list(ANALYST_COLUMNS)
     assert len(rows) - 1 == 2556
 
 
