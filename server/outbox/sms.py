@@ -63,8 +63,7 @@ def e164(typed: str) -> str:
         )
     if not _E164.fullmatch(compact):
         raise ValueError(
-            "a phone number is + then 7 to 15 digits, the first not 0 (E.164), "
-            "e.g. +1 415 555 0123"
+            "a phone number is + then 7 to 15 digits, the first not 0 (E.164), e.g. +1 415 555 0123"
         )
     return compact
 
