@@ -37,7 +37,7 @@ _SAVED = "contact_saved"
 class ContactForm(FlaskForm):
     channel = RadioField(
         "Send my confirmation codes by",
-        choices=[(EMAIL, "E-mail"), (SMS, "Text message (SMS)")],
+        choices=[EMAIL, SMS],  # labelled in the template (the e-mail address shown)
         default=EMAIL,
     )
     phone = StringField("Mobile phone number", validators=[Length(max=32)])
