@@ -35,9 +35,9 @@ from .data import DemoData
 from .dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT, make_dev_server
 from .fake_midas import serve_fake_midas
 from .mail_sink import MailSink
-from .sms_sink import SmsSink
 from .sample_asp import ASP_PORT, load_asp_factory, serve_sample_asp
 from .seed import seed
+from .sms_sink import SmsSink
 
 
 def prepare(
