@@ -158,6 +158,37 @@ def _reasons(page: str) -> dict[str, str]:
     }
 
 
+def test_the_demo_texts_dana_her_passcode(demo: dict[str, Any], tmp_path: Path) -> None:
+    """``espi-sst demo`` wires the SMS channel: Dana (who chose text messages) gets the code
+    at ``sms_inbox_url``, not by e-mail, and the ASP's passcode page takes it."""
+    dana = next(c for c in demo["customers"] if c["username"] == "dana")
+    assert dana["passcode_channel"] == "sms" and dana["phone"] == "+14085550175"
+    assert demo["sms_inbox_url"] == demo["base_url"] + "/demo/sms"
+    web = asp(demo, tmp_path)
+    connect(demo, web, "dana")
+    page = web.get("/dashboard").get_data(as_text=True)
+    offered = re.findall(r'name="rin" value="([^"]+)" required data-tariff="([^"]+)"', page)
+    assert offered, page
+    rin = next(r for r, code in offered if code == "E-TOU-C")
+    form = {
+        "csrf": CSRF.search(page).group(1),  # type: ignore[union-attr]
+        "point": re.search(r'name="point" value="([^"]+)"', page).group(1),  # type: ignore[union-attr]
+        "rin": rin,
+    }
+    assert web.post("/rate-change", data=form).status_code == 302
+    deadline = time.monotonic() + 30
+    codes: list[str] = []
+    while not codes and time.monotonic() < deadline:
+        texts = requests.get(f"{demo['sms_inbox_url']}/{dana['phone']}", timeout=10).text
+        codes = re.findall(r'class="passcode">(\d{6})<', texts)
+        time.sleep(0.3)
+    assert codes, "no text message reached the demo's SMS inbox"
+    mail = requests.get(f"{demo['inbox_url']}/{dana['email']}", timeout=10).text
+    assert "your code to confirm a rate change" not in mail  # the chosen channel only
+    right = web.post("/rate-change/confirm", data={"csrf": form["csrf"], "code": codes[0]})
+    assert right.status_code == 302 and right.headers["Location"] == "/rate-change/status"
+
+
 def test_disconnect_ends_the_grant_at_the_utility_and_forgets_the_tokens(
     demo: dict[str, Any], tmp_path: Path
 ) -> None:
