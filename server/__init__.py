@@ -77,6 +77,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         from .demo.inbox import init_app as init_demo_inbox
 
         init_demo_inbox(app)
+    if app.config.get("DEMO_SMS_DIR"):  # the demo's SMS inbox, beside the e-mail one
+        from .demo.sms_inbox import init_app as init_demo_sms_inbox
+
+        init_demo_sms_inbox(app)
     return app
 
 

@@ -238,9 +238,22 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": True,
     "SMTP_SSL": False,
     "SMTP_TIMEOUT": 10,
+    # Customer text messages (rate-change passcodes for customers who chose SMS in the
+    # portal; server/outbox/sms.py).  SMS_SENDER: None, or "module:attribute" naming a
+    # factory(app) -> SmsSender (the utility's own gateway).  Else SMS_URL selects the
+    # generic HTTP adapter: a JSON POST {"to", "body"} with "Authorization: Bearer
+    # SMS_TOKEN" and an Idempotency-Key; SMS_TIMEOUT (seconds) bounds it.  Neither: nothing
+    # is sent and the log says so, without the body (development).
+    "SMS_SENDER": None,
+    "SMS_URL": None,
+    "SMS_TOKEN": None,
+    "SMS_TIMEOUT": 10,
     # The demo only: the mail sink's Maildir, shown at /demo/inbox (server/demo/inbox.py).
     # Never set it on a real utility: the page publishes every message sent.
     "DEMO_MAILDIR": None,
+    # The demo only: the SMS sink's folder, shown at /demo/sms (server/demo/sms_sink.py).
+    # Never set it on a real utility: the page publishes every text message sent.
+    "DEMO_SMS_DIR": None,
     # GET /metrics answers requests made directly on loopback; with this set, also those with
     # "Authorization: Bearer <METRICS_TOKEN>" (a Prometheus elsewhere; server/ops/metrics_endpoint.py).
     "METRICS_TOKEN": None,

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 from espi_sst.model import sst
 
 from .observability import logs
-from .outbox.queue import ASP_NOTIFICATION, EMAIL, deliver_due
+from .outbox.queue import ASP_NOTIFICATION, CUSTOMER_KINDS, deliver_due
 from .security import now as current_time
 from .sst import rate_change
 from .sst.billing import backend_for
@@ -101,7 +101,7 @@ class Worker:
                 report.applied = self._step(
                     session, lambda: backend_for(self.app, session).apply_due(now=moment)
                 )
-                delivery = deliver_due(self.app, session, now=moment, kind=EMAIL)
+                delivery = deliver_due(self.app, session, now=moment, kind=CUSTOMER_KINDS)
                 report.sent, report.retried = delivery.sent, delivery.retried
             finally:
                 session.rollback()

@@ -140,7 +140,11 @@ def _state() -> AspState:
 # ---- connecting ------------------------------------------------------------------------
 @pages.get("/")
 def index() -> ResponseReturnValue:
-    return render_template("index.html", connected="grant" in session)
+    return render_template(
+        "index.html",
+        connected="grant" in session,
+        disconnected=session.pop("disconnected", False),
+    )
 
 
 @pages.get("/connect")
@@ -179,10 +183,21 @@ def callback() -> ResponseReturnValue:
 
 @pages.post("/disconnect")
 def disconnect() -> ResponseReturnValue:
+    """End the grant at the utility, then forget it here.
+
+    ``AspClient.revoke`` revokes the refresh token at the utility's revocation endpoint
+    (RFC 7009), which ends the customer's authorization there (its status becomes
+    revoked: "ended by <ASP>" in the customer's portal), and deletes the tokens from the
+    token store.  If the utility cannot be reached the grant stays, and the page says so:
+    a Disconnect that only forgot the tokens would leave the access open at the utility.
+    """
     _check_csrf()
-    key = session.pop("grant", None)
+    key = session.get("grant")
     if key is not None:
-        _state().client().revoke(key)
+        _state().client().revoke(key)  # ServerError: the utility is down; keep the grant
+        session.pop("grant", None)
+        session.pop("rate_change", None)
+        session["disconnected"] = True
     return redirect(url_for(".index"))
 
 
@@ -366,6 +381,8 @@ def _day(epoch: int | None) -> str:
 
 
 def _clock(moment: datetime | float, seconds: bool = False) -> str:
+    """A time of day in California, with its zone (PST or PDT): the customer may be
+    elsewhere, and a bare "3:05 PM" does not say whose afternoon."""
     if not isinstance(moment, datetime):
         moment = datetime.fromtimestamp(moment, PACIFIC)
-    return moment.astimezone(PACIFIC).strftime("%-I:%M:%S %p" if seconds else "%-I:%M %p")
+    return moment.astimezone(PACIFIC).strftime("%-I:%M:%S %p %Z" if seconds else "%-I:%M %p %Z")

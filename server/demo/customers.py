@@ -7,7 +7,8 @@
   generates (its E-TOU-C mirror), so two RINs and two tariffs;
 * **casey** -- bundled E-1 tiered electricity plus a PG&E gas account: two usage points;
 * **dana** -- rooftop solar on E-ELEC (the Net Billing Tariff requires it): the meter
-  records delivered and received energy separately.
+  records delivered and received energy separately.  Dana chose text messages for
+  rate-change passcodes (concept design 7.6): they arrive at the demo's SMS inbox.
 
 Names, addresses and account numbers are invented.  Passwords are derived from the seed so
 the demo can print them; a seeded database is a demo, never a production custodian.
@@ -45,6 +46,8 @@ class CustomerSpec:
     estimated_electric_day: int | None = None  # estimated from a reference day (quality 8)
     estimated_gas_day: int | None = None  # interpolated from the neighbouring days (quality 9)
     interpolated_gap_day: int | None = None  # 4 intervals linearly interpolated (quality 9)
+    phone: str | None = None  # a mobile number, E.164 (555-01xx: reserved for fiction)
+    passcode_channel: str = "email"  # where rate-change passcodes go: email | sms
 
     def password(self, seed: int) -> str:
         return f"demo-{self.username}-{seed}"
@@ -133,5 +136,7 @@ CUSTOMERS: tuple[CustomerSpec, ...] = (
         tariff="E-ELEC",
         on_rate_months=14,  # since the solar system was connected
         features=("solar", "heat_pump"),  # Net Billing: time-of-use rates only
+        phone="+14085550175",
+        passcode_channel="sms",  # passcodes by text message (shown at /demo/sms)
     ),
 )

@@ -21,6 +21,8 @@ class DemoCustomer:
     uuid: str
     usage_point_uuids: tuple[str, ...]
     email: str = ""  # where the demo utility's mail goes (shown at /demo/inbox)
+    phone: str = ""  # E.164; where text messages go (shown at /demo/sms)
+    passcode_channel: str = "email"  # where rate-change passcodes go: email | sms
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class DemoData:
                     "kinds": list(c.kinds),
                     "display_name": c.display_name,
                     "email": c.email,
+                    "phone": c.phone or None,
+                    "passcode_channel": c.passcode_channel,
                     "usage_points": list(c.usage_point_uuids),
                 }
                 for c in self.customers

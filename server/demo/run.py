@@ -2,7 +2,9 @@
 
 Builds a fresh SQLite database in the data folder (the demo data is rebuilt at every start),
 seeds it, starts the demo's mail sink (a real SMTP server on loopback whose messages the
-page ``/demo/inbox`` shows: the customers' rate-change passcodes arrive there) and the
+page ``/demo/inbox`` shows: the customers' rate-change passcodes arrive there), its SMS sink
+(a loopback HTTP receiver the generic SMS adapter posts to, shown at ``/demo/sms``: the
+passcodes of customers who chose text messages) and the
 background worker (rate-change decisions, e-mail, ASP notifications), a fake MIDAS server
 (prices for the demo RINs) and the sample ASP app (``examples/asp_app``, when run from a
 checkout), writes ``DIR/demo.json`` (where everything is, the demo accounts and clients)
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import shutil
 import signal
 import sys
@@ -34,11 +37,14 @@ from .fake_midas import serve_fake_midas
 from .mail_sink import MailSink
 from .sample_asp import ASP_PORT, load_asp_factory, serve_sample_asp
 from .seed import seed
+from .sms_sink import SmsSink
 
 
-def prepare(data_dir: Path, host: str, port: int, sink: MailSink) -> tuple[Any, DemoData, str]:
-    """A seeded app whose issuer is ``http://host:port`` and whose mail goes to ``sink``;
-    returns (app, demo data, base URL)."""
+def prepare(
+    data_dir: Path, host: str, port: int, sink: MailSink, sms: SmsSink | None = None
+) -> tuple[Any, DemoData, str]:
+    """A seeded app whose issuer is ``http://host:port``, whose mail goes to ``sink`` and
+    text messages to ``sms`` (when given); returns (app, demo data, base URL)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     database = data_dir / "demo.db"
     for stale in (database, data_dir / "demo.db-wal", data_dir / "demo.db-shm"):
@@ -57,6 +63,11 @@ def prepare(data_dir: Path, host: str, port: int, sink: MailSink) -> tuple[Any, 
             # The demo ASP's notify URIs are http://127.0.0.1:8765/...: loopback, demo only.
             "NOTIFY_ALLOW_LOOPBACK": True,
             "ENTITIES": {"PCE": {"name": "Peninsula Clean Energy"}, "PGE": {"name": "PG&E"}},
+            **(
+                {}
+                if sms is None
+                else {"SMS_URL": sms.url, "SMS_TOKEN": sms.token, "DEMO_SMS_DIR": str(sms.folder)}
+            ),
         }
     )
     with app.app_context(), db.transaction() as session:
@@ -77,6 +88,7 @@ def write_demo_json(
     document["portal_url"] = f"{base_url}/portal/login"
     document["discovery_url"] = f"{base_url}/.well-known/openid-configuration"
     document["inbox_url"] = f"{base_url}/demo/inbox"
+    document["sms_inbox_url"] = f"{base_url}/demo/sms"
     document.update(operations_urls(base_url))
     document["asp_url"] = asp_url  # None: the sample ASP is not running
     document["midas_url"] = midas_url
@@ -112,6 +124,8 @@ def banner(
         f"  ESPI resources:   {base_url}/espi/1_1/resource/ReadServiceStatus  (with an ASP's"
         " bearer token, like every resource)",
         f"  customer e-mail:  {base_url}/demo/inbox  (rate-change passcodes arrive here)",
+        f"  customer SMS:     {base_url}/demo/sms  (passcodes of customers who chose text"
+        " messages, e.g. dana)",
     ]
     urls = operations_urls(base_url)
     lines += [
@@ -156,10 +170,13 @@ def run(args: argparse.Namespace) -> int:
     maildir = data_dir / "mail"
     shutil.rmtree(maildir, ignore_errors=True)  # last run's passcodes mean nothing now
     sink = MailSink(maildir).start()
+    sms_folder = data_dir / "sms"
+    shutil.rmtree(sms_folder, ignore_errors=True)
+    sms = SmsSink(sms_folder, token=secrets.token_urlsafe(24)).start()
     stop_worker = threading.Event()
     helpers: list[tuple[Any, threading.Thread]] = []  # (server, thread): MIDAS, the ASP
     try:
-        app, demo, base_url = prepare(data_dir, args.host, args.port, sink)
+        app, demo, base_url = prepare(data_dir, args.host, args.port, sink, sms)
         midas, midas_thread, midas_url = serve_fake_midas("127.0.0.1", 0)
         helpers.append((midas, midas_thread))
         asp_url = None
@@ -218,5 +235,6 @@ def run(args: argparse.Namespace) -> int:
             helper.server_close()
             thread.join(timeout=10)
         sink.stop()
+        sms.stop()
     sys.stdout.write("demo stopped\n")
     return 0

@@ -159,6 +159,8 @@ class _Seeder:
             totp_secret=None,
             display_name=spec.display_name,
             email=spec.email,
+            phone=spec.phone,
+            passcode_channel=spec.passcode_channel,
             service_address=spec.service_address,
             created_at=timeline.local_midnight(timeline.add_months(first, -36), self.zone),
         )
@@ -211,6 +213,8 @@ class _Seeder:
             uuid=customer.uuid,
             usage_point_uuids=tuple(point.uuid for point in points),
             email=spec.email,
+            phone=spec.phone or "",
+            passcode_channel=spec.passcode_channel,
         )
 
     def _usage_point(

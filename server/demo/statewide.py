@@ -12,7 +12,8 @@
   ``espi-sst gateway`` generates when nginx is installed, otherwise an in-process
   dispatcher with the same URL layout (``/SST/v1/{entity}/...`` and ``/SST/v1/directory``);
 * the sample ASP app (connected to PGE through the gateway), the fake MIDAS server, the mail
-  sink (``/SST/v1/{entity}/demo/inbox``) and a worker per entity.
+  sink (``/SST/v1/{entity}/demo/inbox``), the SMS sink (``/SST/v1/{entity}/demo/sms``: the
+  passcodes of customers who chose text messages, such as dana) and a worker per entity.
 
 It also shows the rules of ASP qualification and phases (concept design 6.1, 6.4.2):
 
@@ -42,6 +43,7 @@ import getpass
 import json
 import os
 import posixpath
+import secrets
 import shutil
 import signal
 import subprocess
@@ -74,6 +76,7 @@ from .fake_midas import serve_fake_midas
 from .mail_sink import MailSink
 from .sample_asp import ASP_PORT, load_asp_factory, serve_sample_asp
 from .seed import seed
+from .sms_sink import SmsSink
 
 ENTITIES: dict[str, dict[str, Any]] = {
     "PGE": {"name": "Pacific Gas and Electric (demo)", "kind": "IOU", "caches": True, "phase": 3},
@@ -137,7 +140,13 @@ def _free_port() -> int:
 
 
 def _entity_app(
-    entity_id: str, data_dir: Path, gateway: str, sink: MailSink, *, behind_nginx: bool
+    entity_id: str,
+    data_dir: Path,
+    gateway: str,
+    sink: MailSink,
+    *,
+    behind_nginx: bool,
+    sms: SmsSink | None = None,
 ) -> tuple[Flask, DemoData]:
     spec = ENTITIES[entity_id]
     database = data_dir / f"{entity_id.lower()}.db"
@@ -167,6 +176,11 @@ def _entity_app(
             "MAIL_FROM": f"{spec['name']} <no-reply@{entity_id.lower()}.example>",
             "DEMO_MAILDIR": str(sink.maildir),
             "NOTIFY_ALLOW_LOOPBACK": True,  # the demo ASP listens on 127.0.0.1
+            **(
+                {}
+                if sms is None
+                else {"SMS_URL": sms.url, "SMS_TOKEN": sms.token, "DEMO_SMS_DIR": str(sms.folder)}
+            ),
         }
     )
     with app.app_context(), db.transaction() as session:
@@ -319,6 +333,9 @@ def run_statewide(args: argparse.Namespace) -> int:
     maildir = data_dir / "mail"
     shutil.rmtree(maildir, ignore_errors=True)
     sink = MailSink(maildir).start()
+    sms_folder = data_dir / "sms"
+    shutil.rmtree(sms_folder, ignore_errors=True)
+    sms = SmsSink(sms_folder, token=secrets.token_urlsafe(24)).start()
     servers: list[Any] = []
     threads: list[threading.Thread] = []
     stop_workers = threading.Event()
@@ -329,7 +346,9 @@ def run_statewide(args: argparse.Namespace) -> int:
         demos: dict[str, DemoData] = {}
         demo = None
         for code in ENTITIES:
-            app, seeded = _entity_app(code, data_dir, gateway, sink, behind_nginx=nginx is not None)
+            app, seeded = _entity_app(
+                code, data_dir, gateway, sink, behind_nginx=nginx is not None, sms=sms
+            )
             apps[code] = app
             demos[code] = seeded
             demo = demo or seeded
@@ -398,12 +417,14 @@ def run_statewide(args: argparse.Namespace) -> int:
                         "sst_phase": ENTITIES[code]["phase"],
                         "portal_url": f"{registry.issuer(code)}/portal/login",
                         "inbox_url": f"{registry.issuer(code)}/demo/inbox",
+                        "sms_inbox_url": f"{registry.issuer(code)}/demo/sms",
                         **_operations_urls(registry.issuer(code), ports[code], nginx),
                     }
                     for code in ENTITIES
                 },
                 **_operations_urls(registry.issuer("PGE"), ports["PGE"], nginx),
                 "inbox_url": f"{registry.issuer('PGE')}/demo/inbox",
+                "sms_inbox_url": f"{registry.issuer('PGE')}/demo/sms",
                 "asp_url": asp_url,
                 "midas_url": midas_url,
                 "conformance": write_conformance_files(
@@ -461,5 +482,6 @@ def run_statewide(args: argparse.Namespace) -> int:
             server.shutdown()
             server.server_close()
         sink.stop()
+        sms.stop()
     sys.stdout.write("statewide demo stopped\n")
     return 0

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from espi_sst.scope import Category, Scope, ScopeError
 
 from ..errors import EspiServerError
-from ..outbox.queue import ASP_NOTIFICATION, EMAIL
+from ..outbox.queue import ASP_NOTIFICATION, EMAIL, SMS
 from ..storage.models import (
     Application,
     AuditEvent,
@@ -30,8 +30,9 @@ from ..storage.models import (
     RetailCustomer,
 )
 
-LANES = {"email": EMAIL, "asp": ASP_NOTIFICATION}
-"""The worker's two outbox lanes (server/worker.py) by the names the commands take."""
+LANES = {"email": EMAIL, "sms": SMS, "asp": ASP_NOTIFICATION}
+"""The outbox kinds by the names the commands take (e-mail and text messages share the
+worker's customer lane, ASP notifications have theirs; server/worker.py)."""
 OUTBOX_STATES = ("pending", "delivered", "failed")
 GRANT_ACTIVE = "active"
 

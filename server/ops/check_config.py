@@ -13,9 +13,13 @@ section 2 requires an https issuer).  Then each of these is an **error** (exit s
 * no ``SECRET_KEY`` (one generated into the instance folder: each host its own, so a
   session or an outbox body from another host does not open),
 * no ``DATABASE_URL`` (the hidden ``instance/espi-sst.db``),
-* ``DEMO_MAILDIR`` (the demo's inbox page publishes every message sent).
+* ``DEMO_MAILDIR`` (the demo's inbox page publishes every message sent),
+* ``DEMO_SMS_DIR`` (the demo's SMS sink and page publish every text message sent),
+* an ``SMS_URL`` that is not https (the bearer token and the passcodes would cross the
+  network in clear; loopback excepted: a local relay).
 
-**Warnings** (logged, never refused): the sample bill comparison, per-process rate-limit
+**Warnings** (logged, never refused): no SMS gateway (customers who chose text messages
+get no passcode), the sample bill comparison, per-process rate-limit
 counters with several workers, a session cookie without ``Secure``, ``NOTIFY_ALLOW_LOOPBACK``,
 migrations at start with several workers.
 
@@ -112,6 +116,14 @@ def mail_transport(config: Any) -> str:
     return "log (development only: nothing is delivered)"
 
 
+def sms_transport(config: Any) -> str:
+    if config.get("SMS_SENDER"):
+        return "sender " + _named(config["SMS_SENDER"], "")
+    if config.get("SMS_URL"):
+        return f"HTTP {masked('SMS_URL', config['SMS_URL'])}"
+    return "none (development only: text messages are dropped, logged without their body)"
+
+
 def active_adapters(app: Flask) -> dict[str, str]:
     """Which implementation answers each of the utility's interfaces."""
     config = app.config
@@ -129,6 +141,7 @@ def active_adapters(app: Flask) -> dict[str, str]:
         "rin_catalog": _named(config.get("RATE_CATALOG"), "TariffTableCatalog"),
         "rate_analysis": _named(config.get("BILL_COMPARISON_SOURCE"), "TariffBillComparison"),
         "mail_transport": mail_transport(config),
+        "sms_transport": sms_transport(config),
         "identity_source": _named(config.get("IDENTITY_SOURCE"), "TableIdentitySource"),
         "database": "SQLite"
         if _is_sqlite(config)
@@ -172,6 +185,13 @@ def gunicorn_workers(given: int | None = None, environ: dict[str, str] | None = 
 
 
 # ---------------------------------------------------------------- the rules
+
+
+def _loopback_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    return host in ("127.0.0.1", "::1", "localhost")
 
 
 def is_production(config: Any) -> bool:
@@ -236,17 +256,37 @@ def findings(app: Flask, *, workers: int) -> list[Finding]:
             "DEMO_MAILDIR",
             "the demo's inbox page publishes every message sent (passcodes); unset it",
         )
+    if config.get("DEMO_SMS_DIR"):
+        error(
+            "DEMO_SMS_DIR",
+            "the demo's SMS sink page publishes every text message sent (passcodes); unset "
+            "it and set SMS_URL to your SMS gateway, or SMS_SENDER (docs/server.md)",
+        )
+    sms_url = str(config.get("SMS_URL") or "")
+    if sms_url and not sms_url.startswith("https://") and not _loopback_url(sms_url):
+        error(
+            "SMS_URL",
+            f"{sms_url} is not https: the bearer token and every passcode would cross the "
+            "network in clear; use the gateway's https URL",
+        )
+    if not config.get("SMS_SENDER") and not sms_url:
+        warning(
+            "SMS_URL",
+            "no SMS gateway: a customer who chose text messages for passcodes gets none (the "
+            "message is dropped with a log line); set SMS_URL and SMS_TOKEN, or SMS_SENDER",
+        )
     claim = float(config.get("OUTBOX_CLAIM_SECONDS") or 0)
     longest_send = max(
         float(config.get("NOTIFY_CONNECT_TIMEOUT") or 0)
         + float(config.get("NOTIFY_READ_TIMEOUT") or 0),
         float(config.get("SMTP_TIMEOUT") or 0),
+        float(config.get("SMS_TIMEOUT") or 0),
     )
     if claim <= longest_send:
         error(
             "OUTBOX_CLAIM_SECONDS",
             f"{claim:g} s is not longer than one send may take ({longest_send:g} s: the "
-            "notify connect + read or the SMTP timeout): a second worker would send a "
+            "notify connect + read, the SMTP or the SMS timeout): a second worker would send a "
             "message that is still being sent; raise it (default 120)",
         )
     if sst and config.get("BILL_COMPARISON_SOURCE") is None:

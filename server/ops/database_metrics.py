@@ -23,15 +23,16 @@ from sqlalchemy.orm import Session
 from espi_sst.model.sst import RateChangeStatus
 
 from ..observability.metrics import PREFIX
-from ..outbox.queue import ASP_NOTIFICATION, EMAIL
+from ..outbox.queue import ASP_NOTIFICATION, EMAIL, SMS
 from ..storage.models import Authorization, OutboxMessage, RateChangeRequestRecord
 
 GRANT_STATUSES = {0: "revoked", 1: "active"}
 """ESPI AuthorizationStatus values (espi.xsd, AuthorizationStatus) and their label."""
 RATE_CHANGE_STATES = tuple(status.value for status in RateChangeStatus)
 """RateChangeRequestRecord.status: the SST rate-change states (espi_sst.model.sst)."""
-OUTBOX_LANES = (EMAIL, ASP_NOTIFICATION)
-"""The worker's two lanes (server/worker.py): customer e-mail and ASP notifications."""
+OUTBOX_LANES = (EMAIL, SMS, ASP_NOTIFICATION)
+"""The outbox kinds by label: customer e-mail and text messages (one worker lane) and ASP
+notifications (the other; server/worker.py)."""
 
 
 class DatabaseCollector(Collector):

@@ -45,8 +45,13 @@ from ..storage.rows import audit, rowcount
 from . import outbound
 from ._seal import SealError, seal, unseal
 from .mail import NotifierError, compose, mail_from, notifier_for
+from .sms import SmsError, e164, sms_sender_for
 
 EMAIL = "email"
+SMS = "sms"
+"""A customer text message (the passcode channel a customer may choose; server/outbox/sms.py).
+It travels in the customer lane with e-mail (:data:`CUSTOMER_KINDS`)."""
+CUSTOMER_KINDS = (EMAIL, SMS)
 ASP_NOTIFICATION = "asp_notification"
 MAX_ATTEMPTS = 10
 BACKOFF_FIRST_SECONDS = 10
@@ -86,6 +91,12 @@ def _issuer_tag(app: Flask) -> str:
     return hashlib.sha256(issuer.encode()).hexdigest()[:12]
 
 
+def sms_message_key(app: Flask, message_id: int) -> str:
+    """The idempotency key of outbox text message ``message_id``, the same on every attempt:
+    the issuer and the row id, so a gateway that keeps keys sends a resend never."""
+    return f"{app.config.get('ISSUER') or 'espi-sst'}/sms/{message_id}"
+
+
 REQUEST_ID = "request_id"
 """The payload key holding the id of the request that queued the message (clear)."""
 
@@ -106,6 +117,22 @@ def enqueue_email(session: Session, *, to: str, subject: str, text: str, now: in
             payload=_with_request_id(
                 {"subject": subject, SEALED: seal(current_app, {"text": text})}
             ),
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
+    )
+
+
+def enqueue_sms(session: Session, *, to: str, text: str, now: int) -> None:
+    """A customer text message to ``to`` (E.164), sent by the worker after the caller's
+    transaction commits; the body is sealed like an e-mail's (call it in an app context)."""
+    e164(to)  # refuse a malformed number now, not at every retry
+    session.add(
+        OutboxMessage(
+            kind=SMS,
+            destination=to,
+            payload=_with_request_id({SEALED: seal(current_app, {"text": text})}),
             created_at=now,
             next_attempt_at=now,
             attempts=0,
@@ -188,10 +215,15 @@ def backoff_seconds(attempts: int) -> int:
 
 
 def deliver_due(
-    app: Flask, session: Session, *, now: int, kind: str | None = None, limit: int = 50
+    app: Flask,
+    session: Session,
+    *,
+    now: int,
+    kind: str | tuple[str, ...] | None = None,
+    limit: int = 50,
 ) -> DeliveryReport:
-    """Send every due message of ``kind`` (None: both; at most ``limit``); each outcome
-    commits on its own.
+    """Send every due message of ``kind`` (a kind, several, or None: all; at most ``limit``);
+    each outcome commits on its own.
 
     The worker runs the two kinds as separate lanes (server/worker.py): customer e-mail
     never waits behind an ASP's endpoint (issue 11, item 11).  An ASP notification that
@@ -204,8 +236,10 @@ def deliver_due(
         OutboxMessage.failed_at.is_(None),
         OutboxMessage.next_attempt_at <= now,
     ]
-    if kind is not None:
+    if isinstance(kind, str):
         due.append(OutboxMessage.kind == kind)
+    elif kind is not None:
+        due.append(OutboxMessage.kind.in_(kind))
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.next_attempt_at)
         .where(*due)
@@ -323,6 +357,16 @@ def _send(app: Flask, message: OutboxMessage) -> str | None:
             return ("permanent: " if exc.permanent else "") + str(exc)
         except Exception as exc:  # a utility's notifier broke its contract: retry, counted
             return f"notifier failed: {type(exc).__name__}: {exc}"
+        return None
+    if message.kind == SMS:
+        try:
+            sms_sender_for(app).send(
+                message.destination, payload["text"], sms_message_key(app, message.id)
+            )
+        except SmsError as exc:
+            return ("permanent: " if exc.permanent else "") + str(exc)
+        except Exception as exc:  # a utility's sender broke its contract: retry, counted
+            return f"SMS sender failed: {type(exc).__name__}"
         return None
     if message.kind == ASP_NOTIFICATION:
         try:

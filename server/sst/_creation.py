@@ -15,9 +15,15 @@ from sqlalchemy.orm import Session
 from espi_sst import Rin, RinError
 
 from ..errors import Refused
-from ..outbox.queue import enqueue_email
+from ..outbox.queue import enqueue_email, enqueue_sms
 from ..security import new_uuid
-from ..storage.models import Authorization, RateChangeRequestRecord, Tariff, UsagePoint
+from ..storage.models import (
+    Authorization,
+    RateChangeRequestRecord,
+    RetailCustomer,
+    Tariff,
+    UsagePoint,
+)
 from ._passcode import HASHER, new_passcode
 from ._request_limit import exceeded
 from ._workflow import OPEN, Status, announce
@@ -132,12 +138,13 @@ def create(
             retry_after=limit.retry_after,
         )
     customer = point.customer
-    if not customer.email:
+    channel = passcode_channel(customer)
+    if channel is None:
         raise Refused(
             409,
             "no_confirmation_channel",
-            "the utility has no e-mail address to send this customer the confirmation code; "
-            "the customer must add one in the utility's portal",
+            "the utility has no e-mail address or mobile number to send this customer the "
+            "confirmation code; the customer must add one in the utility's portal",
         )
     code = new_passcode(int(app.config["OTP_DIGITS"]))
     record = RateChangeRequestRecord(
@@ -164,8 +171,53 @@ def create(
     except IntegrityError:
         session.rollback()
         return _lost_race(session, authorization, point, idempotency_key, fingerprint), False
-    asp = authorization.application.client_name
+    send_passcode(app, session, channel, record, code)
+    announce(app, session, record, "rate_change_requested", now)
+    return record, True
+
+
+EMAIL = "email"
+SMS = "sms"
+CHANNELS = (EMAIL, SMS)
+"""The passcode channels a customer may choose (concept design 7.6): the utility's own
+channels to the customer, never the ASP that asked."""
+
+
+def passcode_channel(customer: RetailCustomer) -> str | None:
+    """Where this customer's passcode goes: the chosen channel when the utility has its
+    address, else the other one it has, else None (no channel: the request is refused)."""
+    have = {EMAIL: bool(customer.email), SMS: bool(customer.phone)}
+    chosen = customer.passcode_channel if customer.passcode_channel in CHANNELS else EMAIL
+    if have[chosen]:
+        return chosen
+    return next((other for other in CHANNELS if have[other]), None)
+
+
+def send_passcode(
+    app: Flask, session: Session, channel: str, record: RateChangeRequestRecord, code: str
+) -> None:
+    """Queue the passcode message by ``channel`` in the caller's transaction (the outbox
+    sends it once the request is committed, and again only on failure: same id)."""
+    customer = record.usage_point.customer
+    point = record.usage_point
+    tariff = record.target_tariff
+    asp = record.authorization.application.client_name
     minutes = int(app.config["OTP_SECONDS"]) // 60
+    if channel == SMS:
+        assert customer.phone
+        enqueue_sms(
+            session,
+            to=customer.phone,
+            text=(
+                f"{app.config['UTILITY_NAME']}: {asp} asked to change your rate to "
+                f"{tariff.name} (service agreement {point.service_agreement}). Your "
+                f"confirmation code is: {code} (expires in {minutes} min). Give it to {asp} "
+                "only if you asked; otherwise ignore this message."
+            ),
+            now=record.requested_at,
+        )
+        return
+    assert customer.email
     enqueue_email(
         session,
         to=customer.email,
@@ -179,10 +231,8 @@ def create(
             f"{minutes} minutes. If you did not ask for it, ignore this message: nothing "
             "changes without the code.\n"
         ),
-        now=now,
+        now=record.requested_at,
     )
-    announce(app, session, record, "rate_change_requested", now)
-    return record, True
 
 
 def _by_key(

@@ -4,7 +4,8 @@ confirmation by one-time passcode, asynchronous decision by the billing system.
 ::
 
     POST .../RateChangeRequest  (ASP, "Enable rate change" scope, Idempotency-Key)
-        -> awaitingConfirmation; a passcode is e-mailed to the customer (the utility's channel)
+        -> awaitingConfirmation; a passcode goes to the customer by e-mail or text message
+           (the utility's channel the customer chose, server/portal/contact.py)
     POST .../RateChangeRequest/{id}/Confirmation  (ASP relays the code the customer read)
         -> confirmed | (wrong code: attempts left) | rejected confirmationFailed | expired
     worker: confirmed -> submitted -> accepted (effective next billing cycle) | rejected

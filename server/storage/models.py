@@ -60,6 +60,13 @@ class RetailCustomer(Base):
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
+    # The second passcode channel (concept design 7.6; migration 0010): a mobile number in
+    # E.164 (server/outbox/sms.py) and the channel the customer chose for rate-change
+    # passcodes, "email" or "sms" (set at /portal/contact).
+    phone: Mapped[str | None] = mapped_column(String(16))
+    passcode_channel: Mapped[str] = mapped_column(
+        String(8), default="email", server_default="email"
+    )
     service_address: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[int] = mapped_column(BigInteger)
     usage_points: Mapped[list[UsagePoint]] = relationship(back_populates="customer")

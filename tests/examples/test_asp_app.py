@@ -94,10 +94,18 @@ def test_connect_dashboard_and_a_rate_change(demo: dict[str, Any], tmp_path: Pat
         "rin": "USCA-PGXX-0010-0000",
     }
     assert web.post("/rate-change", data={**form, "csrf": "forged"}).status_code == 400
+    # What cannot be chosen now is listed apart, each with a plain reason.
+    assert _reasons(page)["E-TOU-C-DELIVERY"] == "This is your rate now."
     first = web.post("/rate-change", data=form)
     again = web.post("/rate-change", data=form)  # the customer clicked twice
     assert first.status_code == again.status_code == 302
     assert first.headers["Location"] == "/rate-change/confirm"
+    # While it waits for the passcode, no rate is offered: one change at a time.
+    pending = web.get("/dashboard").get_data(as_text=True)
+    assert 'name="rin"' not in pending and "No other rate can be chosen now." in pending
+    assert _reasons(pending)["E-1-DELIVERY"] == (
+        "You asked for this rate; the change is waiting for the code your utility sent you."
+    )
 
     wrong = web.post("/rate-change/confirm", data={"csrf": form["csrf"], "code": "000000"})
     assert wrong.status_code == 400 and "4 attempts left" in wrong.get_data(as_text=True)
@@ -117,6 +125,13 @@ def test_connect_dashboard_and_a_rate_change(demo: dict[str, Any], tmp_path: Pat
         time.sleep(0.5)
     assert 'id="status">accepted<' in status and "Your new rate starts on" in status
     assert 'http-equiv="refresh"' not in status
+    # Accepted: the rate is no longer offered; the dashboard says when it starts.
+    after = web.get("/dashboard").get_data(as_text=True)
+    assert 'value="USCA-PGXX-0010-0000"' not in after
+    assert re.fullmatch(
+        r"Your change to this rate is accepted: it starts on \w+ \d{1,2}, \d{4}\.",
+        _reasons(after)["E-1-DELIVERY"],
+    ), _reasons(after)
 
     # The utility's notifications go to the registered notify URI (127.0.0.1:8765, not
     # this test client): deliver one the way the utility would, and the page shows it.
@@ -129,6 +144,88 @@ def test_connect_dashboard_and_a_rate_change(demo: dict[str, Any], tmp_path: Pat
     assert notified.status_code == 204
     status = web.get("/rate-change/status").get_data(as_text=True)
     assert status.count("the utility notified us that this request changed") == 1
+    # Notification times carry their time zone (California's, PST or PDT).
+    assert re.search(r"\d{1,2}:\d\d:\d\d [AP]M P[SD]T &mdash; the utility notified us", status)
+
+
+def _reasons(page: str) -> dict[str, str]:
+    """The "Rates you cannot choose now" list: tariff code -> the reason shown."""
+    return {
+        code: re.sub(r"\s+", " ", reason).strip()
+        for code, reason in re.findall(
+            r'<li data-tariff="([^"]+)">.*?<span class="reason">(.*?)</span>', page, re.DOTALL
+        )
+    }
+
+
+def test_the_demo_texts_dana_her_passcode(demo: dict[str, Any], tmp_path: Path) -> None:
+    """``espi-sst demo`` wires the SMS channel: Dana (who chose text messages) gets the code
+    at ``sms_inbox_url``, not by e-mail, and the ASP's passcode page takes it."""
+    dana = next(c for c in demo["customers"] if c["username"] == "dana")
+    assert dana["passcode_channel"] == "sms" and dana["phone"] == "+14085550175"
+    assert demo["sms_inbox_url"] == demo["base_url"] + "/demo/sms"
+    web = asp(demo, tmp_path)
+    connect(demo, web, "dana")
+    page = web.get("/dashboard").get_data(as_text=True)
+    offered = re.findall(r'name="rin" value="([^"]+)" required data-tariff="([^"]+)"', page)
+    assert offered, page
+    rin = next(r for r, code in offered if code == "E-TOU-C")
+    form = {
+        "csrf": CSRF.search(page).group(1),  # type: ignore[union-attr]
+        "point": re.search(r'name="point" value="([^"]+)"', page).group(1),  # type: ignore[union-attr]
+        "rin": rin,
+    }
+    assert web.post("/rate-change", data=form).status_code == 302
+    deadline = time.monotonic() + 30
+    codes: list[str] = []
+    while not codes and time.monotonic() < deadline:
+        texts = requests.get(f"{demo['sms_inbox_url']}/{dana['phone']}", timeout=10).text
+        codes = re.findall(r'class="passcode">(\d{6})<', texts)
+        time.sleep(0.3)
+    assert codes, "no text message reached the demo's SMS inbox"
+    mail = requests.get(f"{demo['inbox_url']}/{dana['email']}", timeout=10).text
+    assert "your code to confirm a rate change" not in mail  # the chosen channel only
+    right = web.post("/rate-change/confirm", data={"csrf": form["csrf"], "code": codes[0]})
+    assert right.status_code == 302 and right.headers["Location"] == "/rate-change/status"
+
+
+def test_disconnect_ends_the_grant_at_the_utility_and_forgets_the_tokens(
+    demo: dict[str, Any], tmp_path: Path
+) -> None:
+    import json
+
+    web = asp(demo, tmp_path)
+    browser = connect(demo, web, "casey")
+    page = web.get("/dashboard").get_data(as_text=True)
+    (stored,) = json.loads((tmp_path / "tokens.json").read_text()).values()
+    bearer = {"Authorization": f"Bearer {stored['access_token']}"}
+    assert requests.get(stored["resourceURI"], headers=bearer, timeout=10).status_code == 200
+    csrf = CSRF.search(page).group(1)  # type: ignore[union-attr]
+    assert web.post("/disconnect", data={"csrf": "forged"}).status_code == 400
+    done = web.post("/disconnect", data={"csrf": csrf})
+    assert done.status_code == 302 and done.headers["Location"] == "/"
+    home = web.get("/").get_data(as_text=True)
+    assert "Disconnected. Your utility has ended our access" in home
+    assert "Disconnected." not in web.get("/").get_data(as_text=True)  # said once
+    # At the utility: the token no longer works, and the grant is ended (not just
+    # forgotten here): the refresh token is refused too.
+    assert requests.get(stored["resourceURI"], headers=bearer, timeout=10).status_code == 401
+    refreshed = requests.post(
+        demo["issuer"] + "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": stored["refresh_token"]},
+        auth=(
+            "demo-energy-insights",
+            next(c for c in demo["clients"] if c["client_id"] == "demo-energy-insights")[
+                "client_secret"
+            ],
+        ),
+        timeout=10,
+    )
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    assert json.loads((tmp_path / "tokens.json").read_text()) == {}
+    assert web.get("/dashboard").status_code == 302  # nothing kept: connect again
+    portal = browser.http.get(f"{demo['base_url']}/portal/authorizations", timeout=10).text
+    assert "Energy Insights" in portal
 
 
 def _change_url(web: Any) -> str:

@@ -18,7 +18,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-SCREENSHOT = Path("/tmp/asp-dashboard.png")
 PRICE = re.compile(r"^\$\d+\.\d{4} per kWh$")
 
 
@@ -34,7 +33,21 @@ def _wait(browser: Any, css: str, timeout: float = 30) -> Any:
     )
 
 
-def test_a_customer_uses_the_sample_asp(demo: dict[str, Any], browser: Any) -> None:
+def _no_horizontal_overflow(browser: Any) -> None:
+    wide, view = browser.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert wide <= view, f"the page is {wide} px wide in a {view} px viewport"
+
+
+def _reasons(browser: Any) -> dict[str, str]:
+    return {
+        item.get_attribute("data-tariff"): item.find_element(By.CSS_SELECTOR, ".reason").text
+        for item in browser.find_elements(By.CSS_SELECTOR, "ul.rates.unavailable li")
+    }
+
+
+def test_a_customer_uses_the_sample_asp(demo: dict[str, Any], browser: Any, tmp_path: Path) -> None:
     assert demo["asp_url"] == "http://127.0.0.1:8765/" and demo["midas_url"]
     blake = next(c for c in demo["customers"] if c["username"] == "blake")
 
@@ -75,7 +88,13 @@ def test_a_customer_uses_the_sample_asp(demo: dict[str, Any], browser: Any) -> N
     assert re.search(r"\$[\d,]+ a year", chart_text), chart_text
 
     browser.set_window_size(1280, 1800)
-    browser.save_screenshot(str(SCREENSHOT))
+    # Only what can be chosen now is offered; the rest is listed with a plain reason.
+    offered = browser.find_elements(By.CSS_SELECTOR, "ul.rates.choosable input[name=rin]")
+    assert [o.get_attribute("data-tariff") for o in offered] == ["E-1-DELIVERY"]
+    reasons = _reasons(browser)
+    assert reasons["E-TOU-C-DELIVERY"] == "This is your rate now."
+    assert all(text.endswith(".") and len(text) > 15 for text in reasons.values()), reasons
+    browser.save_screenshot(str(tmp_path / "asp-dashboard-1280.png"))
 
     # A rate change to E-1-DELIVERY, confirmed with the passcode from the demo inbox.
     browser.find_element(By.CSS_SELECTOR, "input[name=rin][data-tariff='E-1-DELIVERY']").click()
@@ -100,4 +119,39 @@ def test_a_customer_uses_the_sample_asp(demo: dict[str, Any], browser: Any) -> N
     )
     assert browser.find_element(By.ID, "status").text == "accepted"
     assert "Your new rate starts on" in browser.page_source
-    assert browser.find_elements(By.CSS_SELECTOR, "ul.notifications li")
+    notices = browser.find_elements(By.CSS_SELECTOR, "ul.notifications li")
+    assert notices and all(
+        re.match(r"\d{1,2}:\d\d:\d\d [AP]M P[SD]T — the utility notified us", n.text)
+        for n in notices
+    ), [n.text for n in notices]
+    browser.save_screenshot(str(tmp_path / "asp-status-1280.png"))
+
+    # Accepted: E-1-DELIVERY is no longer offered, and the dashboard says when it starts.
+    for width in (1280, 375):
+        browser.set_window_size(width, 1400)
+        browser.get(demo["asp_url"] + "dashboard")
+        _wait(browser, "section.agreement")
+        assert not browser.find_elements(By.CSS_SELECTOR, "input[name=rin]")
+        accepted = _reasons(browser)["E-1-DELIVERY"]
+        assert re.fullmatch(
+            r"Your change to this rate is accepted: it starts on \w+ \d{1,2}, \d{4}\.", accepted
+        ), accepted
+        reason = browser.find_element(
+            By.CSS_SELECTOR, "ul.rates.unavailable li[data-tariff='E-1-DELIVERY'] .reason"
+        )
+        assert reason.is_displayed() and reason.size["height"] > 0
+        if width == 375:
+            _no_horizontal_overflow(browser)
+        browser.save_screenshot(str(tmp_path / f"asp-dashboard-accepted-{width}.png"))
+
+    # Disconnect (375 px): the utility ends the grant; the app forgets its tokens.
+    disconnect = browser.find_element(By.CSS_SELECTOR, "header button.link")
+    assert disconnect.text == "Disconnect" and disconnect.is_displayed()
+    assert disconnect.size["height"] >= 44 and disconnect.size["width"] >= 44  # a thumb's
+    disconnect.click()
+    done = _wait(browser, "#disconnected")
+    assert "Your utility has ended our access" in done.text and done.is_displayed()
+    assert not browser.find_elements(By.CSS_SELECTOR, "header button.link")
+    browser.save_screenshot(str(tmp_path / "asp-disconnected-375.png"))
+    browser.get(demo["asp_url"] + "dashboard")
+    _wait(browser, "#connect")  # nothing kept: back to Connect my utility

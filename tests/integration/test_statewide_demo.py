@@ -203,3 +203,15 @@ def test_a_phase_one_entity_and_the_two_asp_classes(statewide: dict[str, Any]) -
     query = parse_qs(urlsplit(answer.headers["Location"]).query)
     assert query["error"] == ["invalid_scope"]
     assert "rate-change ASP" in query["error_description"][0]
+
+
+def test_each_entity_shows_its_sms_inbox_through_the_gateway(statewide: dict[str, Any]) -> None:
+    """The second passcode channel (issue 13): every entity's demo SMS inbox is beside its
+    e-mail inbox, listed in demo.json and reachable through the gateway; Dana's number is
+    there (she chose text messages)."""
+    assert statewide["sms_inbox_url"] == statewide["entities"]["PGE"]["issuer"] + "/demo/sms"
+    for code, entity in statewide["entities"].items():
+        assert entity["sms_inbox_url"] == entity["issuer"] + "/demo/sms", code
+        page = HTTP.get(entity["sms_inbox_url"], timeout=30)
+        assert page.status_code == 200, (code, page.status_code)
+        assert "Demo SMS sink" in page.text and "+14085550175" in page.text

@@ -251,3 +251,76 @@ def test_no_secret_of_a_whole_flow_reaches_the_log(
         if line["request_id"] == asked["request_id"] and line["lane"] == "email"
     ]
     assert job["outcome"] == "sent" and job["attempt"] == 1 and job["job"].startswith("outbox:")
+
+
+@pytest.mark.parametrize("gateway", ["http", "none"])
+def test_a_passcode_sent_by_sms_never_reaches_the_log(
+    sst_database: tuple[str, DemoData], tmp_path: Path, captured: io.StringIO, gateway: str
+) -> None:
+    """The SMS path (issue 13): Dana chose text messages.  With the HTTP adapter posting to
+    the demo's SMS sink, and with no gateway at all (the development fallback, which logs
+    that nothing was sent), the code is in no log line; a wrong code and the right one are
+    relayed and logged as requests, without either code."""
+    from espi_sst_server.demo.sms_sink import SmsSink
+    from espi_sst_server.storage.models import OutboxMessage
+    from sqlalchemy import select
+
+    url, data = sst_database
+    with SmsSink(tmp_path / "sms", token="sink-tok") as sink:
+        settings: dict[str, Any] = {"OTP_DIGITS": 12}
+        if gateway == "http":
+            settings.update(SMS_URL=sink.url, SMS_TOKEN="sink-tok")
+        world = make_world(url, data, **settings)
+        try:
+            world.app.test_client_class = ServedClient
+            asp = world.app.test_client()
+            dana = world.grant("dana")
+            requested = asp.post(
+                dana.url("/RateChangeRequest"),
+                json={"targetRin": "USCA-PGPG-0100-0000"},
+                headers={**dana.headers, "Idempotency-Key": "sms-log-1"},
+            )
+            assert requested.status_code == 202, requested.data
+            rid = str(requested.headers["Location"]).rsplit("/", 1)[1]
+            with world.app.app_context():  # the code, as the customer's phone would show it
+                from espi_sst_server.outbox.queue import open_payload
+                from espi_sst_server.storage import db
+
+                (queued,) = db.session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.kind == "sms")
+                ).all()
+                body = open_payload(world.app, queued)["text"]
+            passcode = body.split("confirmation code is: ", 1)[1].split(" ", 1)[0]
+            assert len(passcode) == 12
+            Worker(world.app).run_once()
+            if gateway == "http":
+                assert passcode in sink.messages("+14085550175")[0].body
+            else:
+                assert sink.messages() == []
+            wrong = asp.post(
+                dana.url(f"/RateChangeRequest/{rid}/Confirmation"),
+                json={"code": "0" * 12},
+                headers=dana.headers,
+            )
+            assert wrong.status_code == 422
+            confirmed = asp.post(
+                dana.url(f"/RateChangeRequest/{rid}/Confirmation"),
+                json={"code": passcode},
+                headers=dana.headers,
+            )
+            assert confirmed.status_code == 200, confirmed.data
+        finally:
+            world.app.extensions["espi_sst_db"].engine.dispose()
+
+    log = captured.getvalue()
+    assert passcode not in log
+    assert "sink-tok" not in log and dana.token not in log
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    (job,) = [
+        line
+        for line in lines
+        if line["logger"] == "espi_sst_server.job" and line.get("lane") == "sms"
+    ]
+    assert job["outcome"] == "sent"
+    if gateway == "none":
+        assert any("not sent (no SMS_URL)" in line["message"] for line in lines)

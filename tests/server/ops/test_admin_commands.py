@@ -147,7 +147,7 @@ def test_a_bad_id_is_one_line_and_exit_1(world: World, args: tuple[str, ...]) ->
     [
         ("grants", "list", "--status", "gone"),
         ("rate-changes", "list", "--state", "done"),
-        ("outbox", "list", "--lane", "sms"),
+        ("outbox", "list", "--lane", "fax"),
         ("outbox", "purge"),
         ("outbox", "purge", "--delivered-before", "yesterday"),
     ],

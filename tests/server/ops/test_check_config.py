@@ -24,6 +24,7 @@ DB_PASSWORD = "db-pa55-Zq81"
 SECRET_KEY = "sk-7f3a9c1d5e2b8a4f6c0d9e1b3a5c7e9f1d3b5a7c9e1f3d5b7a9c1e3f5d7b9a1c"
 SMTP_PASSWORD = "smtp-pa55-Kx42"
 REDIS_PASSWORD = "redis-pa55-Ww07"
+SMS_TOKEN = "sms-t0ken-Qa19"
 
 CLEAN = {
     "ESPI_ISSUER": "https://sst.utility.example",
@@ -38,10 +39,12 @@ CLEAN = {
     "ESPI_MAIL_FROM": "Utility <no-reply@utility.example>",
     "ESPI_SMTP_USERNAME": "sst",
     "ESPI_SMTP_PASSWORD": SMTP_PASSWORD,
+    "ESPI_SMS_URL": "https://sms.utility.example/v1/messages",
+    "ESPI_SMS_TOKEN": SMS_TOKEN,
     "ESPI_SESSION_COOKIE_SECURE": "true",
     "ESPI_RATELIMIT_STORAGE_URI": f"redis://:{REDIS_PASSWORD}@127.0.0.1:6379/0",
 }
-SECRETS = (DB_PASSWORD, SECRET_KEY, SMTP_PASSWORD, REDIS_PASSWORD)
+SECRETS = (DB_PASSWORD, SECRET_KEY, SMTP_PASSWORD, REDIS_PASSWORD, SMS_TOKEN)
 
 
 def _env(tmp_path: Path, **changes: str | None) -> dict[str, str]:
@@ -89,6 +92,7 @@ def test_a_clean_production_configuration_passes_and_shows_no_secret(tmp_path: P
         "rin_catalog": "espi_sst_server.sst.table_catalog:table_catalog",
         "rate_analysis": "espi_sst_server.sst.rate_api:RateApiComparison",
         "mail_transport": "SMTP mail.utility.example:587 (STARTTLS)",
+        "sms_transport": "HTTP https://sms.utility.example/v1/messages",
         "identity_source": "sample (TableIdentitySource)",
         "database": "postgresql+psycopg",
     }
@@ -116,6 +120,8 @@ REFUSALS = {
         "DATABASE_URL",
     ),
     "the demo's inbox": ({"ESPI_DEMO_MAILDIR": "{tmp}/mail"}, "DEMO_MAILDIR"),
+    "the demo's SMS sink": ({"ESPI_DEMO_SMS_DIR": "{tmp}/sms"}, "DEMO_SMS_DIR"),
+    "an SMS gateway in clear": ({"ESPI_SMS_URL": "http://sms.utility.example/send"}, "SMS_URL"),
     "an outbox claim shorter than a send": (
         {"ESPI_OUTBOX_CLAIM_SECONDS": "8", "ESPI_SMTP_TIMEOUT": "10"},
         "OUTBOX_CLAIM_SECONDS",
