@@ -31,10 +31,10 @@ from typing import IO, Any, TextIO
 from . import __version__
 from .errors import EspiError
 from .readings import Reading
+from .sources import Inputs, expand_inputs, readings_of_all
 from .sst import find_rins
-from .validation import deduplicated, validate
+from .validation import PROFILES, deduplicated, validate
 from .xml.reader import parse
-from .xml.streaming import iter_interval_readings
 
 PROGRESS_THRESHOLD = 4 * 1024 * 1024
 """Show a progress bar for files bigger than this when stderr is a terminal."""
@@ -88,8 +88,10 @@ class _Progress:
         self._handle.close()
 
 
-def _open(path: str) -> Any:
+def _open(path: Any) -> Any:
     """A path, or a progress-reporting file object for big files on a terminal."""
+    if not isinstance(path, str):
+        return path  # a member of a zip archive: the library opens it
     if path == "-":
         return sys.stdin.buffer.read()
     try:
@@ -107,11 +109,21 @@ def _iso(epoch: int | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
+def _inputs(patterns: Sequence[str]) -> Inputs:
+    """The documents the FILE arguments name (globs, zip members: ``espi_sst.sources``);
+    what was skipped is noted on stderr."""
+    inputs = expand_inputs(patterns)
+    for note in inputs.notes:
+        sys.stderr.write(f"espi-sst: note: {note}\n")
+    return inputs
+
+
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     invalid = False
-    for name in args.files:
+    for source in _inputs(args.files).sources:
+        name = os.fspath(source)
         try:
-            issues = validate(_open(name))
+            issues = validate(_open(source), profile=args.profile)
         except EspiError as exc:
             out.write(f"{exc}\n")  # ParseError reads "FILE:LINE: message" already
             invalid = True
@@ -133,9 +145,10 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if invalid else 0
 
 
-def inspect_summary(path: str) -> dict[str, Any]:
+def inspect_summary(path: Any) -> dict[str, Any]:
     """What ``inspect --json`` prints: resources, reading count and span, warnings."""
     document = parse(_open(path))
+    path = os.fspath(path)
     count = 0
     first: int | None = None
     last: int | None = None
@@ -162,14 +175,24 @@ def inspect_summary(path: str) -> dict[str, Any]:
 
 
 def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
-    path = args.file or str(sample_path())
-    summary = inspect_summary(path)
+    patterns = args.files or [str(sample_path())]
+    sources = _inputs(patterns).sources
+    summaries = [inspect_summary(source) for source in sources]
     if args.json:
         import json
 
-        json.dump(summary, out, indent=2)
+        # One FILE as given: its summary (as before issue 18); several, a pattern or an
+        # archive: a list, whatever the number of matches, so scripts can rely on it.
+        one = len(patterns) == 1 and [os.fspath(s) for s in sources] == patterns
+        json.dump(summaries[0] if one else summaries, out, indent=2)
         out.write("\n")
         return 0
+    for summary in summaries:
+        _print_summary(summary, out)
+    return 0
+
+
+def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
     out.write(f"{summary['file']}\n")
     out.write("  resources:\n")
     for name, number in sorted(summary["resources"].items()):
@@ -185,7 +208,6 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
         for warning in summary["warnings"]:
             where = f"line {warning['line']}: " if warning["line"] else ""
             out.write(f"    {where}{warning['message']} [{warning['code']}]\n")
-    return 0
 
 
 def csv_rows(readings: Iterator[Reading]) -> Iterator[list[Any]]:
@@ -209,7 +231,7 @@ def csv_rows(readings: Iterator[Reading]) -> Iterator[list[Any]]:
 def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
     if args.to != "csv":
         raise EspiError(f"cannot convert to {args.to!r}; supported: csv")
-    stream = iter_interval_readings(_open(args.file))
+    stream = readings_of_all([_open(s) for s in _inputs(args.files).sources])
     target: TextIO
     if args.output and args.output != "-":
         partial = Path(args.output + ".partial")
@@ -219,6 +241,8 @@ def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
     else:
         target = out
         _write_csv(target, stream)
+    for note in stream.notes:
+        sys.stderr.write(f"espi-sst: note: {note}\n")
     for warning in stream.warnings:
         sys.stderr.write(f"espi-sst: warning: {warning}\n")
     return 0
@@ -231,6 +255,8 @@ def _write_csv(handle: TextIO, stream: Any) -> None:
     writer.writerow(CSV_COLUMNS)
     writer.writerows(csv_rows(iter(stream)))
 
+
+FILES_HELP = "Green Button XML files, .xml.gz or .zip; patterns such as 'downloads/*.zip'"
 
 LIBRARY_COMMANDS = frozenset({"validate", "inspect", "convert", "conformance"})
 """The verbs this module runs itself; choosing one never loads the command entry points."""
@@ -253,19 +279,26 @@ def build_parser(
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="validate files against the official ESPI 4.0 schemas")
-    p.add_argument(
-        "files", nargs="+", metavar="FILE", help="Green Button XML files ('-' for stdin)"
-    )
+    p.add_argument("files", nargs="+", metavar="FILE", help=f"{FILES_HELP} ('-' for stdin)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    p.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        default="sst",
+        help="schema set: sst (official ESPI 4.0 + the SST extension, the default), "
+        "official, or appendix-b (the concept design's literal UsageSummary with bundledRin)",
+    )
     p.set_defaults(run=cmd_validate)
 
-    p = sub.add_parser("inspect", help="summarise a file (the bundled sample when none is given)")
-    p.add_argument("file", nargs="?", metavar="FILE")
+    p = sub.add_parser("inspect", help="summarise files (the bundled sample when none is given)")
+    p.add_argument("files", nargs="*", metavar="FILE", help=FILES_HELP)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_inspect)
 
     p = sub.add_parser("convert", help="export interval readings (one row each)")
-    p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help=f"{FILES_HELP}; their rows in one output"
+    )
     p.add_argument("--to", default="csv", choices=["csv"], help="output format")
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
     p.set_defaults(run=cmd_convert)
