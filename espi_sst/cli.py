@@ -129,15 +129,15 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
             invalid = True
             continue
         for group in deduplicated(issues):
+            # FILE:LINE first (editors jump there), then the element path, in plain words.
             line = group.first_lines[0] if group.first_lines[0] is not None else 0
+            where = group.path or group.element
+            what = group.plain or group.message
             if group.count == 1:
-                out.write(f"{name}:{line}: {group.element}: {group.message}\n")
+                out.write(f"{name}:{line}: {where}: {what}\n")
             else:
                 shown = ", ".join(str(n) for n in group.first_lines if n is not None)
-                out.write(
-                    f"{name}:{line}: x{group.count} {group.element}: {group.message} "
-                    f"(first at lines {shown})\n"
-                )
+                out.write(f"{name}:{line}: x{group.count} {where}: {what} (first at lines {shown})\n")
         if issues:
             invalid = True
         elif not args.quiet:
