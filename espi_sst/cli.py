@@ -31,7 +31,7 @@ from typing import IO, Any, TextIO
 from . import __version__
 from .errors import EspiError
 from .readings import Reading
-from .sources import Inputs, expand_inputs, readings_of_all
+from .sources import Inputs, expand_inputs, readings_of_all, source_name
 from .sst import find_rins
 from .validation import PROFILES, deduplicated, validate
 from .xml.reader import parse
@@ -121,7 +121,7 @@ def _inputs(patterns: Sequence[str]) -> Inputs:
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     invalid = False
     for source in _inputs(args.files).sources:
-        name = os.fspath(source)
+        name = source_name(source)
         try:
             issues = validate(_open(source), profile=args.profile)
         except EspiError as exc:
@@ -137,7 +137,9 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
                 out.write(f"{name}:{line}: {where}: {what}\n")
             else:
                 shown = ", ".join(str(n) for n in group.first_lines if n is not None)
-                out.write(f"{name}:{line}: x{group.count} {where}: {what} (first at lines {shown})\n")
+                out.write(
+                    f"{name}:{line}: x{group.count} {where}: {what} (first at lines {shown})\n"
+                )
         if issues:
             invalid = True
         elif not args.quiet:
@@ -148,7 +150,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 def inspect_summary(path: Any) -> dict[str, Any]:
     """What ``inspect --json`` prints: resources, reading count and span, warnings."""
     document = parse(_open(path))
-    path = os.fspath(path)
+    path = source_name(path)
     count = 0
     first: int | None = None
     last: int | None = None
@@ -183,7 +185,7 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
 
         # One FILE as given: its summary (as before issue 18); several, a pattern or an
         # archive: a list, whatever the number of matches, so scripts can rely on it.
-        one = len(patterns) == 1 and [os.fspath(s) for s in sources] == patterns
+        one = len(patterns) == 1 and [source_name(s) for s in sources] == patterns
         json.dump(summaries[0] if one else summaries, out, indent=2)
         out.write("\n")
         return 0

@@ -39,6 +39,7 @@ __all__ = [
     "expand_patterns",
     "expand_sources",
     "readings_of_all",
+    "source_name",
 ]
 
 _GLOB_CHARACTERS = frozenset("*?[")

@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ..errors import ParseError, UnsafeXmlError
 
@@ -135,7 +135,7 @@ def open_gzip(raw: IO[bytes], name: str, max_bytes: int | None, max_ratio: int |
 
     counting = _CountingRaw(raw)
     return Inflated(
-        gzip.GzipFile(fileobj=counting, mode="rb"),  # type: ignore[arg-type]
+        cast(IO[bytes], gzip.GzipFile(fileobj=cast(Any, counting), mode="rb")),
         lambda: counting.count,
         name,
         "gzip",

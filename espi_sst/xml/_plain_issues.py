@@ -196,9 +196,7 @@ def _local(tag: object) -> str | None:
     return tag.rpartition("}")[2]
 
 
-def find_element(
-    scope: etree._Element, line: int | None, local: str
-) -> etree._Element | None:
+def find_element(scope: etree._Element, line: int | None, local: str) -> etree._Element | None:
     """The element named ``local`` at ``line`` in ``scope`` (libxml2 reports both)."""
     if line is None:
         return None

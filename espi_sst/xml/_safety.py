@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any, Union, cast
 
 from lxml import etree
 
@@ -191,7 +191,7 @@ def opened_source(
         check_prolog(prefix, name)
         if inflated is not None:
             # Counted again by the reader: the limits hold on the decompressed bytes.
-            yield _CountingReader(inflated, name, limits.max_bytes, prefix), name
+            yield _CountingReader(cast(IO[bytes], inflated), name, limits.max_bytes, prefix), name
         elif raw is source:
             # A caller's stream: we cannot rewind it, and its size is unknown up front.
             yield _CountingReader(raw, name, limits.max_bytes, prefix), name

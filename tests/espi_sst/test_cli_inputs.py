@@ -67,7 +67,9 @@ def test_convert_several_files_and_a_quoted_pattern_into_one_csv(
 
 def test_convert_reads_gzip_and_zip_to_a_file(downloads: Path, tmp_path: Path) -> None:
     out = tmp_path / "all.csv"
-    result = run("convert", str(downloads / "day.xml.gz"), str(downloads / "utility.zip"), "-o", str(out))
+    result = run(
+        "convert", str(downloads / "day.xml.gz"), str(downloads / "utility.zip"), "-o", str(out)
+    )
     assert result.returncode == 0, result.stderr
     assert data_rows(out.read_text()) == 96 + 2976
 

@@ -173,7 +173,9 @@ def test_html_page_is_named_before_the_dtd_refusal(page: bytes) -> None:
 
 
 def test_rss_feed_is_refused(one_day: Path) -> None:
-    rss = b'<?xml version="1.0"?>\n<rss version="2.0"><channel><title>Outages</title></channel></rss>'
+    rss = (
+        b'<?xml version="1.0"?>\n<rss version="2.0"><channel><title>Outages</title></channel></rss>'
+    )
     with pytest.raises(ParseError) as caught:
         readings(rss)
     assert (caught.value.code, caught.value.line) == ("not_espi", 2)

@@ -16,7 +16,10 @@ from tests.corpus_data import corpus_manifest
 
 CLI = str(Path(sys.executable).with_name("espi-sst"))
 APPENDIX_B = (
-    Path(__file__).resolve().parents[2] / "examples" / "sst" / "concept-design-appendix-b-usagesummary.xml"
+    Path(__file__).resolve().parents[2]
+    / "examples"
+    / "sst"
+    / "concept-design-appendix-b-usagesummary.xml"
 )
 ONE_DAY = "ameren-bidgely-2023_res_electric_15min_12-04_one-day.xml"
 
@@ -70,7 +73,9 @@ def test_a_value_outside_an_enumeration_lists_the_allowed_ones(corpus_dir: Path)
 def test_a_value_too_long_says_its_length_and_the_bound(corpus_dir: Path) -> None:
     day = (corpus_dir / ONE_DAY).read_bytes()
     broken = day.replace(
-        b"<espi:ServiceCategory>", b"<espi:roleFlags>0102030405</espi:roleFlags><espi:ServiceCategory>", 1
+        b"<espi:ServiceCategory>",
+        b"<espi:roleFlags>0102030405</espi:roleFlags><espi:ServiceCategory>",
+        1,
     )
     (issue,) = validate(broken)
     assert issue.path == "/feed/entry/content/UsagePoint/roleFlags"
@@ -99,8 +104,11 @@ def test_a_value_too_long_says_its_length_and_the_bound(corpus_dir: Path) -> Non
             "self",
             "one of roleFlags or ServiceCategory is required here but missing",
         ),
-        ("Element 'atom:published': This element is not expected.", "parent",
-         "published is not expected here (nothing more is allowed at this point)"),
+        (
+            "Element 'atom:published': This element is not expected.",
+            "parent",
+            "published is not expected here (nothing more is allowed at this point)",
+        ),
     ],
     ids=["pattern", "attribute-missing", "one-of-missing", "extra-at-end"],
 )

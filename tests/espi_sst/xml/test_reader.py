@@ -695,7 +695,9 @@ def test_truncated_input_is_a_parse_error() -> None:
     assert "not well-formed" in str(caught.value)
 
 
-@pytest.mark.parametrize("xml", [b"", b"   \n", b"\xef\xbb\xbf"], ids=["empty", "blank", "bom-only"])
+@pytest.mark.parametrize(
+    "xml", [b"", b"   \n", b"\xef\xbb\xbf"], ids=["empty", "blank", "bom-only"]
+)
 def test_empty_input_is_refused_as_empty(xml: bytes) -> None:
     """Issue 18: an empty download says so, rather than "not well-formed"."""
     with pytest.raises(ParseError) as caught:
