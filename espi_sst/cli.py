@@ -245,8 +245,8 @@ def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
         _write_csv(target, stream)
     for note in stream.notes:
         sys.stderr.write(f"espi-sst: note: {note}\n")
-    for warning in stream.warnings:
-        sys.stderr.write(f"espi-sst: warning: {warning}\n")
+    for name, warning in stream.warnings_by_source:
+        sys.stderr.write(f"espi-sst: warning: {name}: {warning}\n")
     return 0
 
 

@@ -129,12 +129,14 @@ class AllReadings:
     ParseError (code ``no_readings``); when some have none (the UsageSummary file next to
     the readings in a utility's zip), ``notes`` says which.  The first reading is read when
     this object is made, so a bad first input is refused before anything is written.
-    ``warnings`` lists every document's tolerated deviations once iteration is over.
+    ``warnings`` lists every document's tolerated deviations once iteration is over, and
+    ``warnings_by_source`` the same with the name of the document each is from.
     """
 
     def __init__(self, sources: Sequence[Source]) -> None:
         self._sources = tuple(sources)
         self.warnings: list[EspiWarning] = []
+        self.warnings_by_source: list[tuple[str, EspiWarning]] = []
         self.notes: list[str] = []
         self._without: list[str] = []
         self._readings = self._all()
@@ -158,6 +160,7 @@ class AllReadings:
                 yield reading
             found_any = found_any or found
             self.warnings.extend(stream.warnings)
+            self.warnings_by_source.extend((source_name(source), w) for w in stream.warnings)
             if not found:
                 self._without.append(source_name(source))
                 self.notes.append(f"{source_name(source)}: no interval readings; skipped")

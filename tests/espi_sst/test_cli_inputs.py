@@ -57,6 +57,11 @@ def test_convert_several_files_and_a_quoted_pattern_into_one_csv(
     assert result.returncode == 0, result.stderr
     assert data_rows(result.stdout) == 96 + 2976 + 96
     assert result.stdout.count("\n") == 1 + 96 + 2976 + 96  # one header for all
+    warnings = [line for line in result.stderr.splitlines() if "warning:" in line]
+    assert warnings and all(  # SUMMARIES's millisecond timestamps: which file says so
+        line.startswith(f"espi-sst: warning: downloads/utility.zip/Green Button/{SUMMARIES}:")
+        for line in warnings
+    ), warnings
     notes = [line for line in result.stderr.splitlines() if "note:" in line]
     assert notes == [
         "espi-sst: note: downloads/utility.zip: skipped Bill.pdf (not XML)",
@@ -165,3 +170,21 @@ def test_convert_refuses_with_one_line_and_writes_nothing(
         inspected = run("inspect", str(path))
         assert inspected.returncode == 2
         assert reason in inspected.stderr and inspected.stderr.count("\n") == 1
+
+
+IMPORTED_BY_INSPECT = """
+import contextlib, io, sys
+from espi_sst.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    assert main(["inspect"]) == 0
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def test_inspect_of_a_plain_file_imports_nothing_only_odd_inputs_need() -> None:
+    """Start-up (bench/startup.py): the pattern expander and the misspelling detector are
+    imported only when a pattern or an unknown namespace is met."""
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTED_BY_INSPECT], capture_output=True, text=True, check=True
+    )
+    assert {"glob", "difflib"}.isdisjoint(result.stdout.split())
