@@ -232,15 +232,41 @@ def open_zip(
         ParseError: a damaged archive, no XML member, or several (name one, or read them
             all with :func:`espi_sst.sources.expand_sources`).
     """
+    spool: IO[bytes] | None = None
     if not raw.seekable():
         import tempfile
 
-        spool = tempfile.TemporaryFile()  # noqa: SIM115  (closed with the ZipFile's raw)
+        spool = tempfile.TemporaryFile()  # noqa: SIM115  (closed with the member's stream)
         while chunk := raw.read(1 << 20):
             spool.write(chunk)
         spool.seek(0)
         raw = spool
-    zf = _zip(raw, name)
+    try:
+        zf = _zip(raw, name)
+    except ParseError:
+        if spool is not None:
+            spool.close()
+        raise
+    closing = _Closing(zf, spool)
+    try:
+        stream, info, name = _member_stream(zf, name, member)
+    except BaseException:
+        closing.close()
+        raise
+    closing.stream = stream
+    return Inflated(
+        cast(IO[bytes], closing),
+        lambda: info.compress_size,
+        name,
+        "zip",
+        max_bytes,
+        max_ratio,
+    )
+
+
+def _member_stream(
+    zf: zipfile.ZipFile, name: str, member: str | None
+) -> tuple[IO[bytes], zipfile.ZipInfo, str]:
     if member is None:
         contents = _contents(zf, name)
         if not contents.members:
@@ -263,36 +289,33 @@ def open_zip(
         name = contents.members[0].name
     try:
         info = zf.getinfo(member)
-        stream = zf.open(info)
+        return zf.open(info), info, name
     except KeyError:
         raise ParseError(
             f"the zip archive has no member {member!r}", source=name, code="not_found"
         ) from None
     except Exception as exc:
         raise damaged("zip", name, exc) from None
-    return Inflated(
-        _ClosingBoth(stream, zf),  # type: ignore[arg-type]
-        lambda: info.compress_size,
-        name,
-        "zip",
-        max_bytes,
-        max_ratio,
-    )
 
 
-class _ClosingBoth:
-    """A member's stream that closes its ZipFile too."""
+class _Closing:
+    """A member's stream that closes its ZipFile, and the spooled copy, too."""
 
-    def __init__(self, stream: IO[bytes], archive: Any) -> None:
-        self._stream = stream
+    def __init__(self, archive: Any, spool: IO[bytes] | None) -> None:
+        self.stream: IO[bytes] | None = None
         self._archive = archive
+        self._spool = spool
 
     def read(self, size: int = -1) -> bytes:
-        return self._stream.read(size)
+        assert self.stream is not None
+        return self.stream.read(size)
 
     def close(self) -> None:
-        self._stream.close()
+        if self.stream is not None:
+            self.stream.close()
         self._archive.close()
+        if self._spool is not None:
+            self._spool.close()
 
 
 class Prefixed:

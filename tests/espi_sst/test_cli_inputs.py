@@ -188,3 +188,12 @@ def test_inspect_of_a_plain_file_imports_nothing_only_odd_inputs_need() -> None:
         [sys.executable, "-c", IMPORTED_BY_INSPECT], capture_output=True, text=True, check=True
     )
     assert {"glob", "difflib"}.isdisjoint(result.stdout.split())
+
+
+def test_convert_reads_gzip_from_stdin(corpus_dir: Path) -> None:
+    packed = gzip.compress((corpus_dir / ONE_DAY).read_bytes())
+    result = subprocess.run(
+        [CLI, "convert", "-"], input=packed, capture_output=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert data_rows(result.stdout.decode()) == 96

@@ -229,3 +229,21 @@ def test_readings_of_all_refuses_when_no_file_has_readings(corpus_dir: Path) -> 
     mixed = readings_of_all([corpus_dir / SUMMARIES, corpus_dir / ONE_DAY])
     assert len(list(mixed)) == 96
     assert mixed.notes == [f"{corpus_dir / SUMMARIES}: no interval readings; skipped"]
+
+
+class _Unseekable:
+    """A pipe-like stream: read() only."""
+
+    def __init__(self, data: bytes) -> None:
+        self._handle = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._handle.read(size)
+
+
+def test_compressed_streams_that_cannot_seek(one_day: Path, tmp_path: Path) -> None:
+    """A gzip from a pipe streams; a zip (its directory is at the end) is spooled first."""
+    expected = readings(one_day)
+    assert readings(_Unseekable(gzip.compress(one_day.read_bytes()))) == expected
+    archive = _zip(tmp_path / "a.zip", {"usage.xml": one_day.read_bytes()})
+    assert readings(_Unseekable(archive.read_bytes())) == expected
