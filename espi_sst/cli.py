@@ -30,8 +30,9 @@ from typing import IO, Any, TextIO
 
 from . import __version__
 from .errors import EspiError
+from .sources import Inputs, expand_inputs, source_name
 from .sst import find_rins
-from .validation import deduplicated, validate
+from .validation import PROFILES, deduplicated, validate
 from .xml.reader import parse
 
 PROGRESS_THRESHOLD = 4 * 1024 * 1024
@@ -73,8 +74,10 @@ class _Progress:
         self._handle.close()
 
 
-def _open(path: str) -> Any:
+def _open(path: Any) -> Any:
     """A path, or a progress-reporting file object for big files on a terminal."""
+    if not isinstance(path, str):
+        return path  # a member of a zip archive: the library opens it
     if path == "-":
         return sys.stdin.buffer.read()
     try:
@@ -92,24 +95,36 @@ def _iso(epoch: int | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
+def _inputs(patterns: Sequence[str]) -> Inputs:
+    """The documents the FILE arguments name (globs, zip members: ``espi_sst.sources``);
+    what was skipped is noted on stderr."""
+    inputs = expand_inputs(patterns)
+    for note in inputs.notes:
+        sys.stderr.write(f"espi-sst: note: {note}\n")
+    return inputs
+
+
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     invalid = False
-    for name in args.files:
+    for source in _inputs(args.files).sources:
+        name = source_name(source)
         try:
-            issues = validate(_open(name))
+            issues = validate(_open(source), profile=args.profile)
         except EspiError as exc:
             out.write(f"{exc}\n")  # ParseError reads "FILE:LINE: message" already
             invalid = True
             continue
         for group in deduplicated(issues):
+            # FILE:LINE first (editors jump there), then the element path, in plain words.
             line = group.first_lines[0] if group.first_lines[0] is not None else 0
+            where = group.path or group.element
+            what = group.plain or group.message
             if group.count == 1:
-                out.write(f"{name}:{line}: {group.element}: {group.message}\n")
+                out.write(f"{name}:{line}: {where}: {what}\n")
             else:
                 shown = ", ".join(str(n) for n in group.first_lines if n is not None)
                 out.write(
-                    f"{name}:{line}: x{group.count} {group.element}: {group.message} "
-                    f"(first at lines {shown})\n"
+                    f"{name}:{line}: x{group.count} {where}: {what} (first at lines {shown})\n"
                 )
         if issues:
             invalid = True
@@ -118,9 +133,10 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if invalid else 0
 
 
-def inspect_summary(path: str) -> dict[str, Any]:
+def inspect_summary(path: Any) -> dict[str, Any]:
     """What ``inspect --json`` prints: resources, reading count and span, warnings."""
     document = parse(_open(path))
+    path = source_name(path)
     count = 0
     first: int | None = None
     last: int | None = None
@@ -147,14 +163,24 @@ def inspect_summary(path: str) -> dict[str, Any]:
 
 
 def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
-    path = args.file or str(sample_path())
-    summary = inspect_summary(path)
+    patterns = args.files or [str(sample_path())]
+    sources = _inputs(patterns).sources
+    summaries = [inspect_summary(source) for source in sources]
     if args.json:
         import json
 
-        json.dump(summary, out, indent=2)
+        # One FILE as given: its summary (as before issue 18); several, a pattern or an
+        # archive: a list, whatever the number of matches, so scripts can rely on it.
+        one = len(patterns) == 1 and [source_name(s) for s in sources] == patterns
+        json.dump(summaries[0] if one else summaries, out, indent=2)
         out.write("\n")
         return 0
+    for summary in summaries:
+        _print_summary(summary, out)
+    return 0
+
+
+def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
     out.write(f"{summary['file']}\n")
     out.write("  resources:\n")
     for name, number in sorted(summary["resources"].items()):
@@ -170,25 +196,27 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
         for warning in summary["warnings"]:
             where = f"line {warning['line']}: " if warning["line"] else ""
             out.write(f"    {where}{warning['message']} [{warning['code']}]\n")
-    return 0
 
 
 def cmd_convert(args: argparse.Namespace, out: TextIO) -> int:
     from .export.convert import convert  # the export modules load only for this verb
 
     result = convert(
-        _open(args.file),
-        name=args.file,
+        [_open(source) for source in _inputs(args.files).sources],
         to=args.to,
         output=args.output,
         stdout=out,
         columns=args.columns,
         summaries=args.summaries,
     )
+    for note in result.notes:
+        sys.stderr.write(f"espi-sst: note: {note}\n")
     for warning in result.warnings:
         sys.stderr.write(f"espi-sst: warning: {warning}\n")
     return 0
 
+
+FILES_HELP = "Green Button XML files, .xml.gz or .zip; patterns such as 'downloads/*.zip'"
 
 LIBRARY_COMMANDS = frozenset({"validate", "inspect", "convert", "conformance"})
 """The verbs this module runs itself; choosing one never loads the command entry points."""
@@ -211,21 +239,28 @@ def build_parser(
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="validate files against the official ESPI 4.0 schemas")
-    p.add_argument(
-        "files", nargs="+", metavar="FILE", help="Green Button XML files ('-' for stdin)"
-    )
+    p.add_argument("files", nargs="+", metavar="FILE", help=f"{FILES_HELP} ('-' for stdin)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    p.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        default="sst",
+        help="schema set: sst (official ESPI 4.0 + the SST extension, the default), "
+        "official, or appendix-b (the concept design's literal UsageSummary with bundledRin)",
+    )
     p.set_defaults(run=cmd_validate)
 
-    p = sub.add_parser("inspect", help="summarise a file (the bundled sample when none is given)")
-    p.add_argument("file", nargs="?", metavar="FILE")
+    p = sub.add_parser("inspect", help="summarise files (the bundled sample when none is given)")
+    p.add_argument("files", nargs="*", metavar="FILE", help=FILES_HELP)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_inspect)
 
     p = sub.add_parser(
         "convert", help="export interval readings (one row each), or usage summaries"
     )
-    p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help=f"{FILES_HELP}; their rows in one output"
+    )
     p.add_argument(
         "--to",
         default="csv",

@@ -70,46 +70,82 @@ design's literal Appendix B form (espi.xsd's UsageSummary redefined)."""
 
 @dataclass(frozen=True)
 class ValidationIssue:
-    """One schema violation: where (line, element path) and what."""
+    """One schema violation: where (line, element path) and what.
+
+    Attributes:
+        line: the line of the element, when known.
+        element: its local name.
+        message: what is wrong, as the schema engine words it (namespaces as prefixes).
+        path: the element's path from the root without positions
+            (``/feed/entry/content/UsagePoint``), when known; for an element that is not
+            allowed where it is, its parent's.
+        plain: what is wrong in plain words ("ServiceCategory is required here but
+            missing"); the engine's message when it has no plainer wording.
+    """
 
     line: int | None
     element: str
     message: str
+    path: str | None = None
+    plain: str | None = None
 
     def __str__(self) -> str:
         where = f"line {self.line}" if self.line is not None else "?"
         return f"{where}: {self.element}: {self.message}"
 
+    def describe(self) -> str:
+        """One sentence for people: "line 42, /feed/entry/content/UsagePoint: ServiceCategory
+        is required here but missing"."""
+        where = f"line {self.line}" if self.line is not None else "line ?"
+        return f"{where}, {self.path or self.element}: {self.plain or self.message}"
+
 
 _QUOTED_VALUE = re.compile(r"^(Element '[^']*'(?:, attribute '[^']*')?: )'[^']*'")
+_PLAIN_VALUE = re.compile(r"value '[^']*'")
 
 
 @dataclass(frozen=True)
 class RepeatedIssue:
-    """Issues of one kind (same element, same message but for the offending value)."""
+    """Issues of one kind (same element path, same message but for the offending value)."""
 
     count: int
     first_lines: tuple[int | None, ...]
     element: str
     message: str
+    path: str | None = None
+    plain: str | None = None
 
 
 def deduplicated(issues: Sequence[ValidationIssue], lines: int = 3) -> list[RepeatedIssue]:
     """The report grouped by kind, in order of first appearance, with the first ``lines``
-    line numbers of each (the CLI prints "x73 ..." instead of 73 lines)."""
-    groups: dict[tuple[str, str], list[ValidationIssue]] = {}
+    line numbers of each (the CLI prints "x73 ..." instead of 73 lines).  Issues of one
+    kind are those at the same path (or element, when the path is unknown) whose messages
+    differ only in the offending value, shown then as ``'...'``."""
+    groups: dict[tuple[str, str, str], list[ValidationIssue]] = {}
     for issue in issues:
-        key = (issue.element, _QUOTED_VALUE.sub(r"\1'...'", issue.message))
-        groups.setdefault(key, []).append(issue)
-    return [
-        RepeatedIssue(
-            len(found),
-            tuple(i.line for i in found[:lines]),
-            element,
-            found[0].message if len(found) == 1 else message,
+        key = (
+            issue.path or issue.element,
+            issue.element,
+            _QUOTED_VALUE.sub(r"\1'...'", issue.message),
         )
-        for (element, message), found in groups.items()
-    ]
+        groups.setdefault(key, []).append(issue)
+    repeated = []
+    for (_where, element, message), found in groups.items():
+        first = found[0]
+        plain = first.plain
+        if len(found) > 1 and plain is not None:
+            plain = _PLAIN_VALUE.sub("value '...'", plain)
+        repeated.append(
+            RepeatedIssue(
+                len(found),
+                tuple(i.line for i in found[:lines]),
+                element,
+                first.message if len(found) == 1 else message,
+                first.path,
+                plain,
+            )
+        )
+    return repeated
 
 
 def _sst_rule_issues(data: bytes, tree: etree._ElementTree) -> list[ValidationIssue]:
@@ -122,13 +158,15 @@ def _sst_rule_issues(data: bytes, tree: etree._ElementTree) -> list[ValidationIs
         parse(data)
     except ParseError as exc:
         if exc.code in ("invalid_sst", "invalid_rin"):
-            element = "?"
+            from .xml._plain_issues import element_path
+
+            element, path = "?", None
             if exc.line is not None:
                 for el in tree.iter():
                     if getattr(el, "sourceline", None) == exc.line and isinstance(el.tag, str):
-                        element = split_tag(el.tag)[1]
+                        element, path = split_tag(el.tag)[1], element_path(el)
                         break
-            return [ValidationIssue(exc.line, element, exc.reason)]
+            return [ValidationIssue(exc.line, element, exc.reason, path, exc.reason)]
     return []
 
 
@@ -168,13 +206,16 @@ def schema_set(
 def _xmlschema_tree_issues(
     tree: etree._ElementTree, profile: str, extra: tuple[tuple[str, str], ...]
 ) -> list[ValidationIssue]:
+    from .xml._plain_issues import element_path
+
     issues = []
     for error in schema_set(profile, extra).iter_errors(tree):
         elem = error.elem
         line = getattr(elem, "sourceline", None) if elem is not None else None
         element = split_tag(elem.tag)[1] if elem is not None and isinstance(elem.tag, str) else "?"
-        reason = (error.reason or str(error.message)).strip()
-        issues.append(ValidationIssue(line, element, " ".join(reason.split())))
+        reason = " ".join((error.reason or str(error.message)).split())
+        path = element_path(elem) if elem is not None and hasattr(elem, "getparent") else None
+        issues.append(ValidationIssue(line, element, reason, path, reason))
     return issues
 
 
@@ -294,7 +335,7 @@ def _placed_issues(
     with opened_source(source, limits) as (stream, name):
         placed = located_issues(stream, schema, name)
     if placed or not first_errors:  # no first errors: the stream could not vouch, pass 2 did
-        return [ValidationIssue(line, element, message) for line, element, message in placed]
+        return [ValidationIssue(*issue) for issue in placed]
     if hasattr(source, "seek"):
         source.seek(0)
     _data, tree, _name = parse_tree(source, limits)

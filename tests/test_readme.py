@@ -146,9 +146,13 @@ COMMANDS: dict[str, RunHere | Elsewhere] = {
         '"migrate", "upgrade"',
     ),
     # Command line
-    "espi-sst validate FILE...": RunHere(CLI, "a valid and an invalid file"),
-    "espi-sst inspect [FILE] [--json]": RunHere(CLI, "with and without FILE and --json"),
-    "espi-sst convert FILE --to csv [-o OUT]": RunHere(CLI, "with -o OUT"),
+    "espi-sst validate FILE... [--profile sst|official|appendix-b]": RunHere(
+        CLI, "a valid and an invalid file, and --profile appendix-b"
+    ),
+    "espi-sst inspect [FILE...] [--json]": RunHere(
+        CLI, "with and without FILE and --json, and two files"
+    ),
+    "espi-sst convert FILE... [--to csv|parquet] [-o OUT]": RunHere(CLI, "with -o OUT, and two files"),
     "espi-sst conformance CONFIG [--html R.html] [--junit R.xml]": Elsewhere(
         "needs a running server: the kit's end-to-end test runs the CLI with both reports",
         "tests/integration/test_conformance_kit.py",
@@ -510,3 +514,11 @@ def test_the_command_line_section(tmp_path: Path) -> None:
     assert converted.returncode == 0, converted.stderr
     rows = (tmp_path / "readings.csv").read_text().splitlines()
     assert len(rows) == 1 + 216
+
+    one_day = VALID.with_name("ameren-bidgely-2023_res_electric_15min_12-04_one-day.xml")
+    both = run("convert", str(SAMPLE), str(one_day), "--to", "csv")
+    assert both.returncode == 0 and len(both.stdout.splitlines()) == 1 + 216 + 96
+    assert json.loads(run("inspect", "--json", str(SAMPLE), str(VALID)).stdout)[0] == bundled
+    appendix_b = ROOT / "examples" / "sst" / "concept-design-appendix-b-usagesummary.xml"
+    assert run("validate", "--profile", "appendix-b", str(appendix_b)).returncode == 0
+    assert run("validate", str(appendix_b)).returncode == 1

@@ -172,14 +172,18 @@ def write_readings_parquet(
     )
 
 
-def write_summaries_parquet(target: str | Path, document: Document, columns: Sequence[str]) -> int:
-    """The document's UsageSummaries in Parquet (one row each)."""
+def write_summaries_parquet(
+    target: str | Path, documents: Sequence[Document], columns: Sequence[str]
+) -> int:
+    """The documents' UsageSummaries in Parquet (one row each; the column's zone is the
+    first document's: Arrow allows one per column, and the instants stay exact)."""
     _pyarrow()
-    points = document.usage_points
-    zone = document.time_zone(points[0] if points else None)
+    first = documents[0]
+    points = first.usage_points
+    zone = first.time_zone(points[0] if points else None)
     return write_parquet(
         target,
-        summary_rows(document),
+        (row for document in documents for row in summary_rows(document)),
         columns,
         row_type=SummaryRow,
         time_zone=arrow_time_zone(zone),

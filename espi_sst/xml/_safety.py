@@ -17,13 +17,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any, Union, cast
 
 from lxml import etree
 
 from ..errors import ParseError, UnsafeXmlError
+from ._containers import ArchiveMember, Prefixed, container_kind, open_gzip, open_zip
+from ._sniff import sniff
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
+"""A path (``.xml``, ``.xml.gz`` or ``.zip``), bytes, a binary file object, or an
+:class:`~espi_sst.xml._containers.ArchiveMember` (which is a ``PathLike``)."""
 
 _PROLOG_LIMIT = 64 * 1024
 _DTD_MARKUP = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -82,10 +86,15 @@ class ReadLimits:
     """Resource bounds for reading one document.
 
     Attributes:
-        max_bytes: refuse inputs larger than this (None: no limit, for streaming).
+        max_bytes: refuse inputs larger than this (None: no limit, for streaming); for a
+            ``.gz`` or ``.zip`` input, the decompressed bytes count.
+        max_ratio: refuse a compressed input that inflates more than this many times
+            (a decompression bomb; real Green Button files inflate 10 to 55 times).
+            None: no ratio limit.
     """
 
     max_bytes: int | None = 1 << 30
+    max_ratio: int | None = 200
 
 
 class _CountingReader:
@@ -118,6 +127,8 @@ class _CountingReader:
 
 
 def source_name(source: Source) -> str:
+    if isinstance(source, ArchiveMember):
+        return source.name
     if isinstance(source, (str, os.PathLike)):
         return os.fspath(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -131,14 +142,24 @@ def opened_source(
 ) -> Iterator[tuple[IO[bytes] | _CountingReader, str]]:
     """Open a path, bytes or binary file object for reading, safely; yields ``(stream, name)``.
 
-    The prolog is checked for a DTD before the parser sees a byte; size limits apply (a
-    path's size is checked on the open descriptor, so the file checked is the file read).
-    A file opened here is closed on exit, however reading ends.
+    A gzip or zip input (recognised by its magic bytes, whatever its name) is decompressed
+    as it is read (``_containers``); a zip must hold one XML file, or name it with an
+    :class:`~espi_sst.xml._containers.ArchiveMember`.  The first bytes are then checked:
+    what the file is (an HTML page, an RSS feed, empty, a misspelt ESPI namespace:
+    ``_sniff``) and that the prolog declares no DTD, before the parser sees a byte; size
+    limits apply to the decompressed bytes (a path's size is checked on the open
+    descriptor, so the file checked is the file read).  A file opened here is closed on
+    exit, however reading ends.
     """
     name = source_name(source)
     raw: IO[bytes]
     opened_here = False
-    if isinstance(source, (str, os.PathLike)):
+    member: str | None = None
+    if isinstance(source, ArchiveMember):
+        raw = _open_path(Path(source.archive), source.archive, ReadLimits(max_bytes=None))
+        member = source.member
+        opened_here = True
+    elif isinstance(source, (str, os.PathLike)):
         raw = _open_path(Path(source), name, limits)
         opened_here = True
     elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -152,12 +173,26 @@ def opened_source(
         raise TypeError(
             f"cannot read ESPI XML from {type(source).__name__}; give a path, bytes or a binary file"
         )
+    inflated = None
     try:
         prefix = raw.read(_PROLOG_LIMIT)
         if isinstance(prefix, str):
             raise TypeError("the file object must be opened in binary mode ('rb')")
+        kind = container_kind(prefix)
+        if kind is not None:
+            whole = _rewound_or_prefixed(raw, source, prefix)
+            if kind == "gzip":
+                inflated = open_gzip(whole, name, limits.max_bytes, limits.max_ratio)
+            else:
+                inflated = open_zip(whole, name, member, limits.max_bytes, limits.max_ratio)
+            name = inflated.name
+            prefix = inflated.read(_PROLOG_LIMIT)
+        sniff(prefix, name)
         check_prolog(prefix, name)
-        if raw is source:
+        if inflated is not None:
+            # Counted again by the reader: the limits hold on the decompressed bytes.
+            yield _CountingReader(cast(IO[bytes], inflated), name, limits.max_bytes, prefix), name
+        elif raw is source:
             # A caller's stream: we cannot rewind it, and its size is unknown up front.
             yield _CountingReader(raw, name, limits.max_bytes, prefix), name
         else:
@@ -165,8 +200,19 @@ def opened_source(
             raw.seek(0)
             yield raw, name
     finally:
+        if inflated is not None:
+            inflated.close()
         if opened_here:
             raw.close()
+
+
+def _rewound_or_prefixed(raw: IO[bytes], source: Source, prefix: bytes) -> IO[bytes]:
+    """The whole compressed input again: our own file rewound, a caller's stream with its
+    first bytes put back."""
+    if raw is not source:
+        raw.seek(0)
+        return raw
+    return Prefixed(prefix, raw)  # type: ignore[return-value]
 
 
 def _open_path(path: Path, name: str, limits: ReadLimits) -> IO[bytes]:

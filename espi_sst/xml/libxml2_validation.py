@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from lxml import etree
 
+from ._plain_issues import element_path, find_element, plain_words
 from ._safety import refuse_doctype, safe_parser, validating_iterparse
 from .namespaces import ATOM
 
@@ -122,20 +123,28 @@ def _tidy(message: str) -> tuple[str, str]:
     return element, text[:-1] if text.endswith(".") else text
 
 
-def _log_issues(log: Iterable[Any]) -> list[tuple[int | None, str, str]]:
-    issues = []
+PlacedIssue = tuple[int | None, str, str, str | None, str]
+"""(line, element local name, libxml2's message, element path, the message in plain words)."""
+
+
+def _log_issues(log: Iterable[Any], scope: etree._Element) -> list[PlacedIssue]:
+    """The log's issues, placed in ``scope`` (still in its tree: the path reaches the root)."""
+    issues: list[PlacedIssue] = []
     for entry in log:
         element, text = _tidy(entry.message)
-        issues.append((entry.line or None, element, text))
+        line = entry.line or None
+        where, plain = plain_words(text)
+        path = element_path(find_element(scope, line, element), where)
+        issues.append((line, element, text, path, plain))
     return issues
 
 
 def located_issues(
     stream: IO[bytes] | Any, schema: etree.XMLSchema, name: str
-) -> list[tuple[int | None, str, str]]:
+) -> list[PlacedIssue]:
     """Pass 2: every entry validated as a tree of its own, then the document without its
-    entries; the (line, element local name, reason) of each violation in document order
-    (the feed's own come last).
+    entries; each violation (:data:`PlacedIssue`: line, element, reason, path, plain
+    words) in document order (the feed's own come last).
 
     Raises:
         ParseError: the document is not well-formed (libxml2's reason and line).
@@ -150,8 +159,8 @@ def located_issues(
 
 def _located_issues(
     stream: IO[bytes] | Any, schema: etree.XMLSchema, name: str
-) -> list[tuple[int | None, str, str]]:
-    found: list[tuple[int | None, str, str]] = []
+) -> list[PlacedIssue]:
+    found: list[PlacedIssue] = []
     events = validating_iterparse(stream, events=("end",), tag=ENTRY)
     root: etree._Element | None = None
     for _event, element in events:
@@ -160,10 +169,10 @@ def _located_issues(
             continue  # an entry document, or an entry nested elsewhere: the tree decides
         root = parent
         if not schema.validate(element):
-            found.extend(_log_issues(schema.error_log))
+            found.extend(_log_issues(schema.error_log, element))
         _drop(element)
     tree_root = events.root if root is None else root
     refuse_doctype(tree_root, name)
     if not schema.validate(tree_root):
-        found.extend(_log_issues(schema.error_log))
+        found.extend(_log_issues(schema.error_log, tree_root))
     return found

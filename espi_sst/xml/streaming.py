@@ -219,10 +219,11 @@ class ReadingStream:
         self._limits = limits
         self._columns = columns
         self._report: DeviationReport | None = None
+        self._earlier: list[EspiWarning] = []  # of the zip members already read
 
     @property
     def warnings(self) -> list[EspiWarning]:
-        return self._report.warnings() if self._report else []
+        return self._earlier + (self._report.warnings() if self._report else [])
 
     def __iter__(self) -> Iterator[Any]:
         if self._columns:
@@ -250,34 +251,46 @@ class ReadingStream:
                 yield from columns.readings()
 
     def _blocks(self) -> Iterator[IntervalColumns]:
-        name = source_name(self._source)
+        """Each document's blocks: the input's, or each XML file's of a zip archive
+        (its own ReadingTypes and time zone each: ``espi_sst.sources``)."""
+        from ..sources import expand_sources
+
+        self._earlier = []
+        for number, source in enumerate(expand_sources(self._source).sources):
+            if number and self._report is not None:
+                self._earlier.extend(self._report.warnings())
+            yield from self._document_blocks(source)
+
+    def _document_blocks(self, source: Source) -> Iterator[IntervalColumns]:
+        name = source_name(source)
         report = self._report = DeviationReport(name, self._strict)
         context = _Context()
-        if isinstance(self._source, (str, os.PathLike)):
+        if isinstance(source, (str, os.PathLike)):
             # A file can be read twice: when its first IntervalBlock comes before the
             # ReadingType that scales it (Texas ThirdPartyX files), read the small
             # resources in a first pass rather than yield unscaled values.
-            first_pass = self._pass(context, report, stop_if_unresolved=True)
+            first_pass = self._pass(source, context, report, stop_if_unresolved=True)
             try:
                 yield from first_pass
                 return
             except _NeedsContext:
                 report = self._report = DeviationReport(name, self._strict)
                 context = _Context()
-                for _ in self._pass(context, report, collect_only=True):
+                for _ in self._pass(source, context, report, collect_only=True):
                     pass
                 context.complete = True
-        yield from self._pass(context, report)
+        yield from self._pass(source, context, report)
 
     def _pass(
         self,
+        source: Source,
         context: _Context,
         report: DeviationReport,
         *,
         stop_if_unresolved: bool = False,
         collect_only: bool = False,
     ) -> Iterator[IntervalColumns]:
-        with opened_source(self._source, self._limits) as (stream, name):
+        with opened_source(source, self._limits) as (stream, name):
             yield from self._events(stream, name, context, report, stop_if_unresolved, collect_only)
 
     def _events(

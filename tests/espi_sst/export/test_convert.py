@@ -256,3 +256,32 @@ def test_the_rows_the_docs_show_are_a_real_run(corpus_dir: Path) -> None:
     for block in shown:
         produced = bills if block[0].startswith("billing_start") else readings
         assert block == produced[: len(block)]
+
+
+def test_several_files_make_one_table_and_only_the_utc_one_is_named(
+    corpus_dir: Path, tmp_path: Path
+) -> None:
+    """Many inputs (issue 18) meet the Download My Data columns: one header, every file's
+    rows in order, and the UTC warning names the file without LocalTimeParameters only."""
+    out = tmp_path / "both.csv"
+    alone = {name: run("convert", str(corpus_dir / name)) for name in (AMEREN, TEXAS)}
+    result = run("convert", str(corpus_dir / AMEREN), str(corpus_dir / TEXAS), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text().splitlines()
+    assert lines.count(",".join(ANALYST_COLUMNS)) == 1
+    assert lines[1:] == (
+        alone[AMEREN].stdout.splitlines()[1:] + alone[TEXAS].stdout.splitlines()[1:]
+    )
+    utc_lines = [line for line in result.stderr.splitlines() if "LocalTimeParameters" in line]
+    assert utc_lines == [
+        f"espi-sst: warning: no LocalTimeParameters in {corpus_dir / TEXAS}: times are UTC"
+    ]
+
+
+def test_summaries_of_several_files_make_one_table(corpus_dir: Path) -> None:
+    alone = run("convert", "--summaries", str(corpus_dir / PGE_SUMMARIES))
+    assert alone.returncode == 0, alone.stderr
+    twice = run("convert", "--summaries", str(corpus_dir / PGE_SUMMARIES), str(corpus_dir / AMEREN))
+    # The Ameren file holds no UsageSummary: its rows add nothing, the table is the same.
+    assert twice.returncode == 0, twice.stderr
+    assert twice.stdout == alone.stdout

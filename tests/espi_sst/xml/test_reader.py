@@ -688,12 +688,22 @@ def test_directory_is_a_parse_error(tmp_path: Path) -> None:
     assert caught.value.code == "not_found"
 
 
-@pytest.mark.parametrize("xml", [b"", b"   \n", b"<entry"], ids=["empty", "blank", "truncated"])
-def test_empty_or_truncated_input_is_a_parse_error(xml: bytes) -> None:
+def test_truncated_input_is_a_parse_error() -> None:
     with pytest.raises(ParseError) as caught:
-        espi_sst.parse(xml)
+        espi_sst.parse(b"<entry")
     assert caught.value.code == "malformed_xml"
     assert "not well-formed" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "xml", [b"", b"   \n", b"\xef\xbb\xbf"], ids=["empty", "blank", "bom-only"]
+)
+def test_empty_input_is_refused_as_empty(xml: bytes) -> None:
+    """Issue 18: an empty download says so, rather than "not well-formed"."""
+    with pytest.raises(ParseError) as caught:
+        espi_sst.parse(xml)
+    assert caught.value.code == "empty"
+    assert "the file is empty" in str(caught.value)
 
 
 def test_warnings_are_espi_warnings_with_a_readable_str() -> None:
