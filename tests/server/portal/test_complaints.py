@@ -5,8 +5,13 @@ Over real HTTP on a free port, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -21,6 +26,13 @@ from sqlalchemy import select
 UTILITY_DESK = "asp-complaints@utility.example"
 OTHER = "asp-other"
 WORDS = "It called me three times a day to make me switch my rate."
+ESPI = Path(sys.executable).with_name("espi-sst")
+
+
+def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``espi-sst`` as an operator runs it, on the database the portal wrote."""
+    env = dict(os.environ, ESPI_DATABASE_URL=database_url, ESPI_SECRET_KEY="portal-test-key")
+    return subprocess.run([str(ESPI), *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def _world(make_portal: Callable[..., Portal], **config: object) -> Portal:
@@ -226,3 +238,46 @@ def test_without_a_complaints_address_the_report_is_stored_but_not_mailed(
     (stored,) = portal.rows(AspComplaint)
     assert stored.mailed_to is None
     assert portal.emails() == []
+
+
+def test_the_admin_command_lists_and_shows_complaints(
+    signed_in: tuple[Portal, HttpBrowser], database_url: str
+) -> None:
+    portal, browser = signed_in
+    assert _file(browser, category="misleading").status_code == 302
+    assert _file(browser, application=OTHER, category="privacy_security").status_code == 302
+    stored = {row.category: row.reference for row in portal.rows(AspComplaint)}
+
+    listed = _cli(database_url, "complaints", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    documents = json.loads(listed.stdout)
+    assert [d["reference"] for d in documents] == [
+        stored["privacy_security"],
+        stored["misleading"],
+    ], "newest first"
+    assert documents[1]["client_id"] == ASP and documents[1]["asp"] == "Public ASP"
+    assert documents[1]["customer"] == "alice" and documents[1]["had_grant"] is True
+    assert documents[1]["mailed_to"] == UTILITY_DESK and documents[1]["filed_at"].endswith("Z")
+    assert "text" not in documents[1], "the list is an index; show has the words"
+
+    only_public = _cli(database_url, "complaints", "list", "--client-id", ASP, "--json")
+    assert [d["reference"] for d in json.loads(only_public.stdout)] == [stored["misleading"]]
+
+    table = _cli(database_url, "complaints", "list")
+    header, *lines = table.stdout.splitlines()
+    assert header.split() == ["REFERENCE", "FILED_AT", "CLIENT_ID", "ASP", "CATEGORY", "CUSTOMER"]
+    assert lines[1].startswith(stored["misleading"]) and ASP in lines[1]
+
+    shown = _cli(database_url, "complaints", "show", stored["misleading"].lower(), "--json")
+    assert shown.returncode == 0, shown.stderr
+    one = json.loads(shown.stdout)
+    assert one["text"] == WORDS and one["category_text"] == "It misled me or pressured me"
+    assert one["customer_email"] == "alice@example.com"
+    person = _cli(database_url, "complaints", "show", stored["misleading"])
+    assert WORDS in person.stdout and "It misled me or pressured me" in person.stdout
+
+    missing = _cli(database_url, "complaints", "show", "C-NOTAREAL")
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("espi-sst: error: no complaint has the reference 'C-NOTAREAL'")
+    unknown = _cli(database_url, "complaints", "list", "--client-id", "asp-nobody")
+    assert unknown.returncode == 1 and "asp-nobody" in unknown.stderr
