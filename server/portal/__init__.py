@@ -19,7 +19,9 @@ from flask import Blueprint, Flask, Response, request
 from ..config import load_named
 from .identity import IdentitySource, TableIdentitySource
 
-bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
+bp = Blueprint(
+    "portal", __name__, url_prefix="/portal", template_folder="templates", static_folder="static"
+)
 
 
 def _style_hash() -> str:
