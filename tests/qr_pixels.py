@@ -69,7 +69,9 @@ def png_grey(png: bytes) -> tuple[bytes, int, int]:
 def decode_grey(grey: bytes, width: int, height: int) -> list[str]:
     """The text of every QR code ZXing finds in the grey image."""
     image = memoryview(grey).cast("B", (height, width))
-    return [found.text for found in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
+    return [
+        found.text for found in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    ]
 
 
 def decode_png(png: bytes) -> list[str]:

@@ -215,6 +215,7 @@ complaint_limit = _limited(
     _Rule("COMPLAINT_RATE_LIMIT", _portal_customer, "complaint_customer", _POST)
 )
 
+
 def client_limit(view: Callable[P, R]) -> Callable[P, R]:
     """Refuse an address over its failed client authentications before the view runs; the
     view's client authentication counts the rest (``limits/clients.py``)."""

@@ -30,6 +30,7 @@ from ..security import now
 from ..sst._workflow import Status
 from ..storage import db
 from . import admin_views as views
+from .admin_complaints import add_complaint_commands
 from .admin_output import emit
 from .admin_writes import (
     AdminRefusal,
@@ -40,7 +41,6 @@ from .admin_writes import (
     retry_message,
     rotate_client_secret,
 )
-from .admin_complaints import add_complaint_commands
 from .migrate import add_migrate_commands
 
 Handler = Callable[[argparse.Namespace], int]

@@ -85,9 +85,7 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_complaint_commands(
-    actions: Any, read: Reader, date: Callable[[str], int]
-) -> None:
+def add_complaint_commands(actions: Any, read: Reader, date: Callable[[str], int]) -> None:
     """``list`` and ``show`` under ``espi-sst complaints`` (``actions``: its sub-commands;
     ``read``: admin.py's read-command maker, which adds ``--json`` and the app context)."""
     q = read(actions, "list", "complaints about ASPs, newest first", _list)

@@ -78,9 +78,13 @@ def _granted_ids(customer: RetailCustomer) -> set[int]:
 
 def _choices(asps: list[Application], granted: set[int]) -> list[SelectChoice]:
     """The ASPs the customer granted access to (in their own group, first), then the rest."""
-    mine = [SelectChoice(a.client_id, a.client_name, optgroup=GRANTED) for a in asps if a.id in granted]
+    mine = [
+        SelectChoice(a.client_id, a.client_name, optgroup=GRANTED) for a in asps if a.id in granted
+    ]
     others = [
-        SelectChoice(a.client_id, a.client_name, optgroup=OTHERS) for a in asps if a.id not in granted
+        SelectChoice(a.client_id, a.client_name, optgroup=OTHERS)
+        for a in asps
+        if a.id not in granted
     ]
     return mine + others
 

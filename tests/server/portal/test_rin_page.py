@@ -78,7 +78,9 @@ def test_a_bundled_customer_sees_the_rin_and_a_qr_code_of_exactly_it(
     assert decode_svg(figures[0]) == [BUNDLED]
     width = int(re.search(r'<svg role="img" width="(\d+)"', figures[0]).group(1))  # type: ignore[union-attr]
     assert width >= 120, "large enough for a phone camera"
-    assert f"<title>QR code of the Rate identification number (RIN): {BUNDLED}</title>" in figures[0]
+    assert (
+        f"<title>QR code of the Rate identification number (RIN): {BUNDLED}</title>" in figures[0]
+    )
 
 
 def test_an_unbundled_customer_sees_the_delivery_and_the_generation_rin_labelled(

@@ -44,7 +44,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_asp_complaint_application_id"), ["application_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_asp_complaint_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_asp_complaint_created_at"), ["created_at"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_asp_complaint_customer_id"), ["customer_id"], unique=False
         )
