@@ -218,6 +218,8 @@ DEFAULTS: dict[str, Any] = {
     # Rate-change requests one ASP may create (POST .../RateChangeRequest), over all its
     # customers: bounds the passcode e-mail one ASP can cause.
     "RATE_CHANGE_CLIENT_RATE_LIMIT": "30 per minute;1000 per day",
+    # Complaints about ASPs a signed-in customer may file in the portal (per customer).
+    "COMPLAINT_RATE_LIMIT": "5 per hour;20 per day",
     # Customer e-mail (one-time passcodes; server/outbox/mail.py).  NOTIFIER: None, or
     # "module:attribute" naming a factory(app) -> Notifier (mail through an API or a queue).
     # Else SMTP_HOST selects the SMTP relay: port 587 with STARTTLS (RFC 6409), or 465 with
@@ -231,6 +233,10 @@ DEFAULTS: dict[str, Any] = {
     # visibly).  Or a Fernet key, or a list of them (first encrypts, all decrypt: rotation).
     "OUTBOX_KEY": None,
     "MAIL_FROM": None,
+    # Where customers' complaints about ASPs go (concept design UC1.4, 6.4.6;
+    # server/lifecycle/complaints.py), through the outbox.  None: stored and listed by
+    # `espi-sst complaints list` only (check-config warns on an https issuer).
+    "COMPLAINTS_EMAIL": None,
     "SMTP_HOST": None,
     "SMTP_PORT": 587,
     "SMTP_USERNAME": None,

@@ -20,6 +20,8 @@ Decorators, placed under the route decorator:
   account is a lock-out any stranger can trigger (issue 11, item 9).  Accounts get a
   backoff that spares browsers their owner used before (server/portal/guard.py).
 * ``second_factor_limit`` -- POSTs of the second-factor form: the same, per address.
+* ``complaint_limit`` -- POSTs of the portal's complaint form: ``COMPLAINT_RATE_LIMIT``
+  per signed-in customer (per address before sign-in).
 * ``client_limit`` -- token, revocation, introspection: refuses, before anything else, a
   remote address over ``TOKEN_FAILURE_IP_RATE_LIMIT`` (failed client authentications).  The
   counting happens where the client is known, in Authlib's client authentication
@@ -68,7 +70,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Blueprint, Flask, current_app, g, request
+from flask import Blueprint, Flask, current_app, g, request, session
 from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.wrappers import Response
 
@@ -105,6 +107,13 @@ def _otp_client() -> str:
     if scheme.lower() == "bearer" and token.strip():
         return "token:" + hash_secret(token.strip())
     return remote_address()
+
+
+def _portal_customer() -> str:
+    """The signed-in customer's id from the signed session cookie (only the server can set
+    it); the remote address for a browser that is not signed in."""
+    customer = session.get("customer_id")
+    return f"customer:{customer}" if isinstance(customer, int) else remote_address()
 
 
 def _otp_request() -> str:
@@ -201,6 +210,11 @@ _POST = ("POST",)
 login_limit = _limited(_Rule("LOGIN_IP_RATE_LIMIT", remote_address, "ip", _POST))
 second_factor_limit = _limited(_Rule("LOGIN_IP_RATE_LIMIT", remote_address, "ip", _POST))
 
+# Complaints about ASPs (each e-mails the utility): COMPLAINT_RATE_LIMIT per customer.
+complaint_limit = _limited(
+    _Rule("COMPLAINT_RATE_LIMIT", _portal_customer, "complaint_customer", _POST)
+)
+
 
 def client_limit(view: Callable[P, R]) -> Callable[P, R]:
     """Refuse an address over its failed client authentications before the view runs; the
@@ -264,6 +278,7 @@ def init_app(app: Flask) -> None:
 
 __all__ = [
     "client_limit",
+    "complaint_limit",
     "exempt",
     "init_app",
     "login_limit",

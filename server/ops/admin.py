@@ -5,12 +5,13 @@
 * ``espi-sst rate-changes list [--state] [--client-id]`` / ``rate-changes show ID``;
 * ``espi-sst outbox list [--lane] [--state]`` / ``outbox show ID`` /
   ``outbox retry ID|--all-failed`` / ``outbox purge ID|--delivered-before DATE [--force]``;
+* ``espi-sst complaints list [--client-id] [--since]`` / ``complaints show REFERENCE``
+  (``admin_complaints.py``);
 * ``espi-sst migrate upgrade|current|history`` (``migrate.py``).
 
 Reads print a table, or one JSON document with ``--json`` (``admin_output.py``); writes are
 audited with the operator's login name (``admin_writes.py``).  An unknown id or filter value
 is one line on stderr and exit status 1; a malformed command line is argparse's exit 2.
-Customer complaints (issue 13) will get their ``complaints list|show`` here once they exist.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..security import now
 from ..sst._workflow import Status
 from ..storage import db
 from . import admin_views as views
+from .admin_complaints import add_complaint_commands
 from .admin_output import emit
 from .admin_writes import (
     AdminRefusal,
@@ -286,5 +288,11 @@ def add_admin_commands(
         help="every message delivered before DATE (YYYY-MM-DD, UTC)",
     )
     q.add_argument("--force", action="store_true", help="also a message not delivered yet")
+
+    add_complaint_commands(
+        _subcommands(sub, "complaints", "customers' complaints about ASPs (server extra)"),
+        _read,
+        _date,
+    )
 
     add_migrate_commands(sub)

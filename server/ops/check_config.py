@@ -21,7 +21,8 @@ section 2 requires an https issuer).  Then each of these is an **error** (exit s
 **Warnings** (logged, never refused): no SMS gateway (customers who chose text messages
 get no passcode), the sample bill comparison, per-process rate-limit
 counters with several workers, a session cookie without ``Secure``, ``NOTIFY_ALLOW_LOOPBACK``,
-migrations at start with several workers.
+migrations at start with several workers, no ``COMPLAINTS_EMAIL`` (complaints about ASPs
+are stored but e-mailed to no one).
 
 The number of gunicorn workers (:func:`gunicorn_workers`): inside gunicorn, gunicorn's own
 parser re-reads what the master read (command line, ``GUNICORN_CMD_ARGS``, the config file,
@@ -305,6 +306,12 @@ def findings(app: Flask, *, workers: int) -> list[Finding]:
         warning("SESSION_COOKIE_SECURE", "false on an https issuer: set it true")
     if config.get("NOTIFY_ALLOW_LOOPBACK"):
         warning("NOTIFY_ALLOW_LOOPBACK", "true: ASP notifications may go to loopback; unset it")
+    if not str(config.get("COMPLAINTS_EMAIL") or "").strip():
+        warning(
+            "COMPLAINTS_EMAIL",
+            "not set: customers' complaints about ASPs are stored (espi-sst complaints list) "
+            "but e-mailed to no one; set ESPI_COMPLAINTS_EMAIL to the address that handles them",
+        )
     if workers > 1 and config.get("AUTO_MIGRATE"):
         warning(
             "AUTO_MIGRATE",

@@ -19,7 +19,9 @@ from flask import Blueprint, Flask, Response, request
 from ..config import load_named
 from .identity import IdentitySource, TableIdentitySource
 
-bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
+bp = Blueprint(
+    "portal", __name__, url_prefix="/portal", template_folder="templates", static_folder="static"
+)
 
 
 def _style_hash() -> str:
@@ -95,7 +97,7 @@ def _identity_source(setting: object) -> IdentitySource:
 
 
 def init_app(app: Flask) -> None:
-    from . import contact, onboarding, views  # noqa: F401  (register the routes on bp)
+    from . import complaints_view, contact, onboarding, rates_view, views  # noqa: F401  (routes on bp)
 
     # PORTAL_PATH: /portal, or /sst/portal beside a custodian whose own portal is at /portal
     app.register_blueprint(bp, url_prefix=str(app.config.get("PORTAL_PATH") or "/portal"))

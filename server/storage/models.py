@@ -539,3 +539,26 @@ class OutboxMessage(Base):
     sent_at: Mapped[int | None] = mapped_column(BigInteger)
     failed_at: Mapped[int | None] = mapped_column(BigInteger)  # gave up
     last_error: Mapped[str | None] = mapped_column(String(512))
+
+
+class AspComplaint(Base):
+    """A customer's report about an ASP, filed in the portal (concept design UC1.4, 6.4.6).
+
+    6.4.6: "Customer complaints about specific ASPs may be directed at ... individual
+    IOU/POU/CCAs"; the utility reads them (``espi-sst complaints list|show``) and may block
+    the ASP or petition the Central Authority.  ``reference`` is what the customer is given
+    to quote; ``mailed_to`` the address the report was queued to (None: no
+    ``COMPLAINTS_EMAIL`` was set when it was filed).  Migration 0009."""
+
+    __tablename__ = "asp_complaint"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("retail_customer.id"), index=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    had_grant: Mapped[bool] = mapped_column(Boolean)  # the customer had granted it access
+    created_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    mailed_to: Mapped[str | None] = mapped_column(String(254))
+    customer: Mapped[RetailCustomer] = relationship()
+    application: Mapped[Application] = relationship()

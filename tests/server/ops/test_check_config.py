@@ -42,6 +42,7 @@ CLEAN = {
     "ESPI_SMS_URL": "https://sms.utility.example/v1/messages",
     "ESPI_SMS_TOKEN": SMS_TOKEN,
     "ESPI_SESSION_COOKIE_SECURE": "true",
+    "ESPI_COMPLAINTS_EMAIL": "asp-complaints@utility.example",
     "ESPI_RATELIMIT_STORAGE_URI": f"redis://:{REDIS_PASSWORD}@127.0.0.1:6379/0",
 }
 SECRETS = (DB_PASSWORD, SECRET_KEY, SMTP_PASSWORD, REDIS_PASSWORD, SMS_TOKEN)
@@ -140,6 +141,16 @@ def test_each_unsafe_production_setting_is_refused_in_one_line(tmp_path: Path, c
     assert "Traceback" not in done.stderr
     as_json = json.loads(_cli(env, "check-config", "--json", cwd=tmp_path).stdout)
     assert [e["setting"] for e in as_json["errors"]] == [setting]
+
+
+def test_no_complaints_address_is_a_warning_not_a_refusal(tmp_path: Path) -> None:
+    """Complaints about ASPs are still stored without it (issue 13): warn, start anyway."""
+    clean = json.loads(_cli(_env(tmp_path), "check-config", "--json", cwd=tmp_path).stdout)
+    assert "COMPLAINTS_EMAIL" not in [w["setting"] for w in clean["warnings"]]
+    done = _cli(_env(tmp_path, ESPI_COMPLAINTS_EMAIL=None), "check-config", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "warning: COMPLAINTS_EMAIL: not set: customers' complaints about ASPs" in done.stderr
+    assert "error:" not in done.stderr
 
 
 def test_the_same_settings_pass_on_an_http_issuer(tmp_path: Path) -> None:

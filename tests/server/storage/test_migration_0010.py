@@ -41,7 +41,7 @@ def test_existing_customers_keep_e_mail_and_the_columns_go_back(database_url: st
                 ).scalar()
                 == "email"
             )
-        command.downgrade(alembic_config(engine), "0008")
+        command.downgrade(alembic_config(engine), "0009")
         columns = {c["name"] for c in inspect(engine).get_columns("retail_customer")}
         assert "phone" not in columns and "passcode_channel" not in columns
         assert "email" in columns
