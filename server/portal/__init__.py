@@ -95,7 +95,7 @@ def _identity_source(setting: object) -> IdentitySource:
 
 
 def init_app(app: Flask) -> None:
-    from . import onboarding, views  # noqa: F401  (register the routes on bp)
+    from . import authorizations_page, onboarding, views  # noqa: F401  (register the routes)
 
     # PORTAL_PATH: /portal, or /sst/portal beside a custodian whose own portal is at /portal
     app.register_blueprint(bp, url_prefix=str(app.config.get("PORTAL_PATH") or "/portal"))
