@@ -14,7 +14,7 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, ValidationError
 
 LONGEST_SHARING_YEARS = 10
 """A chosen end date lies no later than 31 December of the year this many years ahead.
@@ -52,14 +52,14 @@ class ConsentForm(FlaskForm):
 
     categories = SelectMultipleField("What to share", choices=[])
     usage_points = SelectMultipleField("Which service agreements", choices=[])
-    until = DateField("End date", validators=[Optional()])
+    until = DateField("End date")  # validate_until: checked only when it is used
     until_revoked = RadioField(
         "For how long",
         choices=[
             SelectChoice(UNTIL_REVOKED, "Until I revoke it"),
             SelectChoice(UNTIL_DATE, "Until a date I choose"),
         ],
-        default=UNTIL_REVOKED,
+        default=None,  # the page checks "Until I revoke it"; a POST without a choice is refused
         validate_choice=False,  # validate_until_revoked says what to do instead
     )
     decision = HiddenField()

@@ -1,0 +1,187 @@
+"""The customer's side in Debian's Chromium at a phone's and a desktop's width (issue 13):
+the consent page, Allow, the authorizations page, Revoke with its confirmation step, the
+result.  Asserts what a person sees -- visible words, computed colours, element sizes,
+no sideways scrolling -- not status codes.  Screenshots go to the test's tmp_path (its
+path is printed; pytest keeps the last three runs under its basetemp)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from live_servers import LiveUtility
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+from test_browser_flow import SCOPE, _pkce
+
+ADDRESS = "2417 E Olive Ave, Fresno, CA 93701"  # the demo's bundled customer
+PHONE, DESKTOP = (375, 812), (1280, 900)
+TAP_TARGET_PX = 44  # WCAG 2.5.5 target size; Apple and Google's guidance for phones
+
+
+def _viewport(browser: Any, size: tuple[int, int]) -> None:
+    """An exact CSS viewport (a headless window's size includes no chrome, but be exact)."""
+    width, height = size
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+
+
+def _wait_for(browser: Any, css: str) -> Any:
+    return WebDriverWait(browser, 20).until(
+        expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))
+    )
+
+
+def _visible_text(browser: Any) -> str:
+    return str(browser.find_element(By.TAG_NAME, "body").text)
+
+
+def _no_sideways_scroll(browser: Any) -> None:
+    width, inner = browser.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert width <= inner, f"the page is {width} px wide in a {inner} px viewport"
+
+
+def _rect(browser: Any, element: Any) -> dict[str, float]:
+    rect: dict[str, float] = browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect();"
+        "return {left: r.left, right: r.right, width: r.width, height: r.height};",
+        element,
+    )
+    return rect
+
+
+def _tappable(browser: Any, element: Any, viewport_width: int) -> None:
+    """Shown, inside the viewport's width, and tall enough for a finger."""
+    assert element.is_displayed()
+    rect = _rect(browser, element)
+    assert rect["left"] >= 0 and rect["right"] <= viewport_width, rect
+    assert rect["height"] >= TAP_TARGET_PX, rect
+
+
+def _background(browser: Any, element: Any) -> str:
+    return str(
+        browser.execute_script("return getComputedStyle(arguments[0]).backgroundColor;", element)
+    )
+
+
+def _authorize_url(live: LiveUtility) -> str:
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": live.client_id,
+            "redirect_uri": live.redirect_uri,
+            "scope": SCOPE,
+            "state": secrets.token_urlsafe(12),
+            "nonce": secrets.token_urlsafe(12),  # the scope has openid
+            "code_challenge": _pkce()[1],
+            "code_challenge_method": "S256",
+        }
+    )
+    return f"{live.issuer}/oauth/authorize?{query}"
+
+
+def _sign_in_if_asked(browser: Any, live: LiveUtility) -> None:
+    WebDriverWait(browser, 20).until(
+        lambda b: b.find_elements(By.NAME, "username")
+        or b.find_elements(By.CSS_SELECTOR, "button[value=approve]")
+    )
+    if browser.find_elements(By.NAME, "username"):
+        customer = live.demo.customer("bundled")
+        browser.find_element(By.NAME, "username").send_keys(customer.username)
+        browser.find_element(By.NAME, "password").send_keys(customer.password)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_consent_authorizations_and_revoke_as_a_customer_sees_them(
+    live_utility: LiveUtility, browser: Any, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    width = size[0]
+    name = "phone" if width < 600 else "desktop"
+    _viewport(browser, size)
+    browser.get(_authorize_url(live_utility))
+    _sign_in_if_asked(browser, live_utility)
+
+    # ---- the consent page
+    allow = _wait_for(browser, "button[value=approve]")
+    deny = browser.find_element(By.CSS_SELECTOR, "button[value=deny]")
+    text = _visible_text(browser)
+    assert "End-to-end ASP asks for access to your data" in text
+    assert "Qualified for the Single Statewide Tool" in text and "Rate-change company" in text
+    for words in (
+        "Basic information",
+        "Billing information",
+        "Usage information",
+        "Release rate identification (RIN)",
+        "History of up to 13 months before today.",
+        "Usage in 15-minute readings.",
+        "Ongoing access",
+        ADDRESS,
+        "Until I revoke it",
+        "Until a date I choose",
+        "Your authorizations",
+    ):
+        assert words in text, words
+    assert "FB=" not in text and "sst:rin" not in text
+    assert _background(browser, allow) != _background(browser, deny)
+    if width < 600:
+        _tappable(browser, allow, width)
+        _tappable(browser, deny, width)
+    _no_sideways_scroll(browser)
+    browser.save_screenshot(str(tmp_path / f"consent-{name}.png"))
+
+    # One control for how long: clicking the label chooses the date; the date is used.
+    end = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=60)
+    browser.find_element(By.CSS_SELECTOR, "label[for=until-date-choice]").click()
+    assert browser.find_element(By.ID, "until-date-choice").is_selected()
+    assert not browser.find_element(By.ID, "until-revoked").is_selected()
+    browser.execute_script(
+        "arguments[0].value = arguments[1];", browser.find_element(By.ID, "until"), end.isoformat()
+    )
+    allow.click()
+    _wait_for(browser, "#done")  # back at the ASP
+
+    # ---- the authorizations page
+    browser.get(f"{live_utility.issuer}/portal/authorizations")
+    grant = _wait_for(browser, "article.grant")
+    text = grant.text
+    assert "End-to-end ASP" in text and "Status: active" in text
+    assert "Basic information" in text and "Release rate identification (RIN)" in text
+    assert f"until the end of {end.isoformat()}" in text  # the day chosen
+    assert "FB=" not in _visible_text(browser)
+    revoke = grant.find_element(By.CSS_SELECTOR, "a[href$='/revoke']")
+    assert revoke.text.startswith("Revoke")
+    _tappable(browser, revoke, width)
+    _no_sideways_scroll(browser)
+    browser.save_screenshot(str(tmp_path / f"authorizations-{name}.png"))
+
+    # ---- Revoke: a confirmation page, then the result
+    revoke.click()
+    yes = _wait_for(browser, "button.danger")
+    assert "Stop sharing with End-to-end ASP?" in _visible_text(browser)
+    keep = browser.find_element(By.LINK_TEXT, "No, keep sharing")
+    assert _background(browser, yes) != _background(browser, keep)
+    _tappable(browser, yes, width)
+    _tappable(browser, keep, width)
+    _no_sideways_scroll(browser)
+    browser.save_screenshot(str(tmp_path / f"revoke-confirm-{name}.png"))
+    yes.click()
+
+    result = _wait_for(browser, "#result")
+    assert "You ended End-to-end ASP's access." in result.text
+    newest = browser.find_elements(By.CSS_SELECTOR, "article.grant")[0].text
+    assert "Status: ended by you" in newest
+    assert "Status: active" not in _visible_text(browser)
+    _no_sideways_scroll(browser)
+    browser.save_screenshot(str(tmp_path / f"revoked-{name}.png"))
+    print(f"screenshots: {tmp_path}")
+    assert len(list(tmp_path.glob("*.png"))) == 4
