@@ -33,6 +33,14 @@ def _viewport(browser: Any, size: tuple[int, int]) -> None:
     )
 
 
+def _screenshot(browser: Any, path: Path, size: tuple[int, int]) -> None:
+    """The whole page at this width (the viewport stretched to the page's height)."""
+    height = int(browser.execute_script("return document.documentElement.scrollHeight"))
+    _viewport(browser, (size[0], max(size[1], height)))
+    browser.save_screenshot(str(path))
+    _viewport(browser, size)
+
+
 def _wait_for(browser: Any, css: str) -> Any:
     return WebDriverWait(browser, 20).until(
         expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))
@@ -137,7 +145,7 @@ def test_consent_authorizations_and_revoke_as_a_customer_sees_them(
         _tappable(browser, allow, width)
         _tappable(browser, deny, width)
     _no_sideways_scroll(browser)
-    browser.save_screenshot(str(tmp_path / f"consent-{name}.png"))
+    _screenshot(browser, tmp_path / f"consent-{name}.png", size)
 
     # One control for how long: clicking the label chooses the date; the date is used.
     end = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=60)
@@ -162,7 +170,7 @@ def test_consent_authorizations_and_revoke_as_a_customer_sees_them(
     assert revoke.text.startswith("Revoke")
     _tappable(browser, revoke, width)
     _no_sideways_scroll(browser)
-    browser.save_screenshot(str(tmp_path / f"authorizations-{name}.png"))
+    _screenshot(browser, tmp_path / f"authorizations-{name}.png", size)
 
     # ---- Revoke: a confirmation page, then the result
     revoke.click()
@@ -173,7 +181,7 @@ def test_consent_authorizations_and_revoke_as_a_customer_sees_them(
     _tappable(browser, yes, width)
     _tappable(browser, keep, width)
     _no_sideways_scroll(browser)
-    browser.save_screenshot(str(tmp_path / f"revoke-confirm-{name}.png"))
+    _screenshot(browser, tmp_path / f"revoke-confirm-{name}.png", size)
     yes.click()
 
     result = _wait_for(browser, "#result")
@@ -182,6 +190,6 @@ def test_consent_authorizations_and_revoke_as_a_customer_sees_them(
     assert "Status: ended by you" in newest
     assert "Status: active" not in _visible_text(browser)
     _no_sideways_scroll(browser)
-    browser.save_screenshot(str(tmp_path / f"revoked-{name}.png"))
+    _screenshot(browser, tmp_path / f"revoked-{name}.png", size)
     print(f"screenshots: {tmp_path}")
     assert len(list(tmp_path.glob("*.png"))) == 4
