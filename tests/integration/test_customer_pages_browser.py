@@ -7,6 +7,7 @@ path is printed; pytest keeps the last three runs under its basetemp)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ from urllib.parse import urlencode
 
 import pytest
 from live_servers import LiveUtility
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from test_browser_flow import SCOPE, _pkce
@@ -81,6 +84,44 @@ def _background(browser: Any, element: Any) -> str:
     )
 
 
+def _luminance(css: str) -> float:
+    """WCAG 2.x relative luminance of a computed ``rgb(...)``/``rgba(...)`` colour."""
+    red, green, blue, *alpha = (float(v) for v in re.findall(r"[\d.]+", css))
+    if alpha and alpha[0] == 0:
+        red = green = blue = 255.0  # transparent: the page's white shows through
+    channels = [c / 255 for c in (red, green, blue)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(browser: Any, element: Any) -> float:
+    """Contrast ratio of the element's text on its own (or the page's) background."""
+    color, background = browser.execute_script(
+        "const s = getComputedStyle(arguments[0]); return [s.color, s.backgroundColor];", element
+    )
+    light, dark = sorted((_luminance(color), _luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+WCAG_AA = 4.5  # WCAG 2.2 1.4.3, normal-size text
+
+
+def _focus_order(browser: Any, presses: int = 60) -> list[str]:
+    """What Tab reaches, in order, from the top of the page (ids, or button values)."""
+    browser.execute_script(
+        "document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0);"
+    )
+    reached: list[str] = []
+    for _ in range(presses):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        name = browser.execute_script(
+            "const e = document.activeElement; return e.id || e.value || e.textContent;"
+        )
+        if not reached or reached[-1] != name:  # a date input's parts are one control
+            reached.append(str(name))
+    return reached
+
+
 def _authorize_url(live: LiveUtility) -> str:
     query = urlencode(
         {
@@ -141,6 +182,14 @@ def test_consent_authorizations_and_revoke_as_a_customer_sees_them(
         assert words in text, words
     assert "FB=" not in text and "sst:rin" not in text
     assert _background(browser, allow) != _background(browser, deny)
+    hint = browser.find_element(By.CSS_SELECTOR, "fieldset .hint")
+    for element in (allow, deny, hint, browser.find_element(By.TAG_NAME, "h1")):
+        assert _contrast(browser, element) >= WCAG_AA, element.text
+    # Keyboard: what to share, from where, for how long, then Allow before Deny.
+    order = _focus_order(browser)
+    wanted = ["category-1", "point-1", "until-revoked", "until", "approve", "deny"]
+    assert all(w in order for w in wanted), order
+    assert [order.index(w) for w in wanted] == sorted(order.index(w) for w in wanted), order
     if width < 600:
         _tappable(browser, allow, width)
         _tappable(browser, deny, width)
