@@ -260,3 +260,21 @@ def test_the_portal_home_page_invites_to_sign_in_then_links_the_pages(world: Wor
     assert "Welcome, Alice Example" in words
     assert 'href="/portal/authorizations"' in home.data.decode()
     assert 'href="/portal/asps"' in home.data.decode()
+
+
+@pytest.mark.parametrize(
+    ("ended_reason", "said"),
+    [
+        ("revoked_by_customer", "Status: ended by you"),
+        ("revoked_by_asp", "Status: ended by Confidential ASP"),
+        ("expired", "Status: expired"),
+    ],
+)
+def test_each_way_a_grant_ends_has_its_words(world: World, ended_reason: str, said: str) -> None:
+    client = _signed_in(world)
+    redirect_params(_consent(world, client))
+    with world.app.app_context(), db.transaction() as session:
+        session.execute(update(Authorization).values(status=0, ended_reason=ended_reason))
+    words = _text(client.get("/portal/authorizations").data)
+    assert said in words and "Status: active" not in words
+    assert "What it was allowed to see and do" in words and "Revoke" not in words
