@@ -132,6 +132,8 @@ DEFAULTS: dict[str, Any] = {
     "TERMS_FILE": None,
     "TERMS_SHA256": None,
     "TERMS_ENFORCE_ON_EXISTING": False,
+    # PRIVACY_URL: the utility's privacy notice, linked on the consent pages (None: no link).
+    "PRIVACY_URL": None,
     # ---- SST services (docs/utility-integration.md) ----
     # Adapters: None for the sample, or "module:attribute" of a factory (see the doc).
     "RATE_CATALOG": None,  # (session, config) -> RateCatalog

@@ -35,8 +35,9 @@ from ..lifecycle import notices
 from ..lifecycle.access import may_request_consent, refusal_reason
 from ..lifecycle.classes import class_refusal
 from ..lifecycle.replacement import replace_earlier_grants
-from ..lifecycle.terms import current_terms, new_grant_refusal
+from ..lifecycle.terms import new_grant_refusal
 from ..limits import client_limit
+from ..portal.consent_page import render_consent
 from ..portal.forms import ConsentForm
 from ..portal.session import auth_time, current_customer
 from ..security import new_uuid, now
@@ -269,7 +270,7 @@ def authorize() -> Any:
             )
         if demands.none:  # signed in, but only the consent page could grant this
             return _error_redirect(ConsentRequiredError(redirect_uri=grant.redirect_uri))
-        return _consent_page(client, requested, points, ConsentForm())
+        return _consent_page(client, customer, requested, points, ConsentForm())
 
     if request.form.get("decision") != "approve":  # CSRF was checked (CSRFProtect)
         audit(
@@ -285,8 +286,10 @@ def authorize() -> Any:
     form.categories.choices = [(c.value, c.label) for c in requested.categories]
     form.usage_points.choices = [(p.uuid, p.title) for p in points]
     if not form.validate_on_submit():
-        if form.until.errors:  # an end date out of range: say which dates to choose
-            return _consent_page(client, requested, points, form, form.until.errors[0]), 400
+        if form.how_long_error:  # no choice of how long, or a date out of range: say so
+            return _consent_page(
+                client, customer, requested, points, form, form.how_long_error
+            ), 400
         return render_template(
             "portal/error.html",
             error="invalid_request",
@@ -296,7 +299,12 @@ def authorize() -> Any:
     chosen_points = [p for p in points if p.uuid in set(form.usage_points.data or [])]
     if not chosen_points:
         return _consent_page(
-            client, requested, points, form, "Choose at least one service agreement to share."
+            client,
+            customer,
+            requested,
+            points,
+            form,
+            "Choose at least one service agreement to share.",
         ), 400
     ends_at = form.ends_at()
     return _approve(
@@ -305,21 +313,21 @@ def authorize() -> Any:
 
 
 def _consent_page(
-    client: Any,
+    client: Application,
+    customer: RetailCustomer,
     requested: Scope,
     points: list[UsagePoint],
     form: ConsentForm,
     error: str | None = None,
 ) -> str:
-    categories = [c for c in Category if c in requested.categories]
-    return render_template(
-        "portal/consent.html",
+    return render_consent(
         client=client,
-        categories=categories,
+        customer=customer,
+        scope=requested,
+        categories=requested.categories,
         usage_points=points,
         form=form,
         error=error,
-        terms=current_terms(),
     )
 
 

@@ -97,7 +97,14 @@ def _identity_source(setting: object) -> IdentitySource:
 
 
 def init_app(app: Flask) -> None:
-    from . import complaints_view, contact, onboarding, rates_view, views  # noqa: F401  (routes on bp)
+    from . import (  # noqa: F401  (register the routes on bp)
+        authorizations_page,
+        complaints_view,
+        contact,
+        onboarding,
+        rates_view,
+        views,
+    )
 
     # PORTAL_PATH: /portal, or /sst/portal beside a custodian whose own portal is at /portal
     app.register_blueprint(bp, url_prefix=str(app.config.get("PORTAL_PATH") or "/portal"))

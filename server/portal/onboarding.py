@@ -14,13 +14,14 @@ from werkzeug.wrappers import Response
 from espi_sst.scope import Category, Scope
 
 from ..lifecycle.classes import forbidden_categories
-from ..lifecycle.terms import current_terms, new_grant_refusal
+from ..lifecycle.terms import new_grant_refusal
 from ..security import now
 from ..sst import phases
 from ..storage import db
 from ..storage.models import Application, PreAuthorization
 from ..storage.rows import audit
 from . import bp
+from .consent_page import render_consent
 from .forms import ConsentForm
 from .session import current_customer
 
@@ -102,20 +103,18 @@ def preauthorize(client_id: str) -> str | Response | tuple[str, int]:
             )
             db.session.commit()
             return render_template("portal/preauthorized.html", application=application)
-    elif request.method == "POST" and form.until.errors:
-        error = form.until.errors[0]  # an end date out of range: which dates to choose
+    elif request.method == "POST" and form.how_long_error:
+        error = form.how_long_error  # no choice of how long, or a date out of range
     elif request.method == "POST":
         error = "The form expired; please try again."
     status = 400 if error else 200
-    return (
-        render_template(
-            "portal/consent.html",
-            client=application,
-            categories=categories,
-            usage_points=points,
-            form=form,
-            error=error,
-            terms=current_terms(),
-        ),
-        status,
+    page = render_consent(
+        client=application,
+        customer=customer,
+        scope=offered,
+        categories=categories,
+        usage_points=points,
+        form=form,
+        error=error,
     )
+    return page, status

@@ -1,4 +1,5 @@
-"""Portal routes: sign in (with optional TOTP), sign out, list and revoke authorizations.
+"""Portal routes: sign in (with optional TOTP) and sign out (the authorizations pages:
+:mod:`.authorizations_page`).
 
 Both sign-in steps go through :mod:`.guard` (backoff per account and recognised browser,
 the owner told of guessing bursts) after the per-address limit of server/limits/__init__.py.
@@ -11,7 +12,6 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import (
-    abort,
     current_app,
     make_response,
     redirect,
@@ -22,23 +22,19 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from ..lifecycle.access import end_authorization
-from ..lifecycle.usable import grant_refusal
 from ..limits import login_limit, second_factor_limit
 from ..security import now
 from ..storage import db
-from ..storage.models import Authorization, RateChangeRequestRecord, RetailCustomer
+from ..storage.models import RetailCustomer
 from ..storage.rows import audit
 from . import bp
 from .device import remember
-from .forms import LoginForm, RevokeForm, SecondFactorForm
+from .forms import LoginForm, SecondFactorForm
 from .guard import CODE, PASSWORD, Attempt, account_of_name
 from .identity import IdentitySource
-from .labels import RateChangeLine, ended_label, rate_change_line
-from .session import current_customer, sign_in, sign_out
+from .session import sign_in, sign_out
 
 PENDING_SECOND_FACTOR_SECONDS = 300
 """After the password, the code must follow within five minutes (then: the password again)."""
@@ -162,67 +158,3 @@ def second_factor() -> ResponseReturnValue:
 def logout() -> Response:
     sign_out()
     return redirect(url_for("portal.login"))
-
-
-@bp.route("/authorizations", methods=["GET"])
-def authorizations() -> str | Response:
-    customer = current_customer()
-    if customer is None:
-        return redirect(url_for("portal.login", next=request.script_root + request.path))
-    grants = db.session.scalars(
-        select(Authorization)
-        .where(Authorization.customer_id == customer.id)
-        .order_by(Authorization.created_at.desc())
-    ).all()
-    moment = now()
-    active = {  # the guard's own rule (server/lifecycle/usable.py): "active" is what an ASP can use
-        grant.id
-        for grant in grants
-        if grant_refusal(grant.application.qualification, grant, moment) is None
-    }
-    utility = str(current_app.config.get("UTILITY_NAME") or "your utility")
-    ended = {grant.id: ended_label(grant, utility) for grant in grants if grant.id not in active}
-    changes = db.session.scalars(
-        select(RateChangeRequestRecord)
-        .where(RateChangeRequestRecord.authorization_id.in_([grant.id for grant in grants]))
-        .order_by(RateChangeRequestRecord.requested_at.desc(), RateChangeRequestRecord.id.desc())
-    ).all()
-    rate_changes: dict[int, list[RateChangeLine]] = {}
-    for record in changes:
-        rate_changes.setdefault(record.authorization_id, []).append(rate_change_line(record))
-    return render_template(
-        "portal/authorizations.html",
-        customer=customer,
-        grants=grants,
-        active=active,
-        ended=ended,
-        rate_changes=rate_changes,
-        form=RevokeForm(),
-    )
-
-
-@bp.route("/authorizations/revoke", methods=["POST"])
-def revoke() -> Response:
-    customer = current_customer()
-    if customer is None:
-        abort(401)
-    form = RevokeForm()
-    if not form.validate_on_submit():
-        abort(400)
-    grant = db.session.scalar(
-        select(Authorization).where(
-            Authorization.uuid == form.authorization.data, Authorization.customer_id == customer.id
-        )
-    )
-    if grant is None:
-        abort(404)
-    # Concept design 7.10: the customer ends it here; its tokens die with it (audited).
-    end_authorization(
-        db.session,
-        grant,
-        reason="revoked_by_customer",
-        actor=f"customer:{customer.uuid}",
-        now=now(),
-    )
-    db.session.commit()
-    return redirect(url_for("portal.authorizations"))

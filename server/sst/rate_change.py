@@ -35,13 +35,14 @@ from espi_sst.model import sst
 from ..errors import Refused
 from ..outbox.queue import enqueue_email
 from ..storage.models import RateChangeRequestRecord
-from ._creation import Target, check_idempotency_key, create, resolve_target
+from ._creation import SMS, Target, check_idempotency_key, create, passcode_channel, resolve_target
 from ._grant_ended import CANCELLED_BECAUSE, cancel_with_grant
 from ._passcode import ConfirmationOutcome, confirm, expire, expire_unconfirmed, new_passcode
 from ._workflow import OPEN, Status, announce, resource_url
 
 __all__ = [
     "CANCELLED_BECAUSE",
+    "SMS",
     "OPEN",
     "ConfirmationOutcome",
     "Status",
@@ -53,6 +54,7 @@ __all__ = [
     "create",
     "decide",
     "expire",
+    "passcode_channel",
     "expire_unconfirmed",
     "new_passcode",
     "resolve_target",

@@ -34,12 +34,14 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import HiddenField, SelectMultipleField
 
 import espi_sst
-from espi_sst.scope import Category
+from espi_sst.scope import Category, Scope
 
 from ..errors import Refused
 from ..lifecycle.terms import current_terms, new_grant_refusal
 from ..lifecycle.usable import grant_refusal
 from ..oauth.tokens import validation_mode
+from ..portal.consent_page import point_words
+from ..portal.scope_words import describe_scope
 from ..portal.session import current_customer
 from ..security import now
 from ..storage import db
@@ -229,8 +231,8 @@ def consent() -> Any:
         "sst/addon_consent.html",
         form=form,
         client=application,
-        categories=asked,
-        usage_points=points,
+        words=describe_scope(Scope(categories=frozenset(asked))),  # the consent page's words
+        usage_points=[point_words(p) for p in points],
         error=error,
         terms=current_terms(),
     ), (400 if error else 200)

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -141,17 +141,31 @@ class CustomerBrowser:
         return str(answer.headers["Location"])
 
     def revoke_all(self) -> int:
+        """Revoke every active grant as a person does: Revoke, then the confirmation page's
+        "Yes" (this utility's portal, issue 13); a custodian whose list carries the revoke
+        forms directly (tests/server/upstream/foreign) is answered in one step."""
         page = self.http.get(f"{self.base}/portal/authorizations", timeout=10)
-        ids = re.findall(r'name="authorization" value="([^"]+)"', page.text)
-        for authorization in ids:
+        confirmations = re.findall(r'href="([^"]*/authorizations/[^"/]+/revoke)"', page.text)
+        forms = [
+            (page.text, authorization)
+            for authorization in re.findall(r'name="authorization" value="([^"]+)"', page.text)
+        ]
+        for link in confirmations:
+            confirm = self.http.get(urljoin(page.url, link), timeout=10)
+            assert confirm.status_code == 200, confirm.text
+            (authorization,) = re.findall(
+                r'name="authorization" [^>]*value="([^"]+)"', confirm.text
+            )
+            forms.append((confirm.text, authorization))
+        for html, authorization in forms:
             done = self.http.post(
                 f"{self.base}/portal/authorizations/revoke",
-                data={"csrf_token": _csrf(page.text), "authorization": authorization},
+                data={"csrf_token": _csrf(html), "authorization": authorization},
                 timeout=10,
                 allow_redirects=False,
             )
             assert done.status_code == 302, done.text
-        return len(ids)
+        return len(forms)
 
 
 def newest_passcode(base: str, email: str, seen: int, timeout: float = 30) -> str:

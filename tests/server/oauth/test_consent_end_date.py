@@ -36,7 +36,7 @@ def _consent_until(world: World, client: Any, until: str, decision: str = "appro
         client,
         params,
         decision=decision,
-        until_revoked="",
+        until_revoked="n",
         until=until,
         usage_points=world.usage_points,
     )
@@ -51,6 +51,7 @@ def _preauthorize_until(world: World, client: Any, until: str) -> Any:
             "csrf_token": csrf_of(page.data),
             "categories": ["usage"],
             "usage_points": world.usage_points,
+            "until_revoked": "n",
             "until": until,
             "decision": "approve",
         },

@@ -348,7 +348,8 @@ def test_consent_page_shows_the_asp_and_its_qualification(world: World) -> None:
     page = client.get(
         "/oauth/authorize", query_string=authorize_params(world.confidential_id, pkce()[1])
     )
-    assert b"Confidential ASP" in page.data and b"is a qualified third party" in page.data
+    assert b"Confidential ASP" in page.data
+    assert b"Qualified for the Single Statewide Tool" in page.data
     assert b"Release rate identification (RIN)" in page.data
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]

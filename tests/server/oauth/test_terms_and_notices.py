@@ -505,7 +505,7 @@ def test_mode1_expiry_and_withdrawal_are_announced(world: World) -> None:
     day = dt.date.today() + dt.timedelta(days=30)
     # (the other service agreement only: one covering the Mode 1 grant's would replace it)
     tokens = _grant(
-        world, app, client, until_revoked="", until=day.isoformat(), usage_points=[world.points[0]]
+        world, app, client, until_revoked="n", until=day.isoformat(), usage_points=[world.points[0]]
     )
     _delivered(world, app)
     dated = next(  # the confirmation: the one that says for how long

@@ -23,6 +23,7 @@ from espi_sst_server.storage.models import (
     Authorization,
     OutboxMessage,
     RateChangeRequestRecord,
+    RetailCustomer,
     UsageSummary,
 )
 from parallel import serve
@@ -137,6 +138,23 @@ def test_a_target_under_the_twelve_month_rule_is_a_409_before_any_passcode(
 
 
 # ---- open rate changes end with their grant -------------------------------------------------
+
+
+def test_the_authorizations_page_names_the_channel_the_code_went_by(
+    world: SstWorld, base: str
+) -> None:
+    """A customer who chose text messages (issue 13) is not told to look in their e-mail."""
+    with world.session() as s:
+        casey = s.scalar(select(RetailCustomer).where(RetailCustomer.username == "casey"))
+        assert casey is not None
+        casey.phone, casey.passcode_channel = "+14155550142", "sms"
+        s.commit()
+    grant = world.grant("casey")
+    opened = _post_change(base, grant, TOU_C, "k-sms")
+    assert opened.status_code == 202, opened.text
+    page = _signed_in(base, world, "casey").get(f"{base}/portal/authorizations", timeout=30).text
+    assert "waiting for the confirmation code we texted you" in page
+    assert "e-mailed you" not in page
 
 
 def test_an_open_rate_change_ends_with_its_grant_and_blocks_no_new_one(
