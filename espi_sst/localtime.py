@@ -15,14 +15,16 @@ month; 7 its last occurrence.  ``FFFFFFFF`` disables DST.
 from __future__ import annotations
 
 import calendar
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 
 from .errors import InvalidDstRule
 
-__all__ = ["DstRule", "EspiTimeZone", "InvalidDstRule"]
+__all__ = ["DstRule", "EspiTimeZone", "InvalidDstRule", "offset_name"]
 
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 _EPOCH_2000 = 946_684_800
 _EPOCH_2100 = 4_102_444_800
 
@@ -116,6 +118,8 @@ class EspiTimeZone(tzinfo):
     ) -> None:
         self.standard = timedelta(seconds=tz_offset)
         self.saving = timedelta(seconds=dst_offset)
+        self._standard_seconds = int(tz_offset)
+        self._saving_seconds = int(dst_offset)
         self.start_rule = dst_start
         self.end_rule = dst_end
         self._has_dst = bool(dst_offset) and dst_start is not None and dst_end is not None
@@ -155,6 +159,35 @@ class EspiTimeZone(tzinfo):
         assert rule.fixed_epoch is not None
         moment = datetime.fromtimestamp(rule.fixed_epoch, UTC).replace(tzinfo=None)
         return moment if moment.year == year else None
+
+    @lru_cache(maxsize=256)  # noqa: B019 - a handful of years per zone
+    def _dst_window_epoch(self, year: int) -> tuple[int, int] | None:
+        """:meth:`_dst_window_utc` as epoch seconds (the per-reading fast path)."""
+        window = self._dst_window_utc(year)
+        if window is None:
+            return None
+        start, end = window
+        return (
+            int((start - _NAIVE_EPOCH).total_seconds()),
+            int((end - _NAIVE_EPOCH).total_seconds()),
+        )
+
+    def offset_seconds_at(self, epoch: int) -> int:
+        """The UTC offset in force at the instant ``epoch`` (seconds), by integer
+        comparisons: readings ask this hundreds of thousands of times, and the general
+        ``astimezone`` path builds several datetimes each time (issue 18's CSV export)."""
+        standard = self._standard_seconds
+        if not self._has_dst:
+            return standard
+        window = self._dst_window_epoch(time.gmtime(epoch).tm_year)
+        if window is None:
+            return standard
+        start, end = window
+        if start <= end:
+            in_dst = start <= epoch < end
+        else:  # southern hemisphere
+            in_dst = epoch >= start or epoch < end
+        return standard + self._saving_seconds if in_dst else standard
 
     def _in_dst_utc(self, utc_naive: datetime) -> bool:
         if not self._has_dst:
@@ -206,7 +239,11 @@ class EspiTimeZone(tzinfo):
 
     def tzname(self, dt: datetime | None) -> str:
         offset = self.utcoffset(dt) if dt is not None else self.standard
-        total = int(offset.total_seconds())
-        sign = "+" if total >= 0 else "-"
-        total = abs(total)
-        return f"UTC{sign}{total // 3600:02d}:{total % 3600 // 60:02d}"
+        return offset_name(int(offset.total_seconds()))
+
+
+def offset_name(total: int) -> str:
+    """How an :class:`EspiTimeZone` names the offset ``total`` seconds: ``"UTC-07:00"``."""
+    sign = "+" if total >= 0 else "-"
+    total = abs(total)
+    return f"UTC{sign}{total // 3600:02d}:{total % 3600 // 60:02d}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple
 
-from .localtime import EspiTimeZone
+from .localtime import EspiTimeZone, offset_name
 from .model.enums import FlowDirectionKind, QualityOfReading, UnitSymbolKind
 from .model.espi import ReadingType
 
@@ -174,33 +174,35 @@ class Reading:
     @property
     def start_local(self) -> datetime | None:
         """Aware local start (LocalTimeParameters; UTC when the document has none)."""
-        return _local(self.start_utc, self.context.time_zone)
+        return _local(self.start, self.context.time_zone)
 
     @property
     def end_local(self) -> datetime | None:
         """Aware local end, with the UTC offset in force at that instant."""
-        return _local(self.end_utc, self.context.time_zone)
+        return _local(self.end, self.context.time_zone)
 
 
-_FIXED_ZONES: dict[timedelta, timezone] = {}
+_FIXED_ZONES: dict[int, tuple[timezone, datetime]] = {}
+"""Per offset (seconds): the fixed-offset tzinfo and the epoch in it."""
 
 
-def _local(utc: datetime | None, zone: EspiTimeZone | None) -> datetime | None:
+def _local(epoch: int | None, zone: EspiTimeZone | None) -> datetime | None:
     """Local time with a fixed-offset tzinfo.
 
     Python compares two datetimes sharing one tzinfo by wall clock, ignoring ``fold``: on
     the autumn night 01:45 PDT would sort after the 01:00 PST that follows it.  Giving each
     local time the fixed offset in force at its instant makes comparison and subtraction
     exact (an interval never ends before it starts) while the wall clock stays local.
+    The offset comes from integer comparisons (:meth:`EspiTimeZone.offset_seconds_at`):
+    this runs twice per reading of every export.
     """
-    if utc is None:
+    if epoch is None:
         return None
     if zone is None:
-        return utc
-    local = utc.astimezone(zone)
-    offset = local.utcoffset()
-    assert offset is not None
-    fixed = _FIXED_ZONES.get(offset)
-    if fixed is None:
-        fixed = _FIXED_ZONES[offset] = timezone(offset, zone.tzname(local))
-    return local.replace(tzinfo=fixed, fold=0)
+        return _EPOCH + timedelta(seconds=epoch)
+    offset = zone.offset_seconds_at(epoch)
+    known = _FIXED_ZONES.get(offset)
+    if known is None:
+        fixed = timezone(timedelta(seconds=offset), offset_name(offset))
+        known = _FIXED_ZONES[offset] = (fixed, _EPOCH.astimezone(fixed))
+    return known[1] + timedelta(seconds=epoch)
