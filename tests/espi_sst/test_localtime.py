@@ -233,6 +233,55 @@ def test_time_zone_agrees_with_zoneinfo_every_hour_of_2024(name: str, zone, iana
         ), mine
 
 
+@pytest.mark.parametrize(
+    ("name", "zone", "iana"),
+    [
+        ("us-pacific", lambda: pacific(), "America/Los_Angeles"),
+        (
+            "us-eastern",
+            lambda: EspiTimeZone(-18000, 3600, DstRule.decode(US_START), DstRule.decode(US_END)),
+            "America/New_York",
+        ),
+        (
+            "europe",
+            lambda: EspiTimeZone(
+                3600,
+                3600,
+                DstRule.decode(encode(3, 7, 0, 7, 2)),
+                DstRule.decode(encode(10, 7, 0, 7, 3)),
+            ),
+            "Europe/Berlin",
+        ),
+        (
+            "sydney",
+            lambda: EspiTimeZone(
+                36000,
+                3600,
+                DstRule.decode(encode(10, 2, 0, 7, 2)),
+                DstRule.decode(encode(4, 2, 0, 7, 3)),
+            ),
+            "Australia/Sydney",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_the_fast_offset_agrees_with_zoneinfo_every_hour_of_2024(
+    name: str, zone, iana: str
+) -> None:  # type: ignore[no-untyped-def]
+    """``offset_seconds_at`` (the readings' fast path, issue 18) is the offset zoneinfo
+    gives at every hour of the year, both hemispheres, and Reading.start_local uses it."""
+    from espi_sst.readings import Reading, ReadingContext
+
+    ours, theirs = zone(), ZoneInfo(iana)
+    context = ReadingContext(None, None, None, ours)
+    for ts in hours_of(2024):
+        expected = datetime.fromtimestamp(ts, theirs)
+        assert ours.offset_seconds_at(ts) == expected.utcoffset().total_seconds(), ts
+        local = Reading(context, ts, 3600, 1).start_local
+        assert local is not None and local.timestamp() == ts
+        assert local.replace(tzinfo=None) == expected.replace(tzinfo=None)
+
+
 def test_wall_clock_times_map_to_utc_like_zoneinfo() -> None:
     """Local wall time -> offset (the other direction), for existing and repeated times."""
     ours, theirs = pacific(), ZoneInfo("America/Los_Angeles")
