@@ -14,7 +14,7 @@ from .localtime import EspiTimeZone, offset_name
 from .model.enums import FlowDirectionKind, QualityOfReading, UnitSymbolKind
 from .model.espi import ReadingType
 
-__all__ = ["Reading", "ReadingContext", "unit_symbol"]
+__all__ = ["ContextFacts", "Reading", "ReadingContext", "unit_symbol"]
 
 _UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
@@ -61,7 +61,40 @@ class ReadingContext(NamedTuple):
         return None if rt is None else rt.flow_direction
 
 
-class Reading:
+class ContextFacts:
+    """What a reading (or a whole IntervalBlock's columns) belongs to, read from its
+    :class:`ReadingContext`: one place for the properties both views share (issue 18: a
+    solar customer's delivered and received channels must be told apart)."""
+
+    __slots__ = ()
+    context: ReadingContext
+
+    @property
+    def flow_direction(self) -> FlowDirectionKind | int | None:
+        """The ReadingType's ``flowDirection`` (``forward`` delivered, ``reverse`` received)."""
+        return self.context.flow_direction
+
+    @property
+    def usage_point(self) -> str | None:
+        """The URL of the UsagePoint the readings belong to."""
+        return self.context.usage_point
+
+    @property
+    def meter_reading(self) -> str | None:
+        """The URL of the MeterReading (one channel: a solar customer has one per direction)."""
+        return self.context.meter_reading
+
+    @property
+    def reading_type(self) -> ReadingType | None:
+        """The ReadingType that gives the readings their unit, scale and direction."""
+        return self.context.reading_type
+
+    @property
+    def reading_type_url(self) -> str | None:
+        return self.context.reading_type_href
+
+
+class Reading(ContextFacts):
     """One interval reading with its context.
 
     ``value`` and ``cost`` are ESPI's raw integers; ``scaled_value`` applies the
@@ -123,30 +156,6 @@ class Reading:
     @property
     def unit(self) -> str:
         return unit_symbol(self.context.uom)
-
-    @property
-    def flow_direction(self) -> FlowDirectionKind | int | None:
-        """The direction of the energy this reading measures (see ReadingContext)."""
-        return self.context.flow_direction
-
-    @property
-    def usage_point(self) -> str | None:
-        """The URL of the UsagePoint the reading belongs to."""
-        return self.context.usage_point
-
-    @property
-    def meter_reading(self) -> str | None:
-        """The URL of the MeterReading (one channel: a solar customer has one per direction)."""
-        return self.context.meter_reading
-
-    @property
-    def reading_type(self) -> ReadingType | None:
-        """The ReadingType that gives the reading its unit, scale and direction."""
-        return self.context.reading_type
-
-    @property
-    def reading_type_url(self) -> str | None:
-        return self.context.reading_type_href
 
     @property
     def cost_amount(self) -> float | None:

@@ -31,14 +31,13 @@ from ..document import time_zone_of
 from ..errors import EspiWarning
 from ..localtime import EspiTimeZone
 from ..model.atom import Entry
-from ..model.enums import FlowDirectionKind
 from ..model.espi import (
     DateTimeInterval,
     IntervalReading,
     LocalTimeParameters,
     ReadingType,
 )
-from ..readings import Reading, ReadingContext
+from ..readings import ContextFacts, Reading, ReadingContext
 from ..tidy import direction_word
 from . import _decode
 from ._columns import extract_columns
@@ -63,7 +62,7 @@ _LINK = f"{{{ATOM}}}link"
 
 
 @dataclass(frozen=True)
-class IntervalColumns:
+class IntervalColumns(ContextFacts):
     """One IntervalBlock's readings as parallel columns (the fastest way to read them).
 
     ``costs`` and ``qualities`` are None when no reading of the block has one.  What every
@@ -83,31 +82,9 @@ class IntervalColumns:
         return len(self.starts)
 
     @property
-    def flow_direction(self) -> FlowDirectionKind | int | None:
-        """The ReadingType's ``flowDirection`` (``forward`` delivered, ``reverse`` received)."""
-        return self.context.flow_direction
-
-    @property
     def direction(self) -> str | None:
         """The direction in words: ``"delivered"``, ``"received"``, ``"net"``, ``"total"``."""
         return direction_word(self.context.flow_direction)
-
-    @property
-    def usage_point(self) -> str | None:
-        return self.context.usage_point
-
-    @property
-    def meter_reading(self) -> str | None:
-        """The URL of the block's MeterReading."""
-        return self.context.meter_reading
-
-    @property
-    def reading_type(self) -> ReadingType | None:
-        return self.context.reading_type
-
-    @property
-    def reading_type_url(self) -> str | None:
-        return self.context.reading_type_href
 
     def readings(self) -> Iterator[Reading]:
         context = self.context
