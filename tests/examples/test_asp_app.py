@@ -225,7 +225,10 @@ def test_disconnect_ends_the_grant_at_the_utility_and_forgets_the_tokens(
     assert json.loads((tmp_path / "tokens.json").read_text()) == {}
     assert web.get("/dashboard").status_code == 302  # nothing kept: connect again
     portal = browser.http.get(f"{demo['base_url']}/portal/authorizations", timeout=10).text
-    assert "Energy Insights" in portal
+    # The customer's page says who ended it, in the consent's words (issue 13).
+    import html
+
+    assert "ended by Energy Insights" in html.unescape(portal)
 
 
 def _change_url(web: Any) -> str:
