@@ -22,9 +22,9 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..outbox.queue import enqueue_email
 from ..storage.models import Authorization, RateChangeRequestRecord
 from ..storage.rows import rowcount
+from ._customer_message import tell_customer
 from ._workflow import Status, announce
 
 CANCELLED_BECAUSE = (
@@ -76,19 +76,23 @@ def cancel_with_grant(
 
 def _tell_customer(app: Flask, session: Session, record: RateChangeRequestRecord, now: int) -> None:
     customer = record.usage_point.customer
-    if not customer.email:
-        return
     asp = " ".join(record.authorization.application.client_name.split())
-    enqueue_email(
+    utility = app.config["UTILITY_NAME"]
+    tell_customer(
         session,
-        to=customer.email,
-        subject=f"{app.config['UTILITY_NAME']}: a rate change was cancelled",
+        customer,
+        subject=f"{utility}: a rate change was cancelled",
         text=(
             f"Hello {customer.display_name},\n\n"
             f"The rate change {asp} asked for on your behalf for your {record.usage_point.title} "
             f"(to {record.target_tariff.name}) was cancelled: {asp}'s permission to act on your "
             "account ended before you confirmed it. Your rate does not change, and the "
             "confirmation code you may have received no longer works.\n"
+        ),
+        sms_text=(
+            f"{utility}: the rate change {asp} asked for ({record.usage_point.title}) was "
+            f"cancelled: {asp}'s permission ended before you confirmed it. Your rate does not "
+            "change; the code no longer works."
         ),
         now=now,
     )

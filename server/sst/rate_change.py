@@ -33,9 +33,9 @@ from espi_sst import Rin
 from espi_sst.model import sst
 
 from ..errors import Refused
-from ..outbox.queue import enqueue_email
 from ..storage.models import RateChangeRequestRecord
 from ._creation import SMS, Target, check_idempotency_key, create, passcode_channel, resolve_target
+from ._customer_message import tell_customer
 from ._grant_ended import CANCELLED_BECAUSE, cancel_with_grant
 from ._passcode import ConfirmationOutcome, confirm, expire, expire_unconfirmed, new_passcode
 from ._workflow import OPEN, Status, announce, resource_url
@@ -112,27 +112,29 @@ def decide(
         app, session, record, "rate_change_accepted" if accepted else "rate_change_rejected", now
     )
     customer = record.usage_point.customer
-    if customer.email:
-        if accepted:
-            assert effective_date is not None
-            outcome = (
-                f"is accepted: {record.target_tariff.name} applies from "
-                f"{datetime.fromtimestamp(effective_date, UTC):%B %d, %Y}, the start of your "
-                "next billing cycle."
-            )
-        else:
-            outcome = f"was not made: {message or record.rejection_reason}."
-        enqueue_email(
-            session,
-            to=customer.email,
-            subject=f"{app.config['UTILITY_NAME']}: your rate change request",
-            text=(
-                f"Hello {customer.display_name},\n\n"
-                f"The rate change {record.authorization.application.client_name} asked for "
-                f"on your behalf for your {record.usage_point.title} {outcome}\n"
-            ),
-            now=now,
+    if accepted:
+        assert effective_date is not None
+        outcome = (
+            f"is accepted: {record.target_tariff.name} applies from "
+            f"{datetime.fromtimestamp(effective_date, UTC):%B %d, %Y}, the start of your "
+            "next billing cycle."
         )
+    else:
+        outcome = f"was not made: {message or record.rejection_reason}."
+    asp = record.authorization.application.client_name
+    utility = app.config["UTILITY_NAME"]
+    tell_customer(
+        session,
+        customer,
+        subject=f"{utility}: your rate change request",
+        text=(
+            f"Hello {customer.display_name},\n\n"
+            f"The rate change {asp} asked for "
+            f"on your behalf for your {record.usage_point.title} {outcome}\n"
+        ),
+        sms_text=f"{utility}: the rate change {asp} asked for ({record.usage_point.title}) {outcome}",
+        now=now,
+    )
 
 
 def to_model(record: RateChangeRequestRecord) -> sst.RateChangeRequest:

@@ -104,6 +104,20 @@ def test_a_rate_change_is_confirmed_with_the_code_sent_by_sms(
         confirmed = _confirm(base, dana, rid, code)
         assert confirmed.status_code == 200, confirmed.text
         assert _status(base, dana, rid) in ("confirmed", "submitted", "accepted")
+        # The outcome reaches her the same way (a customer who chose SMS may have no
+        # e-mail at all): billing decides, the worker texts the result.
+        for _ in range(6):
+            Worker(world.app).run_once()
+            if _status(base, dana, rid) in ("accepted", "rejected"):
+                Worker(world.app).run_once()  # deliver the outcome queued with the decision
+                break
+        decided = _status(base, dana, rid)
+        assert decided in ("accepted", "rejected")
+        outcome = [m for m in sink.messages(DANA_PHONE) if "confirmation code" not in m.body]
+        assert len(outcome) == 1, [m.body for m in sink.messages(DANA_PHONE)]
+        assert ("is accepted" if decided == "accepted" else "was not made") in outcome[0].body
+        with world.session() as s:
+            assert not [m for m in s.scalars(select(OutboxMessage)) if m.kind == "email"]
 
 
 def test_the_same_attempt_limits_hold_on_the_sms_path(texted: tuple[SstWorld, SmsSink]) -> None:
