@@ -177,7 +177,7 @@ def test_a_customer_chooses_sms_and_confirms_a_rate_change_by_text(
     assert browser.current_url.endswith("/portal/contact")
     heading = _wait(browser, "h1")
     assert heading.text == "How we send your confirmation codes"
-    nav = browser.find_element(By.CSS_SELECTOR, "nav a")
+    nav = browser.find_element(By.CSS_SELECTOR, "nav a[href$='/portal/contact']")
     assert nav.text == "How we send your codes" and nav.is_displayed()
     email_choice = browser.find_element(By.CSS_SELECTOR, "label[for=channel-email]")
     sms_choice = browser.find_element(By.CSS_SELECTOR, "label[for=channel-sms]")
