@@ -33,6 +33,7 @@ from espi_sst_server.worker import Worker
 from flask import Flask
 from portal_browser import no_sideways_scroll, rect, viewport, wait_for
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
