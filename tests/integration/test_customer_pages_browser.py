@@ -15,67 +15,33 @@ from urllib.parse import urlencode
 
 import pytest
 from live_servers import LiveUtility
+from portal_browser import (
+    full_page,
+    no_sideways_scroll,
+    pkce,
+    tappable,
+    viewport,
+    visible_text,
+    wait_for,
+)
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
-from test_browser_flow import SCOPE, _pkce
+from test_browser_flow import SCOPE
 
 ADDRESS = "2417 E Olive Ave, Fresno, CA 93701"  # the demo's bundled customer
 PHONE, DESKTOP = (375, 812), (1280, 900)
-TAP_TARGET_PX = 44  # WCAG 2.5.5 target size; Apple and Google's guidance for phones
 
 
 def _viewport(browser: Any, size: tuple[int, int]) -> None:
-    """An exact CSS viewport (a headless window's size includes no chrome, but be exact)."""
-    width, height = size
-    browser.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
-    )
+    viewport(browser, *size)
 
 
 def _screenshot(browser: Any, path: Path, size: tuple[int, int]) -> None:
     """The whole page at this width (the viewport stretched to the page's height)."""
-    height = int(browser.execute_script("return document.documentElement.scrollHeight"))
-    _viewport(browser, (size[0], max(size[1], height)))
-    browser.save_screenshot(str(path))
     _viewport(browser, size)
-
-
-def _wait_for(browser: Any, css: str) -> Any:
-    return WebDriverWait(browser, 20).until(
-        expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))
-    )
-
-
-def _visible_text(browser: Any) -> str:
-    return str(browser.find_element(By.TAG_NAME, "body").text)
-
-
-def _no_sideways_scroll(browser: Any) -> None:
-    width, inner = browser.execute_script(
-        "return [document.documentElement.scrollWidth, window.innerWidth]"
-    )
-    assert width <= inner, f"the page is {width} px wide in a {inner} px viewport"
-
-
-def _rect(browser: Any, element: Any) -> dict[str, float]:
-    rect: dict[str, float] = browser.execute_script(
-        "const r = arguments[0].getBoundingClientRect();"
-        "return {left: r.left, right: r.right, width: r.width, height: r.height};",
-        element,
-    )
-    return rect
-
-
-def _tappable(browser: Any, element: Any, viewport_width: int) -> None:
-    """Shown, inside the viewport's width, and tall enough for a finger."""
-    assert element.is_displayed()
-    rect = _rect(browser, element)
-    assert rect["left"] >= 0 and rect["right"] <= viewport_width, rect
-    assert rect["height"] >= TAP_TARGET_PX, rect
+    full_page(browser, path)
 
 
 def _background(browser: Any, element: Any) -> str:
@@ -131,7 +97,7 @@ def _authorize_url(live: LiveUtility) -> str:
             "scope": SCOPE,
             "state": secrets.token_urlsafe(12),
             "nonce": secrets.token_urlsafe(12),  # the scope has openid
-            "code_challenge": _pkce()[1],
+            "code_challenge": pkce()[1],
             "code_challenge_method": "S256",
         }
     )
@@ -161,9 +127,9 @@ def test_consent_authorizations_and_revoke_as_a_customer_sees_them(
     _sign_in_if_asked(browser, live_utility)
 
     # ---- the consent page
-    allow = _wait_for(browser, "button[value=approve]")
+    allow = wait_for(browser, "button[value=approve]")
     deny = browser.find_element(By.CSS_SELECTOR, "button[value=deny]")
-    text = _visible_text(browser)
+    text = visible_text(browser)
     assert "End-to-end ASP asks for access to your data" in text
     assert "Qualified for the Single Statewide Tool" in text and "Rate-change company" in text
     for words in (
@@ -191,9 +157,9 @@ def test_consent_authorizations_and_revoke_as_a_customer_sees_them(
     assert all(w in order for w in wanted), order
     assert [order.index(w) for w in wanted] == sorted(order.index(w) for w in wanted), order
     if width < 600:
-        _tappable(browser, allow, width)
-        _tappable(browser, deny, width)
-    _no_sideways_scroll(browser)
+        tappable(browser, allow, width)
+        tappable(browser, deny, width)
+    no_sideways_scroll(browser)
     _screenshot(browser, tmp_path / f"consent-{name}.png", size)
 
     # One control for how long: clicking the label chooses the date; the date is used.
@@ -205,40 +171,40 @@ def test_consent_authorizations_and_revoke_as_a_customer_sees_them(
         "arguments[0].value = arguments[1];", browser.find_element(By.ID, "until"), end.isoformat()
     )
     allow.click()
-    _wait_for(browser, "#done")  # back at the ASP
+    wait_for(browser, "#done")  # back at the ASP
 
     # ---- the authorizations page
     browser.get(f"{live_utility.issuer}/portal/authorizations")
-    grant = _wait_for(browser, "article.grant")
+    grant = wait_for(browser, "article.grant")
     text = grant.text
     assert "End-to-end ASP" in text and "Status: active" in text
     assert "Basic information" in text and "Release rate identification (RIN)" in text
     assert f"until the end of {end.isoformat()}" in text  # the day chosen
-    assert "FB=" not in _visible_text(browser)
+    assert "FB=" not in visible_text(browser)
     revoke = grant.find_element(By.CSS_SELECTOR, "a[href$='/revoke']")
     assert revoke.text.startswith("Revoke")
-    _tappable(browser, revoke, width)
-    _no_sideways_scroll(browser)
+    tappable(browser, revoke, width)
+    no_sideways_scroll(browser)
     _screenshot(browser, tmp_path / f"authorizations-{name}.png", size)
 
     # ---- Revoke: a confirmation page, then the result
     revoke.click()
-    yes = _wait_for(browser, "button.danger")
-    assert "Stop sharing with End-to-end ASP?" in _visible_text(browser)
+    yes = wait_for(browser, "button.danger")
+    assert "Stop sharing with End-to-end ASP?" in visible_text(browser)
     keep = browser.find_element(By.LINK_TEXT, "No, keep sharing")
     assert _background(browser, yes) != _background(browser, keep)
-    _tappable(browser, yes, width)
-    _tappable(browser, keep, width)
-    _no_sideways_scroll(browser)
+    tappable(browser, yes, width)
+    tappable(browser, keep, width)
+    no_sideways_scroll(browser)
     _screenshot(browser, tmp_path / f"revoke-confirm-{name}.png", size)
     yes.click()
 
-    result = _wait_for(browser, "#result")
+    result = wait_for(browser, "#result")
     assert "You ended End-to-end ASP's access." in result.text
     newest = browser.find_elements(By.CSS_SELECTOR, "article.grant")[0].text
     assert "Status: ended by you" in newest
-    assert "Status: active" not in _visible_text(browser)
-    _no_sideways_scroll(browser)
+    assert "Status: active" not in visible_text(browser)
+    no_sideways_scroll(browser)
     _screenshot(browser, tmp_path / f"revoked-{name}.png", size)
     print(f"screenshots: {tmp_path}")
     assert len(list(tmp_path.glob("*.png"))) == 4

@@ -13,24 +13,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from live_servers import LiveUtility
+from portal_browser import full_page, no_sideways_scroll, viewport
 from qr_pixels import decode_png
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 RIN = re.compile(r"^USCA-[A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$")
-WIDTHS = {"phone": (375, 812, True), "desktop": (1280, 900, False)}
-
-
-def _viewport(browser: Any, width: int, height: int, mobile: bool) -> None:
-    """An exact CSS viewport (a window size would include the browser's own frame)."""
-    browser.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
-    )
+WIDTHS = {"phone": (375, 812), "desktop": (1280, 900)}
 
 
 def _sign_in(browser: Any, issuer: str, username: str, password: str, path: str) -> None:
@@ -42,34 +36,19 @@ def _sign_in(browser: Any, issuer: str, username: str, password: str, path: str)
     browser.find_element(By.NAME, "username").send_keys(username)
     browser.find_element(By.NAME, "password").send_keys(password)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser, 20).until(expected_conditions.url_contains(f"/portal/{path}"))
-
-
-def _no_horizontal_overflow(browser: Any) -> None:
-    wide = browser.execute_script(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    # The sign-in page's own address contains "next=/portal/{path}": wait for the path itself.
+    WebDriverWait(browser, 20).until(lambda b: urlsplit(b.current_url).path == f"/portal/{path}")
+    WebDriverWait(browser, 20).until(
+        expected_conditions.visibility_of_element_located((By.TAG_NAME, "h1"))
     )
-    widest = browser.execute_script(
-        "const w = document.documentElement.clientWidth;"
-        "return [...document.querySelectorAll('body *')]"
-        ".filter(e => e.getBoundingClientRect().right > w).map(e => e.tagName + '#' + e.id)"
-    )
-    assert wide <= 0, f"the page scrolls sideways by {wide} px: {widest}"
-
-
-def _full_page(browser: Any, path: Path) -> None:
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    width = browser.execute_script("return document.documentElement.clientWidth")
-    _viewport(browser, width, height, width < 600)
-    browser.save_screenshot(str(path))
 
 
 @pytest.mark.parametrize("device", list(WIDTHS))
 def test_the_customer_sees_and_scans_both_rins(
     live_utility: LiveUtility, browser: Any, tmp_path: Path, device: str
 ) -> None:
-    width, height, mobile = WIDTHS[device]
-    _viewport(browser, width, height, mobile)
+    width, height = WIDTHS[device]
+    viewport(browser, width, height)
     blake = live_utility.demo.customer("unbundled")
     _sign_in(browser, live_utility.issuer, blake.username, blake.password, "rates")
 
@@ -91,8 +70,8 @@ def test_the_customer_sees_and_scans_both_rins(
         (tmp_path / f"qr-{device}-{len(png)}.png").write_bytes(png)
         assert decode_png(png) == [text.text], "the camera reads exactly the RIN shown"
     assert "Peninsula Clean Energy" in figures[1].text
-    _no_horizontal_overflow(browser)
-    _full_page(browser, tmp_path / f"rates-{device}.png")
+    no_sideways_scroll(browser)
+    full_page(browser, tmp_path / f"rates-{device}.png")
     assert (tmp_path / f"rates-{device}.png").stat().st_size > 0
 
 
@@ -100,8 +79,8 @@ def test_the_customer_sees_and_scans_both_rins(
 def test_the_customer_reports_an_asp_and_sees_the_reference(
     live_utility: LiveUtility, browser: Any, tmp_path: Path, device: str
 ) -> None:
-    width, height, mobile = WIDTHS[device]
-    _viewport(browser, width, height, mobile)
+    width, height = WIDTHS[device]
+    viewport(browser, width, height)
     alex = live_utility.demo.customer("bundled")
     _sign_in(browser, live_utility.issuer, alex.username, alex.password, "complaints")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Report a company"
@@ -110,7 +89,7 @@ def test_the_customer_reports_an_asp_and_sees_the_reference(
     Select(browser.find_element(By.ID, "application")).select_by_visible_text("End-to-end ASP")
     browser.find_element(By.CSS_SELECTOR, "input[name=category][value=misleading]").click()
     browser.find_element(By.ID, "text").send_keys("pushy")
-    _no_horizontal_overflow(browser)
+    no_sideways_scroll(browser)
     for target in ("#application", "fieldset label", "form button[type=submit]"):
         tall = browser.execute_script(
             "return arguments[0].getBoundingClientRect().height",
@@ -123,8 +102,8 @@ def test_the_customer_reports_an_asp_and_sees_the_reference(
     )
     assert "Your report was not sent." in alert.text
     assert "Write between 10 and 2000 characters (you wrote 5)." in alert.text
-    _full_page(browser, tmp_path / f"complaint-error-{device}.png")
-    _viewport(browser, width, height, mobile)
+    full_page(browser, tmp_path / f"complaint-error-{device}.png")
+    viewport(browser, width, height)
 
     words = browser.find_element(By.ID, "text")
     words.clear()
@@ -140,5 +119,5 @@ def test_the_customer_reports_an_asp_and_sees_the_reference(
     assert re.fullmatch(r"C-[A-Z2-9]{8}", reference), reference
     assert f"Your reference number is {reference}." in confirmation.text
     assert "End-to-end ASP" in browser.find_element(By.TAG_NAME, "main").text
-    _no_horizontal_overflow(browser)
-    _full_page(browser, tmp_path / f"complaint-filed-{device}.png")
+    no_sideways_scroll(browser)
+    full_page(browser, tmp_path / f"complaint-filed-{device}.png")

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -30,8 +31,8 @@ from espi_sst_server.storage import db
 from espi_sst_server.storage.models import Application, Authorization, RetailCustomer, Token
 from espi_sst_server.worker import Worker
 from flask import Flask
+from portal_browser import no_sideways_scroll, rect, viewport, wait_for
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -96,33 +97,16 @@ def utility(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmsUtility]:
         app.extensions["espi_sst_db"].engine.dispose()
 
 
-def _wait(browser: Any, css: str, timeout: float = 20) -> Any:
-    return WebDriverWait(browser, timeout).until(
-        expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, css))
-    )
-
-
-def _height(browser: Any, element: Any) -> float:
-    return float(
-        browser.execute_script("return arguments[0].getBoundingClientRect().height", element)
-    )
-
-
-def _no_horizontal_overflow(browser: Any) -> None:
-    wide, view = browser.execute_script(
-        "return [document.documentElement.scrollWidth, window.innerWidth]"
-    )
-    assert wide <= view, f"the page is {wide} px wide in a {view} px viewport"
-
-
 def _sign_in(browser: Any, utility: SmsUtility, username: str) -> None:
     customer = next(c for c in utility.demo.customers if c.username == username)
     browser.delete_all_cookies()
     browser.get(f"{utility.base}/portal/login?next=/portal/contact")
-    _wait(browser, "input[name=username]").send_keys(customer.username)
+    wait_for(browser, "input[name=username]").send_keys(customer.username)
     browser.find_element(By.NAME, "password").send_keys(customer.password)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    _wait(browser, "h1")
+    # Not the sign-in page's own h1: wait until the browser has left it.
+    WebDriverWait(browser, 20).until(lambda b: urlsplit(b.current_url).path == "/portal/contact")
+    wait_for(browser, "h1")
 
 
 def _grant(app: Flask, username: str) -> tuple[str, str, str]:
@@ -172,12 +156,12 @@ def test_a_customer_chooses_sms_and_confirms_a_rate_change_by_text(
     utility: SmsUtility, browser: Any, tmp_path: Path, width: int
 ) -> None:
     username, email, typed, phone_number, target = CASES[width]
-    browser.set_window_size(width, 900)
+    viewport(browser, width, 900)
     _sign_in(browser, utility, username)
     assert browser.current_url.endswith("/portal/contact")
-    heading = _wait(browser, "h1")
+    heading = wait_for(browser, "h1")
     assert heading.text == "How we send your confirmation codes"
-    nav = browser.find_element(By.CSS_SELECTOR, "nav a")
+    nav = browser.find_element(By.CSS_SELECTOR, "nav a[href$='/portal/contact']")
     assert nav.text == "How we send your codes" and nav.is_displayed()
     email_choice = browser.find_element(By.CSS_SELECTOR, "label[for=channel-email]")
     sms_choice = browser.find_element(By.CSS_SELECTOR, "label[for=channel-sms]")
@@ -185,8 +169,8 @@ def test_a_customer_chooses_sms_and_confirms_a_rate_change_by_text(
     phone = browser.find_element(By.ID, "phone")
     assert f"E-mail to {email}" in email_choice.text
     for tappable in (email_choice, sms_choice, save, phone):  # targets a thumb can hit
-        assert _height(browser, tappable) >= 44, tappable.get_attribute("outerHTML")
-    _no_horizontal_overflow(browser)
+        assert rect(browser, tappable)["height"] >= 44, tappable.get_attribute("outerHTML")
+    no_sideways_scroll(browser)
     browser.save_screenshot(str(tmp_path / f"contact-{width}.png"))
 
     # A national number: refused, saying how to write it; nothing saved.
@@ -194,9 +178,9 @@ def test_a_customer_chooses_sms_and_confirms_a_rate_change_by_text(
     phone.clear()
     phone.send_keys(typed.removeprefix("+1 "))
     browser.find_element(By.CSS_SELECTOR, "button.save").click()
-    error = _wait(browser, "#error")
+    error = wait_for(browser, "#error")
     assert "Start the number with + and the country code" in error.text
-    _no_horizontal_overflow(browser)
+    no_sideways_scroll(browser)
     browser.save_screenshot(str(tmp_path / f"contact-error-{width}.png"))
 
     browser.find_element(By.CSS_SELECTOR, "label[for=channel-sms]").click()
@@ -204,7 +188,7 @@ def test_a_customer_chooses_sms_and_confirms_a_rate_change_by_text(
     phone.clear()
     phone.send_keys(typed)
     browser.find_element(By.CSS_SELECTOR, "button.save").click()
-    saved = _wait(browser, "#saved")
+    saved = wait_for(browser, "#saved")
     assert saved.text == f"Saved. Your codes now go by text message to {phone_number}."
     assert browser.find_element(By.ID, "channel-sms").is_selected()
     assert browser.find_element(By.ID, "phone").get_attribute("value") == phone_number
@@ -224,14 +208,14 @@ def test_a_customer_chooses_sms_and_confirms_a_rate_change_by_text(
     Worker(utility.app).run_once()
 
     browser.get(f"{utility.base}/demo/sms/{phone_number}")
-    shown = _wait(browser, "strong.passcode")
+    shown = wait_for(browser, "strong.passcode")
     code = shown.text.strip()
     assert re.fullmatch(r"\d{6}", code), code
     message = browser.find_elements(By.CSS_SELECTOR, "article.sms")[0]
     assert "asked to change your rate to" in message.text and f"to {phone_number}" in message.text
     assert browser.find_element(By.CSS_SELECTOR, "h1").text == f"Text messages to {phone_number}"
     assert shown.size["height"] > 0 and shown.is_displayed()
-    _no_horizontal_overflow(browser)
+    no_sideways_scroll(browser)
     browser.save_screenshot(str(tmp_path / f"sms-inbox-{width}.png"))
 
     rid = str(asked.headers["Location"]).rsplit("/", 1)[1]
