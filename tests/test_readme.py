@@ -152,7 +152,9 @@ COMMANDS: dict[str, RunHere | Elsewhere] = {
     "espi-sst inspect [FILE...] [--json]": RunHere(
         CLI, "with and without FILE and --json, and two files"
     ),
-    "espi-sst convert FILE... [--to csv|parquet] [-o OUT]": RunHere(CLI, "with -o OUT, and two files"),
+    "espi-sst convert FILE... [--to csv|parquet] [-o OUT]": RunHere(
+        CLI, "with -o OUT, and two files"
+    ),
     "espi-sst conformance CONFIG [--html R.html] [--junit R.xml]": Elsewhere(
         "needs a running server: the kit's end-to-end test runs the CLI with both reports",
         "tests/integration/test_conformance_kit.py",
