@@ -151,7 +151,10 @@ def _get(url: str, headers: dict[str, str]) -> requests.Response:
     try:
         response = requests.get(url, headers=headers, timeout=TIMEOUT, allow_redirects=False)
     except requests.RequestException as exc:
-        raise RegistryFetchError(f"GET {url}: {exc.__class__.__name__}: {exc}") from None
+        raise RegistryFetchError(
+            f"GET {url}: the authority did not answer ({exc.__class__.__name__}); "
+            "check REGISTRY_URL and the network, the next sync tries again"
+        ) from None
     if len(response.content) > MAX_BYTES:
         raise RegistryFetchError(f"GET {url}: more than {MAX_BYTES} bytes")
     return response

@@ -39,8 +39,6 @@ def _one(app: Flask, args: argparse.Namespace) -> int:
             db.session.rollback()
             sys.stderr.write(f"espi-sst: error: {exc}\n")
             return 1
-        finally:
-            db.session.remove()
     if args.json:
         json.dump(outcome.as_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
