@@ -402,3 +402,43 @@ def test_a_bad_list_is_refused_and_nothing_of_it_applied(
 
     authority.publish(_list(6, suspend))  # a good list is applied after all that
     assert _sync(entity).results[0].action == "suspended"
+
+
+def test_complaints_reach_the_authority_once(entity: Entity, authority: Authority) -> None:
+    """A complaint filed in the portal is forwarded at the next sync (even a 304 one), once."""
+    from espi_sst_server.lifecycle.complaints import file_complaint
+    from espi_sst_server.storage.models import RetailCustomer
+
+    authority.publish(_list(1, _asp()))
+    _sync(entity)
+    with entity.app.app_context():
+        customer = RetailCustomer(
+            uuid="00000000-0000-4000-8000-000000000001",
+            username="dana",
+            password_hash="x",
+            display_name="Dana",
+            email="dana@example.com",
+            created_at=now(),
+        )
+        db.session.add(customer)
+        application = db.session.scalar(select(Application))
+        assert application is not None
+        complaint = file_complaint(
+            db.session,
+            customer=customer,
+            application=application,
+            category="misleading",
+            text="It pressured me to sign up on the phone.",
+            had_grant=False,
+            now=now(),
+        )
+        reference = complaint.reference
+        db.session.commit()
+    outcome = _sync(entity)
+    assert outcome.status == "not_modified" and outcome.complaints_forwarded == 1
+    [sent] = authority.complaints
+    assert sent["entity"] == "PGE" and sent["reference"] == reference
+    assert sent["software_id"] == "thermo-1" and sent["category"] == "misleading"
+    assert sent["text"] == "It pressured me to sign up on the phone."
+    assert dt.datetime.fromisoformat(sent["filed_at"].replace("Z", "+00:00")).tzinfo is not None
+    assert _sync(entity).complaints_forwarded == 0 and len(authority.complaints) == 1
