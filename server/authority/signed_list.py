@@ -70,7 +70,7 @@ def sign_registry(payload: dict[str, Any], key: ECKey) -> str:
     """
     check_registry_payload(payload)
     key.ensure_kid()
-    header = {"alg": REGISTRY_ALG, "kid": key.kid, "typ": REGISTRY_TYP}
+    header: dict[str, Any] = {"alg": REGISTRY_ALG, "kid": key.kid, "typ": REGISTRY_TYP}
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     return jws.serialize_compact(header, body, key, algorithms=[REGISTRY_ALG])
 
@@ -81,7 +81,7 @@ def public_jwks(keys: Iterable[ECKey]) -> dict[str, Any]:
     published = []
     for key in keys:
         key.ensure_kid()
-        jwk = dict(key.as_dict(private=False))
+        jwk: dict[str, Any] = dict(key.as_dict(private=False))
         jwk.update({"kid": key.kid, "use": "sig", "alg": REGISTRY_ALG})
         published.append(jwk)
     return {"keys": published}

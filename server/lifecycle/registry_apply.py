@@ -68,10 +68,14 @@ def apply_registry(
     for asp in registry.asps:
         savepoint = session.begin_nested()
         try:
-            result = _apply_one(session, asp, entity_id=entity_id, now=now, actor=actor, source=source)
+            result = _apply_one(
+                session, asp, entity_id=entity_id, now=now, actor=actor, source=source
+            )
         except EspiServerError as exc:
             savepoint.rollback()
-            results.append(AspResult(asp.software_id, "failed", asp.client_ids.get(entity_id), str(exc)))
+            results.append(
+                AspResult(asp.software_id, "failed", asp.client_ids.get(entity_id), str(exc))
+            )
             continue
         savepoint.commit()
         results.append(result)
@@ -123,14 +127,18 @@ def _apply_one(
             source=source,
         )
         action = "suspended" if asp.status == "suspended" else "withdrawn"
-        return AspResult(asp.software_id, action if change.changed else "unchanged", application.client_id)
+        return AspResult(
+            asp.software_id, action if change.changed else "unchanged", application.client_id
+        )
     changed = _update(session, application, asp, now=now, actor=actor, source=source)
     moved = set_qualification(
         session, application, "qualified", reason=None, actor=actor, now=now, source=source
     )
     changed = _accept_listed_terms(session, application, asp, now=now, actor=actor) or changed
     return AspResult(
-        asp.software_id, "updated" if changed or moved.changed else "unchanged", application.client_id
+        asp.software_id,
+        "updated" if changed or moved.changed else "unchanged",
+        application.client_id,
     )
 
 
@@ -167,7 +175,10 @@ def _update(
 ) -> bool:
     notify_uri = asp.notify_uri if asp.notify_uri is not None else application.notify_uri
     changed = False
-    if list(asp.redirect_uris) != list(application.redirect_uris) or notify_uri != application.notify_uri:
+    if (
+        list(asp.redirect_uris) != list(application.redirect_uris)
+        or notify_uri != application.notify_uri
+    ):
         check_client_uris(list(asp.redirect_uris), notify_uri)
         application.redirect_uris = list(asp.redirect_uris)
         application.notify_uri = notify_uri

@@ -111,7 +111,9 @@ def _text(value: Any, index: int | None, name: str, *, optional: bool = False) -
 
 def _time(value: Any, name: str) -> dt.datetime:
     if not isinstance(value, str) or not _RFC3339.fullmatch(value):
-        raise _fail(f"{value!r} is not an RFC 3339 time with a zone (2026-01-31T00:00:00Z)", None, name)
+        raise _fail(
+            f"{value!r} is not an RFC 3339 time with a zone (2026-01-31T00:00:00Z)", None, name
+        )
     try:
         return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -156,12 +158,18 @@ def check_registry_payload(payload: Any) -> RegistryList:
         software_id = _text(item["software_id"], i, "software_id")
         assert software_id is not None
         if software_id in seen:
-            raise _fail(f"{software_id!r} is listed twice (first at asps[{seen[software_id]}])", i, "software_id")
+            raise _fail(
+                f"{software_id!r} is listed twice (first at asps[{seen[software_id]}])",
+                i,
+                "software_id",
+            )
         seen[software_id] = i
         if item["status"] not in LIST_STATUSES:
             raise _fail(f"{item['status']!r} is not one of {', '.join(LIST_STATUSES)}", i, "status")
         if item["asp_class"] not in ASP_CLASSES:
-            raise _fail(f"{item['asp_class']!r} is not one of {', '.join(ASP_CLASSES)}", i, "asp_class")
+            raise _fail(
+                f"{item['asp_class']!r} is not one of {', '.join(ASP_CLASSES)}", i, "asp_class"
+            )
         contacts = item["contacts"]
         if not isinstance(contacts, list) or not all(
             isinstance(c, dict)
@@ -182,7 +190,11 @@ def check_registry_payload(payload: Any) -> RegistryList:
             isinstance(k, str) and (v is None or (isinstance(v, str) and 0 < len(v) <= 64))
             for k, v in client_ids.items()
         ):
-            raise _fail("must map entity ids to a client id (at most 64 characters) or null", i, "client_ids")
+            raise _fail(
+                "must map entity ids to a client id (at most 64 characters) or null",
+                i,
+                "client_ids",
+            )
         asps.append(
             ListedAsp(
                 software_id=software_id,
@@ -243,8 +255,7 @@ def verify_registry(
         ) from None
     except (JoseError, ValueError, TypeError) as exc:
         raise RegistryListError(
-            f"the registry's signature does not verify ({exc}): tampered, or not the "
-            "authority's",
+            f"the registry's signature does not verify ({exc}): tampered, or not the authority's",
             code="registry_bad_signature",
         ) from None
     header = signed.protected

@@ -91,7 +91,9 @@ class SyncSettings:
         except (TypeError, ValueError):
             max_age = 0
         if max_age <= 0:
-            raise ConfigurationError("REGISTRY_MAX_AGE_SECONDS must be a positive number of seconds")
+            raise ConfigurationError(
+                "REGISTRY_MAX_AGE_SECONDS must be a positive number of seconds"
+            )
         return cls(
             url=str(config["REGISTRY_URL"]).strip(),
             issuer=str(config["REGISTRY_ISSUER"]).strip(),
@@ -140,7 +142,10 @@ class SyncOutcome:
 def last_applied(session: Session) -> tuple[int | None, str | None]:
     """The sequence and ETag of the last list applied here (None, None: never)."""
     row = session.scalar(
-        select(AuditEvent).where(AuditEvent.action == SYNCED).order_by(AuditEvent.id.desc()).limit(1)
+        select(AuditEvent)
+        .where(AuditEvent.action == SYNCED)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
     )
     if row is None or not row.detail:
         return None, None
@@ -181,7 +186,9 @@ def key_set(settings: SyncSettings) -> dict[str, Any]:
     return data
 
 
-def sync_once(app: Flask, session: Session, *, now: int, actor: str = "registry-sync") -> SyncOutcome:
+def sync_once(
+    app: Flask, session: Session, *, now: int, actor: str = "registry-sync"
+) -> SyncOutcome:
     """One sync (the module docstring): fetch, verify, apply and commit, report, forward.
 
     Raises:
@@ -208,7 +215,9 @@ def sync_once(app: Flask, session: Session, *, now: int, actor: str = "registry-
             now=now,
             last_sequence=sequence,
         )
-        results = apply_registry(session, registry, entity_id=settings.entity_id, now=now, actor=actor)
+        results = apply_registry(
+            session, registry, entity_id=settings.entity_id, now=now, actor=actor
+        )
         audit(
             session,
             now,
@@ -293,7 +302,14 @@ def forward_complaints(
         if error is not None:
             outcome.complaint_error = error  # sent again at the next sync
             return
-        audit(session, now, "registry-sync", FORWARDED, subject, {"to": settings.endpoint("/complaints")})
+        audit(
+            session,
+            now,
+            "registry-sync",
+            FORWARDED,
+            subject,
+            {"to": settings.endpoint("/complaints")},
+        )
         session.commit()
         outcome.complaints_forwarded += 1
 

@@ -100,7 +100,11 @@ def add_registry_commands(
     )
     q.add_argument("--once", action="store_true", help="one sync, then exit")
     q.add_argument(
-        "--interval", type=float, default=300.0, metavar="SECONDS", help="between syncs (default 300)"
+        "--interval",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="between syncs (default 300)",
     )
     q.add_argument(
         "--json", action="store_true", help="print the outcome as JSON, new client secrets included"

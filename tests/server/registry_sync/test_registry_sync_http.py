@@ -302,7 +302,9 @@ def test_first_sync_creates_the_client_a_second_is_a_304_a_change_keeps_the_id(
     assert authority.reports[-1]["sequence"] == 2
 
 
-def test_the_lists_client_id_is_used_when_it_names_one(entity: Entity, authority: Authority) -> None:
+def test_the_lists_client_id_is_used_when_it_names_one(
+    entity: Entity, authority: Authority
+) -> None:
     authority.publish(_list(1, _asp(client_ids={"PGE": "asp-existing-at-pge", "SCE": None})))
     outcome = _sync(entity)
     assert [(r.action, r.client_id) for r in outcome.results] == [
@@ -323,7 +325,11 @@ def test_a_suspension_ends_the_asps_access_within_one_sync(
     assert _app_info(entity, uuid, token) == 200
 
     authority.publish(
-        _list(2, _asp(status="suspended", reason="complaints under review"), _asp("solar-2", name="Solar Co"))
+        _list(
+            2,
+            _asp(status="suspended", reason="complaints under review"),
+            _asp("solar-2", name="Solar Co"),
+        )
     )
     outcome = _sync(entity)
     assert {r.software_id: r.action for r in outcome.results} == {
@@ -342,7 +348,11 @@ def test_a_suspension_ends_the_asps_access_within_one_sync(
             "suspended"
         ]
 
-    authority.publish(_list(3, _asp(status="withdrawn", reason="left the market"), _asp("solar-2", name="Solar Co")))
+    authority.publish(
+        _list(
+            3, _asp(status="withdrawn", reason="left the market"), _asp("solar-2", name="Solar Co")
+        )
+    )
     withdrawn = _sync(entity)
     assert withdrawn.results[0].action == "withdrawn"
     assert _client(entity)["qualification"] == "dequalified"
