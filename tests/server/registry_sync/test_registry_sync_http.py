@@ -29,9 +29,16 @@ from espi_sst_server.authority.signed_list import new_signing_key, public_jwks, 
 from espi_sst_server.demo.dev_server import make_dev_server
 from espi_sst_server.lifecycle.registry_list import RegistryListError
 from espi_sst_server.lifecycle.registry_sync import sync_once
-from espi_sst_server.security import now
+from espi_sst_server.security import hash_secret, now
 from espi_sst_server.storage import db
-from espi_sst_server.storage.models import Application, AuditEvent
+from espi_sst_server.storage.models import (
+    Application,
+    AuditEvent,
+    Authorization,
+    OutboxMessage,
+    RetailCustomer,
+    Token,
+)
 from flask import Flask
 from joserfc.jwk import ECKey
 from sqlalchemy import func, select
@@ -312,6 +319,57 @@ def test_the_lists_client_id_is_used_when_it_names_one(
     ]
 
 
+def _customer_grant(entity: Entity, client_id: str) -> str:
+    """An active grant of a customer (with e-mail) to the ASP, and its access token."""
+    moment, token = now(), "customer-access-token-1"
+    with entity.app.app_context():
+        application = db.session.scalar(
+            select(Application).where(Application.client_id == client_id)
+        )
+        assert application is not None
+        customer = RetailCustomer(
+            uuid="00000000-0000-4000-8000-000000000002",
+            username="erin",
+            password_hash="x",
+            display_name="Erin",
+            email="erin@example.com",
+            created_at=moment,
+        )
+        grant = Authorization(
+            uuid="00000000-0000-4000-8000-000000000003",
+            subscription_uuid="00000000-0000-4000-8000-000000000004",
+            customer=customer,
+            application=application,
+            scope=application.scope,
+            status=1,
+            created_at=moment,
+            updated_at=moment,
+            grant_type="authorization_code",
+        )
+        db.session.add_all([customer, grant])
+        db.session.add(
+            Token(
+                family="family-erin",
+                client_id=client_id,
+                authorization=grant,
+                access_token_hash=hash_secret(token),
+                scope=application.scope,
+                issued_at=moment,
+                access_expires_at=moment + 3600,
+            )
+        )
+        db.session.commit()
+    return token
+
+
+def _grant_feed(entity: Entity, token: str) -> int:
+    return requests.get(
+        f"{entity.url}/espi/1_1/resource/Authorization",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).status_code
+
+
 def test_a_suspension_ends_the_asps_access_within_one_sync(
     entity: Entity, authority: Authority
 ) -> None:
@@ -323,6 +381,8 @@ def test_a_suspension_ends_the_asps_access_within_one_sync(
     token = _client_token(entity, client_id, secret).json()["access_token"]
     uuid = _client(entity)["uuid"]
     assert _app_info(entity, uuid, token) == 200
+    customer_token = _customer_grant(entity, client_id)
+    assert _grant_feed(entity, customer_token) == 200
 
     authority.publish(
         _list(
@@ -337,6 +397,12 @@ def test_a_suspension_ends_the_asps_access_within_one_sync(
         "solar-2": "unchanged",
     }
     assert _app_info(entity, uuid, token) == 401
+    assert _grant_feed(entity, customer_token) == 401  # the customer's grant ended too
+    with entity.app.app_context():
+        grant = db.session.scalar(select(Authorization))
+        assert grant is not None and grant.status == 0 and grant.ended_reason == "dequalified"
+        told = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "email")).all()
+        assert len(told) == 1  # the customer is told, once
     assert _client_token(entity, client_id, secret).status_code in (400, 401)
     assert _client(entity)["qualification"] == "suspended"
     assert [r["action"] for r in authority.reports[-1]["results"]] == ["suspended", "unchanged"]
@@ -417,7 +483,6 @@ def test_a_bad_list_is_refused_and_nothing_of_it_applied(
 def test_complaints_reach_the_authority_once(entity: Entity, authority: Authority) -> None:
     """A complaint filed in the portal is forwarded at the next sync (even a 304 one), once."""
     from espi_sst_server.lifecycle.complaints import file_complaint
-    from espi_sst_server.storage.models import RetailCustomer
 
     authority.publish(_list(1, _asp()))
     _sync(entity)
