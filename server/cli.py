@@ -3,7 +3,8 @@ point (setup.cfg; the library's CLI loads it only when one of them is chosen):
 ``serve``, ``register-client``, ``demo``, and the authorization lifecycle's
 ``close-service-agreement``, ``asp-registry load``, ``asp block`` / ``asp unblock`` /
 ``asp accept-terms`` (the SST terms, lifecycle/terms.py), and
-``cca-rins load`` (a CCA's generation RINs); ``bulk notify`` (the BatchList telling ASPs
+``cca-rins load`` (a CCA's generation RINs); ``registry sync`` (the central authority's
+signed list, ops/registry_command.py); ``bulk notify`` (the BatchList telling ASPs
 their FB 35 bulk is ready, lifecycle/bulk_notices.py); ``rotate-signing-key`` (OpenID Connect keys);
 ``gateway`` writes the statewide gateway's nginx configuration (server/gateway/)."""
 
@@ -22,6 +23,7 @@ from .errors import ConfigurationError
 from .lifecycle.registration import RegistrationError, register_application
 from .ops.check_config import add_check_config_commands
 from .ops.loader.command import add_load_commands
+from .ops.registry_command import add_registry_commands
 from .security import now
 from .storage import db
 
@@ -503,6 +505,7 @@ def _gateway(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_load_commands(sub, _app)
     add_check_config_commands(sub, create_app)
+    add_registry_commands(sub, _app)
     p = sub.add_parser("register-client", help="register an ASP application (server extra)")
     p.add_argument("--name", required=True)
     p.add_argument(

@@ -262,6 +262,20 @@ DEFAULTS: dict[str, Any] = {
     # The demo only: the SMS sink's folder, shown at /demo/sms (server/demo/sms_sink.py).
     # Never set it on a real utility: the page publishes every text message sent.
     "DEMO_SMS_DIR": None,
+    # The central authority's signed list of qualified ASPs (concept design 6.4.4; issue 20;
+    # `espi-sst registry sync`, server/lifecycle/registry_sync.py).  REGISTRY_URL: its
+    # GET /registry (unset: no sync, complaints stay here).  The key set that signs it:
+    # REGISTRY_JWKS_FILE (a pinned JWKS on this host; preferred) or REGISTRY_JWKS_URL.
+    # REGISTRY_ISSUER: the issuer the list must name.  REGISTRY_MAX_AGE_SECONDS: the oldest
+    # `published` accepted.  REGISTRY_ENTITY_ID: this entity's id in the list's client_ids
+    # (PGE); REGISTRY_REPORT_TOKEN: the bearer token for POST /registry/reports and /complaints.
+    "REGISTRY_URL": None,
+    "REGISTRY_JWKS_URL": None,
+    "REGISTRY_JWKS_FILE": None,
+    "REGISTRY_ISSUER": None,
+    "REGISTRY_MAX_AGE_SECONDS": 86400,
+    "REGISTRY_ENTITY_ID": None,
+    "REGISTRY_REPORT_TOKEN": None,
     # GET /metrics answers requests made directly on loopback; with this set, also those with
     # "Authorization: Bearer <METRICS_TOKEN>" (a Prometheus elsewhere; server/ops/metrics_endpoint.py).
     "METRICS_TOKEN": None,

@@ -63,6 +63,41 @@ def default_scope(asp_class: str) -> str:
     return DEFAULT_SCOPE if asp_class == RATE_CHANGE else without_rate_change(DEFAULT_SCOPE)
 
 
+def check_client_uris(redirect_uris: list[str], notify_uri: str) -> bool:
+    """Refuse redirect URIs (RFC 6749 3.1.2, RFC 8252 8.3) or a notify URI (the outbound
+    policy) this server must not use; returns whether loopback is allowed here (demo, tests).
+
+    Also used when the central authority's list changes a registered client's URIs
+    (``registry_sync.py``): an update is held to the rules of a registration.
+
+    Raises:
+        RegistrationError: which URI, and what it must be.
+    """
+    if not redirect_uris:
+        raise RegistrationError("at least one redirect URI is required (matched exactly)")
+    for uri in redirect_uris:
+        parts = urlsplit(uri)
+        loopback = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        if not (parts.scheme == "https" and parts.hostname) and not loopback:
+            # Compare the parsed host, not a prefix: http://localhost.evil.example is not
+            # loopback (RFC 8252 8.3).
+            raise RegistrationError(
+                f"redirect URI {uri!r} must use https (http only for loopback): an absolute "
+                "https URL with a host, or http://127.0.0.1, http://[::1] or http://localhost "
+                "with any port for a native app (RFC 6749 3.1.2, RFC 8252 7.3 and 8.3)"
+            )
+        if "#" in uri:
+            raise RegistrationError(
+                f"redirect URI {uri!r} must not contain a fragment (RFC 6749 3.1.2)"
+            )
+    allow_loopback = bool(current_app.config.get("NOTIFY_ALLOW_LOOPBACK"))
+    try:
+        check_notify_uri(notify_uri, allow_loopback=allow_loopback)
+    except DestinationRefused as exc:
+        raise RegistrationError(str(exc)) from None
+    return allow_loopback
+
+
 def register_application(
     session: Session,
     *,
@@ -76,6 +111,7 @@ def register_application(
     client_uri: str | None = None,
     software_id: str | None = None,
     asp_class: str = DATA_ONLY,
+    commit: bool = True,
 ) -> Registered:
     """Register an ASP; its secret (None for a public client) is returned only here.
 
@@ -100,28 +136,7 @@ def register_application(
             f"the software id must be 1-{MAX_SOFTWARE_ID} characters: give the id the central "
             "registry of qualified ASPs lists this ASP by"
         )
-    if not redirect_uris:
-        raise RegistrationError("at least one redirect URI is required (matched exactly)")
-    for uri in redirect_uris:
-        parts = urlsplit(uri)
-        loopback = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
-        if not (parts.scheme == "https" and parts.hostname) and not loopback:
-            # Compare the parsed host, not a prefix: http://localhost.evil.example is not
-            # loopback (RFC 8252 8.3).
-            raise RegistrationError(
-                f"redirect URI {uri!r} must use https (http only for loopback): an absolute "
-                "https URL with a host, or http://127.0.0.1, http://[::1] or http://localhost "
-                "with any port for a native app (RFC 6749 3.1.2, RFC 8252 7.3 and 8.3)"
-            )
-        if "#" in uri:
-            raise RegistrationError(
-                f"redirect URI {uri!r} must not contain a fragment (RFC 6749 3.1.2)"
-            )
-    allow_loopback = bool(current_app.config.get("NOTIFY_ALLOW_LOOPBACK"))
-    try:
-        check_notify_uri(notify_uri, allow_loopback=allow_loopback)
-    except DestinationRefused as exc:
-        raise RegistrationError(str(exc)) from None
+    allow_loopback = check_client_uris(redirect_uris, notify_uri)
     client_uri = _checked_client_uri(client_uri, allow_loopback=allow_loopback)
     if qualification not in ("qualified", "pending", "suspended"):
         raise RegistrationError("qualification is one of qualified, pending, suspended")
@@ -168,7 +183,10 @@ def register_application(
         created_at=now(),
     )
     session.add(application)
-    session.commit()
+    if commit:
+        session.commit()
+    else:  # the caller's transaction (registry_sync.py: a whole list, all or nothing)
+        session.flush()
     return Registered(
         client_id,
         secret,

@@ -1,0 +1,1 @@
+"""The central authority (issue 20): qualifies ASPs, publishes the signed list."""
