@@ -35,6 +35,8 @@ import topology  # bench/scaleout/topology.py
 
 GRACE_S = 2.0
 """Seconds after ``recovered_at`` still counted in the window (requests already in flight)."""
+CALM_S = 3.0
+"""Seconds between one fault's window and the next fault: every window has its own errors."""
 
 
 @dataclass
@@ -302,12 +304,15 @@ Fault = Callable[[Context, FaultRecord], None]
 def run_schedule(ctx: Context, schedule: list[tuple[float, str, Fault]], started: float,
                  records: list[FaultRecord]) -> None:  # fmt: skip
     """Each fault no earlier than its offset (seconds after ``started``, time.monotonic())."""
+    calm_until = 0.0  # windows never overlap: the next fault waits for the last one's end
     for offset, name, fault in schedule:
         record = FaultRecord(name, offset)
         records.append(record)
-        if ctx.stop.wait(max(0.0, started + offset - time.monotonic())):
+        start_at = max(started + offset, calm_until)
+        if ctx.stop.wait(max(0.0, start_at - time.monotonic())):
             return
         try:
             fault(ctx, record)
         except Exception as exc:  # recorded; the soak goes on
             record.detail["error"] = f"{type(exc).__name__}: {exc}"
+        calm_until = time.monotonic() + GRACE_S + CALM_S

@@ -56,6 +56,20 @@ def summary(served: list[Served]) -> dict[str, Any]:
     }
 
 
+def by_path(served: list[Served], status: int, top: int = 3) -> dict[str, int]:
+    """The paths (ids cut off) that answered ``status`` most often: what a figure is made of."""
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    for item in served:
+        if item.status == status:
+            parts = item.request.split(" ")
+            path = parts[1].split("?")[0] if len(parts) > 1 else item.request
+            path = "/".join(p for p in path.split("/") if len(p) < 30)  # ids dropped
+            counts[path] += 1
+    return dict(counts.most_common(top))
+
+
 def inside(at: float, windows: list[tuple[float, float]]) -> bool:
     return any(start <= at <= end for start, end in windows)
 
