@@ -22,6 +22,8 @@ count the goal wants at zero:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from collections import Counter
@@ -29,9 +31,8 @@ from pathlib import Path
 from typing import Any
 
 TERMINAL = ("accepted", "rejected", "cancelled", "expired")
-DECISIONS = ("rate_change_accepted", "rate_change_rejected")
 PASSCODE_SUBJECT = "your code to confirm a rate change"
-OUTBOX_MESSAGE_ID = re.compile(r"<outbox-(\d+)\.")
+OUTBOX_MESSAGE_ID = re.compile(r"<outbox-(\d+)\.([0-9a-f]+)@")
 
 
 def _psql(url: str) -> Any:
@@ -64,7 +65,8 @@ def rate_changes(db: Any, confirmed_urls: list[str]) -> dict[str, int]:
     decisions = Counter(
         subject.split(":", 1)[1]
         for (subject,) in db.execute(
-            "SELECT subject FROM audit_event WHERE action = ANY(%s)", (list(DECISIONS),)
+            "SELECT subject FROM audit_event WHERE action IN "
+            "('rate_change_accepted', 'rate_change_rejected')"
         )
     )
     scheduled = Counter(
@@ -89,16 +91,28 @@ def rate_changes(db: Any, confirmed_urls: list[str]) -> dict[str, int]:
     }
 
 
-def mails(db: Any, maildir: Path) -> dict[str, int]:
+def _issuer_tag(issuer: str) -> str:
+    """The issuer's tag in an outbox Message-ID (server/outbox/queue.py, ``_issuer_tag``):
+    the mails of two databases sharing one sink tell apart by it."""
+    return hashlib.sha256(issuer.encode()).hexdigest()[:12]
+
+
+def mails(db: Any, maildir: Path, issuer: str) -> dict[str, int]:
     from espi_sst_server.demo.mail_sink import read_maildir
 
     rows = db.execute("SELECT id, payload, failed_at FROM outbox_message WHERE kind = 'email'"
                       ).fetchall()  # fmt: skip
-    subjects = {row_id: str((payload or {}).get("subject", "")) for row_id, payload, _f in rows}
+    subjects = {}
+    for row_id, payload, _f in rows:
+        fields = json.loads(payload) if isinstance(payload, str) else (payload or {})  # SQLite
+        subjects[row_id] = str(fields.get("subject", ""))
     received: Counter[int] = Counter()
     strangers = 0
+    tag = _issuer_tag(issuer)
     for message in read_maildir(maildir):
         found = OUTBOX_MESSAGE_ID.match(message.message_id)
+        if found is not None and found.group(2) != tag:
+            continue  # another database's mail (the soak's other phase)
         if found is None or int(found.group(1)) not in subjects:
             strangers += 1
         else:
@@ -115,8 +129,9 @@ def mails(db: Any, maildir: Path) -> dict[str, int]:
         "passcode_mails": len(passcode_rows),
         "passcode_mails_lost": sum(1 for i in passcode_rows if received[i] == 0) + missing_rows,
         "passcode_mail_rows_missing": missing_rows,
-        "passcode_mails_duplicated": sum(received[i] - 1 for i in passcode_rows
-                                         if received[i] > 1),  # fmt: skip
+        "passcode_mails_duplicated": sum(
+            received[i] - 1 for i in passcode_rows if received[i] > 1
+        ),  # fmt: skip
     }
 
 
@@ -167,7 +182,7 @@ def account(database_url: str, issuer: str, maildir: Path, acknowledged: Counter
     with _psql(database_url) as db:
         figures: dict[str, Any] = {
             **rate_changes(db, confirmed_urls),
-            **mails(db, maildir),
+            **mails(db, maildir, issuer),
             **notifications(db, issuer, acknowledged, unkeyed),
             **grants(db),
         }

@@ -35,6 +35,10 @@ outbox's backoff after it (10, 20, 40, 80 s)."""
 DECISION_WAIT_S = 120.0
 
 
+class LoadStopped(Exception):
+    """The load ended while this customer waited (for a passcode): not a failure."""
+
+
 @dataclass(frozen=True)
 class Habits:
     """How often each customer does the rarer things (in rounds)."""
@@ -99,7 +103,9 @@ def _passcode(maildir: Path, email: str, used: set[str], since: float, deadline:
                 if "confirmation code is" in line:
                     return line.rsplit(" ", 1)[1].strip().rstrip("."), message.message_id
         time.sleep(0.3)
-    raise TimeoutError(f"no new passcode mail for {email}")
+    if stop.is_set():
+        raise LoadStopped
+    raise TimeoutError(f"no new passcode mail for {email} in {PASSCODE_WAIT_S:g} s")
 
 
 def _authorize(issuer: str, customer: Customer, tally: Tally) -> dict[str, Any]:
@@ -159,6 +165,8 @@ def run_customer(issuer: str, maildir: Path, customer: Customer, habits: Habits,
                 client.revoke(key)
                 tally.add("revocations")
                 store.save(key, dict(_authorize(issuer, customer, tally)))
+        except LoadStopped:
+            return
         except ClientError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 tally.add("refusals")

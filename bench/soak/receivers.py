@@ -114,7 +114,9 @@ class Receivers:
             if not key:
                 endpoint.unkeyed += 1
             hook, endpoint.kill_hook = endpoint.kill_hook, None
-            fail = self.random.randrange(endpoint.fail_one_in) == 0 if endpoint.fail_one_in else False
+            fail = (
+                self.random.randrange(endpoint.fail_one_in) == 0 if endpoint.fail_one_in else False
+            )
             delay = self.random.uniform(0, endpoint.slow_s)
         if hook is not None and hook(int(request.client_address[1]), key):
             # The sender is dead: nobody reads an answer.  The row was never marked sent.

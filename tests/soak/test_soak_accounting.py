@@ -81,7 +81,10 @@ def db(server_url: str) -> Iterator[Any]:
 
 
 def _decided(db: Any, uuid_: str, status: str, *, decisions: int, scheduled: int) -> None:
-    db.execute("INSERT INTO rate_change_request (uuid, status, confirmed_at) VALUES (%s, %s, 1)", (uuid_, status))
+    db.execute(
+        "INSERT INTO rate_change_request (uuid, status, confirmed_at) VALUES (%s, %s, 1)",
+        (uuid_, status),
+    )
     for _ in range(decisions):
         db.execute("INSERT INTO audit_event VALUES (%s, %s)",
                    (f"rate_change_{status}", f"rate_change_request:{uuid_}"))  # fmt: skip
@@ -95,7 +98,9 @@ def test_a_rate_change_applied_twice_or_never_is_counted(db: Any) -> None:
     _decided(db, "decided-twice", "accepted", decisions=2, scheduled=1)
     _decided(db, "scheduled-twice", "accepted", decisions=1, scheduled=2)
     _decided(db, "never-decided", "submitted", decisions=0, scheduled=0)
-    db.execute("INSERT INTO rate_change_request (uuid, status, confirmed_at) VALUES ('awaiting', 'awaitingConfirmation', NULL)")
+    db.execute(
+        "INSERT INTO rate_change_request (uuid, status, confirmed_at) VALUES ('awaiting', 'awaitingConfirmation', NULL)"
+    )
     figures = accounting.rate_changes(db, [f"{ISSUER}/x/RateChangeRequest/good",
                                            f"{ISSUER}/x/RateChangeRequest/not-in-the-database"])  # fmt: skip
     assert figures["rate_changes_applied_twice"] == 2
@@ -105,7 +110,7 @@ def test_a_rate_change_applied_twice_or_never_is_counted(db: Any) -> None:
 
 def _mail(box: mailbox.Maildir, row_id: int) -> None:
     message = EmailMessage()
-    message["Message-ID"] = f"<outbox-{row_id}.abc@utility.example>"
+    message["Message-ID"] = f"<outbox-{row_id}.{accounting._issuer_tag(ISSUER)}@utility.example>"
     message["To"] = "casey@example.com"
     message["Subject"] = "s"
     message.set_content("hello")
@@ -117,12 +122,18 @@ def test_a_mail_lost_or_sent_twice_is_counted(db: Any, tmp_path: Path) -> None:
     for row_id in (1, 2, 3):
         db.execute("INSERT INTO outbox_message VALUES (%s, 'email', %s, 1, NULL)",
                    (row_id, json.dumps(passcode)))  # fmt: skip
-    db.execute("INSERT INTO rate_change_request (uuid, status, confirmed_at) VALUES ('a', 'accepted', 1)")
+    db.execute(
+        "INSERT INTO rate_change_request (uuid, status, confirmed_at) VALUES ('a', 'accepted', 1)"
+    )
     box = mailbox.Maildir(tmp_path / "mail", create=True)
     _mail(box, 1)
     _mail(box, 2)
     _mail(box, 2)  # row 2 twice, row 3 never
-    figures = accounting.mails(db, tmp_path / "mail")
+    other = EmailMessage()  # another database's row 3, beside: not this one's
+    other["Message-ID"] = "<outbox-3.0123456789ab@utility.example>"
+    other.set_content("x")
+    box.add(other)
+    figures = accounting.mails(db, tmp_path / "mail", ISSUER)
     assert figures["mails_lost"] == figures["passcode_mails_lost"] == 1
     assert figures["mails_duplicated"] == figures["passcode_mails_duplicated"] == 1
     assert figures["passcode_mail_rows_missing"] == 0
@@ -146,8 +157,10 @@ def test_a_grant_in_an_impossible_state_is_counted(db: Any) -> None:
                   (2, 0, 5, 'revoked_by_customer'), (3, 0, 5, 'revoked_by_customer'),
                   (4, 1, 5, NULL)""")
     db.execute("INSERT INTO token VALUES (1, NULL), (2, 5), (3, NULL)")  # 3: live, grant ended
-    db.execute("INSERT INTO rate_change_request VALUES ('open', 'submitted', 1, 2), "
-               "('done', 'accepted', 1, 3)")  # an open rate change on ended grant 2
+    db.execute(
+        "INSERT INTO rate_change_request VALUES ('open', 'submitted', 1, 2), "
+        "('done', 'accepted', 1, 3)"
+    )  # an open rate change on ended grant 2
     figures = accounting.grants(db)
     assert figures["grants_impossible"] == 3
     assert set(figures["grants_impossible_by_kind"]) == {
