@@ -126,7 +126,7 @@ def run_customer(issuer: str, maildir: Path, customer: Customer, habits: Habits,
                  end: float, stop: threading.Event, offset: int) -> None:  # fmt: skip
     """One customer of one ASP until ``end`` (time.monotonic()) or ``stop``."""
     from espi_sst.client import AspClient, MemoryTokenStore
-    from espi_sst.client.errors import ClientError
+    from espi_sst.client.errors import AuthorizationEnded, ClientError
     from espi_sst.client.oauth import discover
 
     store = MemoryTokenStore()
@@ -167,6 +167,15 @@ def run_customer(issuer: str, maildir: Path, customer: Customer, habits: Habits,
                 store.save(key, dict(_authorize(issuer, customer, tally)))
         except LoadStopped:
             return
+        except AuthorizationEnded as exc:
+            # The grant died under the customer (nothing in the soak revokes it but the
+            # customer): a failure, once; then the customer authorizes again, as an ASP
+            # would ask them to.
+            tally.fail(f"{key} round {rounds}: {type(exc).__name__}: {exc}")
+            try:
+                store.save(key, dict(_authorize(issuer, customer, tally)))
+            except Exception:
+                return
         except ClientError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 tally.add("refusals")

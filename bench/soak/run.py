@@ -210,9 +210,15 @@ def run(plan: Plan, say: Any, stop: threading.Event) -> dict[str, Any]:
                 finally:
                     sink = ctx.sink
             if plan.sqlite_load_s > 0 and not stop.is_set():
-                phase = sqlite_disk.run_phase(min(plan.customers, 3), plan.sqlite_load_s,
-                                              plan.sqlite_full_s, settings(sink.port, billing_log),
-                                              maildir, endpoints, stop, say)  # fmt: skip
+                try:
+                    phase = sqlite_disk.run_phase(min(plan.customers, 3), plan.sqlite_load_s,
+                                                  plan.sqlite_full_s,
+                                                  settings(sink.port, billing_log), maildir,
+                                                  endpoints, stop, say)  # fmt: skip
+                except Exception as exc:  # recorded as a fault not recovered: the soak fails
+                    record = faults.FaultRecord("SQLite mode: disk full", 0.0)
+                    record.detail["error"] = f"{type(exc).__name__}: {exc}"
+                    phase = {"fault": record, "figures": None}
                 _add_sqlite_phase(result, phase, say)
             stop.set()
     finally:

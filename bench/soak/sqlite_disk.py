@@ -58,22 +58,20 @@ def tmpfs(size: str) -> Iterator[Path]:
 
 
 def fill(folder: Path) -> Path:
-    """Write a filler file until the file system is full (ENOSPC); returns its path."""
+    """Write a filler file until the file system is full (ENOSPC); returns its path.
+
+    Unbuffered: each write reaches the file system (and fails there), nothing is left to
+    fail at close.
+    """
     filler = folder / "filler"
-    chunk = b"\0" * (1 << 20)
-    with filler.open("wb") as out:
-        for _ in range(100_000):  # bounded: a tmpfs here is megabytes, not terabytes
-            try:
-                out.write(chunk)
-                out.flush()
-            except OSError:
-                break
-        for _ in range(1 << 20):  # the last bytes, one kilobyte at a time
-            try:
-                out.write(chunk[:1024])
-                out.flush()
-            except OSError:
-                break
+    with filler.open("wb", buffering=0) as out:
+        for size in (1 << 20, 1 << 10, 1):  # megabytes, then the last kilobytes and bytes
+            for _ in range(100_000):  # bounded: a tmpfs here is megabytes, not terabytes
+                try:
+                    if out.write(b"\0" * size) == 0:
+                        break
+                except OSError:
+                    break
     return filler
 
 
@@ -127,7 +125,9 @@ def run_phase(plan_customers: int, load_s: float, full_s: float, settings: dict[
             "ESPI_LOG_FORMAT": "json",
             "PYTHONPATH": str(topology.HERE),
         }
-        demo = topology._migrate_and_seed(env, work, plan_customers)
+        # One more customer than the load's: the recovery probe consents as that one (a new
+        # consent replaces the customer's earlier grant to the ASP: lifecycle/replacement.py).
+        demo = topology._migrate_and_seed(env, work, plan_customers + 1)
         notify = endpoints.add(SQLITE_NOTIFY_PATH, fail_one_in=0, slow_s=0.05)
         with sqlite3.connect(str(database)) as db:  # every ASP's notifications come to us
             db.execute("UPDATE application SET notify_uri = ?", (notify,))
@@ -155,8 +155,9 @@ def run_phase(plan_customers: int, load_s: float, full_s: float, settings: dict[
         client = next(c for c in demo["clients"] if c["client_id"] == "demo-energy-insights")
         asp = flow.Asp(client["client_id"], client["client_secret"], client["redirect_uris"][0],
                        DEMO_SCOPE)  # fmt: skip
-        customers = [asps.Customer(c["username"], c["password"], c["email"], asp)
-                     for c in demo["customers"] if c["username"].startswith("casey-")]  # fmt: skip
+        everyone = [asps.Customer(c["username"], c["password"], c["email"], asp)
+                    for c in demo["customers"] if c["username"].startswith("casey-")]  # fmt: skip
+        customers, prober = everyone[:-1], everyone[-1]
         started_at, started = time.time(), time.monotonic()
         threads = [threading.Thread(target=asps.run_customer, daemon=True,
                                     args=(issuer, maildir, c, asps.Habits(refresh_every=3,
@@ -175,8 +176,7 @@ def run_phase(plan_customers: int, load_s: float, full_s: float, settings: dict[
 
         def writes_again() -> bool:
             ready = faults.requests.get(issuer + "/readyz", timeout=5).status_code == 200
-            return ready and bool(flow.run_flow(issuer, asp, customers[0].username,
-                                                customers[0].password))  # fmt: skip
+            return ready and bool(flow.run_flow(issuer, asp, prober.username, prober.password))
 
         record.recovered_at = faults._until(writes_again, 60, stop, 0.5)
         stop.wait(max(0.0, started + load_s - time.monotonic()))
