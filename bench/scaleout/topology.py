@@ -328,7 +328,10 @@ def scaleout(
     """Start the whole topology; yield it; stop everything and remove its folders.
 
     ``settings``: more ``ESPI_*`` variables for every node and worker (the bench's lease,
-    limits, mail and notification settings).  ``extra_customers``: copies of the demo's
+    limits, mail and notification settings).  ``web_workers``: gunicorn workers per node
+    (bench/soak runs one node of 4).  The topology's ``postgresql_folder`` is the cluster's
+    folder, for ``pg-test-cluster down/up`` (bench/soak's database restart); nginx also
+    writes ``timing.log`` (time, status, seconds, request of every answer).  ``extra_customers``: copies of the demo's
     bundled customer seeded beside the demo's four (each a usage point a rate change may
     target).  Raises :class:`Unavailable` when PostgreSQL, Redis or nginx is missing.
     """

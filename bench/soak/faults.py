@@ -21,6 +21,8 @@ offset from the start of the load, in a thread of its own, and stops when told t
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -144,9 +146,6 @@ def kill_web_worker(ctx: Context, record: FaultRecord) -> None:
         record.detail["error"] = "no gunicorn worker found"
         return
     victim = before[0]
-    import os
-    import signal
-
     os.kill(victim, signal.SIGKILL)
     record.injected_at = record.cause_removed_at = time.time()
     record.detail["pid"] = victim

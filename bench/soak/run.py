@@ -222,7 +222,8 @@ def run(plan: Plan, say: Any, stop: threading.Event) -> dict[str, Any]:
                 _add_sqlite_phase(result, phase, say)
             stop.set()
     finally:
-        sink.stop() if sink.running else None
+        if sink.running:
+            sink.stop()
         topology.shutil.rmtree(scratch, ignore_errors=True)
     result["seconds"] = round(time.monotonic() - began, 1)
     return result
@@ -352,7 +353,7 @@ def _add_sqlite_phase(result: dict[str, Any], phase: dict[str, Any], say: Any) -
     record: faults.FaultRecord = phase["fault"]
     result["faults_planned"] += 1
     started = phase.get("started_at", time.time())
-    row = record.as_json(started)
+    row = {**record.as_json(started), "phase": "sqlite"}  # its times: from the phase's start
     result["faults"].append(row)
     say(f"fault {record.name}: {json.dumps(row)}")
     if not record.injected:

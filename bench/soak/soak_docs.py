@@ -36,7 +36,7 @@ def render(result: dict[str, Any], plan: Any) -> str:
         "",
         "| Goal | Figure |",
         "|---|---|",
-        f"| Requests served (gateway) | {result['requests']} |",
+        f"| Requests served (gateway, both phases) | {result['requests']} |",
         f"| 5xx outside fault windows (goal 0) | {outside['5xx']} of {outside['requests']} "
         f"(p50 {_ms(outside['p50_ms'])} ms, p99 {_ms(outside['p99_ms'])} ms) |",
         f"| Client errors outside fault windows (goal 0) | "
@@ -62,8 +62,11 @@ def render(result: dict[str, Any], plan: Any) -> str:
             lines.append(f"| {fault['name']} | not injected: {fault.get('error', '?')} "
                          "| | | | | |")  # fmt: skip
             continue
+        at = f"{fault['injected_s']:g} s"
+        if fault.get("phase") == "sqlite":
+            at = f"{at} into the SQLite phase"
         lines.append(
-            f"| {fault['name']} | {fault['injected_s']:g} s | {_s(fault['outage_s'])} "
+            f"| {fault['name']} | {at} | {_s(fault['outage_s'])} "
             f"| {_s(fault['time_to_recover_s'])} | {fault['requests']} | {fault['5xx']} "
             f"| {_ms(fault['p50_ms'])} / {_ms(fault['p99_ms'])} |"
         )
@@ -75,6 +78,25 @@ def render(result: dict[str, Any], plan: Any) -> str:
         f"{load['consents']} consents, {load['rate_changes_confirmed']} rate changes "
         f"confirmed with a passcode read from the mail sink; {load['refusals_4xx']} answers "
         "were refusals (4xx), which are answers, not errors.",
+        "",
+        "The 5xx inside the PostgreSQL and full-disk windows are 503 `database_unavailable` "
+        "with `Retry-After` (no 500 anywhere: "
+        f"{sum(result.get('paths_500', {}).values())} in the main phase).",
+    ]
+    sqlite = result.get("sqlite")
+    if sqlite:
+        lines += [
+            "",
+            f"SQLite phase: {sqlite['requests']} requests, {sqlite['rate_changes_confirmed']} "
+            f"rate changes confirmed; after the full disk `PRAGMA integrity_check` said "
+            f"`{sqlite['integrity_check']}`, and rate changes lost / applied twice "
+            f"{sqlite['rate_changes_lost']} / {sqlite['rate_changes_applied_twice']}, e-mails "
+            f"lost / sent twice {sqlite['mails_lost']} / {sqlite['mails_duplicated']}, "
+            f"notifications lost {sqlite['notifications_lost']}, grants in an impossible state "
+            f"{sqlite['grants_impossible']} (the table's rows above are the main phase's; "
+            "`lost` and `duplicated` in the JSON add both).",
+        ]
+    lines += [
         "",
         f"Passed: **{'yes' if result['passed'] else 'no'}**.",
     ]
