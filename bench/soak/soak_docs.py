@@ -21,6 +21,12 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
+def _5xx(fault: dict[str, Any]) -> str:
+    by_status = fault.get("5xx_by_status") or {}
+    detail = ", ".join(f"{count} x {status}" for status, count in by_status.items())
+    return f"{fault['5xx']} ({detail})" if detail else str(fault["5xx"])
+
+
 def _s(value: float | None) -> str:
     return "never" if value is None else f"{value:g} s"
 
@@ -67,7 +73,7 @@ def render(result: dict[str, Any], plan: Any) -> str:
             at = f"{at} into the SQLite phase"
         lines.append(
             f"| {fault['name']} | {at} | {_s(fault['outage_s'])} "
-            f"| {_s(fault['time_to_recover_s'])} | {fault['requests']} | {fault['5xx']} "
+            f"| {_s(fault['time_to_recover_s'])} | {fault['requests']} | {_5xx(fault)} "
             f"| {_ms(fault['p50_ms'])} / {_ms(fault['p99_ms'])} |"
         )
     load = result["load"]
@@ -79,9 +85,9 @@ def render(result: dict[str, Any], plan: Any) -> str:
         f"confirmed with a passcode read from the mail sink; {load['refusals_4xx']} answers "
         "were refusals (4xx), which are answers, not errors.",
         "",
-        "The 5xx inside the PostgreSQL and full-disk windows are 503 `database_unavailable` "
-        "with `Retry-After` (no 500 anywhere: "
-        f"{sum(result.get('paths_500', {}).values())} in the main phase).",
+        "A 503 is `database_unavailable` with `Retry-After` (the database stopped or its "
+        "disk full), a 502 nginx's answer for a request in flight on a killed web worker; "
+        f"500s in the main phase: {sum(result.get('paths_500', {}).values())}.",
     ]
     sqlite = result.get("sqlite")
     if sqlite:

@@ -50,6 +50,10 @@ def summary(served: list[Served]) -> dict[str, Any]:
     return {
         "requests": len(served),
         "5xx": sum(1 for s in served if s.status >= 500),
+        "5xx_by_status": {
+            str(code): sum(1 for s in served if s.status == code)
+            for code in sorted({s.status for s in served if s.status >= 500})
+        },
         "429": sum(1 for s in served if s.status == 429),
         "p50_ms": _percentile(seconds, 0.50),
         "p99_ms": _percentile(seconds, 0.99),
