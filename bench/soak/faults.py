@@ -227,6 +227,8 @@ def kill_worker_mid_delivery(ctx: Context, record: FaultRecord) -> None:
     key = str(record.detail["key"])
     record.recovered_at = _until(lambda: key in ctx.receivers.last_ack,
                                  ctx.claim_s + 90, ctx.stop)  # fmt: skip
+    # The ASP read it at the kill and again from the restarted worker: one repeat, same key.
+    record.detail["received_times"] = ctx.receivers.endpoints[ctx.notify_path].received[key]
 
 
 def restart_postgresql(ctx: Context, record: FaultRecord, *, down_s: float = 10.0) -> None:

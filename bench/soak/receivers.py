@@ -45,6 +45,7 @@ class Endpoint:
     fail_one_in: int = 10
     slow_s: float = 0.2
     acknowledged: Counter[str] = field(default_factory=Counter)
+    received: Counter[str] = field(default_factory=Counter)  # every POST read, answered or not
     posts: int = 0
     refused: int = 0
     unkeyed: int = 0
@@ -111,6 +112,7 @@ class Receivers:
             return
         with self.lock:
             endpoint.posts += 1
+            endpoint.received[key] += 1
             if not key:
                 endpoint.unkeyed += 1
             hook, endpoint.kill_hook = endpoint.kill_hook, None
