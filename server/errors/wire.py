@@ -171,8 +171,7 @@ def _database_unavailable(error: OperationalError | InterfaceError) -> Response:
         Unavailable(
             503,
             "database_unavailable",
-            f"the database is unavailable for a moment; retry after {DATABASE_RETRY_AFTER} "
-            "seconds",
+            f"the database is unavailable for a moment; retry after {DATABASE_RETRY_AFTER} seconds",
             retry_after=DATABASE_RETRY_AFTER,
         )
     )
