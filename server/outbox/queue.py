@@ -14,7 +14,9 @@ up: a passcode e-mail is readable in the database neither while it waits nor aft
 ``espi-sst outbox retry`` can send it again.  What operations need stays in clear: kind,
 destination, the e-mail's subject or the ASP's client id, times, attempts, the last error.
 
-Delivery is at-least-once: a crash after sending and before recording it sends again.  Both
+Delivery is at-least-once: a crash after sending and before recording it sends again.  (A
+database that does not answer at that moment is not a crash: the worker records the send
+again while the row is still claimed -- :func:`_record`.)  Both
 kinds tolerate that -- a ``BatchList`` only lists URLs the ASP then GETs, and an e-mail says
 the same thing twice -- and both carry an id that is the same on every attempt, so a
 receiver that keeps ids can drop the repeat: the ``Idempotency-Key`` header of the POST
