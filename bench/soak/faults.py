@@ -225,8 +225,10 @@ def kill_worker_mid_delivery(ctx: Context, record: FaultRecord) -> None:
         return
     ctx.restart_worker(str(record.detail["worker"]).split("-r")[0])
     key = str(record.detail["key"])
+    # Bounded generously: besides the claim, the ASP's own refusals (1 in 10) defer every
+    # notification due to it by their backoff (queue.py, _back_off_destination).
     record.recovered_at = _until(lambda: key in ctx.receivers.last_ack,
-                                 ctx.claim_s + 90, ctx.stop)  # fmt: skip
+                                 ctx.claim_s + 240, ctx.stop)  # fmt: skip
     # The ASP read it at the kill and again from the restarted worker: one repeat, same key.
     record.detail["received_times"] = ctx.receivers.endpoints[ctx.notify_path].received[key]
 
