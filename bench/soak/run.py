@@ -61,9 +61,11 @@ import windows  # noqa: E402
 LEASE_SECONDS = 5
 """``ESPI_WORKER_LEASE_SECONDS`` (production 300): a killed worker's rate change is retried
 after it, so the soak's takeover fits in its window."""
-OUTBOX_CLAIM_SECONDS = 15
+OUTBOX_CLAIM_SECONDS = 45
 """``ESPI_OUTBOX_CLAIM_SECONDS`` (production 120): longer than one send (notify connect 3 s
-+ read 5 s; SMTP 10 s), shorter than the soak."""
++ read 5 s; SMTP 10 s) and than the full disk (30 s; the worker records a send again for
+as long as the claim lasts, less 5 s: queue.py ``_record``), shorter than the soak.  At 15 s
+a send made as SQLite's disk filled was recorded too late and sent twice."""
 BILLING_DELAY = 1.0
 MAX_OVERTIME_S = 300.0
 """How long the load may run past its plan while the last fault recovers."""
