@@ -65,7 +65,8 @@ OUTBOX_CLAIM_SECONDS = 45
 """``ESPI_OUTBOX_CLAIM_SECONDS`` (production 120): longer than one send (notify connect 3 s
 + read 5 s; SMTP 10 s) and than the full disk (30 s; the worker records a send again for
 as long as the claim lasts, less 5 s: queue.py ``_record``), shorter than the soak.  At 15 s
-a send made as SQLite's disk filled was recorded too late and sent twice."""
+one short run counted a repeat, most likely a send made as SQLite's disk filled and recorded
+too late (the count was not named then)."""
 BILLING_DELAY = 1.0
 MAX_OVERTIME_S = 300.0
 """How long the load may run past its plan while the last fault recovers."""
