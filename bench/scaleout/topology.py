@@ -122,6 +122,7 @@ class Topology:
     nginx: Process
     nginx_access_log: Path
     folder: Path
+    postgresql_folder: Path
     demo: dict[str, Any]
     worker_env: dict[str, str]
     _stack: ExitStack = field(repr=False, default_factory=ExitStack)
@@ -187,7 +188,8 @@ def _wait_http(process: Process, url: str, timeout: float = START_TIMEOUT) -> No
 
 
 @contextmanager
-def _postgresql(folder: Path) -> Iterator[str]:
+def _postgresql(folder: Path) -> Iterator[tuple[str, Path]]:
+    """The cluster's URL and folder (``pg-test-cluster down/up`` take the folder: a restart)."""
     # Its own folder directly under /tmp: the server runs as 'postgres' and must reach it.
     path = Path(tempfile.mkdtemp(prefix="espi-scaleout-pg."))
     started = subprocess.run(["bash", str(PG_CLUSTER), "start", str(path)],
@@ -196,7 +198,7 @@ def _postgresql(folder: Path) -> Iterator[str]:
         shutil.rmtree(path, ignore_errors=True)
         raise Unavailable(f"PostgreSQL did not start: {started.stderr.strip()}")
     try:
-        yield started.stdout.strip()
+        yield started.stdout.strip(), path
     finally:
         subprocess.run(["bash", str(PG_CLUSTER), "stop", str(path)], capture_output=True)
 
@@ -244,6 +246,9 @@ http {{
     scgi_temp_path {folder}/scgi;
     log_format upstream '$remote_addr "$request" $status $upstream_addr';
     access_log {folder}/access.log upstream;
+    # When, what, how long: bench/soak counts 5xx and latency per fault window from this.
+    log_format timing '$msec $status $request_time "$request"';
+    access_log {folder}/timing.log timing;
     upstream espi_nodes {{
 {servers}
         keepalive 16;
@@ -315,6 +320,7 @@ def scaleout(
     *,
     nodes: int = 2,
     workers: int = 2,
+    web_workers: int = 2,
     extra_customers: int = 4,
     settings: dict[str, str] | None = None,
     keep: bool = False,
@@ -322,7 +328,10 @@ def scaleout(
     """Start the whole topology; yield it; stop everything and remove its folders.
 
     ``settings``: more ``ESPI_*`` variables for every node and worker (the bench's lease,
-    limits, mail and notification settings).  ``extra_customers``: copies of the demo's
+    limits, mail and notification settings).  ``web_workers``: gunicorn workers per node
+    (bench/soak runs one node of 4).  The topology's ``postgresql_folder`` is the cluster's
+    folder, for ``pg-test-cluster down/up`` (bench/soak's database restart); nginx also
+    writes ``timing.log`` (time, status, seconds, request of every answer).  ``extra_customers``: copies of the demo's
     bundled customer seeded beside the demo's four (each a usage point a rate change may
     target).  Raises :class:`Unavailable` when PostgreSQL, Redis or nginx is missing.
     """
@@ -334,7 +343,7 @@ def scaleout(
         with stack:
             if not keep:
                 stack.callback(shutil.rmtree, folder, True)
-            database_url = stack.enter_context(_postgresql(folder))
+            database_url, postgresql_folder = stack.enter_context(_postgresql(folder))
             redis_url = stack.enter_context(_redis(folder / "redis"))
             port = free_port()
             issuer = f"http://127.0.0.1:{port}"
@@ -350,7 +359,7 @@ def scaleout(
                 command = [
                     str(BIN / "gunicorn"),
                     "-c", "python:espi_sst_server.gunicorn_conf",
-                    "-w", "2",
+                    "-w", str(web_workers),
                     "-b", f"127.0.0.1:{node_port}",
                     "--no-control-socket",
                     "--timeout", "60",
@@ -376,6 +385,7 @@ def scaleout(
                 nginx=proxy,
                 nginx_access_log=folder / "nginx" / "access.log",
                 folder=folder,
+                postgresql_folder=postgresql_folder,
                 demo=demo,
                 worker_env=env,
                 _stack=stack,

@@ -181,9 +181,12 @@ def run_flow(
             ("redirect_uri", asp.redirect_uri),
             ("code_verifier", verifier),
         ]
-        status, headers, body = step(
-            "POST", "/oauth/token", form, headers={"Authorization": f"Basic {basic}"}
-        )
+        # A public client (no secret: the demo's mobile app) names itself in the form, and
+        # PKCE stands in for its authentication (RFC 6749 2.3, RFC 7636).
+        authenticate = {"Authorization": f"Basic {basic}"} if asp.client_secret else {}
+        if not asp.client_secret:
+            form.append(("client_id", asp.client_id))
+        status, headers, body = step("POST", "/oauth/token", form, headers=authenticate)
         _expect(STEPS[5], status, 200, body)
         issued: dict[str, Any] = json.loads(body)
         if "access_token" not in issued or "id_token" not in issued:

@@ -29,7 +29,7 @@ The tree (the classes beside the code that raises them subclass these)::
     │   ├── TooManyRequests                429 with Retry-After (limits/)
     │   └── ShadowError                    401 invalid_token: bolt-on grant not mirrored (upstream/)
     ├── Unavailable                        502/503/504 with Retry-After: a system behind us
-    │         (bolt-on mode's upstream: upstream/views.py)
+    │         (bolt-on mode's upstream: upstream/views.py; the database: errors/wire.py)
     ├── InvalidInput (ValueError)          a file, document or value given to the server
     │   ├── TableError                     .source .line .column (sst/_tables.py)
     │   │   ├── RateTableError             rate_table_invalid (sst/_rate_table.py)

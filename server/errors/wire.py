@@ -13,8 +13,9 @@ on success, and an error undoes what they wrote.
 (:class:`~espi_sst_server.errors.EspiServerError`; one without a status is a fault on this
 side, left to Flask: logged, 500), the library's ``EspiError`` (in the resource API a 500
 ``server_error`` naming its code; elsewhere a fault), Werkzeug's HTTP errors (in the
-resource API JSON with the API's codes; elsewhere Flask's own answer) and Flask-WTF's CSRF
-error.  Two translations stay beside what they translate and call :func:`answer`: the edge
+resource API JSON with the API's codes; elsewhere Flask's own answer), Flask-WTF's CSRF
+error and SQLAlchemy's ``OperationalError`` / ``InterfaceError`` (the database does not
+answer: 503 ``database_unavailable`` with ``Retry-After``, not a 500).  Two translations stay beside what they translate and call :func:`answer`: the edge
 screen's ``RequestEntityTooLarge`` (``security/edge.py``) and Flask-Limiter's
 ``RateLimitExceeded`` (``limits/``), which need their module's state.  OAuth protocol errors
 at the OAuth endpoints are Authlib's ``OAuth2Error``, answered by Authlib (RFC 6749).
@@ -26,13 +27,18 @@ from typing import Any
 
 from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from espi_sst import EspiError
 
 from ..storage import db
-from . import EspiServerError, Refused
+from . import EspiServerError, Refused, Unavailable
+
+DATABASE_RETRY_AFTER = 5
+"""Seconds a client is told to wait when the database does not answer (a restart or a
+fail-over takes seconds; bench/soak restarts PostgreSQL with 10 s down)."""
 
 BROWSER_PATHS = ("/portal/", "/sst/portal/", "/sst/consent", "/oauth/authorize")
 """Where a person reads the answer: these get an HTML page, everything else JSON
@@ -84,7 +90,10 @@ def _page(code: str, description: str, status: int) -> Response:
 
 def _roll_back() -> None:
     if "espi_sst_db" in current_app.extensions:  # an app made by create_app has one
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except (OperationalError, InterfaceError):  # the database is away: nothing to undo
+            current_app.logger.warning("rollback failed: the database does not answer")
 
 
 def _server_error(error: EspiServerError) -> Response:
@@ -144,6 +153,30 @@ def _http_error(error: HTTPException) -> Any:
     return response
 
 
+def _database_unavailable(error: OperationalError | InterfaceError) -> Response:
+    """The database did not answer (stopped, restarting, connection cut): 503 with
+    ``Retry-After`` (RFC 9110 sections 15.6.4 and 10.2.3), not a 500.
+
+    The server is not broken, a system behind it is away for a moment, and a client told
+    so waits and retries (the library's client does, for a GET) instead of reporting a
+    failure.  Found by the reliability soak (bench/soak: PostgreSQL stopped 10 s answered
+    "500 the resource server failed" to every request meanwhile).  The pool drops the dead
+    connections (``pool_pre_ping`` and SQLAlchemy's invalidation), so the next request after
+    the restart gets a fresh one.  Logged as one line, not a traceback per request.
+    """
+    current_app.logger.error(
+        "database unavailable: %s", str(getattr(error, "orig", error)).strip()[:300]
+    )
+    return answer(
+        Unavailable(
+            503,
+            "database_unavailable",
+            f"the database is unavailable for a moment; retry after {DATABASE_RETRY_AFTER} seconds",
+            retry_after=DATABASE_RETRY_AFTER,
+        )
+    )
+
+
 def _csrf_error(error: CSRFError) -> Response:
     return answer(Refused(400, "csrf", str(error.description)))
 
@@ -154,6 +187,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(EspiError, _library_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(InterfaceError, _database_unavailable)
 
 
 __all__ = ["BROWSER_PATHS", "RESOURCE_BLUEPRINT", "answer", "init_app", "read_by_a_person"]

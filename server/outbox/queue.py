@@ -14,7 +14,9 @@ up: a passcode e-mail is readable in the database neither while it waits nor aft
 ``espi-sst outbox retry`` can send it again.  What operations need stays in clear: kind,
 destination, the e-mail's subject or the ASP's client id, times, attempts, the last error.
 
-Delivery is at-least-once: a crash after sending and before recording it sends again.  Both
+Delivery is at-least-once: a crash after sending and before recording it sends again.  (A
+database that does not answer at that moment is not a crash: the worker records the send
+again while the row is still claimed -- :func:`_record`.)  Both
 kinds tolerate that -- a ``BatchList`` only lists URLs the ASP then GETs, and an e-mail says
 the same thing twice -- and both carry an id that is the same on every attempt, so a
 receiver that keeps ids can drop the repeat: the ``Idempotency-Key`` header of the POST
@@ -34,6 +36,7 @@ import requests
 from flask import Flask, current_app
 from requests_hardened.ip_filter import InvalidIPAddress
 from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 import espi_sst
@@ -257,6 +260,7 @@ def deliver_due(
         session.commit()
         if rowcount(claimed) != 1:
             continue  # another worker took it, or its destination was backed off
+        claimed_at = time.monotonic()
         message = session.get(OutboxMessage, message_id)
         assert message is not None
         started = time.perf_counter()
@@ -266,49 +270,109 @@ def deliver_due(
             error = _send(app, message)
         finally:
             logs.unbind_request_id(bound)
-        message.attempts += 1
         job: dict[str, Any] = {
             "lane": message.kind,
             "job": f"outbox:{message.id}",
             "started": started,
-            "attempt": message.attempts,
             "request_id": request_id,
         }
         if message.kind == ASP_NOTIFICATION:
             job["client_id"] = message.payload.get("client_id")
-        if error is None:
-            message.sent_at = now
-            _purge(message)
+        outcome = _record(app, session, message_id, error, now=now, claimed_at=claimed_at)
+        job["attempt"] = outcome.attempts
+        if outcome.kind == "sent":
             sent += 1
             logs.log_job(outcome="sent", **job)
-        elif message.attempts >= MAX_ATTEMPTS or error.startswith("permanent: "):
-            message.failed_at = now
-            message.last_error = error[:512]
-            _purge(message)
-            audit(
-                session,
-                at=now,
-                actor="system",
-                action="outbox_gave_up",
-                subject=f"outbox:{message.id}",
-                detail={
-                    "kind": message.kind,
-                    "destination": message.destination,
-                    "attempts": message.attempts,
-                    "error": error[:512],
-                },
-            )
+        elif outcome.kind == "failed":
             failed += 1
-            logs.log_job(outcome="failed", level=logging.ERROR, error=error[:512], **job)
+            logs.log_job(outcome="failed", level=logging.ERROR, error=outcome.error, **job)
         else:
-            message.last_error = error[:512]
-            message.next_attempt_at = now + backoff_seconds(message.attempts)
-            if message.kind == ASP_NOTIFICATION:
-                _back_off_destination(session, message, now=now)
             retried += 1
-            logs.log_job(outcome="retry", level=logging.WARNING, error=error[:512], **job)
-        session.commit()
+            logs.log_job(outcome="retry", level=logging.WARNING, error=outcome.error, **job)
     return DeliveryReport(sent, retried, failed)
+
+
+RECORD_RETRY_SECONDS = 1.0
+"""Between two tries to record a send's outcome while the database does not answer."""
+RECORD_MARGIN_SECONDS = 5
+"""Recording stops this long before the row's claim runs out (another worker may take it)."""
+
+
+@dataclass
+class _Outcome:
+    kind: str  # sent | failed | retry
+    attempts: int
+    error: str = ""
+
+
+def _record(
+    app: Flask, session: Session, message_id: int, error: str | None, *, now: int,
+    claimed_at: float,
+) -> _Outcome:  # fmt: skip
+    """Record what became of one send, trying again while the database does not answer.
+
+    The message has left (or not) whatever happens to the database now.  If recording it
+    fails -- PostgreSQL restarting, SQLite's disk full -- and the worker gave up, the row
+    would stay claimed, unrecorded, and be sent *again* once its claim ran out: a passcode
+    mailed twice.  Found by the reliability soak (bench/soak: the database stopped, or the
+    disk filled, between a send and its record).  So the worker keeps the outcome and
+    tries again every ``RECORD_RETRY_SECONDS`` while the row is still its own (its claim,
+    ``OUTBOX_CLAIM_SECONDS``, less ``RECORD_MARGIN_SECONDS``); only past that does the
+    database error propagate, and the send may repeat -- at-least-once, with its id.
+    """
+    deadline = claimed_at + max(0, claim_seconds(app) - RECORD_MARGIN_SECONDS)
+    while True:
+        try:
+            message = session.get(OutboxMessage, message_id)
+            assert message is not None
+            outcome = _apply(session, message, error, now=now)
+            session.commit()
+            return outcome
+        except (OperationalError, InterfaceError):
+            try:
+                session.rollback()
+            except (OperationalError, InterfaceError):
+                pass  # the connection is gone; the pool replaces it at the next try
+            if time.monotonic() + RECORD_RETRY_SECONDS >= deadline:
+                raise
+            app.logger.warning(
+                "outbox:%s: the database does not answer; recording the send again in %g s",
+                message_id,
+                RECORD_RETRY_SECONDS,
+            )
+            time.sleep(RECORD_RETRY_SECONDS)
+
+
+def _apply(session: Session, message: OutboxMessage, error: str | None, *, now: int) -> _Outcome:
+    """The send's outcome on the row (uncommitted): sent, given up, or due again later."""
+    message.attempts += 1
+    if error is None:
+        message.sent_at = now
+        _purge(message)
+        return _Outcome("sent", message.attempts)
+    if message.attempts >= MAX_ATTEMPTS or error.startswith("permanent: "):
+        message.failed_at = now
+        message.last_error = error[:512]
+        _purge(message)
+        audit(
+            session,
+            at=now,
+            actor="system",
+            action="outbox_gave_up",
+            subject=f"outbox:{message.id}",
+            detail={
+                "kind": message.kind,
+                "destination": message.destination,
+                "attempts": message.attempts,
+                "error": error[:512],
+            },
+        )
+        return _Outcome("failed", message.attempts, error[:512])
+    message.last_error = error[:512]
+    message.next_attempt_at = now + backoff_seconds(message.attempts)
+    if message.kind == ASP_NOTIFICATION:
+        _back_off_destination(session, message, now=now)
+    return _Outcome("retry", message.attempts, error[:512])
 
 
 def claim_seconds(app: Flask) -> int:
