@@ -5,7 +5,8 @@ point (setup.cfg; the library's CLI loads it only when one of them is chosen):
 ``asp accept-terms`` (the SST terms, lifecycle/terms.py), and
 ``cca-rins load`` (a CCA's generation RINs); ``bulk notify`` (the BatchList telling ASPs
 their FB 35 bulk is ready, lifecycle/bulk_notices.py); ``rotate-signing-key`` (OpenID Connect keys);
-``gateway`` writes the statewide gateway's nginx configuration (server/gateway/)."""
+``gateway`` writes the statewide gateway's nginx configuration (server/gateway/);
+``authority serve|create-staff|migrate`` runs the central authority (server/authority/)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from . import create_app
 from .errors import ConfigurationError
 from .lifecycle.registration import RegistrationError, register_application
+from .authority.command import add_authority_commands
 from .ops.check_config import add_check_config_commands
 from .ops.loader.command import add_load_commands
 from .security import now
@@ -503,6 +505,7 @@ def _gateway(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_load_commands(sub, _app)
     add_check_config_commands(sub, create_app)
+    add_authority_commands(sub)
     p = sub.add_parser("register-client", help="register an ASP application (server extra)")
     p.add_argument("--name", required=True)
     p.add_argument(
