@@ -83,7 +83,11 @@ def submit(
     moment = now()
     if existing is None:
         registration = Registration(
-            organisation_id=user.organisation_id, submitted_at=moment, **values
+            organisation_id=user.organisation_id,
+            status="pending",
+            submitted_at=moment,
+            updated_at=moment,
+            **values,
         )
         session.add(registration)
         session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import Markup
 from flask import current_app, g, render_template_string, request, session
 from sqlalchemy.orm import Session
 
@@ -66,7 +67,7 @@ def require_user(*, authority_staff: bool) -> StaffUser:
 
 def page(title: str, body: str, *, error: str | None = None, status: int = 200, **values: Any) -> Any:
     """``body`` (a Jinja template, autoescaped) inside the frame."""
-    inner = render_template_string(body, **values)
+    inner = Markup(render_template_string(body, **values))  # rendered, escaped already
     html = render_template_string(
         FRAME, title=title, body=inner, error=error, user=signed_in_user()
     )
