@@ -19,9 +19,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from . import create_app
+from .authority.command import add_authority_commands
 from .errors import ConfigurationError
 from .lifecycle.registration import RegistrationError, register_application
-from .authority.command import add_authority_commands
 from .ops.check_config import add_check_config_commands
 from .ops.loader.command import add_load_commands
 from .security import now

@@ -61,7 +61,9 @@ def create_authority_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(
         CSRFError,
         lambda exc: error_answer(
-            Refused(400, "csrf", "the form expired or came from elsewhere: reload it and send again")
+            Refused(
+                400, "csrf", "the form expired or came from elsewhere: reload it and send again"
+            )
         ),
     )
     return app

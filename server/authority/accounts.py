@@ -103,7 +103,9 @@ def verify_email(session: Session, settings: dict[str, Any], token: str) -> Staf
     except SignatureExpired:
         raise AccountError("this link has expired: sign up again for a new one") from None
     except BadSignature:
-        raise AccountError("this link is not one the authority sent: check it was copied whole") from None
+        raise AccountError(
+            "this link is not one the authority sent: check it was copied whole"
+        ) from None
     user = session.scalar(select(StaffUser).where(StaffUser.email == email))
     if user is None:
         raise AccountError("no account for this link")
@@ -130,11 +132,15 @@ def sign_in(session: Session, email: str, password: str, code: str) -> StaffUser
         raise refused
     if user.email_verified_at is None:
         raise AccountError(
-            "confirm your e-mail address first: open the link we sent", status=403, code="unverified"
+            "confirm your e-mail address first: open the link we sent",
+            status=403,
+            code="unverified",
         )
     return user
 
 
 def provisioning_uri(user: StaffUser) -> str:
     """The otpauth:// URI an authenticator app enrols from (shown once at sign-up)."""
-    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name="SST authority")
+    return pyotp.TOTP(user.totp_secret).provisioning_uri(
+        name=user.email, issuer_name="SST authority"
+    )

@@ -107,7 +107,11 @@ def sign_up_page() -> Any:
 @asp_pages.get("/verify")
 def verify_page() -> Any:
     user = verify_email(session_of(), settings(), request.args.get("token", ""))
-    return page("E-mail confirmed", '<p id="verified">{{ email }} is confirmed. <a href="/sign-in">Sign in</a>.</p>', email=user.email)
+    return page(
+        "E-mail confirmed",
+        '<p id="verified">{{ email }} is confirmed. <a href="/sign-in">Sign in</a>.</p>',
+        email=user.email,
+    )
 
 
 @asp_pages.route("/sign-in", methods=["GET", "POST"])

@@ -28,11 +28,15 @@ def _entity() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Refused(401, "invalid_token", "send the entity's bearer token (Authorization: Bearer ...)")
+        raise Refused(
+            401, "invalid_token", "send the entity's bearer token (Authorization: Bearer ...)"
+        )
     for entity, expected in current_app.config["AUTHORITY_ENTITY_TOKENS"].items():
         if hmac.compare_digest(token.strip().encode(), expected.encode()):
             return str(entity)
-    raise Refused(401, "invalid_token", "this bearer token belongs to no entity the authority knows")
+    raise Refused(
+        401, "invalid_token", "this bearer token belongs to no entity the authority knows"
+    )
 
 
 def _body(entity: str) -> dict[str, Any]:
@@ -40,7 +44,9 @@ def _body(entity: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise Refused(400, "invalid_request", "send a JSON object (Content-Type: application/json)")
     if body.get("entity") != entity:
-        raise Refused(403, "wrong_entity", f"entity {body.get('entity')!r}: this token is {entity}'s")
+        raise Refused(
+            403, "wrong_entity", f"entity {body.get('entity')!r}: this token is {entity}'s"
+        )
     return body
 
 
@@ -71,7 +77,9 @@ def receive_report() -> Any:
             raise Refused(400, "invalid_request", f"results[{index}]: give an object")
         action = result.get("action")
         if action not in REPORT_ACTIONS:
-            raise Refused(400, "invalid_request", f"{where}action: one of {', '.join(REPORT_ACTIONS)}")
+            raise Refused(
+                400, "invalid_request", f"{where}action: one of {', '.join(REPORT_ACTIONS)}"
+            )
         session.add(
             EntityReport(
                 entity=entity,

@@ -102,7 +102,9 @@ def registration(registration_id: int) -> Any:
             select(Attestation).where(Attestation.registration_id == r.id)
         ).all(),
         history=db.scalars(
-            select(StatusChange).where(StatusChange.registration_id == r.id).order_by(StatusChange.id)
+            select(StatusChange)
+            .where(StatusChange.registration_id == r.id)
+            .order_by(StatusChange.id)
         ).all(),
         criteria=CRITERIA,
         actions=ACTIONS,
@@ -119,11 +121,15 @@ def document(registration_id: int, criterion: str) -> Any:
     )
     if found is None:
         raise Refused(404, "not_found", f"no document for {criterion}")
-    return found.document, 200, {
-        "Content-Type": found.document_type,
-        "Content-Disposition": "attachment",  # never rendered in the authority's origin
-        "X-Content-Type-Options": "nosniff",
-    }
+    return (
+        found.document,
+        200,
+        {
+            "Content-Type": found.document_type,
+            "Content-Disposition": "attachment",  # never rendered in the authority's origin
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @staff_pages.post("/staff/registrations/<int:registration_id>/decision")

@@ -144,7 +144,9 @@ def _checked(
         )
     taken = session.scalar(select(Registration).where(Registration.software_id == software_id))
     if taken is not None and taken is not existing:
-        raise SubmissionError("software_id", f"{software_id!r} is registered by another organisation")
+        raise SubmissionError(
+            "software_id", f"{software_id!r} is registered by another organisation"
+        )
     software_name = given.software_name.strip()
     if not software_name:
         raise SubmissionError("software_name", "give the name customers see")

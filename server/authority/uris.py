@@ -26,7 +26,9 @@ def checked_uri(field: str, uri: str, *, allow_loopback: bool) -> str:
     if parts.scheme != "https" and not (
         allow_loopback and parts.scheme == "http" and (is_loopback_name or _is_loopback(host))
     ):
-        raise SubmissionError(field, f"{uri!r} must be an https URL (e.g. https://asp.example/callback)")
+        raise SubmissionError(
+            field, f"{uri!r} must be an https URL (e.g. https://asp.example/callback)"
+        )
     if not host:
         raise SubmissionError(field, f"{uri!r} names no host")
     if parts.username is not None or parts.password is not None:
@@ -45,7 +47,8 @@ def checked_uri(field: str, uri: str, *, allow_loopback: bool) -> str:
         reason = refusal(address, allow_loopback=allow_loopback)
         if reason is not None:
             raise SubmissionError(
-                field, f"{uri!r}: {host} is {address}, {reason}; give the ASP's public https address"
+                field,
+                f"{uri!r}: {host} is {address}, {reason}; give the ASP's public https address",
             )
     return uri
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from markupsafe import Markup
 from flask import current_app, g, render_template_string, request, session
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from ..errors import EspiServerError, Refused
@@ -65,7 +65,9 @@ def require_user(*, authority_staff: bool) -> StaffUser:
     return user
 
 
-def page(title: str, body: str, *, error: str | None = None, status: int = 200, **values: Any) -> Any:
+def page(
+    title: str, body: str, *, error: str | None = None, status: int = 200, **values: Any
+) -> Any:
     """``body`` (a Jinja template, autoescaped) inside the frame."""
     inner = Markup(render_template_string(body, **values))  # rendered, escaped already
     html = render_template_string(

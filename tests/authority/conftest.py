@@ -3,34 +3,33 @@ with the server's mail sink (server/demo/mail_sink.py) catching its verification
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "server"))  # scratch_databases
-
-from espi_sst_server.authority import create_authority_app  # noqa: E402
-from espi_sst_server.authority.accounts import new_user  # noqa: E402
-from espi_sst_server.demo.mail_sink import MailSink  # noqa: E402
-from scratch_databases import postgresql_database  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
-
-ENTITY_TOKENS = {"PGE": "pge-token-0123456789", "SCE": "sce-token-0123456789"}
-STAFF_PASSWORD = "staff password 1234"
+from authority_world import ENTITY_TOKENS, STAFF_PASSWORD, LiveAuthority
+from espi_sst_server.authority import create_authority_app
+from espi_sst_server.authority.accounts import new_user
+from espi_sst_server.demo.mail_sink import MailSink
+from werkzeug.serving import make_server
 
 
-@dataclass
-class LiveAuthority:
-    url: str
-    sink: MailSink
-    staff_email: str
-    staff_totp_secret: str
-    sessions: object
+def _scratch_databases() -> ModuleType:
+    """tests/server/scratch_databases.py (the server tests' throw-away PostgreSQL databases),
+    the module already imported when the server's tests run in the same session."""
+    if "scratch_databases" not in sys.modules:
+        path = Path(__file__).parents[1] / "server" / "scratch_databases.py"
+        spec = importlib.util.spec_from_file_location("scratch_databases", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["scratch_databases"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["scratch_databases"]
 
 
 def _free_port() -> int:
@@ -44,7 +43,7 @@ def authority_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> It
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/authority.db"
     else:
-        yield from postgresql_database()
+        yield from _scratch_databases().postgresql_database()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 import pyotp
 import pytest
 import requests
-from conftest import ENTITY_TOKENS, STAFF_PASSWORD, LiveAuthority
+from authority_world import ENTITY_TOKENS, STAFF_PASSWORD, LiveAuthority
 from espi_sst_server.authority.models import Decision, StaffUser, StatusChange
 from sqlalchemy import select
 
@@ -111,7 +111,10 @@ DOCUMENTS = {
 
 
 def _submit(
-    authority: LiveAuthority, browser: requests.Session, files: dict[str, Any] | None = None, **changes: str
+    authority: LiveAuthority,
+    browser: requests.Session,
+    files: dict[str, Any] | None = None,
+    **changes: str,
 ) -> requests.Response:
     return _post_form(
         browser,
@@ -129,7 +132,11 @@ def _signed_in_asp(authority: LiveAuthority, email: str = "ops@acme.example") ->
 
 
 def _decide(
-    authority: LiveAuthority, staff: requests.Session, registration_id: str, action: str, reason: str
+    authority: LiveAuthority,
+    staff: requests.Session,
+    registration_id: str,
+    action: str,
+    reason: str,
 ) -> requests.Response:
     url = f"{authority.url}/staff/registrations/{registration_id}"
     token = _csrf(staff.get(url, timeout=10).text)
@@ -165,7 +172,9 @@ def test_sign_in_needs_the_confirmed_address_the_password_and_the_current_totp_c
         live_authority, browser, "first@acme.example", "not the password!", pyotp.TOTP(secret).now()
     )
     assert bad_password.status_code == 401
-    right = _sign_in(live_authority, browser, "first@acme.example", PASSWORD, pyotp.TOTP(secret).now())
+    right = _sign_in(
+        live_authority, browser, "first@acme.example", PASSWORD, pyotp.TOTP(secret).now()
+    )
     assert right.status_code == 303
     assert browser.get(f"{live_authority.url}/registration", timeout=10).status_code == 200
     # an ASP's staff cannot reach the authority's queue
@@ -181,11 +190,12 @@ def test_a_submission_is_refused_with_the_field_named(live_authority: LiveAuthor
     plain = _submit(live_authority, browser, notify_uri="http://acme.example/notify")
     assert plain.status_code == 400 and "notify_uri:" in plain.text and "https" in plain.text
     unattested = {k: v for k, v in REGISTRATION.items() if k != "attest_ccpa_cpra"}
-    answer = _post_form(
-        browser, f"{live_authority.url}/registration", unattested, files=DOCUMENTS
-    )
+    answer = _post_form(browser, f"{live_authority.url}/registration", unattested, files=DOCUMENTS)
     assert answer.status_code == 400 and "attest_ccpa_cpra:" in answer.text
-    too_big = {**DOCUMENTS, "document_ccpa_cpra": ("big.pdf", b"%PDF" + b"x" * 5000, "application/pdf")}
+    too_big = {
+        **DOCUMENTS,
+        "document_ccpa_cpra": ("big.pdf", b"%PDF" + b"x" * 5000, "application/pdf"),
+    }
     answer = _submit(live_authority, browser, files=too_big)
     assert answer.status_code == 400 and "document_ccpa_cpra:" in answer.text
     wrong_type = {**DOCUMENTS, "document_covered_entity": ("x.html", b"<html>", "text/html")}
@@ -205,7 +215,10 @@ def test_approval_and_suspension_publish_signed_lists_and_are_audited(
     browser = _signed_in_asp(live_authority)
     assert _submit(live_authority, browser).status_code == 303
     # edited while pending: the documents already attached are kept
-    assert _submit(live_authority, browser, files={}, software_name="Acme Energy Pro").status_code == 303
+    assert (
+        _submit(live_authority, browser, files={}, software_name="Acme Energy Pro").status_code
+        == 303
+    )
     page = browser.get(f"{url}/registration", timeout=10).text
     assert 'id="status">pending<' in page and "resubmitted" in page
     asp_token = _csrf(page)
@@ -217,7 +230,9 @@ def test_approval_and_suspension_publish_signed_lists_and_are_audited(
     assert detail.count("attestation.pdf") == 4
     no_reason = _decide(live_authority, staff, registration_id, "approve", "  ")
     assert no_reason.status_code == 400 and "reason" in no_reason.text
-    assert _decide(live_authority, staff, registration_id, "approve", "meets 6.4.3").status_code == 303
+    assert (
+        _decide(live_authority, staff, registration_id, "approve", "meets 6.4.3").status_code == 303
+    )
 
     jwks = requests.get(f"{url}/.well-known/jwks.json", timeout=10).json()
     first = requests.get(f"{url}/registry", timeout=10)
@@ -246,7 +261,9 @@ def test_approval_and_suspension_publish_signed_lists_and_are_audited(
         "client_ids": {},
     }
     # the ETag of the same list answers 304; the ASP can no longer edit its qualified registration
-    again = requests.get(f"{url}/registry", headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+    again = requests.get(
+        f"{url}/registry", headers={"If-None-Match": first.headers["ETag"]}, timeout=10
+    )
     assert again.status_code == 304 and again.text == ""
     page = browser.get(f"{url}/registration", timeout=10).text
     assert 'id="status">qualified<' in page and "Submit the registration" not in page
@@ -263,8 +280,13 @@ def test_approval_and_suspension_publish_signed_lists_and_are_audited(
     with pytest.raises(Exception, match="signature"):
         _verified_payload(f"{head}.{forged}.{signature}", jwks)
 
-    assert _decide(live_authority, staff, registration_id, "suspend", "complaints upheld").status_code == 303
-    second = requests.get(f"{url}/registry", headers={"If-None-Match": first.headers["ETag"]}, timeout=10)
+    assert (
+        _decide(live_authority, staff, registration_id, "suspend", "complaints upheld").status_code
+        == 303
+    )
+    second = requests.get(
+        f"{url}/registry", headers={"If-None-Match": first.headers["ETag"]}, timeout=10
+    )
     assert second.status_code == 200 and second.headers["ETag"] != first.headers["ETag"]
     _, payload = _verified_payload(second.text, jwks)
     assert payload["sequence"] == 2
@@ -273,11 +295,15 @@ def test_approval_and_suspension_publish_signed_lists_and_are_audited(
     refused = _decide(live_authority, staff, registration_id, "reject", "too late")
     assert refused.status_code == 400 and "suspended" in refused.text
 
-    with live_authority.sessions() as session:  # type: ignore[operator]
+    with live_authority.sessions() as session:
         decisions = session.execute(
-            select(Decision, StaffUser).join(StaffUser, StaffUser.id == Decision.by_user_id).order_by(Decision.id)
+            select(Decision, StaffUser)
+            .join(StaffUser, StaffUser.id == Decision.by_user_id)
+            .order_by(Decision.id)
         ).all()
-        assert [(d.action, d.reason, d.publication_sequence, who.email) for d, who in decisions] == [
+        assert [
+            (d.action, d.reason, d.publication_sequence, who.email) for d, who in decisions
+        ] == [
             ("approve", "meets 6.4.3", 1, "reviewer@authority.example"),
             ("suspend", "complaints upheld", 2, "reviewer@authority.example"),
         ]
@@ -296,7 +322,12 @@ def test_reports_and_complaints_are_stored_with_the_entity_token_and_refused_wit
         "entity": "PGE",
         "sequence": 1,
         "results": [
-            {"software_id": "acme-energy-app", "action": "created", "client_id": "pge-c-1", "error": None}
+            {
+                "software_id": "acme-energy-app",
+                "action": "created",
+                "client_id": "pge-c-1",
+                "error": None,
+            }
         ],
     }
     complaint = {
@@ -309,14 +340,25 @@ def test_reports_and_complaints_are_stored_with_the_entity_token_and_refused_wit
     }
     for path, body in (("/registry/reports", report), ("/complaints", complaint)):
         assert requests.post(f"{url}{path}", json=body, timeout=10).status_code == 401
-        wrong = requests.post(f"{url}{path}", json=body, headers={"Authorization": "Bearer nope"}, timeout=10)
+        wrong = requests.post(
+            f"{url}{path}", json=body, headers={"Authorization": "Bearer nope"}, timeout=10
+        )
         assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_token"
         as_sce = {"Authorization": f"Bearer {ENTITY_TOKENS['SCE']}"}
-        assert requests.post(f"{url}{path}", json=body, headers=as_sce, timeout=10).status_code == 403
+        assert (
+            requests.post(f"{url}{path}", json=body, headers=as_sce, timeout=10).status_code == 403
+        )
         as_pge = {"Authorization": f"Bearer {ENTITY_TOKENS['PGE']}"}
-        assert requests.post(f"{url}{path}", json=body, headers=as_pge, timeout=10).status_code == 202
+        assert (
+            requests.post(f"{url}{path}", json=body, headers=as_pge, timeout=10).status_code == 202
+        )
     as_pge = {"Authorization": f"Bearer {ENTITY_TOKENS['PGE']}"}
-    bad = requests.post(f"{url}/registry/reports", json={**report, "results": [{"action": "exploded"}]}, headers=as_pge, timeout=10)
+    bad = requests.post(
+        f"{url}/registry/reports",
+        json={**report, "results": [{"action": "exploded"}]},
+        headers=as_pge,
+        timeout=10,
+    )
     assert bad.status_code == 400 and "results[0].action" in bad.json()["error_description"]
     queue = _staff_browser(live_authority).get(f"{url}/staff", timeout=10).text
     assert "pge-c-1" in queue and "They shared my data" in queue and "C-42" in queue
