@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..security import now
@@ -94,6 +95,10 @@ def refresh_if_stale(session: Session, settings: dict[str, Any]) -> Publication 
         return None
     if now() < latest.published_at + (latest.expires_at - latest.published_at) // 2:
         return latest
-    fresh = publish(session, settings)
-    session.commit()
+    try:
+        fresh = publish(session, settings)
+        session.commit()
+    except IntegrityError:  # another worker published this sequence first: serve theirs
+        session.rollback()
+        return latest_publication(session)
     return fresh

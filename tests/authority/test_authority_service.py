@@ -17,7 +17,7 @@ import pyotp
 import pytest
 import requests
 from authority_world import ENTITY_TOKENS, STAFF_PASSWORD, LiveAuthority
-from espi_sst_server.authority.models import Decision, StaffUser, StatusChange
+from espi_sst_server.authority.models import Decision, Publication, StaffUser, StatusChange
 from sqlalchemy import select
 
 PASSWORD = "asp staff password 99"
@@ -362,3 +362,29 @@ def test_reports_and_complaints_are_stored_with_the_entity_token_and_refused_wit
     assert bad.status_code == 400 and "results[0].action" in bad.json()["error_description"]
     queue = _staff_browser(live_authority).get(f"{url}/staff", timeout=10).text
     assert "pge-c-1" in queue and "They shared my data" in queue and "C-42" in queue
+
+
+def test_a_list_past_half_its_lifetime_is_republished_with_the_next_sequence(
+    live_authority: LiveAuthority,
+) -> None:
+    url = live_authority.url
+    browser = _signed_in_asp(live_authority)
+    assert _submit(live_authority, browser).status_code == 303
+    staff = _staff_browser(live_authority)
+    assert _decide(live_authority, staff, "1", "approve", "meets 6.4.3").status_code == 303
+    first = requests.get(f"{url}/registry", timeout=10)
+    with live_authority.sessions() as session:  # published four days ago, expires in three
+        publication = session.get(Publication, 1)
+        publication.published_at -= 4 * 86400
+        publication.expires_at -= 4 * 86400
+        session.commit()
+    jwks = requests.get(f"{url}/.well-known/jwks.json", timeout=10).json()
+    again = requests.get(
+        f"{url}/registry", headers={"If-None-Match": first.headers["ETag"]}, timeout=10
+    )
+    assert again.status_code == 200
+    _, payload = _verified_payload(again.text, jwks)
+    _, before = _verified_payload(first.text, jwks)
+    assert payload["sequence"] == 2 and payload["asps"] == before["asps"]
+    assert payload["expires"] >= before["expires"]  # a full lifetime from now, not from then
+    assert again.headers["ETag"] != first.headers["ETag"]
