@@ -26,6 +26,8 @@ from .models import Organisation, StaffUser
 _HASHER = PasswordHasher()
 _LINK_SALT = "espi-sst-authority-email"
 MIN_PASSWORD = 12
+MAX_FAILED_SIGN_INS = 5  # then the account waits LOCK_SECONDS: a 6-digit TOTP cannot be guessed
+LOCK_SECONDS = 900
 
 
 def _normalised_email(email: str) -> str:
@@ -117,19 +119,36 @@ def verify_email(session: Session, settings: dict[str, Any], token: str) -> Staf
 
 def sign_in(session: Session, email: str, password: str, code: str) -> StaffUser:
     """The user, when password and TOTP code (RFC 6238, one step of drift) are right and the
-    e-mail address is verified; otherwise one refusal that does not say which was wrong."""
+    e-mail address is verified; otherwise one refusal that does not say which was wrong.
+    After MAX_FAILED_SIGN_INS wrong tries in a row the account refuses every try (even a right
+    one) for LOCK_SECONDS: three codes are valid at a time, so guessing needs ~333,000 tries."""
     refused = AccountError(
         "e-mail, password or authenticator code not right", status=401, code="sign_in_refused"
     )
     user = session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
     if user is None:
         raise refused
+    moment = now()
+    if user.locked_until is not None and moment < user.locked_until:
+        raise AccountError(
+            f"too many failed sign-ins: try again in {(user.locked_until - moment) // 60 + 1} minutes",
+            status=429,
+            code="locked",
+        )
     try:
         _HASHER.verify(user.password_hash, password)
+        right = pyotp.TOTP(user.totp_secret).verify(code.strip(), valid_window=1)
     except (VerificationError, InvalidHashError):
-        raise refused from None
-    if not pyotp.TOTP(user.totp_secret).verify(code.strip(), valid_window=1):
+        right = False
+    if not right:
+        user.failed_sign_ins += 1
+        if user.failed_sign_ins >= MAX_FAILED_SIGN_INS:
+            user.failed_sign_ins, user.locked_until = 0, moment + LOCK_SECONDS
+        session.commit()
         raise refused
+    if user.failed_sign_ins or user.locked_until:
+        user.failed_sign_ins, user.locked_until = 0, None
+        session.commit()
     if user.email_verified_at is None:
         raise AccountError(
             "confirm your e-mail address first: open the link we sent",

@@ -41,6 +41,9 @@ class StaffUser(AuthorityBase):
     password_hash: Mapped[str] = mapped_column(String(200))
     totp_secret: Mapped[str] = mapped_column(String(64))
     email_verified_at: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # consecutive failed sign-ins; at MAX_FAILED_SIGN_INS the account waits (accounts.py)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[int] = mapped_column(Integer)
 
 

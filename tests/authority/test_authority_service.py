@@ -388,3 +388,15 @@ def test_a_list_past_half_its_lifetime_is_republished_with_the_next_sequence(
     assert payload["sequence"] == 2 and payload["asps"] == before["asps"]
     assert payload["expires"] >= before["expires"]  # a full lifetime from now, not from then
     assert again.headers["ETag"] != first.headers["ETag"]
+
+
+def test_five_failed_sign_ins_lock_the_account_even_for_the_right_code(
+    live_authority: LiveAuthority,
+) -> None:
+    browser = requests.Session()
+    staff, secret = live_authority.staff_email, live_authority.staff_totp_secret
+    for _ in range(5):
+        wrong = _sign_in(live_authority, browser, staff, STAFF_PASSWORD, _wrong_code(secret))
+        assert wrong.status_code == 401
+    right = _sign_in(live_authority, browser, staff, STAFF_PASSWORD, pyotp.TOTP(secret).now())
+    assert right.status_code == 429 and "too many failed sign-ins" in right.text

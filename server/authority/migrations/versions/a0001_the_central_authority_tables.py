@@ -2,7 +2,6 @@
 
 Revision ID: a0001
 Revises:
-Create Date: 2026-12-07 04:54:28.346387
 """
 
 from __future__ import annotations
@@ -98,6 +97,8 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=200), nullable=False),
         sa.Column("totp_secret", sa.String(length=64), nullable=False),
         sa.Column("email_verified_at", sa.Integer(), nullable=True),
+        sa.Column("failed_sign_ins", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("locked_until", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
