@@ -13,6 +13,8 @@ from ..security import now
 from .models import Decision, Registration, StaffUser, StatusChange
 from .publishing import publish
 
+MAX_REASON = 256  # published in the list (its format's limit)
+
 # action: (new status, the statuses it may follow, publishes a new list)
 ACTIONS: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "approve": ("qualified", ("pending", "suspended"), True),
@@ -45,6 +47,8 @@ def decide(
     reason = reason.strip()
     if not reason:
         raise DecisionRefused("reason: every decision needs a reason (it is audited and shown)")
+    if len(reason) > MAX_REASON:
+        raise DecisionRefused(f"reason: at most {MAX_REASON} characters (it is published)")
     status, after, publishes = ACTIONS[action]
     if registration.status not in after:
         raise DecisionRefused(

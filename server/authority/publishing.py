@@ -18,6 +18,7 @@ from .keys import signing_key
 from .models import EntityReport, Publication, Registration
 
 PUBLISHED_STATUSES = ("qualified", "suspended", "withdrawn", "dequalified")
+MAX_CLIENT_ID = 64  # the list format's limit (server/lifecycle/registry_list.py)
 
 
 def rfc3339(epoch: int) -> str:
@@ -35,7 +36,7 @@ def publish(session: Session, settings: dict[str, Any]) -> Publication:
     published = now()
     expires = published + settings["AUTHORITY_LIST_LIFETIME_DAYS"] * 86400
     payload = {
-        "format": signed_list.REGISTRY_FORMAT,
+        "format": signed_list.REGISTRY_FORMAT_2,
         "issuer": settings["AUTHORITY_ISSUER"],
         "sequence": sequence,
         "published": rfc3339(published),
@@ -81,19 +82,22 @@ def _reported_client_ids(session: Session) -> dict[str, dict[str, str | None]]:
     """Per ASP, the client id each entity last reported (its newest report wins)."""
     found: dict[str, dict[str, str | None]] = {}
     for report in session.scalars(select(EntityReport).order_by(EntityReport.id)):
-        if report.client_id is not None:
+        if report.client_id is not None and len(report.client_id) <= MAX_CLIENT_ID:
             found.setdefault(report.software_id, {})[report.entity] = report.client_id
     return found
 
 
 def refresh_if_stale(session: Session, settings: dict[str, Any]) -> Publication | None:
-    """The newest publication, republished (same content, new sequence and dates) once half its
-    lifetime has passed, so a list stays fresh without a decision (an entity refuses a stale
-    one).  None when nothing was ever published."""
+    """The newest publication, republished (same content, new sequence and dates) once it is
+    ``AUTHORITY_REPUBLISH_HOURS`` old or half its lifetime has passed, whichever comes first,
+    so a list stays fresh without a decision: an entity refuses one whose ``published`` is
+    older than its REGISTRY_MAX_AGE_SECONDS (a day by default) or past ``expires``.  None
+    when nothing was ever published."""
     latest = latest_publication(session)
     if latest is None:
         return None
-    if now() < latest.published_at + (latest.expires_at - latest.published_at) // 2:
+    half_life = (latest.expires_at - latest.published_at) // 2
+    if now() < latest.published_at + min(half_life, settings["AUTHORITY_REPUBLISH_HOURS"] * 3600):
         return latest
     try:
         fresh = publish(session, settings)

@@ -10,6 +10,7 @@ ESPI_AUTHORITY_SECRET_KEY                      signs sessions and e-mail links (
 ESPI_AUTHORITY_TERMS_VERSION                   the SST terms and conditions version in force (``1``)
 ESPI_AUTHORITY_ENTITY_TOKENS                   JSON ``{"PGE": "<bearer token>", ...}``
 ESPI_AUTHORITY_LIST_LIFETIME_DAYS              how long a published list is fresh (``7``)
+ESPI_AUTHORITY_REPUBLISH_HOURS                 republish an unchanged list this often (``12``)
 ESPI_AUTHORITY_SMTP_HOST / _SMTP_PORT          where the verification e-mail goes (``127.0.0.1:25``)
 ESPI_AUTHORITY_MAIL_FROM                       its From (``authority@localhost``)
 ESPI_AUTHORITY_EMAIL_LINK_HOURS                how long a verification link works (``24``)
@@ -36,6 +37,7 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "AUTHORITY_TERMS_VERSION": ("ESPI_AUTHORITY_TERMS_VERSION", "1"),
     "AUTHORITY_ENTITY_TOKENS": ("ESPI_AUTHORITY_ENTITY_TOKENS", "{}"),
     "AUTHORITY_LIST_LIFETIME_DAYS": ("ESPI_AUTHORITY_LIST_LIFETIME_DAYS", "7"),
+    "AUTHORITY_REPUBLISH_HOURS": ("ESPI_AUTHORITY_REPUBLISH_HOURS", "12"),
     "AUTHORITY_SMTP_HOST": ("ESPI_AUTHORITY_SMTP_HOST", "127.0.0.1"),
     "AUTHORITY_SMTP_PORT": ("ESPI_AUTHORITY_SMTP_PORT", "25"),
     "AUTHORITY_MAIL_FROM": ("ESPI_AUTHORITY_MAIL_FROM", "authority@localhost"),
@@ -46,6 +48,7 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
 }
 _INTEGERS = (
     "AUTHORITY_LIST_LIFETIME_DAYS",
+    "AUTHORITY_REPUBLISH_HOURS",
     "AUTHORITY_SMTP_PORT",
     "AUTHORITY_EMAIL_LINK_HOURS",
     "AUTHORITY_MAX_DOCUMENT_BYTES",

@@ -29,6 +29,11 @@ CRITERIA = {
 ASP_CLASSES = ("data-only", "rate-change")
 CONTACT_ROLES = ("technical", "business", "security")
 DOCUMENT_TYPES = {"application/pdf", "image/png", "image/jpeg"}
+# the list format's limits (server/lifecycle/registry_list.py): a registration that fits them
+# can always be published
+MAX_TEXT = 256
+MAX_URI = 512
+MAX_REDIRECT_URIS = 20
 _SOFTWARE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -153,7 +158,7 @@ def _checked(
     contacts = []
     for role in CONTACT_ROLES:
         email = given.contacts.get(role, "").strip()
-        if email and not _EMAIL.match(email):
+        if email and (not _EMAIL.match(email) or len(email) > MAX_TEXT):
             raise SubmissionError(f"contact_{role}", f"{email!r} is not an e-mail address")
         if email:
             contacts.append({"role": role, "email": email})
@@ -167,6 +172,13 @@ def _checked(
     ]
     if not redirect_uris:
         raise SubmissionError("redirect_uris", "give at least one https redirect URI")
+    if len(redirect_uris) > MAX_REDIRECT_URIS:
+        raise SubmissionError("redirect_uris", f"give at most {MAX_REDIRECT_URIS} redirect URIs")
+    for uri in redirect_uris:
+        if len(uri) > MAX_URI:
+            raise SubmissionError("redirect_uris", f"a URI may have at most {MAX_URI} characters")
+    if len(given.notify_uri.strip()) > MAX_TEXT:
+        raise SubmissionError("notify_uri", f"at most {MAX_TEXT} characters")
     notify_uri = (
         checked_uri("notify_uri", given.notify_uri, allow_loopback=allow_loopback)
         if given.notify_uri.strip()

@@ -230,6 +230,8 @@ def test_approval_and_suspension_publish_signed_lists_and_are_audited(
     assert detail.count("attestation.pdf") == 4
     no_reason = _decide(live_authority, staff, registration_id, "approve", "  ")
     assert no_reason.status_code == 400 and "reason" in no_reason.text
+    too_long = _decide(live_authority, staff, registration_id, "approve", "x" * 257)
+    assert too_long.status_code == 400 and "at most 256 characters" in too_long.text
     assert (
         _decide(live_authority, staff, registration_id, "approve", "meets 6.4.3").status_code == 303
     )
