@@ -6,7 +6,8 @@ point (setup.cfg; the library's CLI loads it only when one of them is chosen):
 ``cca-rins load`` (a CCA's generation RINs); ``registry sync`` (the central authority's
 signed list, ops/registry_command.py); ``bulk notify`` (the BatchList telling ASPs
 their FB 35 bulk is ready, lifecycle/bulk_notices.py); ``rotate-signing-key`` (OpenID Connect keys);
-``gateway`` writes the statewide gateway's nginx configuration (server/gateway/)."""
+``gateway`` writes the statewide gateway's nginx configuration (server/gateway/);
+``authority serve|create-staff|migrate`` runs the central authority (server/authority/)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from . import create_app
+from .authority.command import add_authority_commands
 from .errors import ConfigurationError
 from .lifecycle.registration import RegistrationError, register_application
 from .ops.check_config import add_check_config_commands
@@ -506,6 +508,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     add_load_commands(sub, _app)
     add_check_config_commands(sub, create_app)
     add_registry_commands(sub, _app)
+    add_authority_commands(sub)
     p = sub.add_parser("register-client", help="register an ASP application (server extra)")
     p.add_argument("--name", required=True)
     p.add_argument(
