@@ -42,7 +42,21 @@ STEPS = (
 )
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 NEXT = re.compile(r'name="next" type="hidden" value="([^"]*)"')
-CHECKED = re.compile(r'name="(categories|usage_points)" value="([^"]+)" checked')
+INPUT = re.compile(r"<input\b[^>]*>")
+ATTRIBUTE = re.compile(r'\b(name|value)="([^"]*)"')
+
+
+def pre_checked(page: str) -> list[tuple[str, str]]:
+    """The categories and service agreements the consent page pre-checks, whatever the order
+    of the attributes in each ``<input>`` (the page's labels and hints came between them)."""
+    found = []
+    for tag in INPUT.findall(page):
+        if not re.search(r"\schecked\b", tag):
+            continue
+        attributes = dict(ATTRIBUTE.findall(tag))
+        if attributes.get("name") in ("categories", "usage_points") and "value" in attributes:
+            found.append((attributes["name"], attributes["value"]))
+    return found
 
 
 class FlowError(RuntimeError):
@@ -168,7 +182,7 @@ def run_flow(
         if token is None:
             raise FlowError("consent page: no CSRF token")
         form = [("csrf_token", token.group(1)), ("decision", "approve")]
-        form += [("until_revoked", "y")] + CHECKED.findall(page)  # what the page pre-checks
+        form += [("until_revoked", "y")] + pre_checked(page)  # what the page pre-checks
         status, headers, body = step("POST", authorize, form)
         _expect(STEPS[4], status, 302, body)
         returned = parse_qs(urlsplit(headers["location"]).query)

@@ -335,6 +335,8 @@ def _candidates(ctx: Context) -> list[RateChangeCandidate]:
         for c in ctx.config.customers
         if c.kind == kind and not c.rate_change_rin
     ]
+    if ctx.config.passcodes.mode == "inbox":  # the inbox is found by the customer's e-mail
+        chosen = [c for c in chosen if c.email]
     found: list[RateChangeCandidate] = []
     for customer in chosen:
         grant = _rate_grant(ctx, customer)
