@@ -168,6 +168,10 @@ DEFAULTS: dict[str, Any] = {
     # another worker sends the message again (same Idempotency-Key / Message-ID).  It must
     # outlast one send: longer than the notify and SMTP timeouts.
     "OUTBOX_CLAIM_SECONDS": 120,
+    # A failed send is tried again after OUTBOX_BACKOFF_FIRST_SECONDS, doubling up to
+    # OUTBOX_BACKOFF_MAX_SECONDS (server/outbox/queue.py backoff_seconds).
+    "OUTBOX_BACKOFF_FIRST_SECONDS": 10,
+    "OUTBOX_BACKOFF_MAX_SECONDS": 3600,
     # Submissions of one rate change before the worker gives up on a billing system that
     # keeps failing (one per lease): the request is then rejected with reason "other" and
     # the customer is told to ask the utility (10 x 300 s: about 50 minutes of failures).

@@ -212,9 +212,21 @@ class DeliveryReport:
     failed: int = 0
 
 
-def backoff_seconds(attempts: int) -> int:
-    """10 s, 20 s, 40 s ... capped at an hour: an ASP down for a day gets ~10 tries."""
-    return int(min(BACKOFF_FIRST_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS))
+def backoff_seconds(
+    attempts: int, *, first: int = BACKOFF_FIRST_SECONDS, maximum: int = BACKOFF_MAX_SECONDS
+) -> int:
+    """10 s, 20 s, 40 s ... capped at an hour: an ASP down for a day gets ~10 tries
+    (``OUTBOX_BACKOFF_FIRST_SECONDS``, ``OUTBOX_BACKOFF_MAX_SECONDS``)."""
+    return int(min(first * 2 ** max(attempts - 1, 0), maximum))
+
+
+def backoff_settings(app: Flask) -> tuple[int, int]:
+    """The first retry delay and the cap, from the app's settings."""
+    config = app.config
+    return (
+        int(config.get("OUTBOX_BACKOFF_FIRST_SECONDS") or BACKOFF_FIRST_SECONDS),
+        int(config.get("OUTBOX_BACKOFF_MAX_SECONDS") or BACKOFF_MAX_SECONDS),
+    )
 
 
 def deliver_due(
@@ -325,7 +337,7 @@ def _record(
         try:
             message = session.get(OutboxMessage, message_id)
             assert message is not None
-            outcome = _apply(session, message, error, now=now)
+            outcome = _apply(session, message, error, now=now, backoff=backoff_settings(app))
             session.commit()
             return outcome
         except (OperationalError, InterfaceError):
@@ -343,7 +355,14 @@ def _record(
             time.sleep(RECORD_RETRY_SECONDS)
 
 
-def _apply(session: Session, message: OutboxMessage, error: str | None, *, now: int) -> _Outcome:
+def _apply(
+    session: Session,
+    message: OutboxMessage,
+    error: str | None,
+    *,
+    now: int,
+    backoff: tuple[int, int] = (BACKOFF_FIRST_SECONDS, BACKOFF_MAX_SECONDS),
+) -> _Outcome:
     """The send's outcome on the row (uncommitted): sent, given up, or due again later."""
     message.attempts += 1
     if error is None:
@@ -369,7 +388,8 @@ def _apply(session: Session, message: OutboxMessage, error: str | None, *, now: 
         )
         return _Outcome("failed", message.attempts, error[:512])
     message.last_error = error[:512]
-    message.next_attempt_at = now + backoff_seconds(message.attempts)
+    first, maximum = backoff
+    message.next_attempt_at = now + backoff_seconds(message.attempts, first=first, maximum=maximum)
     if message.kind == ASP_NOTIFICATION:
         _back_off_destination(session, message, now=now)
     return _Outcome("retry", message.attempts, error[:512])

@@ -165,3 +165,24 @@ def _rows(app: Flask, destination: str) -> list[Any]:
         for row in rows:
             db.session.expunge(row)
         return list(rows)
+
+
+def test_the_retry_backoff_is_a_setting(app: Flask) -> None:
+    """OUTBOX_BACKOFF_FIRST_SECONDS / OUTBOX_BACKOFF_MAX_SECONDS decide when a failed send is
+    tried again (the short soak uses 2 s up to 30 s; production 10 s up to an hour)."""
+    app.config.update(OUTBOX_BACKOFF_FIRST_SECONDS=2, OUTBOX_BACKOFF_MAX_SECONDS=5)
+    down = Listener("fail")
+    try:
+        _enqueue(app, notify=_asp(app, down.url), n=1)
+        now = int(time.time())
+        waits = []
+        for _ in range(4):
+            with app.app_context():
+                deliver_due(app, db.session, now=now, kind="asp_notification")
+            (row,) = _rows(app, down.url)
+            waits.append(row.next_attempt_at - now)
+            now = row.next_attempt_at
+        assert waits == [2, 4, 5, 5]  # doubling from the first, capped
+        assert down.connections == 4
+    finally:
+        down.close()
