@@ -57,6 +57,7 @@ class CustomerConfig:
     password: str
     kind: str = "other"  # bundled | unbundled | gas | other: which SST checks apply
     email: str | None = None  # where the passcode hook looks
+    phone: str | None = None  # E.164: the customer's passcodes go by text message (sms_inbox_url)
     totp_secret: str | None = None  # when the portal asks for a second factor
     rate_change_rin: str | None = None  # the rate SST-RC scenarios ask for
 
@@ -79,6 +80,7 @@ class PasscodeConfig:
 
     mode: str = "none"
     inbox_url: str | None = None  # "{email}" replaced by the customer's address
+    sms_inbox_url: str | None = None  # "{phone}" replaced: a customer with a phone reads codes here
     imap_host: str | None = None
     imap_port: int = 993
     imap_user: str | None = None
@@ -252,6 +254,7 @@ class _Reader:
             password=self.text(table, "password", where),
             kind=self.choice(table, "kind", where, ("other", *CUSTOMER_KINDS[:3])),
             email=self.text(table, "email", where, required=False),
+            phone=self.text(table, "phone", where, required=False),
             totp_secret=self.text(table, "totp_secret", where, required=False),
             rate_change_rin=self.text(table, "rate_change_rin", where, required=False),
         )
@@ -288,6 +291,7 @@ class _Reader:
         return PasscodeConfig(
             mode=mode,
             inbox_url=inbox_url,
+            sms_inbox_url=self.url(table, "sms_inbox_url", where, required=False),
             imap_host=self.text(table, "imap_host", where, required=imap),
             imap_port=port,
             imap_user=self.text(table, "imap_user", where, required=imap),

@@ -53,7 +53,8 @@ class _Polling:
                         return str(code)
             if time.monotonic() >= deadline:
                 raise ScenarioFailed(
-                    f"no new passcode for {customer.email} within {self.config.timeout:.0f} s"
+                    f"no new passcode for {customer.phone or customer.email} within "
+                    f"{self.config.timeout:.0f} s"
                 )
             time.sleep(POLL_SECONDS)
 
@@ -68,9 +69,12 @@ class InboxPage(_Polling):
     def messages(self, customer: CustomerConfig) -> list[str]:
         from lxml import html
 
-        if not customer.email:
+        if customer.phone and self.config.sms_inbox_url:  # codes by text message
+            url = str(self.config.sms_inbox_url).replace("{phone}", quote(customer.phone, safe="+"))
+        elif customer.email:
+            url = str(self.config.inbox_url).replace("{email}", quote(customer.email, safe="@"))
+        else:
             raise ScenarioSkipped(f"customer {customer.username} has no email in CONFIG")
-        url = str(self.config.inbox_url).replace("{email}", quote(customer.email, safe="@"))
         response = self.http.get(url)
         if response.status_code == 404:
             return []

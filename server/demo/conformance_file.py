@@ -46,6 +46,7 @@ def conformance_toml(
     issuer: str,
     inbox_url: str,
     scope: str,
+    sms_inbox_url: str | None = None,
     notify_listen: bool,
     data_only_clients: frozenset[str] = frozenset(),
     phase: int = 3,
@@ -87,9 +88,10 @@ def conformance_toml(
             f"password = {_q(customer.password)}",
             f"kind = {_q(customer.kind if customer.kind in kinds else 'other')}",
         ]
-        if customer.email and customer.passcode_channel == "email":
-            # The kit reads passcodes from the e-mail inbox: a customer whose codes go by
-            # text message (dana) is listed without one, so no rate change is asked of her.
+        if customer.passcode_channel == "sms" and customer.phone:
+            # Codes by text message (dana): the kit reads them from the SMS inbox page.
+            lines.append(f"phone = {_q(customer.phone)}")
+        elif customer.email:
             lines.append(f"email = {_q(customer.email)}")
         lines.append("")
     lines += [
@@ -99,6 +101,11 @@ def conformance_toml(
         "[passcodes]",
         'mode = "inbox"',
         f"inbox_url = {_q(inbox_url.rstrip('/') + '/{email}')}",
+        *(
+            [f"sms_inbox_url = {_q(sms_inbox_url.rstrip('/') + '/{phone}')}"]
+            if sms_inbox_url
+            else []
+        ),
         "timeout = 60",
         "",
     ]

@@ -199,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
                 demo,
                 issuer=base_url,
                 inbox_url=f"{base_url}/demo/inbox",
+                sms_inbox_url=f"{base_url}/demo/sms",
                 scope=DEMO_SCOPE,
                 notify_listen=asp_url is None,
             ),

@@ -243,6 +243,7 @@ def write_conformance_files(
             demos[code],
             issuer=issuer,
             inbox_url=f"{issuer}/demo/inbox",
+            sms_inbox_url=f"{issuer}/demo/sms",
             scope=DEMO_SCOPE,
             notify_listen=notify_listen,
             data_only_clients=frozenset({DATA_ONLY_CLIENT}),

@@ -57,6 +57,17 @@ from .sst_support import (
 
 GROUP = "sst"
 NOT_UNBUNDLED = ("bundled", "other", "gas")
+
+
+def _passcode_readable(ctx: Context, customer: CustomerConfig) -> bool:
+    """Whether the kit can read this customer's passcode: a customer with a ``phone`` gets
+    codes by text message (an SMS inbox page), the others by e-mail (inbox page or IMAP)."""
+    codes = ctx.config.passcodes
+    if customer.phone:
+        return codes.mode == "inbox" and bool(codes.sms_inbox_url)
+    return codes.mode != "inbox" or bool(customer.email)
+
+
 """Customer kinds the scenarios after SST-02 may use, in order of preference."""
 
 
@@ -335,8 +346,7 @@ def _candidates(ctx: Context) -> list[RateChangeCandidate]:
         for c in ctx.config.customers
         if c.kind == kind and not c.rate_change_rin
     ]
-    if ctx.config.passcodes.mode == "inbox":  # the inbox is found by the customer's e-mail
-        chosen = [c for c in chosen if c.email]
+    chosen = [c for c in chosen if _passcode_readable(ctx, c)]
     found: list[RateChangeCandidate] = []
     for customer in chosen:
         grant = _rate_grant(ctx, customer)
