@@ -57,18 +57,17 @@ from .sst_support import (
 
 GROUP = "sst"
 NOT_UNBUNDLED = ("bundled", "other", "gas")
+"""Customer kinds the scenarios after SST-02 may use, in order of preference."""
 
 
 def _passcode_readable(ctx: Context, customer: CustomerConfig) -> bool:
     """Whether the kit can read this customer's passcode: a customer with a ``phone`` gets
-    codes by text message (an SMS inbox page), the others by e-mail (inbox page or IMAP)."""
+    codes by text message (an SMS inbox page, or a person at the prompt), the others by
+    e-mail (inbox page, IMAP or the prompt)."""
     codes = ctx.config.passcodes
     if customer.phone:
-        return codes.mode == "inbox" and bool(codes.sms_inbox_url)
+        return codes.mode == "prompt" or (codes.mode == "inbox" and bool(codes.sms_inbox_url))
     return codes.mode != "inbox" or bool(customer.email)
-
-
-"""Customer kinds the scenarios after SST-02 may use, in order of preference."""
 
 
 def _rin_grant(ctx: Context, customer: CustomerConfig) -> Grant:
