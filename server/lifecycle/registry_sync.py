@@ -11,6 +11,9 @@ sync:
    format, ``REGISTRY_ISSUER``, ``published`` within ``REGISTRY_MAX_AGE_SECONDS``,
    ``expires`` ahead, ``sequence`` not lower than the last applied.  Refused: nothing applied,
    a one-line :class:`RegistryListError`.
+   Each refusal is an audit row ``registry_refused`` (the reason, the body's SHA-256):
+   what an attacker between the authority and this entity would send is on record.
+   ``404 not_published`` (no ASP approved yet) is not a failure: nothing to apply.
 3. Apply it in one transaction (``registry_apply.py``) with an audit row
    ``registry_synced`` holding the sequence and ETag: the audit log is append-only (migration
    0002's triggers), so the last applied sequence cannot be rewritten to let a replay in,
@@ -26,6 +29,7 @@ sync:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +48,7 @@ from .registry_apply import AspResult, apply_registry
 from .registry_list import RegistryListError, verify_registry
 
 SYNCED = "registry_synced"
+REFUSED = "registry_refused"
 FORWARDED = "complaint_forwarded"
 TIMEOUT = 20
 MAX_BYTES = 8 * 1024 * 1024
@@ -116,7 +121,7 @@ class SyncSettings:
 class SyncOutcome:
     """What one sync did (``--json`` prints it; the secrets only there, once)."""
 
-    status: str  # not_modified | applied
+    status: str  # not_modified | not_published | applied
     sequence: int | None = None
     results: list[AspResult] = field(default_factory=list)
     reported: bool | None = None  # None: no report (304, or no REGISTRY_REPORT_TOKEN)
@@ -204,17 +209,23 @@ def sync_once(
     response = _get(settings.url, headers)
     if response.status_code == 304:
         outcome = SyncOutcome("not_modified", sequence)
+    elif _not_published(response):
+        outcome = SyncOutcome("not_published", sequence)
     else:
         if response.status_code != 200:
             raise RegistryFetchError(f"GET {settings.url}: HTTP {response.status_code}")
-        registry = verify_registry(
-            response.text,
-            key_set(settings),
-            issuer=settings.issuer,
-            max_age_seconds=settings.max_age_seconds,
-            now=now,
-            last_sequence=sequence,
-        )
+        try:
+            registry = verify_registry(
+                response.text,
+                key_set(settings),
+                issuer=settings.issuer,
+                max_age_seconds=settings.max_age_seconds,
+                now=now,
+                last_sequence=sequence,
+            )
+        except RegistryListError as exc:
+            _audit_refusal(session, settings, response, exc, now=now, actor=actor)
+            raise
         results = apply_registry(
             session, registry, entity_id=settings.entity_id, now=now, actor=actor
         )
@@ -239,6 +250,46 @@ def sync_once(
     if settings.report_token:
         forward_complaints(session, settings, outcome, now=now)
     return outcome
+
+
+def _not_published(response: requests.Response) -> bool:
+    """The authority's ``404 not_published``: no ASP approved yet, a normal state at the
+    start (nothing to apply), not a failure to alarm on."""
+    if response.status_code != 404:
+        return False
+    try:
+        return bool(response.json().get("error") == "not_published")
+    except (ValueError, AttributeError):
+        return False
+
+
+def _audit_refusal(
+    session: Session,
+    settings: SyncSettings,
+    response: requests.Response,
+    exc: RegistryListError,
+    *,
+    now: int,
+    actor: str,
+) -> None:
+    """A refused list is a security event (a tampered, replayed or stale list is what an
+    attacker between the authority and this entity would send): the audit log keeps what
+    was refused and why, committed on its own, while nothing of the list is applied."""
+    session.rollback()
+    audit(
+        session,
+        now,
+        actor,
+        REFUSED,
+        "asp-registry",
+        {
+            "reason": str(exc),
+            "url": settings.url,
+            "etag": response.headers.get("ETag"),
+            "sha256": hashlib.sha256(response.content).hexdigest(),
+        },
+    )
+    session.commit()
 
 
 def _post(settings: SyncSettings, path: str, body: dict[str, Any]) -> str | None:

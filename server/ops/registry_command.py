@@ -1,7 +1,7 @@
 """``espi-sst registry sync [--once] [--json]``: this entity's side of the central authority
 (docs/central-authority.md, "At each entity: registry sync"; server/lifecycle/registry_sync.py).
 
-Exit status: 0 applied, or nothing new (304); 1 the list was refused (unsigned, tampered,
+Exit status: 0 applied, or nothing new (304, or no list published yet); 1 the list was refused (unsigned, tampered,
 wrongly issued, stale, replayed: nothing of it applied) or the authority could not be
 reached; 2 the ``REGISTRY_*`` settings cannot work.  ``--json`` prints the outcome, with each
 new client's secret -- only there, only this once (only its hash is stored).
@@ -55,6 +55,8 @@ def _one(app: Flask, args: argparse.Namespace) -> int:
 def _print(outcome: SyncOutcome) -> None:
     if outcome.status == "not_modified":
         print(f"registry: not modified since list {outcome.sequence}; nothing to do")
+    elif outcome.status == "not_published":
+        print("registry: the authority has published no list yet (no ASP approved); nothing to do")
     else:
         print(f"registry list {outcome.sequence} applied")
         for r in outcome.results:

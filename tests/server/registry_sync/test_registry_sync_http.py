@@ -28,7 +28,7 @@ from espi_sst_server import create_app
 from espi_sst_server.authority.signed_list import new_signing_key, public_jwks, sign_registry
 from espi_sst_server.demo.dev_server import make_dev_server
 from espi_sst_server.lifecycle.registry_list import RegistryListError
-from espi_sst_server.lifecycle.registry_sync import sync_once
+from espi_sst_server.lifecycle.registry_sync import RegistryFetchError, sync_once
 from espi_sst_server.security import hash_secret, now
 from espi_sst_server.storage import db
 from espi_sst_server.storage.models import (
@@ -81,6 +81,9 @@ def _handler(authority: Authority) -> type[BaseHTTPRequestHandler]:
             if self.path == "/.well-known/jwks.json":
                 body = json.dumps(public_jwks([authority.key])).encode()
                 return self._send(200, body, "application/json")
+            if self.path == "/registry" and not authority.body:
+                body = json.dumps({"error": "not_published"}).encode()
+                return self._send(404, body, "application/json")
             if self.path == "/registry":
                 etag = '"' + hashlib.sha256(authority.body.encode()).hexdigest() + '"'
                 if self.headers.get("If-None-Match") == etag:
@@ -309,6 +312,23 @@ def test_first_sync_creates_the_client_a_second_is_a_304_a_change_keeps_the_id(
     assert authority.reports[-1]["sequence"] == 2
 
 
+def test_before_any_list_is_published_a_sync_applies_nothing_and_exits_0(
+    entity: Entity, authority: Authority
+) -> None:
+    """The authority answers ``404 not_published`` until it approves an ASP: a normal
+    state at the start, not an alarm; another 404 still is one."""
+    before = _applications(entity)
+    done = _cli(entity, "registry", "sync", "--once")
+    assert done.returncode == 0, done.stderr
+    assert "published no list yet" in done.stdout
+    assert _applications(entity) == before
+    with entity.app.app_context():
+        assert sync_once(entity.app, db.session, now=now()).status == "not_published"
+    entity.app.config["REGISTRY_URL"] = authority.url + "/no-such-list"
+    with entity.app.app_context(), pytest.raises(RegistryFetchError, match="HTTP 404"):
+        sync_once(entity.app, db.session, now=now())
+
+
 def test_the_lists_client_id_is_used_when_it_names_one(
     entity: Entity, authority: Authority
 ) -> None:
@@ -427,11 +447,15 @@ def test_a_suspension_ends_the_asps_access_within_one_sync(
 def _refused(entity: Entity, authority: Authority, code: str) -> None:
     before_reports = len(authority.reports)
     with entity.app.app_context():
-        before = db.session.scalar(select(func.count(AuditEvent.id)))
+        last = db.session.scalar(select(func.max(AuditEvent.id))) or 0
         with pytest.raises(RegistryListError) as refused:
             sync_once(entity.app, db.session, now=now())
         db.session.rollback()
-        assert db.session.scalar(select(func.count(AuditEvent.id))) == before  # nothing written
+        # nothing of the list written: one audit row says what was refused, and why
+        written = db.session.scalars(select(AuditEvent).where(AuditEvent.id > last)).all()
+        assert [e.action for e in written] == ["registry_refused"]
+        assert written[0].detail["reason"] == str(refused.value)
+        assert written[0].detail["sha256"] == hashlib.sha256(authority.body.encode()).hexdigest()
     assert refused.value.code == code, str(refused.value)
     assert "\n" not in str(refused.value)
     assert len(authority.reports) == before_reports  # nothing reported either
