@@ -594,6 +594,27 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         help="two IOUs, a CCA and the gateway (nginx when installed) at --port",
     )
     p.add_argument("--no-nginx", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--authority-port",
+        type=int,
+        default=0,
+        help="with --statewide: the central authority's port (default: a free one; demo.json "
+        "says which)",
+    )
+    p.add_argument(
+        "--registry-interval",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="with --statewide: seconds between each entity's syncs of the authority's list",
+    )
+    p.add_argument(
+        "--registry-url",
+        default=None,
+        metavar="URL",
+        help="with --statewide: where the entities fetch the authority's signed list (default: "
+        "the authority's /registry; a mirror or proxy may serve it, the signature is checked)",
+    )
     add_server_options(p)
     p.set_defaults(server_command=_demo)
 

@@ -179,11 +179,14 @@ def _checked(
             raise SubmissionError("redirect_uris", f"a URI may have at most {MAX_URI} characters")
     if len(given.notify_uri.strip()) > MAX_TEXT:
         raise SubmissionError("notify_uri", f"at most {MAX_TEXT} characters")
-    notify_uri = (
-        checked_uri("notify_uri", given.notify_uri, allow_loopback=allow_loopback)
-        if given.notify_uri.strip()
-        else None
-    )
+    if not given.notify_uri.strip():
+        # ESPI's ThirdPartyNotifyUri: every entity needs it to tell the ASP of new data, and
+        # would refuse the registration at its sync; refused here, where the ASP can fix it
+        raise SubmissionError(
+            "notify_uri",
+            "give the https URI where entities notify you of new data (ESPI ThirdPartyNotifyUri)",
+        )
+    notify_uri = checked_uri("notify_uri", given.notify_uri, allow_loopback=allow_loopback)
     if given.asp_class not in ASP_CLASSES:
         raise SubmissionError("asp_class", f"choose one of {', '.join(ASP_CLASSES)}")
     terms = settings["AUTHORITY_TERMS_VERSION"]

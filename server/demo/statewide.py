@@ -11,6 +11,11 @@
 * the statewide gateway in front of them: Debian's nginx with the configuration
   ``espi-sst gateway`` generates when nginx is installed, otherwise an in-process
   dispatcher with the same URL layout (``/SST/v1/{entity}/...`` and ``/SST/v1/directory``);
+* the **central authority** (issue 20; demo/authority.py) on its own port, ``authority_url``
+  in demo.json: an ASP registers once there, the authority's staff approve it, and each
+  entity's scheduled ``registry sync`` (demo/registry_loop.py, every
+  ``--registry-interval`` seconds) creates its client at that entity -- the new secrets in
+  ``registry-secrets.json``;
 * the sample ASP app (connected to PGE through the gateway), the fake MIDAS server, the mail
   sink (``/SST/v1/{entity}/demo/inbox``), the SMS sink (``/SST/v1/{entity}/demo/sms``: the
   passcodes of customers who chose text messages, such as dana) and a worker per entity.
@@ -68,12 +73,14 @@ from ..lifecycle.classes import DATA_ONLY, set_asp_class
 from ..storage import db
 from ..storage.models import Application, Tariff, UsagePoint
 from ..worker import Worker
+from .authority import make_demo_authority
 from .clients import DEMO_SCOPE
 from .conformance_file import conformance_toml, write_conformance_config
 from .data import DemoData
 from .dev_server import DEFAULT_MAX_THREADS, DEFAULT_TIMEOUT, BoundedServer, make_dev_server
 from .fake_midas import serve_fake_midas
 from .mail_sink import MailSink
+from .registry_loop import SecretStore, run_registry_sync
 from .sample_asp import ASP_PORT, load_asp_factory, serve_sample_asp
 from .seed import seed
 from .sms_sink import SmsSink
@@ -147,6 +154,7 @@ def _entity_app(
     *,
     behind_nginx: bool,
     sms: SmsSink | None = None,
+    registry: dict[str, Any] | None = None,
 ) -> tuple[Flask, DemoData]:
     spec = ENTITIES[entity_id]
     database = data_dir / f"{entity_id.lower()}.db"
@@ -181,6 +189,7 @@ def _entity_app(
                 if sms is None
                 else {"SMS_URL": sms.url, "SMS_TOKEN": sms.token, "DEMO_SMS_DIR": str(sms.folder)}
             ),
+            **(registry or {}),
         }
     )
     with app.app_context(), db.transaction() as session:
@@ -223,6 +232,10 @@ def _registry(gateway: str, ports: dict[str, int]) -> GatewayRegistry:
         source="<statewide demo>",
     )
 
+
+REGISTRY_INTERVAL = 15.0
+"""Seconds between each entity's syncs of the authority's list in the demo (a real entity
+syncs every few minutes: ``espi-sst registry sync --interval``, default 300)."""
 
 CONFORMANCE_FILES = {"PGE": "conformance.toml", "SCE": "conformance-SCE.toml"}
 """The conformance kit's CONFIGs the statewide demo writes: PGE through the gateway (it
@@ -343,18 +356,38 @@ def run_statewide(args: argparse.Namespace) -> int:
     nginx_process: subprocess.Popen[bytes] | None = None
     try:
         ports = {code: _free_port() for code in ENTITIES}
+        authority_port = getattr(args, "authority_port", 0) or _free_port()
+        authority = make_demo_authority(
+            data_dir, url=f"http://{args.host}:{authority_port}", entities=list(ENTITIES), sink=sink
+        )
+        secret_store = SecretStore(data_dir / "registry-secrets.json")
+        sync_interval = float(getattr(args, "registry_interval", REGISTRY_INTERVAL))
         apps: dict[str, Flask] = {}
         demos: dict[str, DemoData] = {}
         demo = None
         for code in ENTITIES:
             app, seeded = _entity_app(
-                code, data_dir, gateway, sink, behind_nginx=nginx is not None, sms=sms
+                code,
+                data_dir,
+                gateway,
+                sink,
+                behind_nginx=nginx is not None,
+                sms=sms,
+                registry=authority.entity_settings(code, getattr(args, "registry_url", None)),
             )
             apps[code] = app
             demos[code] = seeded
             demo = demo or seeded
             threads.append(
                 threading.Thread(target=Worker(app).run_forever, args=(stop_workers,), daemon=True)
+            )
+            threads.append(
+                threading.Thread(
+                    target=run_registry_sync,
+                    args=(app, code, stop_workers),
+                    kwargs={"interval": sync_interval, "store": secret_store},
+                    daemon=True,
+                )
             )
         assert demo is not None
         registry = _registry(gateway, ports)
@@ -378,7 +411,8 @@ def run_statewide(args: argparse.Namespace) -> int:
                     f"({exc.strerror}); stop what uses it, or pass --asp-port 0\n"
                 )
                 return 2
-        ours: list[Any] = []  # servers this function runs (the helpers run their own)
+        ours: list[Any] = [_server(args, args.host, authority_port, authority.app)]
+        # ^ servers this function runs (the helpers run their own): the authority first
         if nginx is not None:
             for code, app in apps.items():
                 ours.append(_server(args, "127.0.0.1", ports[code], app, behind_nginx=True))
@@ -428,6 +462,12 @@ def run_statewide(args: argparse.Namespace) -> int:
                 "sms_inbox_url": f"{registry.issuer('PGE')}/demo/sms",
                 "asp_url": asp_url,
                 "midas_url": midas_url,
+                "authority_url": authority.url,
+                "authority": {
+                    **authority.as_json(),
+                    "registry_secrets_file": str(secret_store.path),
+                    "registry_sync_interval_seconds": sync_interval,
+                },
                 "conformance": write_conformance_files(
                     data_dir, registry, demos, notify_listen=asp_url is None
                 ),
@@ -447,6 +487,13 @@ def run_statewide(args: argparse.Namespace) -> int:
         print(
             "  ASPs: "
             + "; ".join(f"{c.client_id} ({c.qualification}, {c.asp_class})" for c in demo.clients),
+            flush=True,
+        )
+        print(
+            f"  central authority: {authority.url}/sign-up (ASPs register once here); staff "
+            f"sign in at {authority.url}/sign-in (demo.json: authority.staff); each entity "
+            f"syncs its list every {sync_interval:g} s, new clients' secrets in "
+            f"{secret_store.path}",
             flush=True,
         )
         print(

@@ -283,6 +283,7 @@ def _audit_refusal(
         REFUSED,
         "asp-registry",
         {
+            "code": exc.code,
             "reason": str(exc),
             "url": settings.url,
             "etag": response.headers.get("ETag"),

@@ -189,6 +189,11 @@ def test_a_submission_is_refused_with_the_field_named(live_authority: LiveAuthor
         assert "redirect_uris:" in answer.text and uri in answer.text
     plain = _submit(live_authority, browser, notify_uri="http://acme.example/notify")
     assert plain.status_code == 400 and "notify_uri:" in plain.text and "https" in plain.text
+    # every entity needs a notify URI (ESPI ThirdPartyNotifyUri) and would refuse the ASP
+    # at its sync: refused here, where the ASP can fix it
+    none = _submit(live_authority, browser, notify_uri="  ")
+    assert none.status_code == 400 and "notify_uri:" in none.text
+    assert "ThirdPartyNotifyUri" in none.text
     unattested = {k: v for k, v in REGISTRATION.items() if k != "attest_ccpa_cpra"}
     answer = _post_form(browser, f"{live_authority.url}/registration", unattested, files=DOCUMENTS)
     assert answer.status_code == 400 and "attest_ccpa_cpra:" in answer.text
