@@ -21,6 +21,7 @@ from typing import Any
 
 import pyotp
 import requests
+from demo_process import CSRF
 from espi_sst_server.demo.mail_sink import read_maildir
 
 PASSWORD = "asp staff password 99"
@@ -28,8 +29,8 @@ PDF = ("attestation.pdf", b"%PDF-1.4 attested\n%%EOF", "application/pdf")
 CRITERIA = ("us_data_storage", "ccpa_cpra", "covered_entity", "terms_acceptance")
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+def csrf(html: str) -> str:
+    found = CSRF.search(html)
     assert found, "the form carries a CSRF token"
     return found.group(1)
 
@@ -37,7 +38,7 @@ def _csrf(html: str) -> str:
 def _post_form(
     browser: requests.Session, url: str, data: dict[str, Any], **kwargs: Any
 ) -> requests.Response:
-    data = {**data, "csrf_token": _csrf(browser.get(url, timeout=10).text)}
+    data = {**data, "csrf_token": csrf(browser.get(url, timeout=10).text)}
     return browser.post(url, data=data, allow_redirects=False, timeout=10, **kwargs)
 
 
@@ -109,13 +110,19 @@ class Staff:
         )
         assert landed.endswith("/staff")
 
+    def queue(self) -> str:
+        """The review queue page (registrations, decisions, reports, complaints)."""
+        page = self.browser.get(f"{self.url}/staff", timeout=10)
+        assert page.status_code == 200, page.status_code
+        return page.text
+
     def decide(self, software_id: str, action: str, reason: str) -> int:
         """``action`` on the registration of ``software_id``; the list sequence it published."""
-        queue = self.browser.get(f"{self.url}/staff", timeout=10).text
+        queue = self.queue()
         found = re.search(rf'/staff/registrations/(\d+)">{re.escape(software_id)}<', queue)
         assert found, f"{software_id} is not in the staff queue"
         page = f"{self.url}/staff/registrations/{found.group(1)}"
-        token = _csrf(self.browser.get(page, timeout=10).text)
+        token = csrf(self.browser.get(page, timeout=10).text)
         answer = self.browser.post(
             f"{page}/decision",
             data={"action": action, "reason": reason, "csrf_token": token},

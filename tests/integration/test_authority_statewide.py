@@ -26,6 +26,7 @@ from authority_walk import (
     Network,
     Staff,
     client_row,
+    csrf,
     entity_rows,
     last_audit_id,
     network_between,
@@ -146,6 +147,29 @@ def test_one_registration_gives_a_working_client_everywhere_and_a_suspension_sto
             assert connection.rins(point), code  # the SST data, at each entity
             assert connection.session.get(point.url, timeout=10).status_code == 200
             connections[code] = (connection, point)
+
+        # the customer complains at PGE's portal; the complaint reaches the authority's
+        # staff queue with PGE's next sync (concept design 6.4.6)
+        pge = CustomerBrowser(document["entities"]["PGE"]["issuer"], blake)
+        form = pge.http.get(f"{pge.base}/portal/complaints", timeout=10)
+        assert form.status_code == 200 and "acme-energy" in form.text.lower()
+        filed = pge.http.post(
+            f"{pge.base}/portal/complaints",
+            data={
+                "application": credentials["PGE"]["client_id"],
+                "category": "misleading",
+                "text": "The app changed my rate plan without asking me first, twice.",
+                "csrf_token": csrf(form.text),
+            },
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert filed.status_code == 302, filed.text[:500]
+        reference = filed.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+        wait_until(
+            f"complaint {reference} reaches the authority's staff queue",
+            lambda: reference in staff.queue(),
+        )
 
         marks = {code: last_audit_id(data_dir, code) for code in document["entities"]}
         decided = time.time()
