@@ -61,7 +61,7 @@ REGISTRATION = (
 {% for role in roles %}<label for="contact_{{ role }}">{{ role|capitalize }} contact e-mail</label>
 <input id="contact_{{ role }}" name="contact_{{ role }}" type="email" value="{{ v.contacts.get(role, '') }}">{% endfor %}
 <label for="redirect_uris">Redirect URIs (https, one a line)</label><textarea id="redirect_uris" name="redirect_uris" required>{{ v.redirect_uris|join('\n') }}</textarea>
-<label for="notify_uri">Notification URI (https)</label><input id="notify_uri" name="notify_uri" value="{{ v.notify_uri or '' }}">
+<label for="notify_uri">Notification URI (https; where entities tell you of new data)</label><input id="notify_uri" name="notify_uri" required value="{{ v.notify_uri or '' }}">
 <label for="asp_class">Requested class</label><select id="asp_class" name="asp_class">
 {% for c in classes %}<option{% if c == v.asp_class %} selected{% endif %}>{{ c }}</option>{% endfor %}</select>
 <h2>Minimum criteria (6.4.3)</h2>
