@@ -172,6 +172,11 @@ def count_verification_email(email: str) -> None:
         raise RateLimited(seconds, "too many confirmation e-mails went to this address")
 
 
+def _reader(setting: str) -> Callable[[], str]:
+    """The limit's value, read per request (a test or an operator may change it live)."""
+    return lambda: str(current_app.config.get(setting) or "")
+
+
 def init_app(app: Flask) -> None:
     """This app's Limiter (``RATELIMIT_*`` from its config) around the views of ``LIMITS``;
     its refusal is the authority's one error answer, as :class:`RateLimited`."""
@@ -183,12 +188,13 @@ def init_app(app: Flask) -> None:
     for limit in LIMITS:
         # shared_limit: the bucket is the setting's (scope), so the views that share a
         # setting share its budget (reports and complaints; the list and its key set)
-        app.view_functions[limit.endpoint] = limiter.shared_limit(
-            lambda setting=limit.setting: str(current_app.config.get(setting) or ""),
+        decorate: Any = limiter.shared_limit(
+            _reader(limit.setting),
             scope=limit.setting,
             key_func=limit.key,
             methods=list(limit.methods) if limit.methods else None,
-        )(app.view_functions[limit.endpoint])
+        )
+        app.view_functions[limit.endpoint] = decorate(app.view_functions[limit.endpoint])
     app.register_error_handler(RateLimitExceeded, _too_many)
 
 
