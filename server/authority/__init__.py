@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..errors import EspiServerError, Refused
 from .database import make_engine, session_factory, upgrade
@@ -25,7 +26,10 @@ __all__ = ["create_authority_app"]
 
 def create_authority_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The authority's app: settings (ESPI_AUTHORITY_* then ``config``), its database migrated
-    (unless ``AUTHORITY_AUTO_MIGRATE`` is off), its signing key made at first start."""
+    (unless ``AUTHORITY_AUTO_MIGRATE`` is off), its signing key made at first start, its
+    abuse limits (limits.py) and, behind ``AUTHORITY_TRUSTED_PROXY_HOPS`` proxies, Werkzeug's
+    ProxyFix (the client address, scheme and host from their X-Forwarded-* headers)."""
+    from . import limits
     from .asp_pages import asp_pages
     from .entity_api import entity_api
     from .registry_api import registry_api
@@ -56,6 +60,12 @@ def create_authority_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(entity_api)  # bearer-authenticated JSON, no cookies
     for blueprint in (asp_pages, staff_pages, registry_api, entity_api):
         app.register_blueprint(blueprint)
+    limits.init_app(app)  # after the blueprints: it wraps this app's views
+    hops = settings["AUTHORITY_TRUSTED_PROXY_HOPS"]
+    if hops > 0:  # behind proxies that set X-Forwarded-*: the client address is theirs
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
     app.teardown_appcontext(close_session)
     app.register_error_handler(EspiServerError, error_answer)
     app.register_error_handler(

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from .accounts import provisioning_uri, send_verification, sign_in, sign_up, verify_email
 from .errors import AccountError, SubmissionError
+from .limits import count_verification_email
 from .models import Registration, StatusChange
 from .submissions import ASP_CLASSES, CONTACT_ROLES, CRITERIA, Document, Submission, submit
 from .web import page, require_user, session_of, settings, signed_in_user
@@ -87,6 +88,7 @@ def sign_up_page() -> Any:
         user, secret = sign_up(
             db, form.get("organisation", ""), form.get("email", ""), form.get("password", "")
         )
+        count_verification_email(user.email)  # 429 before any mail, whoever asks
         send_verification(settings(), user)
     except AccountError as exc:
         db.rollback()

@@ -17,6 +17,14 @@ ESPI_AUTHORITY_EMAIL_LINK_HOURS                how long a verification link work
 ESPI_AUTHORITY_MAX_DOCUMENT_BYTES              largest attestation document (``5242880``)
 ESPI_AUTHORITY_ALLOW_LOOPBACK                  ``1``: accept loopback URIs (the demo only)
 ESPI_AUTHORITY_AUTO_MIGRATE                    ``0``: do not migrate at start (``espi-sst authority migrate``)
+ESPI_AUTHORITY_TRUSTED_PROXY_HOPS              proxies in front that set X-Forwarded-* (``0``)
+ESPI_AUTHORITY_RATELIMIT_STORAGE_URI           where limits count (``memory://``; ``redis://...``)
+ESPI_AUTHORITY_SIGN_UP_RATE_LIMIT              sign-ups per client address (``5 per hour``)
+ESPI_AUTHORITY_SIGN_IN_RATE_LIMIT              sign-in attempts per address (``20 per 15 minutes``)
+ESPI_AUTHORITY_VERIFY_RATE_LIMIT               verification links opened per address (``30 per hour``)
+ESPI_AUTHORITY_VERIFICATION_EMAIL_LIMIT        verification e-mails per target address (``3 per day``)
+ESPI_AUTHORITY_ENTITY_RATE_LIMIT               reports and complaints per entity (``1200 per hour``)
+ESPI_AUTHORITY_LIST_RATE_LIMIT                 list and key-set fetches per address (``120 per minute``)
 =============================================  =====================================================
 """
 
@@ -28,6 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..limits.windows import parsed
 
 _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     # key: (environment variable, default)
@@ -45,13 +54,31 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "AUTHORITY_MAX_DOCUMENT_BYTES": ("ESPI_AUTHORITY_MAX_DOCUMENT_BYTES", "5242880"),
     "AUTHORITY_ALLOW_LOOPBACK": ("ESPI_AUTHORITY_ALLOW_LOOPBACK", "0"),
     "AUTHORITY_AUTO_MIGRATE": ("ESPI_AUTHORITY_AUTO_MIGRATE", "1"),
+    # Abuse limits (limits.py): Flask-Limiter's notation, "N per <period>[; ...]"; "" is off.
+    "AUTHORITY_TRUSTED_PROXY_HOPS": ("ESPI_AUTHORITY_TRUSTED_PROXY_HOPS", "0"),
+    "RATELIMIT_STORAGE_URI": ("ESPI_AUTHORITY_RATELIMIT_STORAGE_URI", "memory://"),
+    "AUTHORITY_SIGN_UP_RATE_LIMIT": ("ESPI_AUTHORITY_SIGN_UP_RATE_LIMIT", "5 per hour"),
+    "AUTHORITY_SIGN_IN_RATE_LIMIT": ("ESPI_AUTHORITY_SIGN_IN_RATE_LIMIT", "20 per 15 minutes"),
+    "AUTHORITY_VERIFY_RATE_LIMIT": ("ESPI_AUTHORITY_VERIFY_RATE_LIMIT", "30 per hour"),
+    "AUTHORITY_VERIFICATION_EMAIL_LIMIT": ("ESPI_AUTHORITY_VERIFICATION_EMAIL_LIMIT", "3 per day"),
+    "AUTHORITY_ENTITY_RATE_LIMIT": ("ESPI_AUTHORITY_ENTITY_RATE_LIMIT", "1200 per hour"),
+    "AUTHORITY_LIST_RATE_LIMIT": ("ESPI_AUTHORITY_LIST_RATE_LIMIT", "120 per minute"),
 }
+RATE_LIMITS = (
+    "AUTHORITY_SIGN_UP_RATE_LIMIT",
+    "AUTHORITY_SIGN_IN_RATE_LIMIT",
+    "AUTHORITY_VERIFY_RATE_LIMIT",
+    "AUTHORITY_VERIFICATION_EMAIL_LIMIT",
+    "AUTHORITY_ENTITY_RATE_LIMIT",
+    "AUTHORITY_LIST_RATE_LIMIT",
+)
 _INTEGERS = (
     "AUTHORITY_LIST_LIFETIME_DAYS",
     "AUTHORITY_REPUBLISH_HOURS",
     "AUTHORITY_SMTP_PORT",
     "AUTHORITY_EMAIL_LINK_HOURS",
     "AUTHORITY_MAX_DOCUMENT_BYTES",
+    "AUTHORITY_TRUSTED_PROXY_HOPS",
 )
 _FLAGS = ("AUTHORITY_ALLOW_LOOPBACK", "AUTHORITY_AUTO_MIGRATE")
 
@@ -85,6 +112,19 @@ def authority_settings(given: Mapping[str, Any] | None = None) -> dict[str, Any]
             'ESPI_AUTHORITY_ENTITY_TOKENS: give a JSON object {"PGE": "<token>", ...}'
         )
     settings["AUTHORITY_ENTITY_TOKENS"] = tokens
+    if settings["AUTHORITY_TRUSTED_PROXY_HOPS"] < 0:
+        raise ConfigurationError(
+            "ESPI_AUTHORITY_TRUSTED_PROXY_HOPS: 0 (no proxy) or the number of proxies in front"
+        )
+    for key in RATE_LIMITS:
+        settings[key] = str(settings[key] or "").strip()
+        try:
+            parsed(settings[key])
+        except ValueError:
+            raise ConfigurationError(
+                f"{_ENVIRONMENT[key][0]}={settings[key]!r}: give limits like '5 per hour' or "
+                "'20 per 15 minutes; 100 per day' (empty: no limit)"
+            ) from None
     if not settings["SECRET_KEY"]:
         if str(settings["AUTHORITY_ISSUER"]).startswith("https://"):
             raise ConfigurationError(

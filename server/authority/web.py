@@ -90,6 +90,11 @@ def error_answer(exc: EspiServerError) -> Any:
     headers = {}
     if exc.challenge:
         headers["WWW-Authenticate"] = exc.challenge
+    if exc.retry_after is not None:  # RFC 9110 section 10.2.3 (a 429's, RFC 6585 section 4)
+        headers["Retry-After"] = str(exc.retry_after)
+        headers["Cache-Control"] = "no-store"
     if wants_json() or request.path.startswith(API_PATHS):
         return body, status, headers
-    return page("Not accepted", "", error=exc.for_people, status=status)
+    title = "Please wait" if status == 429 else "Not accepted"
+    html, status, page_headers = page(title, "", error=exc.for_people, status=status)
+    return html, status, {**page_headers, **headers}

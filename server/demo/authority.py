@@ -14,7 +14,11 @@ authority's staff approve it, and every entity's scheduled ``registry sync``
   in ``authority-jwks.json`` -- each entity verifies the list with that file, as an operator
   pins it (``REGISTRY_JWKS_FILE``);
 * loopback URIs accepted (``AUTHORITY_ALLOW_LOOPBACK``): the demo's ASPs listen on
-  127.0.0.1.
+  127.0.0.1;
+* the abuse limits (authority/limits.py) as a real authority has them, but for the list, its
+  key set and the entity API: every entity of the demo polls from the same loopback address,
+  every few seconds rather than every few minutes (``--registry-interval``), so those limits
+  are ``DEMO_POLLING_LIMIT``.  Sign-up, sign-in and the e-mail link keep their defaults.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ from .mail_sink import MailSink
 STAFF_EMAIL = "staff@authority.demo"
 STAFF_PASSWORD = "authority demo staff"
 """The demo authority's one member of staff (demo.json lists them with the TOTP secret)."""
+DEMO_POLLING_LIMIT = "6000 per minute"
+"""The demo's list, key-set and entity-API limit: its four entities share one address and
+sync as often as every second (the end-to-end test), each with a fetch, a report and
+complaints -- far under this, which still cuts off a runaway loop."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,8 @@ def make_demo_authority(
             "AUTHORITY_SMTP_PORT": sink.port,
             "AUTHORITY_MAIL_FROM": "SST central authority (demo) <authority@authority.demo>",
             "AUTHORITY_ALLOW_LOOPBACK": True,
+            "AUTHORITY_LIST_RATE_LIMIT": DEMO_POLLING_LIMIT,
+            "AUTHORITY_ENTITY_RATE_LIMIT": DEMO_POLLING_LIMIT,
         }
     )
     sessions = app.extensions["authority_sessions"]

@@ -63,9 +63,7 @@ the first time that app serves it.
 from __future__ import annotations
 
 import functools
-import math
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -78,6 +76,7 @@ from ..errors import TooManyRequests
 from ..errors.wire import answer
 from ..observability.metrics import count_rate_limit_rejection
 from ..security import hash_secret
+from . import windows
 
 EXTENSION = "espi_sst_limits"
 _LONGEST_CLEAR_KEY = 100
@@ -244,13 +243,9 @@ rate_change_creation_limit = _limited(
 def _retry_after(error: RateLimitExceeded) -> int:
     """Seconds until the breached window frees a slot (its length if storage fails now)."""
     limits: RateLimits | None = current_app.extensions.get(EXTENSION)
-    breached = limits.limiter.current_limit if limits is not None else None
-    if breached is not None and breached.breached:
-        try:
-            return max(1, math.ceil(breached.reset_at - time.time()))
-        except Exception:  # a header value must not turn a 429 into a 500
-            current_app.logger.exception("rate limit window unreadable; Retry-After is the window")
-    return max(1, int(error.limit.limit.get_expiry()))
+    if limits is None:
+        return max(1, int(error.limit.limit.get_expiry()))
+    return windows.breached_retry_after(limits.limiter, error)
 
 
 def _too_many_requests(error: RateLimitExceeded) -> Response:

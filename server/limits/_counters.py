@@ -15,22 +15,13 @@ Flask-Limiter does with ``RATELIMIT_IN_MEMORY_FALLBACK_ENABLED``: no 500s, no un
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-import weakref
-
 from flask import current_app
-from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import STRATEGIES, RateLimiter
+from limits import RateLimitItem
 
 from ..errors import TooManyRequests
 from ..observability.metrics import count_rate_limit_rejection
-from . import EXTENSION, RateLimits
-
-_FALLBACKS: weakref.WeakKeyDictionary[RateLimits, RateLimiter] = weakref.WeakKeyDictionary()
-_FALLBACK_LOCK = threading.Lock()
+from . import EXTENSION, RateLimits, windows
+from .windows import parsed
 
 
 def _limits() -> RateLimits | None:
@@ -43,19 +34,7 @@ def _limits() -> RateLimits | None:
 
 def _items(setting: str) -> list[RateLimitItem]:
     """The limits of one setting, read per request (an empty value switches them off)."""
-    value = str(current_app.config.get(setting) or "").strip()
-    return list(parse_many(value)) if value else []
-
-
-def _fallback(limits: RateLimits) -> RateLimiter:
-    """This process's in-memory counters for when the shared storage is unreachable."""
-    with _FALLBACK_LOCK:
-        found = _FALLBACKS.get(limits)
-        if found is None:
-            strategy = str(current_app.config.get("RATELIMIT_STRATEGY") or "fixed-window")
-            found = STRATEGIES[strategy](MemoryStorage())
-            _FALLBACKS[limits] = found
-        return found
+    return parsed(str(current_app.config.get(setting) or ""))
 
 
 def _identifiers(key: str, scope: str) -> tuple[str, ...]:
@@ -63,42 +42,19 @@ def _identifiers(key: str, scope: str) -> tuple[str, ...]:
     return (prefix, key, scope) if prefix else (key, scope)
 
 
-def _retry_after(strategy: RateLimiter, item: RateLimitItem, identifiers: tuple[str, ...]) -> int:
-    """Seconds until the window frees a slot (its length if the storage cannot say)."""
-    try:
-        reset = strategy.get_window_stats(item, *identifiers).reset_time
-        return max(1, math.ceil(reset - time.time()))
-    except Exception:  # a header value must not turn a 429 into a 500
-        current_app.logger.exception("rate limit window unreadable; Retry-After is the window")
-        return max(1, int(item.get_expiry()))
-
-
-def _over(
-    strategy: RateLimiter, items: list[RateLimitItem], identifiers: tuple[str, ...], counting: bool
-) -> int | None:
-    """Retry-After seconds of the first limit over, else None (every limit counted)."""
-    for item in items:
-        allowed = (
-            strategy.hit(item, *identifiers) if counting else strategy.test(item, *identifiers)
-        )
-        if not allowed:
-            return _retry_after(strategy, item, identifiers)
-    return None
-
-
 def _count(setting: str, key: str, scope: str, *, counting: bool) -> None:
     limits = _limits()
     items = _items(setting)
     if limits is None or not items:
         return
-    identifiers = _identifiers(key, scope)
-    try:
-        seconds = _over(limits.limiter.limiter, items, identifiers, counting)
-    except Exception:
-        if not current_app.config.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True):
-            raise
-        current_app.logger.warning("rate limit storage unreachable; counting in memory")
-        seconds = _over(_fallback(limits), items, identifiers, counting)
+    seconds = windows.count(
+        limits.limiter,
+        items,
+        _identifiers(key, scope),
+        counting=counting,
+        strategy_name=str(current_app.config.get("RATELIMIT_STRATEGY") or "fixed-window"),
+        fall_back=bool(current_app.config.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)),
+    )
     if seconds is not None:
         current_app.logger.warning("rate limit %s reached (%s, %s)", setting, scope, key)
         count_rate_limit_rejection(setting)

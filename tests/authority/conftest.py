@@ -4,19 +4,14 @@ with the server's mail sink (server/demo/mail_sink.py) catching its verification
 from __future__ import annotations
 
 import importlib.util
-import socket
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from authority_world import ENTITY_TOKENS, STAFF_PASSWORD, LiveAuthority
-from espi_sst_server.authority import create_authority_app
-from espi_sst_server.authority.accounts import new_user
+from authority_world import LiveAuthority, serving_authority
 from espi_sst_server.demo.mail_sink import MailSink
-from werkzeug.serving import make_server
 
 
 def _scratch_databases() -> ModuleType:
@@ -32,12 +27,6 @@ def _scratch_databases() -> ModuleType:
     return sys.modules["scratch_databases"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def authority_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
@@ -49,30 +38,5 @@ def authority_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> It
 @pytest.fixture
 def live_authority(authority_database_url: str, tmp_path: Path) -> Iterator[LiveAuthority]:
     with MailSink(tmp_path / "maildir") as sink:
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        app = create_authority_app(
-            {
-                "AUTHORITY_DATABASE_URL": authority_database_url,
-                "AUTHORITY_ISSUER": url,
-                "SECRET_KEY": "test secret key for the authority",
-                "AUTHORITY_ENTITY_TOKENS": ENTITY_TOKENS,
-                "AUTHORITY_SMTP_PORT": sink.port,
-                "AUTHORITY_TERMS_VERSION": "2026-01",
-                "AUTHORITY_MAX_DOCUMENT_BYTES": 4096,
-            }
-        )
-        sessions = app.extensions["authority_sessions"]
-        with sessions() as session:
-            staff, secret = new_user(session, "reviewer@authority.example", STAFF_PASSWORD, None)
-            staff.email_verified_at = staff.created_at
-            session.commit()
-        server = make_server("127.0.0.1", port, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield LiveAuthority(url, sink, "reviewer@authority.example", secret, sessions)
-        finally:
-            server.shutdown()
-            thread.join(5)
-            app.extensions["authority_engine"].dispose()
+        with serving_authority(authority_database_url, sink) as authority:
+            yield authority
