@@ -15,8 +15,8 @@ fails at once as a 504 ``upstream_timeout``.  So an upstream that is slow -- how
 slowness falls across attempts -- holds a worker for at most that long, less than nginx's
 ``proxy_read_timeout`` and gunicorn's ``--timeout`` (docs/deployment.md): the ASP gets this
 server's JSON 504 with ``Retry-After``, never the gateway's page nor a killed worker
-(found by the soak's bolt-on lane, issue 15: without it a GET retried three times and then
-an introspection could take 72 s with the default timeouts).
+(seen while building the soak's bolt-on lane, issue 15: without it a GET retried three
+times and then an introspection could take up to 72 s with the default timeouts).
 """
 
 from __future__ import annotations
