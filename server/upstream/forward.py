@@ -41,6 +41,11 @@ MAX_BACKOFF_SECONDS = 1.0
 _DEADLINE = "espi_sst_upstream_deadline"
 
 
+class DeadlineSpent(Exception):
+    """``UPSTREAM_DEADLINE_SECONDS`` is over: no further attempt, no pause (not a transient
+    failure the retry loop would wait out, so it ends the loop at once)."""
+
+
 class UpstreamError(Exception):
     """The upstream could not answer usefully; ``status`` is what this server answers."""
 
@@ -100,12 +105,11 @@ def _timeouts(app: Flask, deadline: float) -> tuple[float, float]:
     """(connect, read) timeouts of the next attempt, cut to what is left of the deadline.
 
     Raises:
-        requests.Timeout: nothing is left (a transient failure: the retry loop then ends
-            with it, mapped to 504).
+        DeadlineSpent: nothing is left (answered 504).
     """
     left = deadline - time.monotonic()
     if left <= 0.05:
-        raise requests.Timeout("UPSTREAM_DEADLINE_SECONDS spent")
+        raise DeadlineSpent
     return (
         min(float(app.config["UPSTREAM_CONNECT_TIMEOUT"]), left),
         min(float(app.config["UPSTREAM_READ_TIMEOUT"]), left),
@@ -159,6 +163,8 @@ def _get(
         )
     except requests.RequestException as exc:  # one that would fail again (an invalid URL)
         raise _unavailable(exc, retry_after) from None
+    except DeadlineSpent:
+        raise _unavailable(requests.Timeout(), retry_after) from None
     response = outcome.response
     if response is None:
         assert outcome.failure is not None
@@ -210,7 +216,7 @@ def _post_form(
     try:
         timeout = _timeouts(app, _deadline(app))
         response = session_for(app).post(url, data=data, auth=auth, timeout=timeout)
-    except requests.Timeout:
+    except (requests.Timeout, DeadlineSpent):
         raise UpstreamError(
             504, "upstream_timeout", "the authorization server did not answer in time", retry_after
         ) from None
