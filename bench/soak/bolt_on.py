@@ -297,8 +297,10 @@ def running_lane(customers: int, folder: Path, say: Any) -> Iterator[Lane]:
         if not lane.answers():
             raise RuntimeError(f"the bolt-on does not answer; its log ends:\n"
                                f"{node.log.read_text(errors='replace')[-2000:]}")  # fmt: skip
-        say(f"bolt-on lane up in {time.monotonic() - began:.1f} s: custodian "
-            f"{started['url']} behind {proxy.url}, bolt-on {gateway}, {customers} customers")
+        say(
+            f"bolt-on lane up in {time.monotonic() - began:.1f} s: custodian "
+            f"{started['url']} behind {proxy.url}, bolt-on {gateway}, {customers} customers"
+        )
         yield lane
 
 

@@ -303,6 +303,7 @@ def _soak(plan: Plan, world: topology.Topology, ctx: faults.Context, maildir: Pa
     # The load runs its planned time, and on until the last fault has recovered (bounded):
     # every fault happens, and is recovered from, under load.
     hard_end = end + MAX_OVERTIME_S
+
     def faulting() -> bool:
         return injector.is_alive() or upstream_injector.is_alive()
 
@@ -360,8 +361,7 @@ def _soak(plan: Plan, world: topology.Topology, ctx: faults.Context, maildir: Pa
         "faults": fault_rows,
         "faults_planned": len(schedule) + 1,
         "faults_injected": len(injected) + (1 if upstream.injected else 0),
-        "faults_recovered": sum(1 for r in records if r.recovered) + (1 if upstream.recovered
-                                                                      else 0),  # fmt: skip
+        "faults_recovered": sum(1 for r in [*records, upstream] if r.recovered),
         "lost": figures["lost"],
         "duplicated": figures["duplicated"],
         "errors_outside_faults": errors_outside,
@@ -403,8 +403,13 @@ def _soak(plan: Plan, world: topology.Topology, ctx: faults.Context, maildir: Pa
     }
 
 
-def _upstream_fault(plan: Plan, lane: bolt_on.Lane, stop: threading.Event,
-                    record: faults.FaultRecord, started: float) -> None:
+def _upstream_fault(
+    plan: Plan,
+    lane: bolt_on.Lane,
+    stop: threading.Event,
+    record: faults.FaultRecord,
+    started: float,
+) -> None:
     """The bolt-on lane's fault at its moment, beside (not after) the schedule's faults."""
     if stop.wait(max(0.0, started + plan.bolt_on_s - time.monotonic())):
         return
