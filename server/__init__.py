@@ -92,12 +92,14 @@ def _install_token_source(app: Flask) -> None:
     if mode == "local":
         tokens.install(app, tokens.LocalTokens())
         return
-    from .upstream.probe import cache_seconds  # bolt-on mode
+    from .upstream.forward import deadline_seconds  # bolt-on mode
+    from .upstream.probe import cache_seconds
     from .upstream.tokens import IntrospectedTokens, ProbedTokens
 
     # a revocation bound out of range stops the start, not the first request
     cache_seconds(app)
     cache_seconds(app, "INTROSPECTION_CACHE_SECONDS")
+    deadline_seconds(app)
     tokens.install(app, IntrospectedTokens() if mode == "introspection" else ProbedTokens())
 
 

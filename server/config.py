@@ -84,6 +84,9 @@ DEFAULTS: dict[str, Any] = {
     "UPSTREAM_CONNECT_TIMEOUT": 3.0,
     "UPSTREAM_READ_TIMEOUT": 15.0,
     "UPSTREAM_RETRIES": 2,  # idempotent GETs on connection failures and 502/503/504
+    # All upstream calls of one request (forwarded GET and its retries, introspection, probe)
+    # end within this many seconds: a 504 then.  Below nginx's proxy_read_timeout (60 s).
+    "UPSTREAM_DEADLINE_SECONDS": 30.0,
     "UPSTREAM_RETRY_AFTER": 5,  # seconds, in 502/503/504 answers when the upstream gave none
     "UPSTREAM_POOL_SIZE": 20,
     # GET /readyz in bolt-on mode asks UPSTREAM_RESOURCE_URL with this timeout (seconds) and

@@ -11,7 +11,12 @@ faults.py injects, each at a known moment:
 3. SIGKILL of the background worker while an ASP holds its notification POST;
 4. PostgreSQL stopped, 10 s, started again;
 5. the SMTP sink down for a minute (``--short``: 20 s);
-6. one ASP's notify endpoint never answering for a minute (``--short``: 15 s).
+6. one ASP's notify endpoint never answering for a minute (``--short``: 15 s);
+7. in bolt-on mode, the upstream Green Button Connect custodian slow (every request past the
+   bolt-on's read timeout) for 30 s, then down (its port closed) for 30 s (``--short``: 10
+   s and 10 s) -- on a lane of its own (bolt_on.py: the custodian, one of our servers in
+   bolt-on mode before it, 4 ASP customers, ``--short`` 2), at the same time as the
+   schedule above rather than after it.
 
 Then, once the outbox has drained (bounded), accounting.py checks the database against
 the mail sink and the notify endpoints.  The last line on stdout is one JSON object:
@@ -50,6 +55,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "scaleout"), str(HERE.parent / "ser
 
 import accounting  # noqa: E402
 import asps  # noqa: E402
+import bolt_on  # noqa: E402
 import faults  # noqa: E402
 import flow  # noqa: E402  (bench/server/flow.py)
 import receivers  # noqa: E402
@@ -100,6 +106,10 @@ class Plan:
     sqlite_full_s: float = 0.0
     backoff_first_s: int = 10  # OUTBOX_BACKOFF_FIRST_SECONDS (production's)
     backoff_max_s: int = 3600  # OUTBOX_BACKOFF_MAX_SECONDS (production's)
+    bolt_on_customers: int = 4
+    bolt_on_s: float = 150.0  # the upstream's fault: slow, then down (its own lane)
+    upstream_slow_s: float = 30.0
+    upstream_down_s: float = 30.0
 
 
 FULL = Plan("full", customers=32, load_s=600, web_workers=4, web_kill_s=30,
@@ -112,7 +122,8 @@ SHORT = Plan("short", customers=8, load_s=120, web_workers=4, web_kill_s=8,
              smtp_s=60, smtp_down_s=20, hang_s=88, hang_for_s=15, drain_s=240,
              habits=asps.Habits(refresh_every=3, rate_change_every=4, reconsent_every=9,
                                 pause_s=0.5), sqlite_load_s=45, sqlite_full_s=10,
-             backoff_first_s=2, backoff_max_s=30)  # fmt: skip
+             backoff_first_s=2, backoff_max_s=30, bolt_on_customers=2, bolt_on_s=30,
+             upstream_slow_s=10, upstream_down_s=10)  # fmt: skip
 """The CI run: the same faults on a shorter clock.  Retries back off from 2 s up to 30 s
 instead of 10 s up to an hour, so what a fault deferred is delivered within the run rather
 than minutes after it (the accounting waits for the outbox to drain)."""
@@ -128,12 +139,14 @@ def scaled(plan: Plan, *, clients: int | None, seconds: float | None, scale: flo
                        rate_change_kill_s=plan.rate_change_kill_s * k,
                        delivery_kill_s=plan.delivery_kill_s * k,
                        postgresql_s=plan.postgresql_s * k, smtp_s=plan.smtp_s * k,
-                       hang_s=plan.hang_s * k)  # fmt: skip
+                       hang_s=plan.hang_s * k, bolt_on_s=plan.bolt_on_s * k)  # fmt: skip
     if scale is not None:
         plan = replace(plan, sqlite_full_s=plan.sqlite_full_s * scale,
                        postgresql_down_s=plan.postgresql_down_s * scale,
                        smtp_down_s=plan.smtp_down_s * scale,
-                       hang_for_s=plan.hang_for_s * scale)  # fmt: skip
+                       hang_for_s=plan.hang_for_s * scale,
+                       upstream_slow_s=plan.upstream_slow_s * scale,
+                       upstream_down_s=plan.upstream_down_s * scale)  # fmt: skip
     if clients is not None:
         plan = replace(plan, customers=clients)
     if web_workers is not None:
@@ -216,8 +229,11 @@ def run(plan: Plan, say: Any, stop: threading.Event) -> dict[str, Any]:
                                      notify_path=FLAKY_PATH, hang_path=HANGING_PATH, sink=sink,
                                      maildir=maildir, web_workers=plan.web_workers, stop=stop,
                                      lease_s=LEASE_SECONDS, claim_s=OUTBOX_CLAIM_SECONDS)  # fmt: skip
+                (scratch / "bolt-on").mkdir()
                 try:
-                    result = _soak(plan, world, ctx, maildir, endpoints, say, stop)
+                    with bolt_on.running_lane(plan.bolt_on_customers, scratch / "bolt-on",
+                                              say) as lane:  # fmt: skip
+                        result = _soak(plan, world, ctx, maildir, endpoints, say, stop, lane)
                 finally:
                     sink = ctx.sink
             if plan.sqlite_load_s > 0 and not stop.is_set():
@@ -241,7 +257,8 @@ def run(plan: Plan, say: Any, stop: threading.Event) -> dict[str, Any]:
 
 
 def _soak(plan: Plan, world: topology.Topology, ctx: faults.Context, maildir: Path,
-          endpoints: receivers.Receivers, say: Any, stop: threading.Event) -> dict[str, Any]:  # fmt: skip
+          endpoints: receivers.Receivers, say: Any, stop: threading.Event,
+          lane: bolt_on.Lane) -> dict[str, Any]:  # fmt: skip
     tally = asps.Tally()
     load_stop = threading.Event()
     started_at, started = time.time(), time.monotonic()
@@ -255,6 +272,12 @@ def _soak(plan: Plan, world: topology.Topology, ctx: faults.Context, maildir: Pa
         thread.start()
         threads.append(thread)
         stop.wait(0.25)  # customers arrive one after another, not in one burst
+    for index in range(len(lane.tokens)):  # the bolt-on lane's customers, all along
+        thread = threading.Thread(target=bolt_on.run_customer, daemon=True,
+                                  args=(lane, index, end + MAX_OVERTIME_S, load_stop,
+                                        plan.habits.pause_s))  # fmt: skip
+        thread.start()
+        threads.append(thread)
     schedule: list[tuple[float, str, faults.Fault]] = [
         (plan.web_kill_s, "web worker killed (SIGKILL)", faults.kill_web_worker),
         (plan.rate_change_kill_s, "background worker killed mid rate-change submission",
@@ -272,10 +295,19 @@ def _soak(plan: Plan, world: topology.Topology, ctx: faults.Context, maildir: Pa
     injector = threading.Thread(target=faults.run_schedule, args=(ctx, schedule, started, records),
                                 daemon=True)  # fmt: skip
     injector.start()
+    upstream = faults.FaultRecord(f"bolt-on: upstream GBC slow {plan.upstream_slow_s:g} s, "
+                                  f"then down {plan.upstream_down_s:g} s", plan.bolt_on_s)  # fmt: skip
+    upstream_injector = threading.Thread(target=_upstream_fault, daemon=True,
+                                         args=(plan, lane, stop, upstream, started))  # fmt: skip
+    upstream_injector.start()
     # The load runs its planned time, and on until the last fault has recovered (bounded):
     # every fault happens, and is recovered from, under load.
     hard_end = end + MAX_OVERTIME_S
-    while (time.monotonic() < end or injector.is_alive()) and time.monotonic() < hard_end:
+
+    def faulting() -> bool:
+        return injector.is_alive() or upstream_injector.is_alive()
+
+    while (time.monotonic() < end or faulting()) and time.monotonic() < hard_end:
         left = end - time.monotonic()
         if stop.wait(min(10.0, left) if left > 0.5 else 10.0):
             break
@@ -290,6 +322,7 @@ def _soak(plan: Plan, world: topology.Topology, ctx: faults.Context, maildir: Pa
     for thread in threads:
         thread.join(timeout=max(0.1, joined_by - time.monotonic()))
     injector.join(timeout=60)
+    upstream_injector.join(timeout=60)
     for record in records:
         say(f"fault {record.name}: {json.dumps(record.as_json(started_at))}")
     drained_s = accounting.drain(world.database_url, plan.drain_s)
@@ -309,6 +342,16 @@ def _soak(plan: Plan, world: topology.Topology, ctx: faults.Context, maildir: Pa
     failures_outside = [f for f in tally.failures if not windows.inside(f.at, spans)]
     outside_summary = windows.summary(outside)
     errors_outside = outside_summary["5xx"] + len(failures_outside)
+    # The bolt-on lane: its own gateway, its own window; its errors outside it count too.
+    lane_figures = bolt_on.figures(lane, upstream, started_at, load_ended)
+    upstream_row = {**upstream.as_json(started_at), "lane": "bolt-on", **lane_figures["window"]}
+    if "down_at" in upstream_row:
+        upstream_row["down_at_s"] = round(float(upstream_row.pop("down_at")) - started_at, 2)
+    fault_rows.append(upstream_row)
+    say(f"fault {upstream.name}: {json.dumps(upstream_row)}")
+    errors_outside += (lane_figures["outside"]["5xx"]
+                       + lane_figures["client_failures_outside_fault"])  # fmt: skip
+    lane_figures.pop("window")
     return {
         "plan": plan.name,
         "customers": plan.customers,
@@ -316,14 +359,14 @@ def _soak(plan: Plan, world: topology.Topology, ctx: faults.Context, maildir: Pa
         "load_ran_s": round(load_ended - started_at, 1),
         "web_workers": plan.web_workers,
         "faults": fault_rows,
-        "faults_planned": len(schedule),
-        "faults_injected": len(injected),
-        "faults_recovered": sum(1 for r in records if r.recovered),
+        "faults_planned": len(schedule) + 1,
+        "faults_injected": len(injected) + (1 if upstream.injected else 0),
+        "faults_recovered": sum(1 for r in [*records, upstream] if r.recovered),
         "lost": figures["lost"],
         "duplicated": figures["duplicated"],
         "errors_outside_faults": errors_outside,
-        "requests": len(served),
-        "requests_5xx": sum(1 for s in served if s.status >= 500),
+        "requests": len(served) + lane_figures["requests"],
+        "requests_5xx": sum(1 for s in served if s.status >= 500) + lane_figures["5xx"],
         "paths_429": windows.by_path(served, 429),
         "paths_500": windows.by_path(served, 500),
         "outside_faults": outside_summary,
@@ -353,10 +396,28 @@ def _soak(plan: Plan, world: topology.Topology, ctx: faults.Context, maildir: Pa
             for path, e in endpoints.endpoints.items()
         },  # fmt: skip
         **figures,
+        "bolt_on": lane_figures,
         "drained_s": drained_s,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
     }
+
+
+def _upstream_fault(
+    plan: Plan,
+    lane: bolt_on.Lane,
+    stop: threading.Event,
+    record: faults.FaultRecord,
+    started: float,
+) -> None:
+    """The bolt-on lane's fault at its moment, beside (not after) the schedule's faults."""
+    if stop.wait(max(0.0, started + plan.bolt_on_s - time.monotonic())):
+        return
+    try:
+        bolt_on.upstream_slow_then_down(lane, stop, record, slow_s=plan.upstream_slow_s,
+                                        down_s=plan.upstream_down_s)  # fmt: skip
+    except Exception as exc:  # recorded; the soak goes on (and fails: not recovered)
+        record.detail["error"] = f"{type(exc).__name__}: {exc}"
 
 
 def _add_sqlite_phase(result: dict[str, Any], phase: dict[str, Any], say: Any) -> None:
@@ -398,7 +459,10 @@ def _add_sqlite_phase(result: dict[str, Any], phase: dict[str, Any], say: Any) -
 
 def passed(result: dict[str, Any]) -> bool:
     skipped = result.get("faults_skipped", 0)  # not allowed here (no root): said in the JSON
-    return (result["lost"] == 0 and result["duplicated"] == 0
+    lane = result.get("bolt_on") or {}
+    bolt_on_held = (lane.get("improper_5xx", 1) == 0 and lane.get("over_bound", 1) == 0
+                    and lane.get("customers_fed_after_recovery") == lane.get("customers"))  # fmt: skip
+    return (bolt_on_held and result["lost"] == 0 and result["duplicated"] == 0
             and result["errors_outside_faults"] == 0 and result["grants_impossible"] == 0
             and result["faults_injected"] + skipped == result["faults_planned"]
             and result["faults_recovered"] + skipped == result["faults_planned"])  # fmt: skip

@@ -89,6 +89,18 @@ def render(result: dict[str, Any], plan: Any) -> str:
         "disk full), a 502 nginx's answer for a request in flight on a killed web worker; "
         f"500s in the main phase: {sum(result.get('paths_500', {}).values())}.",
     ]
+    lane = result.get("bolt_on")
+    if lane:
+        lines += [
+            "",
+            f"Bolt-on lane: {lane['requests']} requests by {lane['customers']} customers, "
+            f"{lane['outside']['5xx']} 5xx outside the upstream's fault (p50 "
+            f"{_ms(lane['outside']['p50_ms'])} ms, p99 {_ms(lane['outside']['p99_ms'])} ms); "
+            f"5xx not as the contract says (a 500, no JSON error, no Retry-After): "
+            f"{lane['improper_5xx']}; answers slower than the bound: {lane['over_bound']}; "
+            f"customers fed again after the upstream came back: "
+            f"{lane['customers_fed_after_recovery']} of {lane['customers']}.",
+        ]
     sqlite = result.get("sqlite")
     if sqlite:
         lines += [

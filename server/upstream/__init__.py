@@ -19,7 +19,8 @@ notifications have something to belong to; the SST categories a custodian's cons
 come from the SST add-on consent (``addon.py``, ``consent.py``).
 
 Upstream failures never hang a request: connect and read timeouts, bounded retries of
-idempotent GETs, a pooled connection per app; what still fails is answered 502 (bad
+idempotent GETs, one deadline for all upstream calls of a request
+(``UPSTREAM_DEADLINE_SECONDS``), a pooled connection per app; what still fails is answered 502 (bad
 answer), 503 (upstream unavailable) or 504 (timed out), always with ``Retry-After``.
 
 Layout: ``tokens.py``, ``introspection.py`` and ``probe.py`` (tokens), ``grants.py`` and

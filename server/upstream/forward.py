@@ -6,6 +6,17 @@ times, backoff 0.2 s doubling up to 1 s; the library's one retry policy,
 :mod:`espi_sst.retry`); nothing else is retried.  Failures become :class:`UpstreamError`
 carrying the status to answer (502, 503, 504) and a ``Retry-After`` (the upstream's own
 when it sent one).
+
+One request may call the upstream several times (the forwarded GET with its retries, then
+introspection, then a probe): all of them share one deadline, ``UPSTREAM_DEADLINE_SECONDS``
+from the first call (per request, in ``flask.g``).  Each attempt's connect and read
+timeouts are cut to what is left of it, no retry starts after it, and a call made past it
+fails at once as a 504 ``upstream_timeout``.  So an upstream that is slow -- however its
+slowness falls across attempts -- holds a worker for at most that long, less than nginx's
+``proxy_read_timeout`` and gunicorn's ``--timeout`` (docs/deployment.md): the ASP gets this
+server's JSON 504 with ``Retry-After``, never the gateway's page nor a killed worker
+(seen while building the soak's bolt-on lane, issue 15: without it a GET retried three
+times and then an introspection could take up to 72 s with the default timeouts).
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import requests
-from flask import Flask
+from flask import Flask, g, has_request_context
 from requests.adapters import HTTPAdapter
 
 from espi_sst.retry import RetryPolicy, send_with_retries
@@ -27,6 +38,12 @@ from ..observability.metrics import observe_upstream
 RETRYABLE = frozenset({502, 503, 504})
 BACKOFF_SECONDS = 0.2
 MAX_BACKOFF_SECONDS = 1.0
+_DEADLINE = "espi_sst_upstream_deadline"
+
+
+class DeadlineSpent(Exception):
+    """``UPSTREAM_DEADLINE_SECONDS`` is over: no further attempt, no pause (not a transient
+    failure the retry loop would wait out, so it ends the loop at once)."""
 
 
 class UpstreamError(Exception):
@@ -61,6 +78,44 @@ def session_for(app: Flask) -> requests.Session:
     return session
 
 
+def deadline_seconds(app: Flask) -> float:
+    """``UPSTREAM_DEADLINE_SECONDS``, checked (at start): a positive number of seconds."""
+    seconds = float(app.config["UPSTREAM_DEADLINE_SECONDS"])
+    if not seconds > 0:
+        raise ValueError(
+            f"UPSTREAM_DEADLINE_SECONDS is {seconds:g}; it must be more than 0 (and less than "
+            "the gateway's proxy_read_timeout, 60 s: docs/deployment.md)"
+        )
+    return seconds
+
+
+def _deadline(app: Flask) -> float:
+    """The ``time.monotonic()`` by which this request's upstream calls must be done."""
+    budget = float(app.config["UPSTREAM_DEADLINE_SECONDS"])
+    if not has_request_context():  # a CLI or worker call: each call its own budget
+        return time.monotonic() + budget
+    deadline: float | None = g.get(_DEADLINE)
+    if deadline is None:
+        deadline = time.monotonic() + budget
+        setattr(g, _DEADLINE, deadline)
+    return deadline
+
+
+def _timeouts(app: Flask, deadline: float) -> tuple[float, float]:
+    """(connect, read) timeouts of the next attempt, cut to what is left of the deadline.
+
+    Raises:
+        DeadlineSpent: nothing is left (answered 504).
+    """
+    left = deadline - time.monotonic()
+    if left <= 0.05:
+        raise DeadlineSpent
+    return (
+        min(float(app.config["UPSTREAM_CONNECT_TIMEOUT"]), left),
+        min(float(app.config["UPSTREAM_READ_TIMEOUT"]), left),
+    )
+
+
 @contextmanager
 def _timed(operation: str) -> Iterator[None]:
     """Times one call to the upstream for the metrics; a failure is counted by its error."""
@@ -85,15 +140,13 @@ def get(
 def _get(
     app: Flask, url: str, *, bearer: str, params: dict[str, str] | None = None
 ) -> UpstreamAnswer:
-    timeout = (
-        float(app.config["UPSTREAM_CONNECT_TIMEOUT"]),
-        float(app.config["UPSTREAM_READ_TIMEOUT"]),
-    )
+    deadline = _deadline(app)
     retry_after = int(app.config["UPSTREAM_RETRY_AFTER"])
     policy = RetryPolicy(
         retries=int(app.config["UPSTREAM_RETRIES"]),
         backoff=BACKOFF_SECONDS,
         max_backoff=MAX_BACKOFF_SECONDS,
+        max_wait=max(0.0, deadline - time.monotonic()),  # no pause past the deadline
         statuses=RETRYABLE,
         honour_retry_after=False,  # the ASP is waiting: its client honours Retry-After
     )
@@ -103,13 +156,15 @@ def _get(
                 url,
                 params=params,
                 headers={"Authorization": f"Bearer {bearer}", "Accept": "application/atom+xml"},
-                timeout=timeout,
+                timeout=_timeouts(app, deadline),
                 allow_redirects=False,
             ),
             policy,
         )
     except requests.RequestException as exc:  # one that would fail again (an invalid URL)
         raise _unavailable(exc, retry_after) from None
+    except DeadlineSpent:
+        raise _unavailable(requests.Timeout(), retry_after) from None
     response = outcome.response
     if response is None:
         assert outcome.failure is not None
@@ -157,14 +212,11 @@ def post_form(
 def _post_form(
     app: Flask, url: str, *, data: dict[str, str], auth: tuple[str, str]
 ) -> requests.Response:
-    timeout = (
-        float(app.config["UPSTREAM_CONNECT_TIMEOUT"]),
-        float(app.config["UPSTREAM_READ_TIMEOUT"]),
-    )
     retry_after = int(app.config["UPSTREAM_RETRY_AFTER"])
     try:
+        timeout = _timeouts(app, _deadline(app))
         response = session_for(app).post(url, data=data, auth=auth, timeout=timeout)
-    except requests.Timeout:
+    except (requests.Timeout, DeadlineSpent):
         raise UpstreamError(
             504, "upstream_timeout", "the authorization server did not answer in time", retry_after
         ) from None

@@ -1,4 +1,4 @@
-"""Issue 15: the short reliability soak -- load with six faults injected, and nothing lost.
+"""Issue 15: the short reliability soak -- load with eight faults injected, and nothing lost.
 
 Runs ``bench/soak/run.py --short --json`` (a subprocess: it starts its own PostgreSQL,
 Redis, gunicorn -w 4 behind nginx, the background worker, the mail sink and the ASPs'
@@ -7,7 +7,11 @@ notify endpoints on free loopback ports, and stops them) and checks its last lin
 * every fault of the schedule was injected and recovered from (a kill -9 of a web worker;
   of the background worker inside a billing submission and inside a notification delivery;
   PostgreSQL stopped 10 s and started; the SMTP sink down; an ASP endpoint never answering;
-  in SQLite mode, the disk -- a small tmpfs -- full);
+  in bolt-on mode, the upstream custodian slow, then down; in SQLite mode, the disk -- a
+  small tmpfs -- full);
+* the bolt-on lane (bench/soak/bolt_on.py): while the upstream was slow its customers got
+  504s, while it was down 503s, each a JSON error with ``Retry-After`` -- never a 500 or a
+  hang past the bolt-on's bound -- and after it came back every customer got data again;
 * ``lost == 0`` and ``duplicated == 0``: no rate change decided never or twice, no e-mail
   missing or repeated, no notification unacknowledged -- counted by bench/soak/accounting.py
   from the database and the sinks (tests/soak/test_soak_accounting.py shows that those
@@ -42,6 +46,7 @@ FAULTS = (
     "PostgreSQL stopped",
     "SMTP sink down",
     "notify endpoint never answers",
+    "bolt-on: upstream GBC slow",
     "SQLite mode: disk full",
 )
 
@@ -110,6 +115,20 @@ def test_nothing_lost_nothing_duplicated(figures: dict[str, Any]) -> None:
     assert figures["passcode_mails_lost"] == figures["passcode_mails_duplicated"] == 0
     assert figures["notifications_lost"] == 0
     assert figures["grants_impossible"] == 0, figures["grants_impossible_by_kind"]
+
+
+def test_the_bolt_on_answered_a_slow_then_down_upstream_as_promised(
+    figures: dict[str, Any],
+) -> None:
+    fault = next(f for f in figures["faults"] if "upstream GBC" in f["name"])
+    assert fault["slow"]["5xx_by_status"].get("504", 0) > 0, fault  # timed out, said so
+    assert fault["down"]["5xx_by_status"].get("503", 0) > 0, fault  # refused, said so
+    assert set(fault["5xx_by_status"]) <= {"502", "503", "504"}, fault
+    lane = figures["bolt_on"]
+    assert lane["improper_5xx"] == 0, lane["first_improper"]  # JSON, Retry-After, no 500
+    assert lane["over_bound"] == 0, lane["first_over_bound"]  # no worker held past the bound
+    assert lane["outside"]["requests"] > 0 and lane["outside"]["5xx"] == 0, lane
+    assert lane["customers_fed_after_recovery"] == lane["customers"] > 0, lane
 
 
 def test_sqlite_mode_survived_a_full_disk(figures: dict[str, Any]) -> None:

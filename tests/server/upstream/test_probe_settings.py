@@ -45,3 +45,11 @@ def test_a_revocation_bound_out_of_range_stops_the_start(
 def test_a_mistyped_mode_stops_the_start(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="TOKEN_VALIDATION is 'probes'"):
         _app(tmp_path, TOKEN_VALIDATION="probes")
+
+
+@pytest.mark.parametrize("seconds", [0, -5])
+def test_an_upstream_deadline_that_is_not_positive_stops_the_start(
+    tmp_path: Path, seconds: int
+) -> None:
+    with pytest.raises(ValueError, match="UPSTREAM_DEADLINE_SECONDS is .* more than 0"):
+        _app(tmp_path, TOKEN_VALIDATION="probe", UPSTREAM_DEADLINE_SECONDS=seconds)

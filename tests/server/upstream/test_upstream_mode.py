@@ -363,6 +363,44 @@ def test_upstream_down_or_slow_is_a_clear_503_or_504(pair: Pair, tmp_path: Path)
         app.config["UPSTREAM_RETRIES"] = 2
 
 
+def test_a_hanging_upstream_is_answered_504_within_the_deadline_then_recovered(
+    pair: Pair,
+) -> None:
+    """Issue 15 (the soak's bolt-on lane): every upstream call of one request shares
+    UPSTREAM_DEADLINE_SECONDS.  Without it six 1 s attempts and their pauses held the
+    request (and a worker) about 9 s; nginx and gunicorn time out at a fixed bound."""
+    connection, grant = connect(pair, "dana")
+    token = connection.session.token["access_token"]
+    connection.close()
+    headers = {"Authorization": f"Bearer {token}"}
+    url = pair.bolt_on.url + grant.subscription_uri[len(pair.bolt_on.url) :] + "/UsagePoint"
+    app = pair.bolt_on.app
+    keys = ("UPSTREAM_RESOURCE_URL", "UPSTREAM_READ_TIMEOUT", "UPSTREAM_RETRIES",
+            "UPSTREAM_DEADLINE_SECONDS")  # fmt: skip
+    saved = {key: app.config[key] for key in keys}
+    silent = _silent_server()  # accepts connections, never answers
+    app.config.update(
+        UPSTREAM_RESOURCE_URL=f"{silent.url}/espi/1_1/resource",
+        UPSTREAM_READ_TIMEOUT=1.0,
+        UPSTREAM_RETRIES=5,
+        UPSTREAM_DEADLINE_SECONDS=2.0,
+    )
+    try:
+        started = time.monotonic()
+        slow = requests.get(url, headers=headers, timeout=30)
+        elapsed = time.monotonic() - started
+    finally:
+        silent.stop()
+        app.config.update(saved)
+    assert slow.status_code == 504, slow.text
+    assert slow.json()["error"] == "upstream_timeout"
+    assert slow.headers["Retry-After"].isdigit()
+    assert 1.9 < elapsed < 3.0, elapsed  # the deadline, not six read timeouts
+    # the upstream answers again: so does the bolt-on, with nothing to reset
+    back = requests.get(url, headers=headers, timeout=30)
+    assert back.status_code == 200 and b"UsagePoint" in back.content
+
+
 def test_a_token_revoked_upstream_is_refused_by_the_bolt_on(pair: Pair) -> None:
     connection, grant = connect(pair, "alex")
     with connection:
