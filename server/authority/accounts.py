@@ -7,6 +7,7 @@ The verification link carries a token signed with the app's secret and a timesta
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 from email.message import EmailMessage
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from ..errors import DeliveryError
 from ..security import now
 from .errors import AccountError
-from .models import Organisation, StaffUser
+from .models import Organisation, Registration, StaffUser
 
 _HASHER = PasswordHasher()
 _LINK_SALT = "espi-sst-authority-email"
@@ -67,14 +68,58 @@ def sign_up(
     """A new ASP organisation with its first staff member (unverified until the link is used)."""
     if not organisation_name.strip():
         raise AccountError("organisation: give the organisation's name")
+    _forget_unconfirmed(session, _normalised_email(email))
     organisation = Organisation(name=organisation_name.strip()[:200], created_at=now())
     session.add(organisation)
     session.flush()
     return new_user(session, email, password, organisation)
 
 
+def _forget_unconfirmed(session: Session, email: str) -> None:
+    """An earlier sign-up for ``email`` that was never confirmed gives way to this one.
+
+    Otherwise whoever signs up first with someone else's address holds it: the owner's own
+    sign-up would be refused ("already has an account") and the link, once expired, is a dead
+    end.  Only the mailbox's owner can confirm either sign-up, and the earlier one's link
+    stops working (it names the earlier account: :func:`verification_link`); how often one
+    mailbox gets links is capped per day (limits.count_verification_email).  An account with a
+    registration is never dropped (none can have one before confirming: sign-in needs it).
+    """
+    user = session.scalar(
+        select(StaffUser).where(
+            func.lower(StaffUser.email) == email, StaffUser.email_verified_at.is_(None)
+        )
+    )
+    if user is None or user.organisation_id is None:
+        return
+    organisation_id = user.organisation_id
+    if session.scalar(
+        select(func.count(Registration.id)).where(Registration.organisation_id == organisation_id)
+    ):
+        return
+    session.delete(user)
+    session.flush()
+    if not session.scalar(
+        select(func.count(StaffUser.id)).where(StaffUser.organisation_id == organisation_id)
+    ):
+        organisation = session.get(Organisation, organisation_id)
+        if organisation is not None:
+            session.delete(organisation)
+            session.flush()
+
+
+def _sign_up_mark(user: StaffUser) -> str:
+    """What tells one sign-up of an address from another: a digest of its password hash,
+    whose salt is new at each sign-up (row ids are not: SQLite reuses a deleted row's id)."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:24]
+
+
 def verification_link(settings: dict[str, Any], user: StaffUser) -> str:
-    token = URLSafeTimedSerializer(settings["SECRET_KEY"], salt=_LINK_SALT).dumps(user.email)
+    """The link for this account: it names this sign-up as well as its address, so the link
+    of an earlier sign-up of the same address (since replaced) confirms nothing."""
+    token = URLSafeTimedSerializer(settings["SECRET_KEY"], salt=_LINK_SALT).dumps(
+        {"email": user.email, "sign_up": _sign_up_mark(user)}
+    )
     return f"{settings['AUTHORITY_ISSUER']}/verify?token={token}"
 
 
@@ -108,9 +153,16 @@ def verify_email(session: Session, settings: dict[str, Any], token: str) -> Staf
         raise AccountError(
             "this link is not one the authority sent: check it was copied whole"
         ) from None
+    if isinstance(email, dict):  # {"email", "sign_up"}: this sign-up's link
+        mark, email = email.get("sign_up"), email.get("email")
+    else:  # a link sent before links named their sign-up
+        mark = None
     user = session.scalar(select(StaffUser).where(StaffUser.email == email))
-    if user is None:
-        raise AccountError("no account for this link")
+    if user is None or (mark is not None and _sign_up_mark(user) != mark):
+        raise AccountError(
+            "this link is for an earlier sign-up of this address: open the newest e-mail's "
+            "link, or sign up again"
+        )
     if user.email_verified_at is None:
         user.email_verified_at = now()
         session.commit()

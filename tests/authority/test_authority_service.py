@@ -181,6 +181,66 @@ def test_sign_in_needs_the_confirmed_address_the_password_and_the_current_totp_c
     assert browser.get(f"{live_authority.url}/staff", timeout=10).status_code == 403
 
 
+def test_an_unconfirmed_sign_up_gives_way_to_the_addresses_owner(
+    live_authority: LiveAuthority,
+) -> None:
+    """Someone who signs up first with another's address and never confirms cannot hold it:
+    the owner's own sign-up replaces it, and the first sign-up's link (which reached the
+    owner's mailbox) confirms nothing.  A confirmed address is never given away."""
+    url, email = live_authority.url, "ops@owner.example"
+
+    def link_of(message: Any) -> str:
+        found = re.search(r"(http://\S+/verify\?token=\S+)", message.text)
+        assert found
+        return found.group(1)
+
+    squatter = requests.Session()
+    first = _post_form(
+        squatter,
+        f"{url}/sign-up",
+        {"organisation": "Squatter Ltd", "email": email, "password": "squatter password 1"},
+    )
+    assert first.status_code == 200, first.text
+    squatter_secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', first.text).group(1)
+    (first_mail,) = live_authority.sink.messages(to=email)
+
+    owner = requests.Session()
+    second = _post_form(
+        owner, f"{url}/sign-up", {"organisation": "Owner Inc", "email": email, "password": PASSWORD}
+    )
+    assert second.status_code == 200, second.text
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', second.text).group(1)
+    newest, earlier = live_authority.sink.messages(to=email)
+    assert link_of(earlier) == link_of(first_mail) != link_of(newest)
+
+    stale = owner.get(link_of(first_mail), timeout=10)
+    assert stale.status_code == 400 and "earlier sign-up" in stale.text
+    assert owner.get(link_of(newest), timeout=10).status_code == 200
+    assert (
+        _sign_in(live_authority, owner, email, PASSWORD, pyotp.TOTP(secret).now()).status_code
+        == 303
+    )
+    refused = _sign_in(
+        live_authority,
+        squatter,
+        email,
+        "squatter password 1",
+        pyotp.TOTP(squatter_secret).now(),
+    )
+    assert refused.status_code == 401
+    with live_authority.sessions() as session:
+        assert session.scalars(select(StaffUser.email).where(StaffUser.email == email)).all() == [
+            email
+        ]
+
+    taken = _post_form(
+        requests.Session(),
+        f"{url}/sign-up",
+        {"organisation": "Late Squatter", "email": email, "password": "squatter password 2"},
+    )
+    assert taken.status_code == 400 and "already has an account" in taken.text
+
+
 def test_a_submission_is_refused_with_the_field_named(live_authority: LiveAuthority) -> None:
     browser = _signed_in_asp(live_authority)
     for uri in ("https://127.0.0.1/callback", "https://localhost/callback", "https://10.1.2.3/cb"):
