@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import InvalidInput, Refused
+from ..errors import EspiServerError, InvalidInput, Refused
 
 
 class SubmissionError(InvalidInput):
@@ -20,3 +20,10 @@ class AccountError(Refused):
 
     def __init__(self, description: str, *, status: int = 400, code: str = "account") -> None:
         super().__init__(status, code, description)
+
+
+class KeyRotationRefused(EspiServerError):
+    """A step of the signing key's rotation refused (key_rotation.py): the message says why
+    and what to do instead."""
+
+    code = "key_rotation_refused"
