@@ -111,7 +111,8 @@ def activate_key(
 
     Raises:
         KeyRotationRefused: the key is unknown, retired or already active, or was prepared
-            less than ``AUTHORITY_KEY_PREPARE_HOURS`` ago and ``force`` is not given.
+            less than ``AUTHORITY_KEY_PREPARE_HOURS`` ago and ``force`` is not given, or
+            ``settings`` name another issuer or terms version than the current list.
     """
     moment = now or current_time()
     for attempt in range(PUBLISH_ATTEMPTS):
@@ -137,9 +138,12 @@ def activate_key(
                 "re-pinned",
                 code="key_too_new",
             )
+        latest = latest_publication(session)
+        if latest is not None:
+            _same_settings_as(latest, settings)
         row.activated_at = moment
         session.flush()
-        if latest_publication(session) is None:
+        if latest is None:
             session.commit()
             return None
         try:
@@ -152,6 +156,23 @@ def activate_key(
             continue
         return publication
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _same_settings_as(latest: Publication, settings: dict[str, Any]) -> None:
+    """Refuse to publish from a command run without the authority's own settings: a list with
+    another ``issuer`` is refused by every entity (registry_wrong_issuer), and one with
+    another ``terms_version`` would tell every entity the wrong terms are in force."""
+    for field, key, variable in (
+        ("issuer", "AUTHORITY_ISSUER", "ESPI_AUTHORITY_ISSUER"),
+        ("terms_version", "AUTHORITY_TERMS_VERSION", "ESPI_AUTHORITY_TERMS_VERSION"),
+    ):
+        if latest.payload.get(field) != settings[key]:
+            raise KeyRotationRefused(
+                f"{variable} is {settings[key]!r} here, but the current list's {field} is "
+                f"{latest.payload.get(field)!r}: run this command with the authority's own "
+                "settings (activating publishes the list again)",
+                code="key_settings_differ",
+            )
 
 
 def retire_key(
