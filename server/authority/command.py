@@ -1,11 +1,13 @@
-"""``espi-sst authority serve|create-staff|migrate``: run the central authority, add one of its
-staff (password + TOTP secret printed once), or migrate its database.  Registered by one call
-in server/cli.py (``add_authority_commands``)."""
+"""``espi-sst authority serve|create-staff|migrate|keys``: run the central authority, add one of
+its staff (password + TOTP secret printed once), migrate its database, or rotate its signing key
+(``keys list|prepare|activate|retire``, key_rotation.py).  Registered by one call in
+server/cli.py (``add_authority_commands``)."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +32,42 @@ def add_authority_commands(commands: Any) -> None:
     staff.set_defaults(authority_verb=_guarded(_create_staff))
     migrate = verbs.add_parser("migrate", help="bring the authority's database up to date")
     migrate.set_defaults(authority_verb=_guarded(_migrate))
+    _add_key_commands(verbs)
+
+
+def _add_key_commands(verbs: Any) -> None:
+    keys = verbs.add_parser(
+        "keys",
+        help="rotate the signing key: list, prepare, activate, retire "
+        "(docs/central-authority.md, 'Rotating the signing key')",
+    )
+    key_verbs = keys.add_subparsers(dest="keys_command", required=True)
+    listing = key_verbs.add_parser("list", help="every key: created, state, signs the list")
+    listing.add_argument("--json", action="store_true", help="one JSON array on stdout")
+    listing.set_defaults(authority_verb=_guarded(_keys_list))
+    prepare = key_verbs.add_parser(
+        "prepare", help="make the next key: published in the key set at once, not yet signing"
+    )
+    prepare.set_defaults(authority_verb=_guarded(_keys_prepare))
+    activate = key_verbs.add_parser(
+        "activate", help="sign with KID from now on and publish the list with it at once"
+    )
+    activate.add_argument("kid")
+    activate.add_argument(
+        "--force",
+        action="store_true",
+        help="activate before ESPI_AUTHORITY_KEY_PREPARE_HOURS have passed "
+        "(every entity has re-pinned the key set)",
+    )
+    activate.set_defaults(authority_verb=_guarded(_keys_activate))
+    retire = key_verbs.add_parser("retire", help="take KID out of the published key set")
+    retire.add_argument("kid")
+    retire.add_argument(
+        "--force",
+        action="store_true",
+        help="retire although lists it signed have not expired yet (a compromised key)",
+    )
+    retire.set_defaults(authority_verb=_guarded(_keys_retire))
 
 
 def _settings(**extra: Any) -> dict[str, Any]:
@@ -74,12 +112,90 @@ def _migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_session() -> Any:
+    from .database import make_engine, session_factory, upgrade
+
+    settings = _settings()
+    engine = make_engine(settings["AUTHORITY_DATABASE_URL"])
+    upgrade(engine)
+    return settings, engine, session_factory(engine)()
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    from .key_rotation import describe_keys
+
+    _settings_, engine, session = _key_session()
+    with session:
+        keys = describe_keys(session)
+    engine.dispose()
+    if args.json:
+        print(json.dumps([key.as_json() for key in keys], indent=2))
+        return 0
+    print(f"{'kid':<44}  {'created':<20}  {'state':<8}  signs the current list")
+    for key in keys:
+        print(
+            f"{key.kid:<44}  {key.created:<20}  {key.state:<8}  "
+            f"{'yes' if key.signs_current_list else 'no'}"
+        )
+    return 0
+
+
+def _keys_prepare(_args: argparse.Namespace) -> int:
+    from .key_rotation import prepare_key
+
+    settings, engine, session = _key_session()
+    with session:
+        row = prepare_key(session)
+    engine.dispose()
+    hours = settings["AUTHORITY_KEY_PREPARE_HOURS"]
+    print(
+        f"prepared key {row.kid}: published in {settings['AUTHORITY_ISSUER']}/.well-known/jwks.json"
+    )
+    print(
+        "now give every entity the new key set (its REGISTRY_JWKS_FILE), then after "
+        f"{hours} h: espi-sst authority keys activate {row.kid}"
+    )
+    return 0
+
+
+def _keys_activate(args: argparse.Namespace) -> int:
+    from .key_rotation import activate_key
+
+    settings, engine, session = _key_session()
+    with session:
+        publication = activate_key(session, settings, args.kid, force=args.force)
+    engine.dispose()
+    print(f"key {args.kid} is active: every new list is signed with it")
+    if publication is None:
+        print("no list was published yet: the first one will be signed with it")
+    else:
+        print(f"published the list again with it: sequence {publication.sequence}")
+    return 0
+
+
+def _keys_retire(args: argparse.Namespace) -> int:
+    from .key_rotation import retire_key
+
+    _settings_, engine, session = _key_session()
+    with session:
+        retire_key(session, args.kid, force=args.force)
+    engine.dispose()
+    print(f"key {args.kid} is retired: no longer in the key set, and its private half is erased")
+    return 0
+
+
 def _guarded(verb: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """``verb``, ending with its message (exit status 2) on a setting or input it cannot use."""
+    """``verb``, ending with its message: exit status 1 for a key rotation step refused (the
+    message says why), 2 for a setting or input it cannot use."""
+
+    from .errors import KeyRotationRefused
 
     def run(args: argparse.Namespace) -> int:
         try:
             return verb(args)
+        except KeyRotationRefused as exc:  # the operator's step, refused: exit status 1
+            sys.stderr.write(f"espi-sst: refused: {exc}\n")
+            return 1
         except (ConfigurationError, EspiServerError) as exc:
             sys.stderr.write(f"espi-sst: error: {exc}\n")
             return 2

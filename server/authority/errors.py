@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import InvalidInput, Refused
+from ..errors import EspiServerError, InvalidInput, Refused
 
 
 class SubmissionError(InvalidInput):
@@ -44,3 +44,10 @@ class RateLimited(Refused):
             retry_after=seconds,
             for_people=f"{what[:1].upper()}{what[1:]}. Please try again {when}.",
         )
+
+
+class KeyRotationRefused(EspiServerError):
+    """A step of the signing key's rotation refused (key_rotation.py): the message says why
+    and what to do instead."""
+
+    code = "key_rotation_refused"

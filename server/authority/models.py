@@ -123,12 +123,16 @@ class Publication(AuthorityBase):
 
 
 class SigningKey(AuthorityBase):
-    """The authority's ES256 key (a private JWK), generated at first start."""
+    """One of the authority's ES256 keys (a private JWK).  The first is generated and
+    activated at first start; ``espi-sst authority keys prepare|activate|retire`` rotate
+    them (keys.py names the states; key_rotation.py moves a key along)."""
 
     __tablename__ = "authority_signing_keys"
     kid: Mapped[str] = mapped_column(String(100), primary_key=True)
     private_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(Integer)  # prepared: published from then on
+    activated_at: Mapped[int | None] = mapped_column(Integer, nullable=True)  # last made active
+    retired_at: Mapped[int | None] = mapped_column(Integer, nullable=True)  # unpublished
 
 
 class EntityReport(AuthorityBase):

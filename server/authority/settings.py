@@ -11,6 +11,7 @@ ESPI_AUTHORITY_TERMS_VERSION                   the SST terms and conditions vers
 ESPI_AUTHORITY_ENTITY_TOKENS                   JSON ``{"PGE": "<bearer token>", ...}``
 ESPI_AUTHORITY_LIST_LIFETIME_DAYS              how long a published list is fresh (``7``)
 ESPI_AUTHORITY_REPUBLISH_HOURS                 republish an unchanged list this often (``12``)
+ESPI_AUTHORITY_KEY_PREPARE_HOURS               a prepared signing key may be activated after (``24``)
 ESPI_AUTHORITY_SMTP_HOST / _SMTP_PORT          where the verification e-mail goes (``127.0.0.1:25``)
 ESPI_AUTHORITY_MAIL_FROM                       its From (``authority@localhost``)
 ESPI_AUTHORITY_EMAIL_LINK_HOURS                how long a verification link works (``24``)
@@ -47,6 +48,7 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "AUTHORITY_ENTITY_TOKENS": ("ESPI_AUTHORITY_ENTITY_TOKENS", "{}"),
     "AUTHORITY_LIST_LIFETIME_DAYS": ("ESPI_AUTHORITY_LIST_LIFETIME_DAYS", "7"),
     "AUTHORITY_REPUBLISH_HOURS": ("ESPI_AUTHORITY_REPUBLISH_HOURS", "12"),
+    "AUTHORITY_KEY_PREPARE_HOURS": ("ESPI_AUTHORITY_KEY_PREPARE_HOURS", "24"),
     "AUTHORITY_SMTP_HOST": ("ESPI_AUTHORITY_SMTP_HOST", "127.0.0.1"),
     "AUTHORITY_SMTP_PORT": ("ESPI_AUTHORITY_SMTP_PORT", "25"),
     "AUTHORITY_MAIL_FROM": ("ESPI_AUTHORITY_MAIL_FROM", "authority@localhost"),
@@ -75,6 +77,7 @@ RATE_LIMITS = (
 _INTEGERS = (
     "AUTHORITY_LIST_LIFETIME_DAYS",
     "AUTHORITY_REPUBLISH_HOURS",
+    "AUTHORITY_KEY_PREPARE_HOURS",
     "AUTHORITY_SMTP_PORT",
     "AUTHORITY_EMAIL_LINK_HOURS",
     "AUTHORITY_MAX_DOCUMENT_BYTES",
