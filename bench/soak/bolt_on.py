@@ -7,9 +7,9 @@ Issue 15's fault "in bolt-on mode the upstream GBC slow then down" is injected h
 
 * the **upstream**: the stand-in custodian we did not write (upstream_custodian.py, its own
   process) behind a TCP relay (fault_proxy.py) the fault acts on;
-* the **bolt-on**: one of our servers in bolt-on mode (gunicorn, 2 workers, its own SQLite
-  database, seeded with the utility's rates and customers by
-  tests/server/upstream/bolt_on_seed.py) behind its own nginx, whose timing log is the
+* the **bolt-on**: one of our servers in bolt-on mode (gunicorn, 2 gthread workers of 4
+  threads each, as docs/deployment.md runs production; its own SQLite database, seeded
+  with the utility's rates and customers by tests/server/upstream/bolt_on_seed.py) behind its own nginx, whose timing log is the
   record of what the ASPs got (windows.py);
 * the **customers**: ``customers`` consents of one ASP at the custodian (its two customers,
   in turn), each reading through the bolt-on, round after round, the Subscription's
@@ -281,8 +281,13 @@ def running_lane(customers: int, folder: Path, say: Any) -> Iterator[Lane]:
         }
         node = topology._spawn("bolt-on-node", [
             str(topology.BIN / "gunicorn"), "-c", "python:espi_sst_server.gunicorn_conf",
-            "-w", "2", "-b", f"127.0.0.1:{node_port}", "--no-control-socket", "--timeout", "60",
+            "-w", "2", "--worker-class", "gthread", "--threads", "4",
+            "-b", f"127.0.0.1:{node_port}", "--no-control-socket", "--timeout", "60",
             "espi_sst_server.wsgi:app"], folder, env)  # fmt: skip
+        # ^ the worker model docs/deployment.md gives production: a request waiting on a slow
+        # upstream holds a thread, not the whole worker.  With sync workers (the first full
+        # run) four customers queued behind two workers each held for the 8 s deadline, and
+        # 8 answers took 12-13 s: the queue, not the server's deadline, broke the bound.
         stack.callback(node.stop)
         topology._wait_http(node, f"http://127.0.0.1:{node_port}/healthz")
         nginx = topology._nginx(folder / "nginx", gateway_port, [node_port])
