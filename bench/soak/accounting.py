@@ -100,13 +100,14 @@ def _issuer_tag(issuer: str) -> str:
 def mails(db: Any, maildir: Path, issuer: str) -> dict[str, int]:
     from espi_sst_server.demo.mail_sink import read_maildir
 
-    rows = db.execute("SELECT id, payload, failed_at FROM outbox_message WHERE kind = 'email'"
-                      ).fetchall()  # fmt: skip
+    rows = db.execute("SELECT id, payload, failed_at, created_at, sent_at, attempts, last_error "
+                      "FROM outbox_message WHERE kind = 'email'").fetchall()  # fmt: skip
     subjects = {}
-    for row_id, payload, _f in rows:
+    for row_id, payload, *_rest in rows:
         fields = json.loads(payload) if isinstance(payload, str) else (payload or {})  # SQLite
         subjects[row_id] = str(fields.get("subject", ""))
     received: Counter[int] = Counter()
+    delivered: dict[int, list[float]] = {}
     strangers = 0
     tag = _issuer_tag(issuer)
     for message in read_maildir(maildir):
@@ -117,13 +118,14 @@ def mails(db: Any, maildir: Path, issuer: str) -> dict[str, int]:
             strangers += 1
         else:
             received[int(found.group(1))] += 1
+            delivered.setdefault(int(found.group(1)), []).append(message.delivered)
     passcode_rows = [i for i, s in subjects.items() if PASSCODE_SUBJECT in s]
     requests_made = db.execute("SELECT count(*) FROM rate_change_request").fetchone()[0]
     missing_rows = max(0, requests_made - len(passcode_rows))
     return {
         "mails": len(rows),
         "mails_received": sum(received.values()) + strangers,
-        "mails_gave_up": sum(1 for _i, _p, failed in rows if failed is not None),
+        "mails_gave_up": sum(1 for row in rows if row[2] is not None),
         "mails_lost": sum(1 for i in subjects if received[i] == 0),
         "mails_duplicated": sum(n - 1 for n in received.values() if n > 1) + strangers,
         "passcode_mails": len(passcode_rows),
@@ -132,6 +134,20 @@ def mails(db: Any, maildir: Path, issuer: str) -> dict[str, int]:
         "passcode_mails_duplicated": sum(
             received[i] - 1 for i in passcode_rows if received[i] > 1
         ),  # fmt: skip
+        # each repeated mail's story, to lay beside the faults' windows (epoch seconds)
+        "mails_duplicated_detail": [
+            {
+                "outbox_id": row_id,
+                "subject": subjects[row_id],
+                "created_at": created,
+                "sent_at": sent,
+                "attempts": attempts,
+                "last_error": error,
+                "delivered_at": sorted(delivered[row_id]),
+            }
+            for row_id, _p, _f, created, sent, attempts, error in rows
+            if received[row_id] > 1
+        ][:10],  # fmt: skip
     }
 
 

@@ -331,6 +331,7 @@ def _soak(plan: Plan, world: topology.Topology, ctx: faults.Context, maildir: Pa
                                  endpoints.acknowledged(),
                                  sum(e.unkeyed for e in endpoints.endpoints.values()),
                                  tally.rate_changes_confirmed)  # fmt: skip
+    _relative_times(figures, started_at)
     served = windows.read_timing_log(world.folder / "nginx" / "timing.log")
     injected = [r for r in records if r.injected]
     spans = [r.window(load_ended) for r in injected]
@@ -436,6 +437,7 @@ def _add_sqlite_phase(result: dict[str, Any], phase: dict[str, Any], say: Any) -
     result["faults_injected"] += 1
     result["faults_recovered"] += 1 if record.recovered else 0
     figures = phase["figures"]
+    _relative_times(figures, started)
     result["sqlite"] = {
         "integrity_check": phase["integrity_check"],
         "requests": phase["requests"],
@@ -443,7 +445,7 @@ def _add_sqlite_phase(result: dict[str, Any], phase: dict[str, Any], say: Any) -
         "client_failures_outside_faults": phase["client_failures_outside"][:5],
         "rate_changes_confirmed": phase["rate_changes_confirmed"],
         **{k: v for k, v in figures.items() if k.endswith(("_lost", "_twice", "_duplicated",
-                                                            "impossible"))},
+                                                            "impossible", "_detail"))},
     }  # fmt: skip
     result["requests"] += phase["requests"]
     result["lost"] += (figures["rate_changes_lost"] + figures["mails_lost"]
@@ -515,6 +517,15 @@ def main(argv: list[str] | None = None) -> int:
         say(f"wrote {soak_docs.DOCS.relative_to(ROOT)} and {soak_docs.RESULTS.relative_to(ROOT)}")
     print(json.dumps(result))
     return 0 if result["passed"] else 1
+
+
+def _relative_times(figures: dict[str, Any], started: float) -> None:
+    """A repeated mail's times as seconds from the load's start, like the faults' windows."""
+    for story in figures.get("mails_duplicated_detail", []):
+        for key in ("created_at", "sent_at"):
+            if story.get(key) is not None:
+                story[key.replace("_at", "_s")] = round(story.pop(key) - started, 2)
+        story["delivered_s"] = [round(t - started, 2) for t in story.pop("delivered_at")]
 
 
 if __name__ == "__main__":

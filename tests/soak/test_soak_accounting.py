@@ -37,7 +37,8 @@ CREATE TABLE rate_change_request (uuid text, status text, confirmed_at bigint,
                                   authorization_id int);
 CREATE TABLE audit_event (action text, subject text);
 CREATE TABLE scheduled_rate_change (request_uuid text);
-CREATE TABLE outbox_message (id int, kind text, payload json, sent_at bigint, failed_at bigint);
+CREATE TABLE outbox_message (id int, kind text, payload json, sent_at bigint, failed_at bigint,
+                             created_at bigint, attempts int, last_error text);
 CREATE TABLE "authorization" (id int, status int, revoked_at bigint, ended_reason text);
 CREATE TABLE token (authorization_id int, revoked_at bigint);
 """
@@ -137,6 +138,8 @@ def test_a_mail_lost_or_sent_twice_is_counted(db: Any, tmp_path: Path) -> None:
     assert figures["mails_lost"] == figures["passcode_mails_lost"] == 1
     assert figures["mails_duplicated"] == figures["passcode_mails_duplicated"] == 1
     assert figures["passcode_mail_rows_missing"] == 0
+    (story,) = figures["mails_duplicated_detail"]  # the repeat's timeline, to explain it
+    assert story["outbox_id"] == 2 and len(story["delivered_at"]) == 2
 
 
 def test_a_lost_notification_is_counted_and_a_keyed_repeat_is_not(db: Any) -> None:
