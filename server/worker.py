@@ -46,6 +46,7 @@ from espi_sst.model import sst
 from .observability import logs
 from .outbox.queue import ASP_NOTIFICATION, CUSTOMER_KINDS, deliver_due
 from .security import now as current_time
+from .security import running_clock
 from .sst import rate_change
 from .sst.billing import backend_for
 from .storage import db
@@ -78,9 +79,9 @@ class Worker:
 
     def run_once(self, *, now: int | None = None) -> WorkReport:
         """One pass of every step, the ASP lane last (tests, ``espi-sst worker --once``)."""
-        moment = current_time() if now is None else now
-        report = self._main_pass(moment)
-        notified = self._asp_pass(moment)
+        clock = running_clock(current_time() if now is None else now)
+        report = self._main_pass(clock())
+        notified = self._asp_pass(clock())
         report.sent += notified.sent
         report.retried += notified.retried
         return report
@@ -88,20 +89,22 @@ class Worker:
     def _main_pass(self, moment: int) -> WorkReport:
         """Steps 1-5: everything but the ASP notifications."""
         report = WorkReport()
+        clock = running_clock(moment)  # each step (and claim) from its own time: issue 15
         with self.app.app_context():
             session = db.session
             try:
                 report.expired_requests = self._step(
-                    session, lambda: rate_change.expire_unconfirmed(self.app, session, now=moment)
+                    session,
+                    lambda: rate_change.expire_unconfirmed(self.app, session, now=clock()),
                 )
                 report.expired_authorizations = self._step(
-                    session, lambda: _expire_authorizations(session, moment)
+                    session, lambda: _expire_authorizations(session, clock())
                 )
-                report.decided = self._process_confirmed(session, moment, report)
+                report.decided = self._process_confirmed(session, clock, report)
                 report.applied = self._step(
-                    session, lambda: backend_for(self.app, session).apply_due(now=moment)
+                    session, lambda: backend_for(self.app, session).apply_due(now=clock())
                 )
-                delivery = deliver_due(self.app, session, now=moment, kind=CUSTOMER_KINDS)
+                delivery = deliver_due(self.app, session, now=clock(), kind=CUSTOMER_KINDS)
                 report.sent, report.retried = delivery.sent, delivery.retried
             finally:
                 session.rollback()
@@ -130,8 +133,14 @@ class Worker:
             log.exception("worker step failed; it is retried on the next pass")
             return 0
 
-    def _process_confirmed(self, session: Session, now: int, report: WorkReport) -> int:
+    def _process_confirmed(
+        self, session: Session, clock: Callable[[], int], report: WorkReport
+    ) -> int:
+        """Submit each confirmed request (or one whose lease ran out) to billing, each leased
+        from the time it is claimed: one slow submission must not leave the next request's
+        lease over before it starts (another worker would submit it too)."""
         lease = int(self.app.config["WORKER_LEASE_SECONDS"])
+        now = clock()
         candidates = session.execute(
             select(
                 RateChangeRequestRecord.id,
@@ -151,6 +160,7 @@ class Worker:
         session.rollback()
         decided = 0
         for request_id, status, lease_until in candidates:
+            now = clock()
             if not self._claim(session, request_id, status, lease_until, now, lease):
                 continue
             record = session.get(RateChangeRequestRecord, request_id)

@@ -43,6 +43,7 @@ import espi_sst
 from espi_sst.model import espi as m
 
 from ..observability import logs
+from ..security import running_clock
 from ..storage.models import Application, OutboxMessage
 from ..storage.rows import audit, rowcount
 from . import outbound
@@ -263,7 +264,9 @@ def deliver_due(
     ).all()
     session.rollback()
     sent = retried = failed = 0
+    clock = running_clock(now)  # each claim from the time it is made, not the pass's start
     for message_id, due_at in rows:
+        now = clock()
         claimed = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, OutboxMessage.next_attempt_at == due_at)
@@ -290,7 +293,7 @@ def deliver_due(
         }
         if message.kind == ASP_NOTIFICATION:
             job["client_id"] = message.payload.get("client_id")
-        outcome = _record(app, session, message_id, error, now=now, claimed_at=claimed_at)
+        outcome = _record(app, session, message_id, error, now=clock(), claimed_at=claimed_at)
         job["attempt"] = outcome.attempts
         if outcome.kind == "sent":
             sent += 1
