@@ -245,7 +245,8 @@ def deliver_due(
     never waits behind an ASP's endpoint (issue 11, item 11).  An ASP notification that
     fails for a reason a retry may cure defers every other due notification to the same
     notify URI by the same backoff: a destination that is down costs one attempt (and at
-    most one timeout) per pass, however many messages wait for it.
+    most one timeout) per pass, however many messages wait for it -- unless this worker has
+    just delivered there (it is up; one refusal is that message's alone: :func:`_apply`).
     """
     due = [
         OutboxMessage.sent_at.is_(None),
@@ -265,6 +266,7 @@ def deliver_due(
     session.rollback()
     sent = retried = failed = 0
     clock = running_clock(now)  # each claim from the time it is made, not the pass's start
+    taking = _destinations_taking(app)
     for message_id, due_at in rows:
         now = clock()
         claimed = session.execute(
@@ -278,6 +280,7 @@ def deliver_due(
         claimed_at = time.monotonic()
         message = session.get(OutboxMessage, message_id)
         assert message is not None
+        destination, message_kind = message.destination, message.kind
         started = time.perf_counter()
         request_id = message.payload.get(REQUEST_ID)
         bound = logs.bind_request_id(request_id)
@@ -293,9 +296,21 @@ def deliver_due(
         }
         if message.kind == ASP_NOTIFICATION:
             job["client_id"] = message.payload.get("client_id")
-        outcome = _record(app, session, message_id, error, now=clock(), claimed_at=claimed_at)
+        moment = clock()
+        first_step = backoff_settings(app)[0]
+        outcome = _record(
+            app,
+            session,
+            message_id,
+            error,
+            now=moment,
+            claimed_at=claimed_at,
+            destination_up=taking.get(destination, moment - first_step - 1) >= moment - first_step,
+        )
         job["attempt"] = outcome.attempts
         if outcome.kind == "sent":
+            if message_kind == ASP_NOTIFICATION:
+                taking[destination] = moment
             sent += 1
             logs.log_job(outcome="sent", **job)
         elif outcome.kind == "failed":
@@ -320,9 +335,16 @@ class _Outcome:
     error: str = ""
 
 
+def _destinations_taking(app: Flask) -> dict[str, int]:
+    """notify URI -> when this worker last delivered a notification there (this process's own
+    record: enough to know the destination is up; bounded by the number of ASPs)."""
+    taking: dict[str, int] = app.extensions.setdefault("espi_sst_outbox_destinations", {})
+    return taking
+
+
 def _record(
     app: Flask, session: Session, message_id: int, error: str | None, *, now: int,
-    claimed_at: float,
+    claimed_at: float, destination_up: bool = False,
 ) -> _Outcome:  # fmt: skip
     """Record what became of one send, trying again while the database does not answer.
 
@@ -340,7 +362,14 @@ def _record(
         try:
             message = session.get(OutboxMessage, message_id)
             assert message is not None
-            outcome = _apply(session, message, error, now=now, backoff=backoff_settings(app))
+            outcome = _apply(
+                session,
+                message,
+                error,
+                now=now,
+                backoff=backoff_settings(app),
+                destination_up=destination_up,
+            )
             session.commit()
             return outcome
         except (OperationalError, InterfaceError):
@@ -365,8 +394,18 @@ def _apply(
     *,
     now: int,
     backoff: tuple[int, int] = (BACKOFF_FIRST_SECONDS, BACKOFF_MAX_SECONDS),
+    destination_up: bool = False,
 ) -> _Outcome:
-    """The send's outcome on the row (uncommitted): sent, given up, or due again later."""
+    """The send's outcome on the row (uncommitted): sent, given up, or due again later.
+
+    A notification that failed defers the others due to its notify URI (a destination that
+    is down costs one attempt per backoff step, not one per message) -- unless this worker
+    delivered one there within the first backoff step (``destination_up``): then the
+    destination is up, and one refusal is that message's alone.  Otherwise an ASP that
+    refuses one POST in ten has every refusal pause all of its notifications: the lane then
+    delivers about ten per pause and falls behind (the reliability soak, issue 15: the
+    notification interrupted by a worker's kill took more than 285 s to be delivered again).
+    """
     message.attempts += 1
     if error is None:
         message.sent_at = now
@@ -393,7 +432,7 @@ def _apply(
     message.last_error = error[:512]
     first, maximum = backoff
     message.next_attempt_at = now + backoff_seconds(message.attempts, first=first, maximum=maximum)
-    if message.kind == ASP_NOTIFICATION:
+    if message.kind == ASP_NOTIFICATION and not destination_up:
         _back_off_destination(session, message, now=now)
     return _Outcome("retry", message.attempts, error[:512])
 

@@ -16,8 +16,13 @@ Answer = Literal["ok", "fail", "redirect", "hold"]
 
 
 class Listener:
-    def __init__(self, answer: Answer = "ok", location: str = "") -> None:
+    def __init__(
+        self, answer: Answer = "ok", location: str = "", fail_requests: frozenset[int] = frozenset()
+    ) -> None:
         self.answer: Answer = answer
+        self.fail_requests = (
+            fail_requests  # these requests (1, 2, ...) get a 503 whatever ``answer``
+        )
         self.location = location
         self.connections = 0
         self.requests: list[bytes] = []
@@ -44,6 +49,13 @@ class Listener:
         request = _read_request(connection)
         with self._lock:
             self.requests.append(request)
+            refused = len(self.requests) in self.fail_requests
+        if refused:
+            connection.sendall(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            connection.close()
+            return
         if self.answer == "hold":
             with self._lock:
                 self._held.append(connection)

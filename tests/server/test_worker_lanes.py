@@ -155,6 +155,30 @@ def test_a_failing_destination_costs_one_attempt_per_pass(app: Flask) -> None:
         healthy.close()
 
 
+def test_one_refusal_from_a_destination_that_is_up_does_not_hold_back_its_other_messages(
+    app: Flask,
+) -> None:
+    """An ASP that refuses one POST now and then is up: the refused message backs off alone,
+    and the rest of the pass reaches it.  (Issue 15: with every refusal pausing the whole
+    destination, an ASP refusing one POST in ten made the lane fall behind it -- the soak's
+    interrupted notification took more than 285 s to be delivered again.)"""
+    flaky = Listener("ok", fail_requests=frozenset({2}))
+    try:
+        _enqueue(app, notify=_asp(app, flaky.url), n=5)
+        now = int(time.time())
+        with app.app_context():
+            report = deliver_due(app, db.session, now=now, kind="asp_notification")
+        assert flaky.connections == 5  # all five tried in one pass
+        assert (report.sent, report.retried) == (4, 1)
+        rows = _rows(app, flaky.url)
+        assert [r.attempts for r in rows] == [1, 1, 1, 1, 1]
+        (refused,) = [r for r in rows if r.sent_at is None]
+        assert refused.next_attempt_at == now + backoff_seconds(1)
+        assert all(r.sent_at is not None for r in rows if r is not refused)
+    finally:
+        flaky.close()
+
+
 def _rows(app: Flask, destination: str) -> list[Any]:
     with app.app_context():
         rows = db.session.scalars(
