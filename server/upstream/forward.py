@@ -33,6 +33,7 @@ from requests.adapters import HTTPAdapter
 
 from espi_sst.retry import RetryPolicy, send_with_retries
 
+from ..errors import EspiServerError
 from ..observability.metrics import observe_upstream
 
 RETRYABLE = frozenset({502, 503, 504})
@@ -41,9 +42,13 @@ MAX_BACKOFF_SECONDS = 1.0
 _DEADLINE = "espi_sst_upstream_deadline"
 
 
-class DeadlineSpent(Exception):
+class DeadlineSpent(EspiServerError):
     """``UPSTREAM_DEADLINE_SECONDS`` is over: no further attempt, no pause (not a transient
-    failure the retry loop would wait out, so it ends the loop at once)."""
+    failure the retry loop would wait out, so it ends the loop at once).  Caught in this
+    module and answered as a 504 ``upstream_timeout`` (:class:`UpstreamError`)."""
+
+    code = "upstream_timeout"
+    status = 504
 
 
 class UpstreamError(Exception):
@@ -109,7 +114,7 @@ def _timeouts(app: Flask, deadline: float) -> tuple[float, float]:
     """
     left = deadline - time.monotonic()
     if left <= 0.05:
-        raise DeadlineSpent
+        raise DeadlineSpent("the upstream deadline is spent")
     return (
         min(float(app.config["UPSTREAM_CONNECT_TIMEOUT"]), left),
         min(float(app.config["UPSTREAM_READ_TIMEOUT"]), left),
